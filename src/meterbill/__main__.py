@@ -1,0 +1,3 @@
+from meterbill.cli import app
+
+app(prog_name="meterbill")

@@ -1,0 +1,78 @@
+"""The ASGI application: API routers, /health, error envelopes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from meterbill.core.db import Database
+from meterbill.core.http import JsonResponse, install_error_handlers, logger
+from meterbill.core.times import utc_now
+from meterbill.customers.api import router as customers_router
+from meterbill.organizations.api import router as organizations_router
+from meterbill.organizations.service import (
+    ensure_bootstrap_organization,
+    ensure_first_organization,
+)
+from meterbill.settings import Settings
+from meterbill.taxes.api import router as taxes_router
+
+
+def bootstrap(db: Database, settings: Settings) -> None:
+    """Make sure someone can call the API once the server is up.
+
+    With METERBILL_API_KEY, the organization owning that key is created once (like
+    Lago's LAGO_ORG_API_KEY). Without it, an empty database gets one organization
+    whose new key is printed once; later starts print nothing.
+    """
+    with db.transaction() as session:
+        if settings.api_key:
+            ensure_bootstrap_organization(session, settings.api_key, settings.org_name, utc_now())
+            return
+        key = ensure_first_organization(session, settings.org_name, utc_now())
+    if key is not None:
+        logger.warning("created organization %r; its API key (shown once): %s", settings.org_name, key)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or Settings()
+    db = database or Database(settings.database_url, settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        bootstrap(db, settings)
+        yield
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(
+        title="meterbill",
+        version="0.1.0",
+        default_response_class=JsonResponse,
+        lifespan=lifespan,
+    )
+    app.state.database = db
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (customers_router, taxes_router, organizations_router):
+        app.include_router(router)
+
+    @app.get("/health")
+    def health() -> JsonResponse:
+        try:
+            with db.transaction(write=False) as session:
+                session.execute(text("SELECT 1"))
+            database_ok = True
+        except Exception:
+            database_ok = False
+        body: dict[str, Any] = {
+            "status": "ok" if database_ok else "degraded",
+            "database": "ok" if database_ok else "unreachable",
+        }
+        return JsonResponse(body, status_code=200)
+
+    return app

@@ -1,0 +1,82 @@
+"""Command line: serve, migrate, and organization / API key administration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from meterbill.core.db import Database
+from meterbill.core.times import utc_now
+from meterbill.migrations.runner import upgrade
+from meterbill.settings import Settings
+
+app = typer.Typer(help="meterbill: usage-based billing with a Lago-compatible API.")
+org_app = typer.Typer(help="Organizations and their API keys.")
+app.add_typer(org_app, name="org")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every pending database migration."""
+    settings = Settings()
+    upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")
+    ] = True,
+) -> None:
+    """Serve the API on HOST:PORT."""
+    from meterbill.app import create_app
+
+    settings = Settings()
+    if migrate_first:
+        upgrade(settings.database_url)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+    )
+
+
+@org_app.command("create")
+def create_org(name: Annotated[str, typer.Argument(help="The organization's name.")]) -> None:
+    """Create an organization and print its first API key (shown only once)."""
+    from meterbill.organizations.service import add_api_key, create_organization
+
+    db = Database(Settings().database_url, pool_size=1)
+    now = utc_now()
+    with db.transaction() as session:
+        organization = create_organization(session, name, now)
+        key = add_api_key(session, organization.id, now)
+    typer.echo(f"organization {organization.id}")
+    typer.echo(f"api key {key}")
+    db.dispose()
+
+
+@org_app.command("add-key")
+def add_key(organization_id: Annotated[str, typer.Argument(help="The organization id.")]) -> None:
+    """Create one more API key for an organization and print it (shown only once)."""
+    import uuid
+
+    from meterbill.organizations.service import add_api_key, get_organization
+
+    db = Database(Settings().database_url, pool_size=1)
+    now = utc_now()
+    with db.transaction() as session:
+        organization = get_organization(session, uuid.UUID(organization_id))
+        key = add_api_key(session, organization.id, now)
+    typer.echo(f"api key {key}")
+    db.dispose()
+
+
+def main() -> None:
+    app(prog_name="meterbill")

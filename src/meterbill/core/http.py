@@ -1,0 +1,109 @@
+"""HTTP plumbing shared by every feature's api.py: auth context, JSON bodies, envelopes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from meterbill.core.auth import bearer_token, organization_for_key
+from meterbill.core.db import Database
+from meterbill.core.errors import BadRequest, MeterbillError
+from meterbill.core.times import utc_now
+
+logger = logging.getLogger("meterbill")
+
+
+class JsonResponse(Response):
+    """JSON through orjson; bodies are plain dicts built by the schemas modules."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def ok(payload: dict[str, Any]) -> JsonResponse:
+    return JsonResponse(payload)
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """What every authenticated request carries into the services."""
+
+    db: Database
+    organization_id: uuid.UUID
+    now: datetime
+
+
+def database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def api_context(request: Request) -> ApiContext:
+    db = database(request)
+    now = utc_now()
+    with db.transaction(write=False) as session:
+        organization_id = organization_for_key(
+            session, bearer_token(request.headers.get("authorization")), now
+        )
+    return ApiContext(db=db, organization_id=organization_id, now=now)
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("the request body is not valid JSON") from exc
+
+
+def query_params(request: Request) -> QueryParams:
+    return request.query_params
+
+
+Context = Annotated[ApiContext, Depends(api_context)]
+JsonBody = Annotated[Any, Depends(json_body)]
+Query = Annotated[QueryParams, Depends(query_params)]
+
+
+def error_response(error: MeterbillError) -> JsonResponse:
+    return JsonResponse(error.body(), status_code=error.status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MeterbillError)
+    async def _domain(_request: Request, exc: MeterbillError) -> JsonResponse:
+        return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _routing(_request: Request, exc: StarletteHTTPException) -> JsonResponse:
+        if exc.status_code in (404, 405):
+            # Lago's catch-all route answers any unknown path or verb, before auth.
+            return JsonResponse(
+                {"status": 404, "error": "Not Found", "code": "resource_not_found"},
+                status_code=404,
+            )
+        return JsonResponse(
+            {"status": exc.status_code, "error": str(exc.detail)}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_shape(_request: Request, _exc: RequestValidationError) -> JsonResponse:
+        return error_response(BadRequest("the request is malformed"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JsonResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return JsonResponse({"status": 500, "error": "Internal Server Error"}, status_code=500)

@@ -1,0 +1,68 @@
+"""/api/v1/customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.pagination import PageRequest
+from meterbill.core.validation import root_object
+from meterbill.customers import service
+from meterbill.customers.filters import parse_filters
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import customer_object, parse_customer
+from meterbill.organizations.service import get_organization
+from meterbill.taxes.schemas import tax_object
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _render(session: Session, customers: list[Customer], *, full: bool) -> list[dict[str, Any]]:
+    if not customers:
+        return []
+    organization = get_organization(session, customers[0].organization_id)
+    taxes = service.customer_taxes(session, [customer.id for customer in customers])
+    return [
+        customer_object(
+            customer,
+            organization,
+            [tax_object(tax, organization.billing_entity_code) for tax in taxes[customer.id]],
+            full=full,
+        )
+        for customer in customers
+    ]
+
+
+@router.post("/customers")
+def upsert_customer(ctx: Context, body: JsonBody) -> JsonResponse:
+    data = parse_customer(root_object(body, "customer"))
+    with ctx.db.transaction() as session:
+        customer, _created = service.upsert_customer(session, ctx.organization_id, data, ctx.now)
+        return ok({"customer": _render(session, [customer], full=True)[0]})
+
+
+@router.get("/customers")
+def list_customers(ctx: Context, params: Query) -> JsonResponse:
+    filters = parse_filters(params)
+    with ctx.db.transaction(write=False) as session:
+        page = service.list_customers(
+            session, ctx.organization_id, filters, PageRequest.from_query(params)
+        )
+        return ok({"customers": _render(session, list(page.items), full=False), "meta": page.meta})
+
+
+@router.get("/customers/{external_id}")
+def get_customer(ctx: Context, external_id: str) -> JsonResponse:
+    with ctx.db.transaction(write=False) as session:
+        customer = service.find_customer(session, ctx.organization_id, external_id)
+        return ok({"customer": _render(session, [customer], full=True)[0]})
+
+
+@router.delete("/customers/{external_id}")
+def delete_customer(ctx: Context, external_id: str) -> JsonResponse:
+    with ctx.db.transaction() as session:
+        customer = service.delete_customer(session, ctx.organization_id, external_id, ctx.now)
+        return ok({"customer": _render(session, [customer], full=True)[0]})

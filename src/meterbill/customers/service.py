@@ -1,0 +1,252 @@
+"""Customer rules: Lago's upsert, metadata replacement, taxes, listing, soft deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.customers.filters import CustomerFilters, apply_filters
+from meterbill.customers.models import Customer, CustomerMetadata
+from meterbill.customers.schemas import CustomerInput, MetadataInput
+from meterbill.organizations.models import Organization
+from meterbill.organizations.service import get_organization
+from meterbill.taxes.models import CustomerTax, Tax
+from meterbill.taxes.service import find_taxes_by_codes
+
+# Each later feature that assigns a billing object to a customer (subscription,
+# invoice, fixed-amount coupon, wallet) registers a check here; any of them being
+# true makes the customer's currency immutable (Lago's `editable?`).
+AssignedObjectCheck = Callable[[Session, Customer], bool]
+ASSIGNED_OBJECT_CHECKS: list[AssignedObjectCheck] = []
+
+
+def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer]]:
+    return (
+        select(Customer)
+        .where(
+            Customer.organization_id == organization_id,
+            Customer.external_id == external_id,
+            Customer.deleted_at.is_(None),
+        )
+        .options(selectinload(Customer.metadata_items))
+    )
+
+
+def find_customer(session: Session, organization_id: uuid.UUID, external_id: str) -> Customer:
+    customer = session.scalar(_live(organization_id, external_id))
+    if customer is None:
+        raise NotFound("customer")
+    return customer
+
+
+def is_editable(session: Session, customer: Customer) -> bool:
+    """False once any billing object has been assigned to the customer."""
+    return not any(check(session, customer) for check in ASSIGNED_OBJECT_CHECKS)
+
+
+def upsert_customer(
+    session: Session, organization_id: uuid.UUID, data: CustomerInput, now: datetime
+) -> tuple[Customer, bool]:
+    """Create the customer or update the live one with this external_id.
+
+    Returns the customer and whether it was created.
+    """
+    organization = get_organization(session, organization_id)
+    if data.billing_entity_code is not None and (
+        data.billing_entity_code != organization.billing_entity_code
+    ):
+        raise NotFound("billing_entity")
+
+    customer = session.scalar(_live(organization_id, data.external_id))
+    if customer is None:
+        # Creating serialises on the organization row: it guards the next
+        # sequential_id, and a concurrent creator of the same external_id will
+        # find the customer below once the first one commits.
+        _lock_organization(session, organization_id)
+        customer = session.scalar(
+            _live(organization_id, data.external_id).execution_options(populate_existing=True)
+        )
+    created = customer is None
+    if customer is None:
+        customer = _new_customer(session, organization, data, now)
+    else:
+        _check_currency_change(session, customer, data)
+        for key, value in data.columns.items():
+            setattr(customer, key, value)
+        customer.updated_at = now
+        if data.metadata is not None:
+            _replace_metadata(session, customer, data.metadata, now)
+    if data.tax_codes is not None:
+        _replace_taxes(session, customer, data.tax_codes, now)
+    session.flush()
+    return customer, created
+
+
+def _lock_organization(session: Session, organization_id: uuid.UUID) -> None:
+    # SQLite renders no FOR UPDATE; there the process-wide write lock already
+    # serialises writers.
+    session.execute(
+        select(Organization.id).where(Organization.id == organization_id).with_for_update()
+    )
+
+
+def _new_customer(
+    session: Session, organization: Organization, data: CustomerInput, now: datetime
+) -> Customer:
+    # Deleted customers keep their numbers: sequential ids are never reused.
+    last = session.scalar(
+        select(func.max(Customer.sequential_id)).where(Customer.organization_id == organization.id)
+    )
+    sequential_id = (last or 0) + 1
+    columns = {
+        "finalize_zero_amount_invoice": "inherit",
+        "skip_invoice_custom_sections": False,
+        **data.columns,
+    }
+    customer = Customer(
+        id=uuid.uuid4(),
+        organization_id=organization.id,
+        external_id=data.external_id,
+        sequential_id=sequential_id,
+        slug=f"{organization.document_number_prefix}-{sequential_id:03d}",
+        account_type="customer",
+        created_at=now,
+        updated_at=now,
+        **columns,
+    )
+    session.add(customer)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.single("external_id", "value_already_exist") from exc
+    for position, item in enumerate(data.metadata or []):
+        customer.metadata_items.append(_metadata_row(item, position, now))
+    _flush_metadata(session)
+    return customer
+
+
+def _check_currency_change(session: Session, customer: Customer, data: CustomerInput) -> None:
+    if "currency" not in data.columns or data.columns["currency"] == customer.currency:
+        return
+    if not is_editable(session, customer):
+        raise ValidationFailed.single("currency", "currencies_does_not_match")
+
+
+def _metadata_row(item: MetadataInput, position: int, now: datetime) -> CustomerMetadata:
+    return CustomerMetadata(
+        key=item.key,
+        value=item.value,
+        display_in_invoice=item.display_in_invoice,
+        position=position,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _flush_metadata(session: Session) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.single("key", "value_already_exist") from exc
+
+
+def _replace_metadata(
+    session: Session, customer: Customer, items: Sequence[MetadataInput], now: datetime
+) -> None:
+    """Lago's replace-by-id: update referenced entries, create the others, drop the rest.
+
+    Creation happens before deletion, so re-sending an existing key without its id
+    collides with the entry that is about to go, exactly as in Lago.
+    """
+    existing = {str(entry.id): entry for entry in customer.metadata_items}
+    kept: set[str] = set()
+    for item in items:
+        entry = existing.get(item.id) if item.id else None
+        if entry is not None and item.id not in kept:
+            kept.add(str(item.id))
+            entry.key, entry.value = item.key, item.value
+            entry.display_in_invoice = item.display_in_invoice
+            entry.updated_at = now
+    _flush_metadata(session)
+    next_position = max((entry.position for entry in customer.metadata_items), default=-1) + 1
+    for item in items:
+        if not (item.id and item.id in existing):
+            session.add(
+                CustomerMetadata(
+                    customer_id=customer.id,
+                    key=item.key,
+                    value=item.value,
+                    display_in_invoice=item.display_in_invoice,
+                    position=next_position,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            next_position += 1
+    _flush_metadata(session)
+    stale = [entry.id for key, entry in existing.items() if key not in kept]
+    if stale:
+        session.execute(delete(CustomerMetadata).where(CustomerMetadata.id.in_(stale)))
+    session.expire(customer, ["metadata_items"])
+
+
+def _replace_taxes(
+    session: Session, customer: Customer, codes: Sequence[str], now: datetime
+) -> None:
+    taxes = find_taxes_by_codes(session, customer.organization_id, codes)
+    session.execute(delete(CustomerTax).where(CustomerTax.customer_id == customer.id))
+    for tax in taxes:
+        session.add(CustomerTax(customer_id=customer.id, tax_id=tax.id, created_at=now))
+
+
+def customer_taxes(
+    session: Session, customer_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Tax]]:
+    """The customers' own taxes, for a whole page in one query."""
+    result: dict[uuid.UUID, list[Tax]] = {customer_id: [] for customer_id in customer_ids}
+    if not customer_ids:
+        return result
+    rows = session.execute(
+        select(CustomerTax.customer_id, Tax)
+        .join(Tax, Tax.id == CustomerTax.tax_id)
+        .where(CustomerTax.customer_id.in_(customer_ids))
+        .order_by(Tax.code)
+    ).all()
+    for customer_id, tax in rows:
+        result[customer_id].append(tax)
+    return result
+
+
+def list_customers(
+    session: Session,
+    organization_id: uuid.UUID,
+    filters: CustomerFilters,
+    page: PageRequest,
+) -> Page[Customer]:
+    organization = get_organization(session, organization_id)
+    query = (
+        select(Customer)
+        .where(Customer.organization_id == organization_id, Customer.deleted_at.is_(None))
+        .options(selectinload(Customer.metadata_items))
+        .order_by(Customer.created_at.desc(), Customer.id)
+    )
+    return paginate(session, apply_filters(query, filters, organization), page)
+
+
+def delete_customer(
+    session: Session, organization_id: uuid.UUID, external_id: str, now: datetime
+) -> Customer:
+    """Soft delete; the external_id becomes free for a new customer at once."""
+    customer = find_customer(session, organization_id, external_id)
+    customer.deleted_at = now
+    session.flush()
+    return customer

@@ -1,0 +1,98 @@
+"""Organization settings: request parsing and the Lago organization object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterbill.core import fields
+from meterbill.core.fields import required_value
+from meterbill.core.times import iso_seconds
+from meterbill.core.validation import MISSING, Reader
+from meterbill.organizations.models import Organization
+
+DOCUMENT_NUMBERINGS = ("per_customer", "per_billing_entity")
+
+
+def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
+    """The columns to change; absent keys are left alone."""
+    reader = Reader(data)
+    values: dict[str, Any] = {}
+    for key in (
+        "legal_name",
+        "legal_number",
+        "tax_identification_number",
+        "address_line1",
+        "address_line2",
+        "city",
+        "zipcode",
+        "state",
+        "webhook_url",
+    ):
+        values[key] = reader.string(key, empty_as_null=key not in ("legal_name", "legal_number"))
+    values["email"] = fields.email(reader)
+    values["country"] = fields.country(reader, "country")
+    values["timezone"] = required_value(reader, "timezone", fields.timezone(reader))
+    values["default_currency"] = required_value(
+        reader, "default_currency", fields.currency(reader, "default_currency")
+    )
+    values["net_payment_term"] = required_value(
+        reader, "net_payment_term", reader.integer("net_payment_term", minimum=0)
+    )
+    values["document_numbering"] = required_value(
+        reader, "document_numbering", reader.choice("document_numbering", DOCUMENT_NUMBERINGS)
+    )
+    prefix = reader.string("document_number_prefix", max_length=10)
+    values["document_number_prefix"] = required_value(
+        reader, "document_number_prefix", prefix.upper() if isinstance(prefix, str) else prefix
+    )
+    values["finalize_zero_amount_invoice"] = required_value(
+        reader, "finalize_zero_amount_invoice", reader.boolean("finalize_zero_amount_invoice")
+    )
+    values["email_settings"] = required_value(
+        reader, "email_settings", reader.string_list("email_settings")
+    )
+    billing = reader.obj("billing_configuration")
+    if isinstance(billing, dict):
+        nested = Reader(billing, reader.errors)
+        values["invoice_grace_period"] = required_value(
+            nested, "invoice_grace_period", nested.integer("invoice_grace_period", minimum=0)
+        )
+        values["document_locale"] = required_value(
+            nested, "document_locale", fields.document_locale(nested)
+        )
+        values["invoice_footer"] = nested.string("invoice_footer")
+    reader.raise_if_any()
+    return {key: value for key, value in values.items() if value is not MISSING}
+
+
+def organization_object(org: Organization, taxes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "lago_id": str(org.id),
+        "name": org.name,
+        "created_at": iso_seconds(org.created_at),
+        "webhook_url": org.webhook_url,
+        "webhook_urls": [org.webhook_url] if org.webhook_url else [],
+        "country": org.country,
+        "address_line1": org.address_line1,
+        "address_line2": org.address_line2,
+        "state": org.state,
+        "zipcode": org.zipcode,
+        "email": org.email,
+        "city": org.city,
+        "legal_name": org.legal_name,
+        "legal_number": org.legal_number,
+        "net_payment_term": org.net_payment_term,
+        "tax_identification_number": org.tax_identification_number,
+        "timezone": org.timezone,
+        "default_currency": org.default_currency,
+        "document_numbering": org.document_numbering,
+        "document_number_prefix": org.document_number_prefix,
+        "email_settings": org.email_settings,
+        "finalize_zero_amount_invoice": org.finalize_zero_amount_invoice,
+        "billing_configuration": {
+            "invoice_footer": org.invoice_footer,
+            "invoice_grace_period": org.invoice_grace_period,
+            "document_locale": org.document_locale,
+        },
+        "taxes": taxes,
+    }

@@ -1,0 +1,106 @@
+"""Organizations: creation, the start-up bootstrap key, settings, further API keys."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.auth import generate_key, hash_key
+from meterbill.core.errors import NotFound
+from meterbill.organizations.models import ApiKey, Organization
+
+
+def document_prefix(name: str, organization_id: uuid.UUID) -> str:
+    """Lago's default: three letters of the name and the last four of the id, upper-cased."""
+    letters = re.sub(r"[^A-Za-z0-9]", "", name)[:3].upper() or "ORG"
+    return f"{letters}-{organization_id.hex[-4:].upper()}"
+
+
+def billing_entity_code(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "default"
+
+
+def get_organization(session: Session, organization_id: uuid.UUID) -> Organization:
+    organization = session.get(Organization, organization_id)
+    if organization is None:
+        raise NotFound("organization")
+    return organization
+
+
+def create_organization(session: Session, name: str, now: datetime) -> Organization:
+    organization_id = uuid.uuid4()
+    organization = Organization(
+        id=organization_id,
+        name=name,
+        billing_entity_code=billing_entity_code(name),
+        document_number_prefix=document_prefix(name, organization_id),
+        document_numbering="per_customer",
+        timezone="UTC",
+        default_currency="USD",
+        net_payment_term=0,
+        invoice_grace_period=0,
+        document_locale="en",
+        finalize_zero_amount_invoice=True,
+        email_settings=[],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(organization)
+    session.flush()
+    return organization
+
+
+def add_api_key(
+    session: Session, organization_id: uuid.UUID, now: datetime, key: str | None = None
+) -> str:
+    """Store a key's hash and return the key itself, which is never readable again."""
+    key = key or generate_key()
+    session.add(ApiKey(organization_id=organization_id, key_hash=hash_key(key), created_at=now))
+    session.flush()
+    return key
+
+
+def ensure_bootstrap_organization(
+    session: Session, api_key: str, name: str, now: datetime
+) -> uuid.UUID:
+    """The organization that owns `api_key`, created on first start (idempotent)."""
+    existing = session.scalar(
+        select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(api_key))
+    )
+    if existing is not None:
+        return existing
+    try:
+        with session.begin_nested():
+            organization = create_organization(session, name, now)
+            add_api_key(session, organization.id, now, api_key)
+            return organization.id
+    except IntegrityError:
+        # Another process bootstrapped the same key at the same moment.
+        return session.scalars(
+            select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(api_key))
+        ).one()
+
+
+def ensure_first_organization(session: Session, name: str, now: datetime) -> str | None:
+    """On an empty database, create an organization and return its new key; else None."""
+    if session.scalar(select(Organization.id).limit(1)) is not None:
+        return None
+    organization = create_organization(session, name, now)
+    return add_api_key(session, organization.id, now)
+
+
+def update_organization(
+    session: Session, organization_id: uuid.UUID, values: dict[str, Any], now: datetime
+) -> Organization:
+    organization = get_organization(session, organization_id)
+    for key, value in values.items():
+        setattr(organization, key, value)
+    organization.updated_at = now
+    session.flush()
+    return organization

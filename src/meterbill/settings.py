@@ -1,0 +1,18 @@
+"""Configuration from METERBILL_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METERBILL_", extra="ignore")
+
+    database_url: str = "sqlite:///./meterbill.db"
+    api_key: str | None = None
+    org_name: str = "Default organization"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    # A pool large enough for the server's worker threads; PostgreSQL only.
+    db_pool_size: int = 20
+    log_level: str = "info"

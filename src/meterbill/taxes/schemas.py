@@ -1,0 +1,58 @@
+"""Tax request parsing and the Lago tax object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from meterbill.core.times import iso_seconds
+from meterbill.core.validation import MISSING, Reader
+from meterbill.taxes.models import Tax
+
+
+@dataclass(frozen=True)
+class TaxInput:
+    """Fields present in the request; MISSING ones are left untouched on update."""
+
+    values: dict[str, Any]
+
+
+def parse_tax(data: dict[str, Any], *, creating: bool) -> TaxInput:
+    reader = Reader(data)
+    values: dict[str, Any] = {
+        "code": reader.string("code", required=creating),
+        "name": reader.string("name", required=creating),
+        "rate": reader.decimal("rate", minimum=Decimal(0)),
+        "description": reader.string("description"),
+        "applied_to_organization": reader.boolean("applied_to_organization"),
+    }
+    if creating and values["rate"] in (MISSING, None) and "rate" not in reader.errors:
+        reader.add("rate", "value_is_mandatory")
+    for key in ("code", "name", "rate", "applied_to_organization"):
+        if values[key] is None:
+            # These columns cannot be cleared; null means "not given" as on create.
+            reader.add(key, "value_is_mandatory")
+    reader.raise_if_any()
+    return TaxInput({key: value for key, value in values.items() if value is not MISSING})
+
+
+def tax_object(tax: Tax, billing_entity_code: str, customers_count: int = 0) -> dict[str, Any]:
+    return {
+        "lago_id": str(tax.id),
+        "name": tax.name,
+        "code": tax.code,
+        # Lago stores the rate as a float column and emits a JSON number.
+        "rate": float(tax.rate),
+        "description": tax.description,
+        "applied_to_organization": tax.applied_to_organization,
+        "applied_to_billing_entities_codes": (
+            [billing_entity_code] if tax.applied_to_organization else []
+        ),
+        "add_ons_count": 0,
+        "customers_count": customers_count,
+        "plans_count": 0,
+        "charges_count": 0,
+        "commitments_count": 0,
+        "created_at": iso_seconds(tax.created_at),
+    }

@@ -1,0 +1,124 @@
+"""Tax rules: codes unique per organization among live taxes; soft deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.customers.models import Customer
+from meterbill.taxes.models import CustomerTax, Tax
+from meterbill.taxes.schemas import TaxInput
+
+
+def find_tax(session: Session, organization_id: uuid.UUID, code: str) -> Tax:
+    tax = session.scalar(
+        select(Tax).where(
+            Tax.organization_id == organization_id, Tax.code == code, Tax.deleted_at.is_(None)
+        )
+    )
+    if tax is None:
+        raise NotFound("tax")
+    return tax
+
+
+def find_taxes_by_codes(
+    session: Session, organization_id: uuid.UUID, codes: Sequence[str]
+) -> list[Tax]:
+    """Every code must name a live tax of the organization, else 404 tax_not_found."""
+    wanted = set(codes)
+    if not wanted:
+        return []
+    taxes = session.scalars(
+        select(Tax).where(
+            Tax.organization_id == organization_id,
+            Tax.code.in_(wanted),
+            Tax.deleted_at.is_(None),
+        )
+    ).all()
+    if len(taxes) != len(wanted):
+        raise NotFound("tax")
+    return sorted(taxes, key=lambda tax: tax.code)
+
+
+def _flush_unique_code(session: Session) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.single("code", "value_already_exist") from exc
+
+
+def create_tax(session: Session, organization_id: uuid.UUID, data: TaxInput, now: datetime) -> Tax:
+    tax = Tax(
+        organization_id=organization_id,
+        applied_to_organization=False,
+        created_at=now,
+        updated_at=now,
+        **data.values,
+    )
+    session.add(tax)
+    _flush_unique_code(session)
+    return tax
+
+
+def update_tax(
+    session: Session, organization_id: uuid.UUID, code: str, data: TaxInput, now: datetime
+) -> Tax:
+    tax = find_tax(session, organization_id, code)
+    for key, value in data.values.items():
+        setattr(tax, key, value)
+    tax.updated_at = now
+    _flush_unique_code(session)
+    return tax
+
+
+def delete_tax(session: Session, organization_id: uuid.UUID, code: str, now: datetime) -> Tax:
+    tax = find_tax(session, organization_id, code)
+    tax.deleted_at = now
+    session.execute(delete(CustomerTax).where(CustomerTax.tax_id == tax.id))
+    session.flush()
+    return tax
+
+
+def list_taxes(session: Session, organization_id: uuid.UUID, page: PageRequest) -> Page[Tax]:
+    query = (
+        select(Tax)
+        .where(Tax.organization_id == organization_id, Tax.deleted_at.is_(None))
+        .order_by(Tax.created_at.desc(), Tax.id)
+    )
+    return paginate(session, query, page)
+
+
+def customers_counts(session: Session, tax_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Live customers carrying each tax, in one query for a whole page."""
+    if not tax_ids:
+        return {}
+    rows = session.execute(
+        select(CustomerTax.tax_id, func.count())
+        .join(Customer, Customer.id == CustomerTax.customer_id)
+        .where(CustomerTax.tax_id.in_(tax_ids), Customer.deleted_at.is_(None))
+        .group_by(CustomerTax.tax_id)
+    ).all()
+    return {tax_id: count for tax_id, count in rows}
+
+
+def organization_default_taxes(session: Session, organization_id: uuid.UUID) -> list[Tax]:
+    """Taxes applied to the organization: the fallback for customers without their own."""
+    return list(
+        session.scalars(
+            select(Tax)
+            .where(
+                Tax.organization_id == organization_id,
+                Tax.applied_to_organization.is_(True),
+                Tax.deleted_at.is_(None),
+            )
+            .order_by(Tax.code)
+        )
+    )
