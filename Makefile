@@ -31,7 +31,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache build src/*.egg-info

@@ -41,7 +41,9 @@ def _reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
     if request.param == "sqlite":
         url = f"sqlite:///{Path(tmp_path_factory.mktemp('sqlite')) / 'meterbill.db'}"
     else:

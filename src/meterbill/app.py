@@ -35,7 +35,9 @@ def bootstrap(db: Database, settings: Settings) -> None:
             return
         key = ensure_first_organization(session, settings.org_name, utc_now())
     if key is not None:
-        logger.warning("created organization %r; its API key (shown once): %s", settings.org_name, key)
+        logger.warning(
+            "created organization %r; its API key (shown once): %s", settings.org_name, key
+        )
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

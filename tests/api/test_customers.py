@@ -10,7 +10,6 @@ import pytest
 from lago_python_client.client import Client
 from lago_python_client.exceptions import LagoApiError
 from lago_python_client.models.customer import (
-    Address,
     Customer,
     CustomerBillingConfiguration,
     Metadata,
@@ -349,9 +348,12 @@ def test_list_meta_for_empty_and_single_page(http: httpx.Client) -> None:
     assert past_end["customers"] == []
     assert past_end["meta"]["current_page"] == 5 and past_end["meta"]["prev_page"] == 4
     # An unusable per_page falls back to Kaminari's 25, an unusable page to 1.
-    assert http.get("/customers", params={"per_page": "x", "page": "-3"}).json()["meta"][
-        "current_page"
-    ] == 1
+    assert (
+        http.get("/customers", params={"per_page": "x", "page": "-3"}).json()["meta"][
+            "current_page"
+        ]
+        == 1
+    )
 
 
 def test_delete_then_recreate_with_same_external_id(lago: Client, http: httpx.Client) -> None:

@@ -58,10 +58,9 @@ def _flush_unique_code(session: Session) -> None:
 def create_tax(session: Session, organization_id: uuid.UUID, data: TaxInput, now: datetime) -> Tax:
     tax = Tax(
         organization_id=organization_id,
-        applied_to_organization=False,
         created_at=now,
         updated_at=now,
-        **data.values,
+        **{"applied_to_organization": False, **data.values},
     )
     session.add(tax)
     _flush_unique_code(session)

@@ -1,0 +1,115 @@
+"""Operating the service: the CLI, start-up bootstrap, health."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from meterbill.app import bootstrap, create_app
+from meterbill.core.auth import hash_key
+from meterbill.core.db import Database
+from meterbill.organizations.models import ApiKey, Organization
+from meterbill.settings import Settings
+from tests.conftest import _free_port
+
+
+def run_cli(*args: str, database_url: str) -> str:
+    env = {**os.environ, "METERBILL_DATABASE_URL": database_url}
+    env.pop("METERBILL_API_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "meterbill", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_health_reports_the_database(server: str) -> None:
+    response = httpx.get(f"{server}/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_health_says_when_the_database_does_not_answer(tmp_path: Path) -> None:
+    unreachable = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    app = create_app(Settings(database_url=unreachable.url), unreachable)
+    response = TestClient(app).get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "unreachable"}
+
+
+def test_bootstrap_key_is_idempotent(database: Database) -> None:
+    key = f"bootstrap-{time.monotonic_ns()}"
+    settings = Settings(database_url=database.url, api_key=key, org_name="Boot Org")
+    bootstrap(database, settings)
+    bootstrap(database, settings)
+    with database.transaction(write=False) as session:
+        owners = session.scalars(
+            select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(key))
+        ).all()
+        assert len(owners) == 1
+        assert session.get(Organization, owners[0]).name == "Boot Org"  # type: ignore[union-attr]
+
+
+def test_cli_migrates_creates_organizations_and_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert "up to date" in run_cli("migrate", database_url=url)
+    output = run_cli("org", "create", "Initech", database_url=url)
+    organization_id = re.search(r"organization (\S+)", output).group(1)  # type: ignore[union-attr]
+    first_key = re.search(r"api key (\S+)", output).group(1)  # type: ignore[union-attr]
+    second_key = re.search(  # type: ignore[union-attr]
+        r"api key (\S+)", run_cli("org", "add-key", organization_id, database_url=url)
+    ).group(1)
+    assert first_key != second_key
+
+    db = Database(url, pool_size=1)
+    with db.transaction(write=False) as session:
+        hashes = set(session.scalars(select(ApiKey.key_hash)).all())
+        assert session.scalar(select(func.count()).select_from(Organization)) == 1
+    db.dispose()
+    assert hashes == {hash_key(first_key), hash_key(second_key)}
+
+
+def test_serve_migrates_bootstraps_and_answers(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "METERBILL_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+        "METERBILL_API_KEY": "served-key",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meterbill", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        assert health.json()["database"] == "ok"
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/customers",
+            headers={"Authorization": "Bearer served-key"},
+            json={"customer": {"external_id": "first"}},
+        )
+        assert created.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
