@@ -9,15 +9,19 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from meterbill.add_ons.api import router as add_ons_router
 from meterbill.core.db import Database
 from meterbill.core.http import JsonResponse, install_error_handlers, logger
 from meterbill.core.times import utc_now
+from meterbill.coupons.api import router as coupons_router
 from meterbill.customers.api import router as customers_router
+from meterbill.metrics.api import router as metrics_router
 from meterbill.organizations.api import router as organizations_router
 from meterbill.organizations.service import (
     ensure_bootstrap_organization,
     ensure_first_organization,
 )
+from meterbill.plans.api import router as plans_router
 from meterbill.settings import Settings
 from meterbill.taxes.api import router as taxes_router
 
@@ -60,7 +64,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = db
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (customers_router, taxes_router, organizations_router):
+    for router in (
+        customers_router,
+        taxes_router,
+        organizations_router,
+        metrics_router,
+        plans_router,
+        add_ons_router,
+        coupons_router,
+    ):
         app.include_router(router)
 
     @app.get("/health")

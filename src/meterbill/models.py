@@ -1,8 +1,25 @@
 """Every table, imported in one place for Alembic and for the test schema."""
 
+from meterbill.add_ons.models import AddOn, AddOnTax
 from meterbill.core.db import Base
+from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.customers.models import Customer, CustomerMetadata
+from meterbill.metrics.models import BillableMetric, BillableMetricFilter
 from meterbill.organizations.models import ApiKey, Organization
+from meterbill.plans.models import (
+    Charge,
+    ChargeFilter,
+    ChargeTax,
+    CommitmentTax,
+    MinimumCommitment,
+    Plan,
+    PlanTax,
+)
 from meterbill.taxes.models import CustomerTax, Tax
 
-__all__ = ["ApiKey", "Base", "Customer", "CustomerMetadata", "CustomerTax", "Organization", "Tax"]
+__all__ = [
+    "AddOn", "AddOnTax", "ApiKey", "AppliedCoupon", "Base", "BillableMetric",
+    "BillableMetricFilter", "Charge", "ChargeFilter", "ChargeTax", "CommitmentTax", "Coupon",
+    "CouponTarget", "Customer", "CustomerMetadata", "CustomerTax", "MinimumCommitment",
+    "Organization", "Plan", "PlanTax", "Tax",
+]  # fmt: skip

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Index, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -74,3 +74,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def live_index(name: str, *columns: str, where: str = "deleted_at IS NULL") -> Index:
+    """A unique index among rows that are not deleted (identity by code / external id)."""
+    condition = text(where)
+    return Index(name, *columns, unique=True, sqlite_where=condition, postgresql_where=condition)

@@ -14,14 +14,11 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from meterbill.core.columns import UTCDateTime
-from meterbill.core.db import Base
-
-LIVE = text("deleted_at IS NULL")
+from meterbill.core.db import Base, live_index
 
 
 class Customer(Base):
@@ -29,14 +26,7 @@ class Customer(Base):
     __table_args__ = (
         # external_id is unique among live customers only, so a deleted customer's
         # id can be used again for a new one.
-        Index(
-            "ux_customers_org_external_id_live",
-            "organization_id",
-            "external_id",
-            unique=True,
-            sqlite_where=LIVE,
-            postgresql_where=LIVE,
-        ),
+        live_index("ux_customers_org_external_id_live", "organization_id", "external_id"),
         UniqueConstraint("organization_id", "sequential_id"),
         Index("ix_customers_org_created", "organization_id", "created_at"),
     )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.coupons.models import AppliedCoupon
 from meterbill.customers.filters import CustomerFilters, apply_filters
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.customers.schemas import CustomerInput, MetadataInput
@@ -19,12 +20,6 @@ from meterbill.organizations.models import Organization
 from meterbill.organizations.service import get_organization
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.service import find_taxes_by_codes
-
-# Each later feature that assigns a billing object to a customer (subscription,
-# invoice, fixed-amount coupon, wallet) registers a check here; any of them being
-# true makes the customer's currency immutable (Lago's `editable?`).
-AssignedObjectCheck = Callable[[Session, Customer], bool]
-ASSIGNED_OBJECT_CHECKS: list[AssignedObjectCheck] = []
 
 
 def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer]]:
@@ -47,8 +42,33 @@ def find_customer(session: Session, organization_id: uuid.UUID, external_id: str
 
 
 def is_editable(session: Session, customer: Customer) -> bool:
-    """False once any billing object has been assigned to the customer."""
-    return not any(check(session, customer) for check in ASSIGNED_OBJECT_CHECKS)
+    """Lago's `editable?`: false once a billing object has been assigned to the customer.
+
+    The objects are subscriptions, one-off invoices, invoices of any status,
+    fixed-amount coupons (percentage coupons carry no currency) and wallets; each
+    feature that creates one adds its relation here.
+    """
+    assigned = [
+        select(AppliedCoupon.id).where(
+            AppliedCoupon.customer_id == customer.id, AppliedCoupon.amount_currency.is_not(None)
+        ),
+    ]
+    return not any(session.scalar(select(exists(query))) for query in assigned)
+
+
+def assign_currency(session: Session, customer: Customer, currency: str) -> None:
+    """Lock check for attaching an object priced in `currency` (classic Lago rule).
+
+    A customer without a currency takes the object's; one with another currency
+    refuses the object with 422 currencies_does_not_match.
+    """
+    if customer.currency == currency:
+        return
+    if customer.currency is None and is_editable(session, customer):
+        customer.currency = currency
+        session.flush()
+        return
+    raise ValidationFailed.single("currency", "currencies_does_not_match")
 
 
 def upsert_customer(

@@ -6,25 +6,16 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterbill.core.columns import ExactDecimal, UTCDateTime
-from meterbill.core.db import Base
+from meterbill.core.db import Base, live_index
 
 
 class Tax(Base):
     __tablename__ = "taxes"
-    __table_args__ = (
-        Index(
-            "ux_taxes_org_code_live",
-            "organization_id",
-            "code",
-            unique=True,
-            sqlite_where=text("deleted_at IS NULL"),
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
-    )
+    __table_args__ = (live_index("ux_taxes_org_code_live", "organization_id", "code"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(
