@@ -23,6 +23,7 @@ from meterbill.organizations.service import (
 )
 from meterbill.plans.api import router as plans_router
 from meterbill.settings import Settings
+from meterbill.subscriptions.api import router as subscriptions_router
 from meterbill.taxes.api import router as taxes_router
 
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         plans_router,
         add_ons_router,
         coupons_router,
+        subscriptions_router,
     ):
         app.include_router(router)
 

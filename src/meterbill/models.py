@@ -4,6 +4,7 @@ from meterbill.add_ons.models import AddOn, AddOnTax
 from meterbill.core.db import Base
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.customers.models import Customer, CustomerMetadata
+from meterbill.events.models import Event
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
 from meterbill.organizations.models import ApiKey, Organization
 from meterbill.plans.models import (
@@ -15,11 +16,12 @@ from meterbill.plans.models import (
     Plan,
     PlanTax,
 )
+from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
 
 __all__ = [
     "AddOn", "AddOnTax", "ApiKey", "AppliedCoupon", "Base", "BillableMetric",
     "BillableMetricFilter", "Charge", "ChargeFilter", "ChargeTax", "CommitmentTax", "Coupon",
-    "CouponTarget", "Customer", "CustomerMetadata", "CustomerTax", "MinimumCommitment",
-    "Organization", "Plan", "PlanTax", "Tax",
+    "CouponTarget", "Customer", "CustomerMetadata", "CustomerTax", "Event", "MinimumCommitment",
+    "Organization", "Plan", "PlanTax", "Subscription", "Tax",
 ]  # fmt: skip

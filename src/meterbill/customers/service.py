@@ -18,6 +18,8 @@ from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.customers.schemas import CustomerInput, MetadataInput
 from meterbill.organizations.models import Organization
 from meterbill.organizations.service import get_organization
+from meterbill.subscriptions.lifecycle import terminate
+from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.service import find_taxes_by_codes
 
@@ -49,6 +51,7 @@ def is_editable(session: Session, customer: Customer) -> bool:
     feature that creates one adds its relation here.
     """
     assigned = [
+        select(Subscription.id).where(Subscription.customer_id == customer.id),
         select(AppliedCoupon.id).where(
             AppliedCoupon.customer_id == customer.id, AppliedCoupon.amount_currency.is_not(None)
         ),
@@ -268,5 +271,12 @@ def delete_customer(
     """Soft delete; the external_id becomes free for a new customer at once."""
     customer = find_customer(session, organization_id, external_id)
     customer.deleted_at = now
+    for subscription in session.scalars(
+        select(Subscription).where(
+            Subscription.customer_id == customer.id,
+            Subscription.status.in_(("active", "pending")),
+        )
+    ):
+        terminate(session, subscription, now)
     session.flush()
     return customer

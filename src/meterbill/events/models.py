@@ -1,0 +1,50 @@
+"""Usage events: append-only, idempotent per (organization, subscription, transaction)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from meterbill.core.columns import ExactDecimal, UTCDateTime
+from meterbill.core.db import Base
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+EventKey = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id",
+            "external_subscription_id",
+            "transaction_id",
+            name="ux_events_idempotency",
+        ),
+        # Aggregation scans one subscription's events of one code over a time range.
+        Index(
+            "ix_events_aggregation",
+            "organization_id",
+            "external_subscription_id",
+            "code",
+            "timestamp",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(EventKey, primary_key=True, autoincrement=True)
+    lago_id: Mapped[uuid.UUID] = mapped_column(nullable=False, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    transaction_id: Mapped[str] = mapped_column(String, nullable=False)
+    external_subscription_id: Mapped[str] = mapped_column(String, nullable=False)
+    code: Mapped[str] = mapped_column(String, nullable=False)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    precise_total_amount_cents: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

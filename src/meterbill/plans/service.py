@@ -1,0 +1,509 @@
+"""Plan and charge rules: creation, Lago's charge replacement on update, deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.validation import Reader
+from meterbill.coupons.models import CouponTarget
+from meterbill.metrics.models import BillableMetric
+from meterbill.plans import charge_rules
+from meterbill.plans.models import (
+    Charge,
+    ChargeFilter,
+    ChargeTax,
+    CommitmentTax,
+    MinimumCommitment,
+    Plan,
+    PlanTax,
+)
+from meterbill.plans.schemas import (
+    ChargeFilterInput,
+    ChargeInput,
+    CommitmentInput,
+    PlanInput,
+    parse_filter,
+)
+from meterbill.taxes.models import Tax
+from meterbill.taxes.service import find_taxes_by_codes
+
+YEARLY_INTERVALS = ("yearly", "semiannual")
+
+
+def find_plan(session: Session, organization_id: uuid.UUID, code: str) -> Plan:
+    plan = session.scalar(
+        select(Plan).where(
+            Plan.organization_id == organization_id,
+            Plan.code == code,
+            Plan.parent_id.is_(None),
+            Plan.deleted_at.is_(None),
+        )
+    )
+    if plan is None:
+        raise NotFound("plan")
+    return plan
+
+
+def list_plans(session: Session, organization_id: uuid.UUID, page: PageRequest) -> Page[Plan]:
+    query = (
+        select(Plan)
+        .where(
+            Plan.organization_id == organization_id,
+            Plan.parent_id.is_(None),
+            Plan.deleted_at.is_(None),
+        )
+        .order_by(Plan.created_at.desc(), Plan.id)
+    )
+    return paginate(session, query, page)
+
+
+def _flush_unique(session: Session, field: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.single(field, "value_already_exist") from exc
+
+
+def _normalize_billing_monthly(plan: Plan) -> None:
+    # Only yearly and semiannual plans can bill their charges monthly.
+    if plan.interval in YEARLY_INTERVALS:
+        plan.bill_charges_monthly = bool(plan.bill_charges_monthly)
+        plan.bill_fixed_charges_monthly = bool(plan.bill_fixed_charges_monthly)
+    else:
+        plan.bill_charges_monthly = None
+        plan.bill_fixed_charges_monthly = None
+
+
+def create_plan(
+    session: Session, organization_id: uuid.UUID, data: PlanInput, now: datetime
+) -> Plan:
+    plan = Plan(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        created_at=now,
+        updated_at=now,
+        **{"pay_in_advance": False, "pending_deletion": False, **data.columns},
+    )
+    _normalize_billing_monthly(plan)
+    session.add(plan)
+    _flush_unique(session, "code")
+    if data.tax_codes is not None:
+        _replace_plan_taxes(session, plan, data.tax_codes, now)
+    if isinstance(data.minimum_commitment, CommitmentInput):
+        _set_commitment(session, plan, data.minimum_commitment, now)
+    _replace_charges(session, plan, data.charges or [], now)
+    return plan
+
+
+def update_plan(
+    session: Session, organization_id: uuid.UUID, code: str, data: PlanInput, now: datetime
+) -> Plan:
+    plan = find_plan(session, organization_id, code)
+    for key, value in data.columns.items():
+        setattr(plan, key, value)
+    _normalize_billing_monthly(plan)
+    plan.updated_at = now
+    _flush_unique(session, "code")
+    if data.tax_codes is not None:
+        _replace_plan_taxes(session, plan, data.tax_codes, now)
+    if isinstance(data.minimum_commitment, CommitmentInput):
+        _set_commitment(session, plan, data.minimum_commitment, now)
+    elif data.minimum_commitment is None:
+        _remove_commitment(session, plan)
+    if data.charges is not None:
+        _replace_charges(session, plan, data.charges, now)
+    session.expire(plan, ["charges"])
+    return plan
+
+
+def delete_plan(session: Session, organization_id: uuid.UUID, code: str, now: datetime) -> Plan:
+    """Soft-delete the plan with its charges and filters; coupons stop targeting it."""
+    plan = find_plan(session, organization_id, code)
+    charge_ids = [charge.id for charge in plan.charges]
+    plan.deleted_at = now
+    if charge_ids:
+        session.execute(
+            update(ChargeFilter)
+            .where(ChargeFilter.charge_id.in_(charge_ids), ChargeFilter.deleted_at.is_(None))
+            .values(deleted_at=now)
+        )
+        session.execute(update(Charge).where(Charge.id.in_(charge_ids)).values(deleted_at=now))
+    session.execute(
+        update(CouponTarget)
+        .where(CouponTarget.plan_id == plan.id, CouponTarget.deleted_at.is_(None))
+        .values(deleted_at=now)
+    )
+    session.flush()
+    return plan
+
+
+# Taxes -------------------------------------------------------------------------------
+
+
+def _replace_plan_taxes(session: Session, plan: Plan, codes: Sequence[str], now: datetime) -> None:
+    taxes = find_taxes_by_codes(session, plan.organization_id, codes)
+    session.execute(PlanTax.__table__.delete().where(PlanTax.plan_id == plan.id))
+    session.add_all(PlanTax(plan_id=plan.id, tax_id=tax.id, created_at=now) for tax in taxes)
+
+
+def _replace_charge_taxes(
+    session: Session, charge: Charge, organization_id: uuid.UUID, codes: Sequence[str],
+    now: datetime,
+) -> None:  # fmt: skip
+    taxes = find_taxes_by_codes(session, organization_id, codes)
+    session.execute(ChargeTax.__table__.delete().where(ChargeTax.charge_id == charge.id))
+    session.add_all(ChargeTax(charge_id=charge.id, tax_id=tax.id, created_at=now) for tax in taxes)
+
+
+def _set_commitment(session: Session, plan: Plan, data: CommitmentInput, now: datetime) -> None:
+    commitment = session.scalar(
+        select(MinimumCommitment).where(MinimumCommitment.plan_id == plan.id)
+    )
+    if commitment is None:
+        commitment = MinimumCommitment(plan_id=plan.id, created_at=now, amount_cents=0)
+        session.add(commitment)
+    commitment.amount_cents = data.amount_cents
+    commitment.invoice_display_name = data.invoice_display_name
+    commitment.updated_at = now
+    session.flush()
+    if data.tax_codes is not None:
+        taxes = find_taxes_by_codes(session, plan.organization_id, data.tax_codes)
+        session.execute(
+            CommitmentTax.__table__.delete().where(CommitmentTax.commitment_id == commitment.id)
+        )
+        session.add_all(
+            CommitmentTax(commitment_id=commitment.id, tax_id=tax.id, created_at=now)
+            for tax in taxes
+        )
+
+
+def _remove_commitment(session: Session, plan: Plan) -> None:
+    session.execute(
+        MinimumCommitment.__table__.delete().where(MinimumCommitment.plan_id == plan.id)
+    )
+
+
+# Charges ---------------------------------------------------------------------------
+
+
+def _metric(session: Session, organization_id: uuid.UUID, metric_id: str | None) -> BillableMetric:
+    try:
+        key = uuid.UUID(metric_id) if metric_id else None
+    except ValueError:
+        key = None
+    metric = session.get(BillableMetric, key) if key else None
+    if metric is None or metric.organization_id != organization_id or metric.deleted_at:
+        raise NotFound("billable_metric")
+    return metric
+
+
+def _unique_charge_code(session: Session, plan: Plan, base: str) -> str:
+    """Lago names a charge after its metric; a second charge on it gets a suffix."""
+    taken = set(
+        session.scalars(
+            select(Charge.code).where(Charge.plan_id == plan.id, Charge.deleted_at.is_(None))
+        )
+    )
+    code, suffix = base, 2
+    while code in taken:
+        code, suffix = f"{base}_{suffix}", suffix + 1
+    return code
+
+
+def _replace_charges(
+    session: Session, plan: Plan, inputs: Sequence[ChargeInput], now: datetime
+) -> None:
+    """Lago's rule: charges with a known id are updated, others created, the rest deleted."""
+    existing = {str(charge.id): charge for charge in plan.charges}
+    kept: set[str] = set()
+    for position, item in enumerate(inputs):
+        charge = existing.get(item.id) if item.id else None
+        if charge is not None:
+            kept.add(str(charge.id))
+            update_charge_fields(session, plan, charge, item, now, position=position)
+        else:
+            charge = add_charge(session, plan, item, now, position=position)
+            kept.add(str(charge.id))
+    stale = [charge for key, charge in existing.items() if key not in kept]
+    for charge in stale:
+        _soft_delete_charge(session, charge, now)
+    session.flush()
+
+
+def add_charge(
+    session: Session, plan: Plan, item: ChargeInput, now: datetime, *, position: int | None = None
+) -> Charge:
+    metric = _metric(session, plan.organization_id, item.billable_metric_id)
+    columns = {
+        "pay_in_advance": False,
+        "invoiceable": True,
+        "prorated": False,
+        "min_amount_cents": 0,
+        "accepts_target_wallet": False,
+        **item.columns,
+    }
+    if "charge_model" not in columns:
+        raise ValidationFailed.single("charge_model", "value_is_mandatory")
+    if position is None:
+        position = len(plan.charges)
+    code = columns.pop("code", None) or _unique_charge_code(session, plan, metric.code)
+    charge = Charge(
+        id=uuid.uuid4(),
+        plan_id=plan.id,
+        billable_metric_id=metric.id,
+        code=code,
+        position=position,
+        created_at=now,
+        updated_at=now,
+        **columns,
+    )
+    charge.properties = charge_rules.checked_properties(
+        charge.charge_model, item.columns.get("properties")
+    )
+    charge_rules.check_charge(charge, metric)
+    session.add(charge)
+    _flush_unique(session, "code")
+    if item.filters is not None:
+        replace_filters(session, charge, metric, item.filters, now)
+    if item.tax_codes is not None:
+        _replace_charge_taxes(session, charge, plan.organization_id, item.tax_codes, now)
+    return charge
+
+
+def update_charge_fields(
+    session: Session,
+    plan: Plan,
+    charge: Charge,
+    item: ChargeInput,
+    now: datetime,
+    *,
+    position: int | None = None,
+) -> Charge:
+    metric = session.get(BillableMetric, charge.billable_metric_id)
+    assert metric is not None
+    columns = dict(item.columns)
+    properties = columns.pop("properties", None)
+    for key, value in columns.items():
+        setattr(charge, key, value)
+    if properties is not None or "charge_model" in columns:
+        charge.properties = charge_rules.checked_properties(
+            charge.charge_model, properties if properties is not None else charge.properties
+        )
+    charge_rules.check_charge(charge, metric)
+    if position is not None:
+        charge.position = position
+    charge.updated_at = now
+    _flush_unique(session, "code")
+    if item.filters is not None:
+        replace_filters(session, charge, metric, item.filters, now)
+    if item.tax_codes is not None:
+        _replace_charge_taxes(session, charge, plan.organization_id, item.tax_codes, now)
+    session.expire(charge, ["filters"])
+    return charge
+
+
+def _soft_delete_charge(session: Session, charge: Charge, now: datetime) -> None:
+    charge.deleted_at = now
+    session.execute(
+        update(ChargeFilter)
+        .where(ChargeFilter.charge_id == charge.id, ChargeFilter.deleted_at.is_(None))
+        .values(deleted_at=now)
+    )
+
+
+def find_charge(session: Session, plan: Plan, code: str) -> Charge:
+    charge = session.scalar(
+        select(Charge).where(
+            Charge.plan_id == plan.id, Charge.code == code, Charge.deleted_at.is_(None)
+        )
+    )
+    if charge is None:
+        raise NotFound("charge")
+    return charge
+
+
+def delete_charge(session: Session, plan: Plan, code: str, now: datetime) -> Charge:
+    charge = find_charge(session, plan, code)
+    _soft_delete_charge(session, charge, now)
+    session.flush()
+    return charge
+
+
+# Charge filters ----------------------------------------------------------------------
+
+
+def replace_filters(
+    session: Session,
+    charge: Charge,
+    metric: BillableMetric,
+    inputs: Sequence[ChargeFilterInput],
+    now: datetime,
+) -> None:
+    """Filters are matched by their values: same values update, new ones are created."""
+    existing = list(charge.filters)
+    kept: set[uuid.UUID] = set()
+    for position, item in enumerate(inputs):
+        match = next(
+            (f for f in existing if f.id not in kept and _same_values(f.values, item.values)),
+            None,
+        )
+        if match is None:
+            match = ChargeFilter(charge_id=charge.id, created_at=now)
+            session.add(match)
+        write_filter(match, charge, metric, item, now, position)
+        session.flush()
+        kept.add(match.id)
+    for stale in existing:
+        if stale.id not in kept:
+            stale.deleted_at = now
+    session.flush()
+    session.expire(charge, ["filters"])
+
+
+def write_filter(
+    charge_filter: ChargeFilter,
+    charge: Charge,
+    metric: BillableMetric,
+    item: ChargeFilterInput,
+    now: datetime,
+    position: int,
+) -> None:
+    charge_rules.check_filter_values(metric, item.values)
+    charge_filter.values = item.values
+    charge_filter.invoice_display_name = item.invoice_display_name
+    charge_filter.properties = charge_rules.checked_properties(charge.charge_model, item.properties)
+    charge_filter.position = position
+    charge_filter.updated_at = now
+
+
+def _same_values(left: dict[str, list[str]], right: dict[str, list[str]]) -> bool:
+    return {k: sorted(v) for k, v in left.items()} == {k: sorted(v) for k, v in right.items()}
+
+
+def find_filter(session: Session, charge: Charge, filter_id: str) -> ChargeFilter:
+    try:
+        key = uuid.UUID(filter_id)
+    except ValueError:
+        raise NotFound("charge_filter") from None
+    charge_filter = session.get(ChargeFilter, key)
+    if charge_filter is None or charge_filter.charge_id != charge.id or charge_filter.deleted_at:
+        raise NotFound("charge_filter")
+    return charge_filter
+
+
+# Views ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """What serializing plans needs beyond their rows, loaded in a few queries."""
+
+    metric_codes: dict[uuid.UUID, str]
+    plan_taxes: dict[uuid.UUID, list[Tax]]
+    charge_taxes: dict[uuid.UUID, list[Tax]]
+    commitments: dict[uuid.UUID, MinimumCommitment]
+    commitment_taxes: dict[uuid.UUID, list[Tax]]
+
+
+def _grouped_taxes(
+    session: Session, link: Any, owner_column: Any, owner_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Tax]]:
+    grouped: dict[uuid.UUID, list[Tax]] = {owner: [] for owner in owner_ids}
+    if owner_ids:
+        rows = session.execute(
+            select(owner_column, Tax)
+            .join(Tax, Tax.id == link.tax_id)
+            .where(owner_column.in_(owner_ids))
+            .order_by(Tax.code)
+        ).all()
+        for owner, tax in rows:
+            grouped[owner].append(tax)
+    return grouped
+
+
+def plan_view(session: Session, plans: Sequence[Plan]) -> PlanView:
+    plan_ids = [plan.id for plan in plans]
+    charges = [charge for plan in plans for charge in plan.charges]
+    metric_ids = {charge.billable_metric_id for charge in charges}
+    metric_codes = dict(
+        session.execute(
+            select(BillableMetric.id, BillableMetric.code).where(
+                BillableMetric.id.in_(metric_ids)
+            )
+        ).tuples()
+    ) if metric_ids else {}  # fmt: skip
+    commitments = {
+        commitment.plan_id: commitment
+        for commitment in session.scalars(
+            select(MinimumCommitment).where(MinimumCommitment.plan_id.in_(plan_ids))
+        )
+    } if plan_ids else {}  # fmt: skip
+    return PlanView(
+        metric_codes=metric_codes,
+        plan_taxes=_grouped_taxes(session, PlanTax, PlanTax.plan_id, plan_ids),
+        charge_taxes=_grouped_taxes(
+            session, ChargeTax, ChargeTax.charge_id, [charge.id for charge in charges]
+        ),
+        commitments=commitments,
+        commitment_taxes=_grouped_taxes(
+            session,
+            CommitmentTax,
+            CommitmentTax.commitment_id,
+            [commitment.id for commitment in commitments.values()],
+        ),
+    )
+
+
+def add_filter(
+    session: Session, charge: Charge, item: ChargeFilterInput, now: datetime
+) -> ChargeFilter:
+    metric = session.get(BillableMetric, charge.billable_metric_id)
+    assert metric is not None
+    if any(_same_values(existing.values, item.values) for existing in charge.filters):
+        raise ValidationFailed.single("values", "value_already_exist")
+    charge_filter = ChargeFilter(charge_id=charge.id, created_at=now)
+    write_filter(charge_filter, charge, metric, item, now, len(charge.filters))
+    session.add(charge_filter)
+    session.flush()
+    session.expire(charge, ["filters"])
+    return charge_filter
+
+
+def update_filter(
+    session: Session, charge: Charge, filter_id: str, raw: dict[str, Any], now: datetime
+) -> ChargeFilter:
+    """Partial update: only the keys present in the request change."""
+    charge_filter = find_filter(session, charge, filter_id)
+    merged = {
+        "values": charge_filter.values,
+        "properties": charge_filter.properties,
+        "invoice_display_name": charge_filter.invoice_display_name,
+        **raw,
+    }
+    reader = Reader({})
+    item = parse_filter(merged, reader)
+    reader.raise_if_any()
+    assert item is not None
+    metric = session.get(BillableMetric, charge.billable_metric_id)
+    assert metric is not None
+    write_filter(charge_filter, charge, metric, item, now, charge_filter.position)
+    session.flush()
+    return charge_filter
+
+
+def delete_filter(session: Session, charge: Charge, filter_id: str, now: datetime) -> ChargeFilter:
+    charge_filter = find_filter(session, charge, filter_id)
+    charge_filter.deleted_at = now
+    session.flush()
+    return charge_filter

@@ -1,0 +1,35 @@
+"""Status transitions shared by subscription termination and customer deletion."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill.subscriptions.models import Subscription
+
+
+def cancel_next(session: Session, subscription: Subscription, now: datetime) -> None:
+    """Cancel the pending downgrade waiting on `subscription`, if any."""
+    for pending in session.scalars(
+        select(Subscription).where(
+            Subscription.previous_subscription_id == subscription.id,
+            Subscription.status == "pending",
+        )
+    ):
+        pending.status = "canceled"
+        pending.canceled_at = now
+        pending.updated_at = now
+
+
+def terminate(session: Session, subscription: Subscription, now: datetime) -> None:
+    """An active subscription is terminated now; a pending one is canceled."""
+    if subscription.status == "pending":
+        subscription.status = "canceled"
+        subscription.canceled_at = now
+    elif subscription.status == "active":
+        cancel_next(session, subscription, now)
+        subscription.status = "terminated"
+        subscription.terminated_at = now
+    subscription.updated_at = now

@@ -1,0 +1,352 @@
+"""Subscription rules: creation and status by start date, upgrade/downgrade, termination."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.periods import local_date, period_containing, utc_bounds
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import CustomerInput, applicable_timezone
+from meterbill.customers.service import assign_currency, upsert_customer
+from meterbill.organizations.service import get_organization
+from meterbill.plans.models import Plan
+from meterbill.plans.service import find_plan
+from meterbill.subscriptions.lifecycle import cancel_next, terminate
+from meterbill.subscriptions.models import Subscription
+from meterbill.subscriptions.schemas import SubscriptionInput, SubscriptionView
+
+# Plans compare by their amount over a year (Lago's yearly_amount_cents).
+INTERVALS_PER_YEAR = {"weekly": 52, "monthly": 12, "quarterly": 4, "semiannual": 2, "yearly": 1}
+
+
+def timezone_of(session: Session, customer: Customer) -> str:
+    return applicable_timezone(customer, get_organization(session, customer.organization_id))
+
+
+def find_subscription(
+    session: Session, organization_id: uuid.UUID, external_id: str, status: str = "active"
+) -> Subscription:
+    """The newest subscription with this external id and status (Lago's lookup)."""
+    subscription = session.scalar(
+        select(Subscription)
+        .where(
+            Subscription.organization_id == organization_id,
+            Subscription.external_id == external_id,
+            Subscription.status == status,
+        )
+        .order_by(Subscription.created_at.desc(), Subscription.id)
+        .limit(1)
+    )
+    if subscription is None:
+        raise NotFound("subscription")
+    return subscription
+
+
+def _customer(
+    session: Session, organization_id: uuid.UUID, external_id: str, now: datetime
+) -> Customer:
+    """Lago creates an unknown customer on the fly when a subscription names it."""
+    customer, _created = upsert_customer(
+        session, organization_id, CustomerInput(external_id=external_id), now
+    )
+    return customer
+
+
+def _yearly_amount(plan: Plan) -> int:
+    return plan.amount_cents * INTERVALS_PER_YEAR[plan.interval]
+
+
+def create_subscription(
+    session: Session, organization_id: uuid.UUID, data: SubscriptionInput, now: datetime
+) -> Subscription:
+    assert data.plan_code and data.external_customer_id and data.external_id
+    plan = find_plan(session, organization_id, data.plan_code)
+    customer = session.scalar(
+        select(Customer).where(
+            Customer.organization_id == organization_id,
+            Customer.external_id == data.external_customer_id,
+            Customer.deleted_at.is_(None),
+        )
+    ) or _customer(session, organization_id, data.external_customer_id, now)
+    columns = dict(data.columns)
+    subscription_at = columns.pop("subscription_at", None) or now
+    _check_dates(subscription_at, columns.get("ending_at"), now)
+    _check_termination_options(plan, columns)
+
+    current = session.scalar(
+        select(Subscription).where(
+            Subscription.organization_id == organization_id,
+            Subscription.external_id == data.external_id,
+            Subscription.status == "active",
+        )
+    )
+    if current is not None and current.customer_id != customer.id:
+        raise ValidationFailed.single("external_id", "value_already_exist")
+    assign_currency(session, customer, plan.amount_currency)
+    if current is not None:
+        if current.plan_id == plan.id:
+            return current
+        if _yearly_amount(plan) >= _yearly_amount(session.get(Plan, current.plan_id)):  # type: ignore[arg-type]
+            return _upgrade(session, current, plan, columns, now)
+        return _downgrade(session, current, plan, columns, now)
+
+    pending = session.scalar(
+        select(Subscription).where(
+            Subscription.organization_id == organization_id,
+            Subscription.external_id == data.external_id,
+            Subscription.customer_id == customer.id,
+            Subscription.status == "pending",
+            Subscription.previous_subscription_id.is_(None),
+        )
+    )
+    if pending is not None:
+        # A subscription that has not started yet just changes plan.
+        pending.plan_id = plan.id
+        pending.updated_at = now
+        session.flush()
+        return pending
+
+    starts_later = local_date(subscription_at, timezone_of(session, customer)) > local_date(
+        now, timezone_of(session, customer)
+    )
+    subscription = Subscription(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        customer_id=customer.id,
+        plan_id=plan.id,
+        external_id=data.external_id,
+        status="pending" if starts_later else "active",
+        subscription_at=subscription_at,
+        started_at=None if starts_later else subscription_at,
+        created_at=now,
+        updated_at=now,
+        **{"billing_time": "calendar", "on_termination_invoice": "generate", **columns},
+    )
+    session.add(subscription)
+    _flush_unique(session)
+    return subscription
+
+
+def _flush_unique(session: Session) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.single("external_id", "value_already_exist") from exc
+
+
+def _check_dates(subscription_at: datetime, ending_at: datetime | None, now: datetime) -> None:
+    if ending_at is not None and (ending_at <= now or ending_at <= subscription_at):
+        raise ValidationFailed.single("ending_at", "invalid_date")
+
+
+def _check_termination_options(plan: Plan, columns: dict[str, object]) -> None:
+    # A credit note for unused days only exists when the fee was paid in advance.
+    if columns.get("on_termination_credit_note") is not None and not plan.pay_in_advance:
+        raise ValidationFailed.single("on_termination_credit_note", "invalid_value")
+
+
+def _upgrade(
+    session: Session, current: Subscription, plan: Plan, columns: dict[str, object], now: datetime
+) -> Subscription:
+    """Immediate: the current subscription ends now and the new one starts now."""
+    cancel_next(session, current, now)
+    current.status = "terminated"
+    current.terminated_at = now
+    current.updated_at = now
+    session.flush()
+    upgraded = Subscription(
+        id=uuid.uuid4(),
+        organization_id=current.organization_id,
+        customer_id=current.customer_id,
+        plan_id=plan.id,
+        previous_subscription_id=current.id,
+        external_id=current.external_id,
+        name=columns.get("name", current.name),
+        status="active",
+        billing_time=current.billing_time,
+        subscription_at=current.subscription_at,
+        started_at=now,
+        ending_at=columns.get("ending_at", current.ending_at),
+        on_termination_credit_note=columns.get("on_termination_credit_note"),
+        on_termination_invoice=columns.get("on_termination_invoice", "generate"),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(upgraded)
+    _flush_unique(session)
+    return upgraded
+
+
+def _downgrade(
+    session: Session, current: Subscription, plan: Plan, columns: dict[str, object], now: datetime
+) -> Subscription:
+    """Deferred: a pending subscription takes over at the end of the current period."""
+    pending = session.scalar(
+        select(Subscription).where(
+            Subscription.previous_subscription_id == current.id,
+            Subscription.status == "pending",
+        )
+    )
+    if pending is None:
+        pending = Subscription(
+            id=uuid.uuid4(),
+            organization_id=current.organization_id,
+            customer_id=current.customer_id,
+            previous_subscription_id=current.id,
+            external_id=current.external_id,
+            status="pending",
+            billing_time=current.billing_time,
+            subscription_at=current.subscription_at,
+            on_termination_invoice="generate",
+            created_at=now,
+            plan_id=plan.id,
+            updated_at=now,
+        )
+        session.add(pending)
+    pending.plan_id = plan.id
+    pending.name = columns.get("name", current.name)  # type: ignore[assignment]
+    pending.updated_at = now
+    session.flush()
+    return current
+
+
+def update_subscription(
+    session: Session,
+    organization_id: uuid.UUID,
+    external_id: str,
+    status: str,
+    data: SubscriptionInput,
+    now: datetime,
+) -> Subscription:
+    subscription = find_subscription(session, organization_id, external_id, status)
+    columns = dict(data.columns)
+    if "subscription_at" in columns and subscription.status != "pending":
+        # Only a subscription that has not started can move its start.
+        columns.pop("subscription_at")
+    columns.pop("billing_time", None)
+    plan = session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    _check_dates(
+        columns.get("subscription_at") or subscription.subscription_at,  # type: ignore[arg-type]
+        columns.get("ending_at", subscription.ending_at),  # type: ignore[arg-type]
+        now,
+    )
+    _check_termination_options(plan, columns)
+    for key, value in columns.items():
+        setattr(subscription, key, value)
+    subscription.updated_at = now
+    session.flush()
+    return subscription
+
+
+def terminate_subscription(
+    session: Session, organization_id: uuid.UUID, external_id: str, status: str, now: datetime
+) -> Subscription:
+    """DELETE: an active subscription is terminated now; a pending one is canceled."""
+    if status not in ("active", "pending"):
+        raise NotFound("subscription")
+    subscription = find_subscription(session, organization_id, external_id, status)
+    terminate(session, subscription, now)
+    session.flush()
+    return subscription
+
+
+@dataclass(frozen=True)
+class SubscriptionFilters:
+    external_customer_id: str | None
+    plan_code: str | None
+    statuses: Sequence[str]
+
+
+def list_subscriptions(
+    session: Session, organization_id: uuid.UUID, filters: SubscriptionFilters, page: PageRequest
+) -> Page[Subscription]:
+    query = select(Subscription).where(
+        Subscription.organization_id == organization_id,
+        Subscription.status.in_(filters.statuses or ["active"]),
+    )
+    if filters.external_customer_id is not None:
+        query = query.join(Customer, Customer.id == Subscription.customer_id).where(
+            Customer.external_id == filters.external_customer_id, Customer.deleted_at.is_(None)
+        )
+    if filters.plan_code is not None:
+        query = query.join(Plan, Plan.id == Subscription.plan_id).where(
+            Plan.code == filters.plan_code
+        )
+    query = query.order_by(Subscription.created_at.desc(), Subscription.id)
+    return paginate(session, query, page)
+
+
+def current_period(
+    session: Session, subscription: Subscription, plan: Plan, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """The UTC bounds of the billing period running now, for an active subscription."""
+    if subscription.status != "active" or subscription.started_at is None:
+        return None
+    customer = session.get(Customer, subscription.customer_id)
+    assert customer is not None
+    timezone = timezone_of(session, customer)
+    anchor = local_date(subscription.subscription_at, timezone)
+    period = period_containing(
+        plan.interval,  # type: ignore[arg-type]
+        subscription.billing_time,  # type: ignore[arg-type]
+        anchor,
+        local_date(now, timezone),
+    )
+    start, end = utc_bounds(period, timezone)
+    return max(start, subscription.started_at), end
+
+
+def subscription_views(
+    session: Session, subscriptions: Sequence[Subscription], now: datetime
+) -> dict[uuid.UUID, SubscriptionView]:
+    views = {}
+    for subscription in subscriptions:
+        plan = session.get(Plan, subscription.plan_id)
+        customer = session.get(Customer, subscription.customer_id)
+        assert plan is not None and customer is not None
+        previous = (
+            session.get(Subscription, subscription.previous_subscription_id)
+            if subscription.previous_subscription_id
+            else None
+        )
+        previous_plan = session.get(Plan, previous.plan_id) if previous else None
+        following = session.scalar(
+            select(Subscription).where(
+                Subscription.previous_subscription_id == subscription.id,
+                Subscription.status == "pending",
+            )
+        )
+        next_plan = session.get(Plan, following.plan_id) if following else None
+        downgrade_date = None
+        if following is not None and subscription.status == "active":
+            timezone = timezone_of(session, customer)
+            anchor = local_date(subscription.subscription_at, timezone)
+            running = period_containing(
+                plan.interval,  # type: ignore[arg-type]
+                subscription.billing_time,  # type: ignore[arg-type]
+                anchor,
+                local_date(now, timezone),
+            )
+            downgrade_date = (running.end + timedelta(days=1)).isoformat()
+        organization = get_organization(session, subscription.organization_id)
+        views[subscription.id] = SubscriptionView(
+            external_customer_id=customer.external_id,
+            plan=plan,
+            previous_plan_code=previous_plan.code if previous_plan else None,
+            next_plan_code=next_plan.code if next_plan else None,
+            downgrade_plan_date=downgrade_date,
+            current_period=current_period(session, subscription, plan, now),
+            billing_entity_code=organization.billing_entity_code,
+        )
+    return views
