@@ -15,6 +15,7 @@ from meterbill.core.http import JsonResponse, install_error_handlers, logger
 from meterbill.core.times import utc_now
 from meterbill.coupons.api import router as coupons_router
 from meterbill.customers.api import router as customers_router
+from meterbill.events.api import router as events_router
 from meterbill.metrics.api import router as metrics_router
 from meterbill.organizations.api import router as organizations_router
 from meterbill.organizations.service import (
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         add_ons_router,
         coupons_router,
         subscriptions_router,
+        events_router,
     ):
         app.include_router(router)
 

@@ -1,0 +1,66 @@
+"""/api/v1/events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from meterbill.core.errors import MissingParam
+from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.pagination import PageRequest
+from meterbill.events import service
+from meterbill.events.models import Event
+from meterbill.events.schemas import EventInput, event_object
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _stored_object(event: Event) -> dict[str, object]:
+    return event_object(
+        str(event.lago_id),
+        EventInput(
+            transaction_id=event.transaction_id,
+            external_subscription_id=event.external_subscription_id,
+            code=event.code,
+            timestamp=event.timestamp,
+            properties=event.properties,
+            precise_total_amount_cents=event.precise_total_amount_cents,
+        ),
+        event.created_at,
+    )
+
+
+@router.post("/events")
+def create_event(ctx: Context, body: JsonBody) -> JsonResponse:
+    if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
+        raise MissingParam("event")
+    with ctx.db.transaction() as session:
+        stored = service.create_event(session, ctx.organization_id, body["event"], ctx.now)
+    return ok({"event": event_object(stored.lago_id, stored.event, stored.created_at)})
+
+
+@router.post("/events/batch")
+def create_batch(ctx: Context, body: JsonBody) -> JsonResponse:
+    if not isinstance(body, dict) or "events" not in body:
+        raise MissingParam("events")
+    with ctx.db.transaction() as session:
+        stored = service.create_batch(session, ctx.organization_id, body["events"], ctx.now)
+    return ok(
+        {"events": [event_object(item.lago_id, item.event, item.created_at) for item in stored]}
+    )
+
+
+@router.get("/events/{transaction_id:path}")
+def get_event(ctx: Context, transaction_id: str) -> JsonResponse:
+    with ctx.db.transaction(write=False) as session:
+        event = service.find_event(session, ctx.organization_id, transaction_id)
+        return ok({"event": _stored_object(event)})
+
+
+@router.get("/events")
+def list_events(ctx: Context, params: Query) -> JsonResponse:
+    filters = service.parse_event_filters(params)
+    with ctx.db.transaction(write=False) as session:
+        page = service.list_events(
+            session, ctx.organization_id, filters, PageRequest.from_query(params)
+        )
+        return ok({"events": [_stored_object(event) for event in page.items], "meta": page.meta})

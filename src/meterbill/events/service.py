@@ -1,0 +1,168 @@
+"""Event ingestion (idempotent, all-or-nothing batches) and event lookups."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from meterbill.core.dates import parse_instant
+from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.events.models import Event
+from meterbill.events.schemas import BATCH_MAX, EventInput, parse_event
+
+DUPLICATE = {"transaction_id": ["value_already_exist"]}
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    lago_id: str
+    event: EventInput
+    created_at: datetime
+
+
+def _insert_statement(session: Session, rows: list[dict[str, Any]]) -> Insert:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return (
+        dialect.insert(Event.__table__)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=["organization_id", "external_subscription_id", "transaction_id"]
+        )
+        .returning(Event.__table__.c.external_subscription_id, Event.__table__.c.transaction_id)
+    )
+
+
+def insert_events(
+    session: Session, organization_id: uuid.UUID, events: Sequence[EventInput], now: datetime
+) -> tuple[list[StoredEvent], set[int]]:
+    """Insert what is new; return the stored events and the positions that were duplicates.
+
+    The database decides (ON CONFLICT DO NOTHING on the idempotency key), so
+    concurrent duplicates can never both be stored.
+    """
+    stored = [StoredEvent(str(uuid.uuid4()), event, now) for event in events]
+    rows = [
+        {
+            "lago_id": uuid.UUID(item.lago_id),
+            "organization_id": organization_id,
+            "transaction_id": item.event.transaction_id,
+            "external_subscription_id": item.event.external_subscription_id,
+            "code": item.event.code,
+            "timestamp": item.event.timestamp,
+            "properties": item.event.properties,
+            "precise_total_amount_cents": item.event.precise_total_amount_cents,
+            "created_at": now,
+        }
+        for item in stored
+    ]
+    inserted = set(session.execute(_insert_statement(session, rows)).tuples())
+    duplicates = {
+        index
+        for index, event in enumerate(events)
+        if (event.external_subscription_id, event.transaction_id) not in inserted
+    }
+    return stored, duplicates
+
+
+def create_event(
+    session: Session, organization_id: uuid.UUID, data: Any, now: datetime
+) -> StoredEvent:
+    event, errors = parse_event(data, now)
+    if event is None:
+        raise ValidationFailed(errors)
+    stored, duplicates = insert_events(session, organization_id, [event], now)
+    if duplicates:
+        raise ValidationFailed(DUPLICATE)
+    return stored[0]
+
+
+def create_batch(
+    session: Session, organization_id: uuid.UUID, data: Any, now: datetime
+) -> list[StoredEvent]:
+    """All or nothing: any invalid or duplicate event refuses the whole batch."""
+    if not isinstance(data, list) or not data:
+        raise ValidationFailed.single("events", "no_events")
+    if len(data) > BATCH_MAX:
+        raise ValidationFailed.single("events", "too_many_events")
+    errors: dict[str, Any] = {}
+    events: list[EventInput] = []
+    seen: set[tuple[str, str]] = set()
+    for index, raw in enumerate(data):
+        event, event_errors = parse_event(raw, now)
+        if event is None:
+            errors[str(index)] = event_errors
+            continue
+        key = (event.external_subscription_id, event.transaction_id)
+        if key in seen:
+            errors[str(index)] = DUPLICATE
+        seen.add(key)
+        events.append(event)
+    if errors:
+        raise ValidationFailed(errors)
+    with session.begin_nested() as savepoint:
+        stored, duplicates = insert_events(session, organization_id, events, now)
+        if duplicates:
+            savepoint.rollback()
+            raise ValidationFailed({str(index): DUPLICATE for index in sorted(duplicates)})
+    return stored
+
+
+def find_event(session: Session, organization_id: uuid.UUID, transaction_id: str) -> Event:
+    event = session.scalar(
+        select(Event)
+        .where(Event.organization_id == organization_id, Event.transaction_id == transaction_id)
+        .order_by(Event.id)
+        .limit(1)
+    )
+    if event is None:
+        raise NotFound("event")
+    return event
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    external_subscription_id: str | None = None
+    code: str | None = None
+    timestamp_from: datetime | None = None
+    timestamp_to: datetime | None = None
+
+
+def parse_event_filters(params: Any) -> EventFilters:
+    errors: dict[str, list[str]] = {}
+    bounds: dict[str, datetime | None] = {}
+    for key in ("timestamp_from", "timestamp_to"):
+        raw = params.get(key)
+        bounds[key] = parse_instant(raw) if raw else None
+        if raw and bounds[key] is None:
+            errors[key] = ["invalid_date"]
+    if errors:
+        raise ValidationFailed(errors)
+    return EventFilters(
+        external_subscription_id=params.get("external_subscription_id"),
+        code=params.get("code"),
+        timestamp_from=bounds["timestamp_from"],
+        timestamp_to=bounds["timestamp_to"],
+    )
+
+
+def list_events(
+    session: Session, organization_id: uuid.UUID, filters: EventFilters, page: PageRequest
+) -> Page[Event]:
+    query = select(Event).where(Event.organization_id == organization_id)
+    if filters.external_subscription_id is not None:
+        query = query.where(Event.external_subscription_id == filters.external_subscription_id)
+    if filters.code is not None:
+        query = query.where(Event.code == filters.code)
+    if filters.timestamp_from is not None:
+        query = query.where(Event.timestamp >= filters.timestamp_from)
+    if filters.timestamp_to is not None:
+        query = query.where(Event.timestamp <= filters.timestamp_to)
+    return paginate(session, query.order_by(Event.timestamp.desc(), Event.id.desc()), page)

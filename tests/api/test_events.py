@@ -1,0 +1,191 @@
+"""Event ingestion: fields, idempotency (also under concurrency), batches, reading."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from lago_python_client.client import Client
+from lago_python_client.models.event import BatchEvent, Event
+from sqlalchemy import func, select
+
+from meterbill.core.db import Database
+from meterbill.events.models import Event as EventRow
+from tests.conftest import Org
+
+UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors"}
+
+
+def event(transaction_id: str = "tr_1", **fields: Any) -> dict[str, Any]:
+    return {"transaction_id": transaction_id, "external_subscription_id": "sub_1",
+            "code": "storage", **fields}  # fmt: skip
+
+
+def stored_count(database: Database, org: Org) -> int:
+    with database.transaction(write=False) as session:
+        return int(
+            session.scalar(
+                select(func.count()).select_from(EventRow).where(EventRow.organization_id == org.id)
+            )
+            or 0
+        )
+
+
+def test_create_through_the_official_client(lago: Client) -> None:
+    created = lago.events.create(
+        Event(
+            transaction_id="tr_123",
+            external_subscription_id="sub_1",
+            code="storage",
+            timestamp=1704067200.123,
+            properties={"gb": 10, "region": "us"},
+            precise_total_amount_cents="1234.56",
+        )
+    )
+    assert created is not None
+    assert (created.transaction_id, created.code, created.external_subscription_id) == (
+        "tr_123", "storage", "sub_1",
+    )  # fmt: skip
+    assert created.timestamp == "2024-01-01T00:00:00.123Z"
+    assert created.properties == {"gb": 10, "region": "us"}
+    assert created.precise_total_amount_cents == "1234.56"
+    assert created.lago_customer_id is None and created.lago_subscription_id is None
+    found = lago.events.find("tr_123")
+    assert found.lago_id == created.lago_id and found.timestamp == created.timestamp
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        (1651240791, "2022-04-29T13:59:51.000Z"),
+        ("1651240791.123", "2022-04-29T13:59:51.123Z"),
+        (1651240791.5, "2022-04-29T13:59:51.500Z"),
+    ],
+)
+def test_timestamp_formats(http: httpx.Client, timestamp: Any, expected: str) -> None:
+    body = http.post("/events", json={"event": event(timestamp=timestamp)}).json()
+    assert body["event"]["timestamp"] == expected
+
+
+def test_missing_timestamp_is_reception_time(http: httpx.Client) -> None:
+    body = http.post("/events", json={"event": event()}).json()["event"]
+    assert body["timestamp"][:16] == body["created_at"][:16]
+
+
+@pytest.mark.parametrize(
+    ("fields", "details"),
+    [
+        ({"transaction_id": None}, {"transaction_id": ["value_is_mandatory"]}),
+        ({"code": ""}, {"code": ["value_is_mandatory"]}),
+        ({"timestamp": "2024-01-01T00:00:00Z"}, {"timestamp": ["invalid_format"]}),
+        ({"timestamp": True}, {"timestamp": ["invalid_format"]}),
+        ({"properties": [1, 2]}, {"properties": ["value_is_invalid"]}),
+        (
+            {"precise_total_amount_cents": "lots"},
+            {"precise_total_amount_cents": ["value_is_invalid"]},
+        ),
+    ],
+)
+def test_invalid_event_is_refused(
+    http: httpx.Client, database: Database, org: Org, fields: dict[str, Any], details: Any
+) -> None:
+    response = http.post("/events", json={"event": event(**fields)})
+    assert response.status_code == 422
+    assert response.json() == {**UNPROCESSABLE, "error_details": details}
+    assert stored_count(database, org) == 0
+
+
+def test_missing_event_root_is_400(http: httpx.Client) -> None:
+    assert http.post("/events", json={"transaction_id": "x"}).json() == {
+        "status": 400,
+        "error": "BadRequest: param is missing or the value is empty or invalid: event",
+    }
+
+
+def test_duplicate_is_refused_and_changes_nothing(
+    http: httpx.Client, database: Database, org: Org
+) -> None:
+    first = http.post("/events", json={"event": event(properties={"gb": 1})})
+    assert first.status_code == 200
+    again = http.post("/events", json={"event": event(properties={"gb": 99})})
+    assert again.json() == {
+        **UNPROCESSABLE,
+        "error_details": {"transaction_id": ["value_already_exist"]},
+    }
+    assert http.get("/events/tr_1").json()["event"]["properties"] == {"gb": 1}
+    # The same transaction id under another subscription is another event.
+    other = http.post("/events", json={"event": event(external_subscription_id="sub_2")})
+    assert other.status_code == 200
+    assert stored_count(database, org) == 2
+
+
+def test_concurrent_duplicates_store_one_event(server: str, database: Database, org: Org) -> None:
+    def send(_index: int) -> int:
+        with httpx.Client(
+            base_url=f"{server}/api/v1",
+            headers={"Authorization": f"Bearer {org.api_key}"},
+            timeout=120,
+        ) as client:
+            statuses = []
+            for _ in range(25):
+                response = client.post("/events", json={"event": event("same")})
+                statuses.append(response.status_code)
+            return statuses.count(200)
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        accepted = sum(pool.map(send, range(40)))
+    # 1 000 requests for one transaction: exactly one accepted and stored.
+    assert accepted == 1
+    assert stored_count(database, org) == 1
+
+
+def test_batch(lago: Client, http: httpx.Client, database: Database, org: Org) -> None:
+    lago.events.batch_create(
+        BatchEvent(events=[Event(**event(f"b{i}", properties={"gb": i})) for i in range(100)])
+    )
+    assert stored_count(database, org) == 100
+    body = http.post("/events/batch", json={"events": [event("c1"), event("c2")]}).json()
+    assert [item["transaction_id"] for item in body["events"]] == ["c1", "c2"]
+
+
+@pytest.mark.parametrize(
+    ("events", "details"),
+    [
+        ([], {"events": ["no_events"]}),
+        ([event(f"x{i}") for i in range(101)], {"events": ["too_many_events"]}),
+        ([event("ok"), event("bad", timestamp="nope")], {"1": {"timestamp": ["invalid_format"]}}),
+        ([event("d"), event("e"), event("d")], {"2": {"transaction_id": ["value_already_exist"]}}),
+        ([event("ok"), event("stored")], {"1": {"transaction_id": ["value_already_exist"]}}),
+    ],
+)
+def test_batch_is_all_or_nothing(
+    http: httpx.Client, database: Database, org: Org, events: list[Any], details: Any
+) -> None:
+    http.post("/events", json={"event": event("stored")})
+    response = http.post("/events/batch", json={"events": events})
+    assert response.status_code == 422
+    assert response.json() == {**UNPROCESSABLE, "error_details": details}
+    assert stored_count(database, org) == 1
+
+
+def test_reading_events(http: httpx.Client) -> None:
+    for index, (code, sub) in enumerate([("a", "s1"), ("b", "s1"), ("a", "s2")]):
+        http.post("/events", json={"event": {
+            "transaction_id": f"t{index}", "code": code, "external_subscription_id": sub,
+            "timestamp": 1704067200 + index * 3600}})  # fmt: skip
+
+    def ids(**params: Any) -> list[str]:
+        return [e["transaction_id"] for e in http.get("/events", params=params).json()["events"]]
+
+    assert ids() == ["t2", "t1", "t0"]
+    assert ids(code="a") == ["t2", "t0"]
+    assert ids(external_subscription_id="s1") == ["t1", "t0"]
+    assert ids(timestamp_from="2024-01-01T01:00:00Z", timestamp_to="2024-01-01T01:30:00Z") == ["t1"]
+    assert http.get("/events", params={"timestamp_from": "x"}).status_code == 422
+    assert http.get("/events/nope").json() == {
+        "status": 404, "error": "Not Found", "code": "event_not_found",
+    }  # fmt: skip
+    http.post("/events", json={"event": event("a/b c")})
+    assert http.get("/events/a%2Fb%20c").json()["event"]["transaction_id"] == "a/b c"
