@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, Index, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from meterbill.core.sqlite_functions import register_sqlite_functions
+
 
 class Base(DeclarativeBase):
     pass
@@ -36,6 +38,7 @@ def make_engine(url: str, pool_size: int = 20) -> Engine:
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # Take over transaction control from the sqlite3 module so that BEGIN is ours.
     dbapi_connection.isolation_level = None
+    register_sqlite_functions(dbapi_connection)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -1,0 +1,295 @@
+"""Aggregating a subscription's events for one metric, in the database.
+
+Every aggregation returns units per bucket: a bucket is a charge filter (or the
+default bucket of events matching none) crossed with the values of the charge's
+grouping keys. Nothing here loads events into Python; each aggregation is one
+SQL statement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from meterbill.events.models import Event
+from meterbill.usage.sql import Dialect
+
+ALL_VALUES = "__ALL_FILTER_VALUES__"
+BucketKey = tuple[str | None, tuple[str | None, ...]]
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """A charge filter: its id and the property values it accepts."""
+
+    id: str
+    values: dict[str, list[str]]
+    position: int = 0
+
+    def specificity(self) -> tuple[int, float, int]:
+        # More keys first, then fewer accepted values ("all" accepts the most), then age.
+        width = sum(
+            float("inf") if items == [ALL_VALUES] else len(items) for items in self.values.values()
+        )
+        return (-len(self.values), width, self.position)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    code: str
+    aggregation_type: str
+    field_name: str | None
+    recurring: bool = False
+    rounding_function: str | None = None
+    rounding_precision: int | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """One subscription's events between two instants, both included."""
+
+    organization_id: uuid.UUID
+    external_subscription_id: str
+    start: datetime
+    end: datetime
+    duration_days: int
+
+
+@dataclass
+class BucketUsage:
+    units: Decimal
+    events_count: int
+
+
+def _bucket_expression(dialect: Dialect, filters: Sequence[FilterSpec]) -> ColumnElement[Any]:
+    if not filters:
+        return literal(None, type_=None).label("bucket")  # type: ignore[arg-type]
+    whens = []
+    for spec in sorted(filters, key=FilterSpec.specificity):
+        conditions = []
+        for key, items in spec.values.items():
+            prop = dialect.prop(key)
+            conditions.append(prop.is_not(None) if items == [ALL_VALUES] else prop.in_(items))
+        whens.append((and_(*conditions), literal(spec.id)))
+    return case(*whens, else_=None).label("bucket")
+
+
+def _events(
+    dialect: Dialect,
+    window: Window,
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+    *,
+    since: datetime | None,
+) -> Select[Any]:
+    value = dialect.prop(metric.field_name) if metric.field_name else literal(None)
+    columns = [
+        Event.id.label("id"),
+        Event.timestamp.label("ts"),
+        value.label("value"),
+        _bucket_expression(dialect, filters),
+        *(dialect.prop(key).label(f"g{index}") for index, key in enumerate(group_keys)),
+    ]
+    if metric.aggregation_type == "unique_count_agg":
+        columns.append(dialect.prop("operation_type").label("operation"))
+    conditions = [
+        Event.organization_id == window.organization_id,
+        Event.external_subscription_id == window.external_subscription_id,
+        Event.code == metric.code,
+        Event.timestamp <= window.end,
+    ]
+    if since is not None:
+        conditions.append(Event.timestamp >= since)
+    return select(*columns).where(*conditions)
+
+
+def aggregate(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, BucketUsage]:
+    """Units and event counts per bucket for the window."""
+    dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
+    kind = metric.aggregation_type
+    history = metric.recurring and kind in ("sum_agg", "unique_count_agg")
+    events = _events(
+        dialect, window, metric, filters, group_keys, since=None if history else window.start
+    ).subquery()
+    groups = [events.c[f"g{index}"] for index in range(len(group_keys))]
+    keys = [events.c.bucket, *groups]
+    in_window = events.c.ts >= window.start
+    valid = dialect.is_number(events.c.value)
+    number = case((valid, dialect.number(events.c.value)), else_=None)
+    counted = func.count(case((in_window, 1), else_=None))
+
+    if kind == "count_agg":
+        rows = session.execute(select(*keys, func.count(), counted).group_by(*keys)).all()
+    elif kind == "sum_agg":
+        rows = session.execute(select(*keys, dialect.sum(number), counted).group_by(*keys)).all()
+    elif kind == "max_agg":
+        rows = session.execute(select(*keys, dialect.max(number), counted).group_by(*keys)).all()
+    elif kind == "latest_agg":
+        rows = _latest(session, events, keys, valid)
+    elif kind == "unique_count_agg":
+        rows = _unique_count(session, events, keys, in_window)
+    elif kind == "weighted_sum_agg":
+        rows = _weighted_sum(session, dialect, window, metric, filters, group_keys, events, keys)
+    else:
+        raise ValueError(f"aggregation {kind} is not supported")
+
+    result: dict[BucketKey, BucketUsage] = {}
+    for row in rows:
+        *key_values, units, count = row
+        units = Decimal(str(units)) if units is not None else Decimal(0)
+        if kind == "latest_agg" and units < 0:
+            units = Decimal(0)
+        result[(key_values[0], tuple(key_values[1:]))] = BucketUsage(
+            units=apply_rounding(units, metric), events_count=int(count or 0)
+        )
+    return result
+
+
+def _latest(session: Session, events: Any, keys: list[Any], valid: Any) -> list[Any]:
+    ranked = (
+        select(
+            *keys,
+            events.c.value,
+            func.row_number()
+            .over(partition_by=keys, order_by=(events.c.ts.desc(), events.c.id.desc()))
+            .label("rank"),
+        )
+        .where(valid)
+        .subquery()
+    )
+    counts = select(*keys, func.count().label("n")).group_by(*keys).subquery()
+    latest_keys = [ranked.c[key.name] for key in keys]
+    count_keys = [counts.c[key.name] for key in keys]
+    joined = and_(*(_same(a, b) for a, b in zip(latest_keys, count_keys, strict=True)))
+    return list(
+        session.execute(
+            select(*count_keys, ranked.c.value, counts.c.n).select_from(
+                counts.outerjoin(ranked, and_(joined, ranked.c.rank == 1))
+            )
+        ).all()
+    )
+
+
+def _same(left: Any, right: Any) -> ColumnElement[bool]:
+    # Buckets and group values may be NULL; NULL matches NULL here.
+    return or_(left == right, and_(left.is_(None), right.is_(None)))
+
+
+def _unique_count(session: Session, events: Any, keys: list[Any], in_window: Any) -> list[Any]:
+    """Distinct values whose latest operation is an add (Lago's add/remove semantics)."""
+    ranked = (
+        select(
+            *keys,
+            events.c.operation,
+            func.row_number()
+            .over(
+                partition_by=[*keys, events.c.value],
+                order_by=(events.c.ts.desc(), events.c.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(events.c.value.is_not(None))
+        .subquery()
+    )
+    ranked_keys = [ranked.c[key.name] for key in keys]
+    added = func.count(
+        case(
+            (
+                and_(
+                    ranked.c.rank == 1,
+                    or_(ranked.c.operation.is_(None), ranked.c.operation != "remove"),
+                ),
+                1,
+            ),
+            else_=None,
+        )
+    )
+    units = dict(
+        ((row[0], tuple(row[1:-1])), row[-1])
+        for row in session.execute(select(*ranked_keys, added).group_by(*ranked_keys)).all()
+    )
+    counts = session.execute(
+        select(*keys, func.count(case((in_window, 1), else_=None))).group_by(*keys)
+    ).all()
+    return [(*row[:-1], units.get((row[0], tuple(row[1:-1])), 0), row[-1]) for row in counts]
+
+
+def _weighted_sum(
+    session: Session,
+    dialect: Dialect,
+    window: Window,
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+    events: Any,
+    keys: list[Any],
+) -> list[Any]:
+    """The time-weighted average level over the window.
+
+    Each event is a change of level, so the area under the level curve is
+    Σ value × (window end − event time) plus the initial level × window length.
+    """
+    end = window.end + timedelta(seconds=1)
+    end_epoch = dialect.literal_number(Decimal(str(end.timestamp())))
+    valid = dialect.is_number(events.c.value)
+    seconds_left = dialect.subtract(end_epoch, dialect.epoch(events.c.ts))
+    area = dialect.product_sum(
+        case((valid, dialect.number(events.c.value)), else_=None), seconds_left
+    )
+    rows = session.execute(select(*keys, area, func.count()).group_by(*keys)).all()
+    initial: dict[BucketKey, Decimal] = {}
+    if metric.recurring:
+        before = (
+            _events(dialect, window, metric, filters, group_keys, since=None)
+            .where(Event.timestamp < window.start)
+            .subquery()
+        )
+        before_keys = [before.c.bucket, *(before.c[f"g{i}"] for i in range(len(group_keys)))]
+        before_number = case(
+            (dialect.is_number(before.c.value), dialect.number(before.c.value)), else_=None
+        )
+        for row in session.execute(
+            select(*before_keys, dialect.sum(before_number)).group_by(*before_keys)
+        ).all():
+            initial[(row[0], tuple(row[1:-1]))] = Decimal(str(row[-1] or 0))
+    length = Decimal(str((end - window.start).total_seconds()))
+    denominator = Decimal(window.duration_days * 86400)
+    result = []
+    seen = set()
+    for row in rows:
+        key = (row[0], tuple(row[1:-2]))
+        seen.add(key)
+        total = Decimal(str(row[-2] or 0)) + initial.get(key, Decimal(0)) * length
+        result.append((*row[:-2], (total / denominator).quantize(Decimal("1E-20")), row[-1]))
+    for key, level in initial.items():
+        if key not in seen:
+            result.append(
+                (key[0], *key[1], (level * length / denominator).quantize(Decimal("1E-20")), 0)
+            )
+    return result
+
+
+def apply_rounding(units: Decimal, metric: MetricSpec) -> Decimal:
+    """Lago's optional rounding of aggregated units (precision may be negative)."""
+    if metric.rounding_function is None:
+        return units
+    exponent = Decimal(1).scaleb(-(metric.rounding_precision or 0))
+    mode = {"round": ROUND_HALF_UP, "ceil": ROUND_CEILING, "floor": ROUND_FLOOR}[
+        metric.rounding_function
+    ]
+    return units.quantize(exponent, rounding=mode)
