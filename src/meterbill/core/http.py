@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meterbill.core.auth import bearer_token, organization_for_key
 from meterbill.core.db import Database
@@ -103,7 +104,35 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _request_shape(_request: Request, _exc: RequestValidationError) -> JsonResponse:
         return error_response(BadRequest("the request is malformed"))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JsonResponse:
-        logger.exception("unhandled error", exc_info=exc)
-        return JsonResponse({"status": 500, "error": "Internal Server Error"}, status_code=500)
+    app.add_middleware(CatchAllErrors)
+
+
+class CatchAllErrors:
+    """Any unexpected error becomes Lago's 500 envelope, and the connection stays usable.
+
+    (Starlette's own handler for bare exceptions re-raises after answering.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error")
+            if started:
+                raise
+            response = JsonResponse({"status": 500, "error": "Internal Server Error"}, 500)
+            await response(scope, receive, send)

@@ -35,7 +35,7 @@ def _plans(session: Session, plans: list[Plan]) -> list[dict[str, Any]]:
 
 def _charges(session: Session, plan: Plan, charges: list[Charge]) -> list[dict[str, Any]]:
     entity = get_organization(session, plan.organization_id).billing_entity_code
-    view = service.plan_view(session, [plan])
+    view = service.plan_view(session, [plan], charges)
     return [render_charge(charge, view, entity) for charge in charges]
 
 

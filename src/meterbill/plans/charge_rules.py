@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from meterbill import pricing
 from meterbill.core.errors import ValidationFailed
 from meterbill.metrics.models import BillableMetric
 from meterbill.plans.models import Charge
@@ -31,8 +32,6 @@ PAYABLE_IN_ADVANCE = ("count_agg", "sum_agg", "unique_count_agg", "custom_agg")
 
 def checked_properties(charge_model: str, properties: dict[str, Any] | None) -> dict[str, Any]:
     """Keep the model's keys (plus grouping keys), default when absent, and validate."""
-    from meterbill import pricing  # TEMPORARY until the pricing package lands
-
     if not properties:
         return dict(pricing.default_properties(charge_model))
     kept = {key: properties[key] for key in MODEL_KEYS[charge_model] if key in properties}

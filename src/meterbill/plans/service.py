@@ -239,6 +239,7 @@ def _replace_charges(
     for charge in stale:
         _soft_delete_charge(session, charge, now)
     session.flush()
+    session.expire(plan, ["charges"])
 
 
 def add_charge(
@@ -278,6 +279,7 @@ def add_charge(
         replace_filters(session, charge, metric, item.filters, now)
     if item.tax_codes is not None:
         _replace_charge_taxes(session, charge, plan.organization_id, item.tax_codes, now)
+    session.expire(plan, ["charges"])
     return charge
 
 
@@ -360,8 +362,10 @@ def replace_filters(
         )
         if match is None:
             match = ChargeFilter(charge_id=charge.id, created_at=now)
+            write_filter(match, charge, metric, item, now, position)
             session.add(match)
-        write_filter(match, charge, metric, item, now, position)
+        else:
+            write_filter(match, charge, metric, item, now, position)
         session.flush()
         kept.add(match.id)
     for stale in existing:
@@ -432,23 +436,25 @@ def _grouped_taxes(
     return grouped
 
 
-def plan_view(session: Session, plans: Sequence[Plan]) -> PlanView:
+def plan_view(
+    session: Session, plans: Sequence[Plan], extra_charges: Sequence[Charge] = ()
+) -> PlanView:
+    """Load, for `plans` (and charges shown on their own), what their objects show."""
     plan_ids = [plan.id for plan in plans]
-    charges = [charge for plan in plans for charge in plan.charges]
+    charges = [charge for plan in plans for charge in plan.charges] + list(extra_charges)
     metric_ids = {charge.billable_metric_id for charge in charges}
-    metric_codes = dict(
-        session.execute(
-            select(BillableMetric.id, BillableMetric.code).where(
-                BillableMetric.id.in_(metric_ids)
-            )
-        ).tuples()
-    ) if metric_ids else {}  # fmt: skip
+    metric_codes: dict[uuid.UUID, str] = {}
+    if metric_ids:
+        rows = session.execute(
+            select(BillableMetric.id, BillableMetric.code).where(BillableMetric.id.in_(metric_ids))
+        ).all()
+        metric_codes = {metric_id: code for metric_id, code in rows}
     commitments = {
         commitment.plan_id: commitment
         for commitment in session.scalars(
             select(MinimumCommitment).where(MinimumCommitment.plan_id.in_(plan_ids))
         )
-    } if plan_ids else {}  # fmt: skip
+    }
     return PlanView(
         metric_codes=metric_codes,
         plan_taxes=_grouped_taxes(session, PlanTax, PlanTax.plan_id, plan_ids),
