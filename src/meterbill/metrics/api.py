@@ -2,6 +2,87 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from fastapi import APIRouter
 
+from meterbill.core.errors import MissingParam, ValidationFailed
+from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.pagination import PageRequest
+from meterbill.core.validation import root_object
+from meterbill.events.schemas import parse_timestamp
+from meterbill.metrics import service
+from meterbill.metrics.expression import EventView, ExpressionError, evaluate
+from meterbill.metrics.schemas import metric_object, parse_metric
+
 router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/billable_metrics")
+def create_metric(ctx: Context, body: JsonBody) -> JsonResponse:
+    data = parse_metric(root_object(body, "billable_metric"), creating=True)
+    with ctx.db.transaction() as session:
+        metric = service.create_metric(session, ctx.organization_id, data, ctx.now)
+        return ok({"billable_metric": metric_object(metric, {})})
+
+
+@router.post("/billable_metrics/evaluate_expression")
+def evaluate_expression(ctx: Context, body: JsonBody) -> JsonResponse:
+    if not isinstance(body, dict) or not isinstance(body.get("expression"), str):
+        raise MissingParam("expression")
+    event: Any = body.get("event") if isinstance(body.get("event"), dict) else {}
+    timestamp = parse_timestamp(event.get("timestamp"), ctx.now) or ctx.now
+    view = EventView(
+        code=str(event.get("code") or ""),
+        timestamp=Decimal(str(timestamp.timestamp())),
+        properties=event.get("properties") if isinstance(event.get("properties"), dict) else {},
+    )
+    try:
+        value = evaluate(body["expression"], view)
+    except ExpressionError as exc:
+        raise ValidationFailed.single("expression", "invalid_expression") from exc
+    return ok({"expression_result": {"value": str(value) if isinstance(value, Decimal) else value}})
+
+
+@router.get("/billable_metrics")
+def list_metrics(ctx: Context, params: Query) -> JsonResponse:
+    with ctx.db.transaction(write=False) as session:
+        page = service.list_metrics(session, ctx.organization_id, PageRequest.from_query(params))
+        return ok(
+            {
+                "billable_metrics": [
+                    metric_object(metric, service.metric_counts(session, metric))
+                    for metric in page.items
+                ],
+                "meta": page.meta,
+            }
+        )
+
+
+@router.get("/billable_metrics/{code}")
+def get_metric(ctx: Context, code: str) -> JsonResponse:
+    with ctx.db.transaction(write=False) as session:
+        metric = service.find_metric(session, ctx.organization_id, code)
+        return ok(
+            {"billable_metric": metric_object(metric, service.metric_counts(session, metric))}
+        )
+
+
+@router.put("/billable_metrics/{code}")
+def update_metric(ctx: Context, code: str, body: JsonBody) -> JsonResponse:
+    data = parse_metric(root_object(body, "billable_metric"), creating=False)
+    with ctx.db.transaction() as session:
+        metric = service.update_metric(session, ctx.organization_id, code, data, ctx.now)
+        return ok(
+            {"billable_metric": metric_object(metric, service.metric_counts(session, metric))}
+        )
+
+
+@router.delete("/billable_metrics/{code}")
+def delete_metric(ctx: Context, code: str) -> JsonResponse:
+    with ctx.db.transaction() as session:
+        metric = service.find_metric(session, ctx.organization_id, code)
+        body = metric_object(metric, service.metric_counts(session, metric))
+        service.delete_metric(session, ctx.organization_id, code, ctx.now)
+        return ok({"billable_metric": body})

@@ -97,6 +97,6 @@ def test_never_negative_never_float_and_cents_round_half_up(
     assert cents == int(round_half_up(result.precise_cents(currency)))
 
 
-@given(usage=st.decimals(min_value=-1000, max_value=-0.001, places=3))
+@given(usage=st.decimals(min_value=-1000, max_value=Decimal("-0.001"), places=3))
 def test_negative_usage_counts_as_none(usage: Decimal) -> None:
     assert compute("standard", {"amount": "5"}, Usage(usage)).amount == 0

@@ -1,0 +1,187 @@
+"""Billable metric rules: unique codes, the lock once charged, cascading deletion."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.metrics.models import BillableMetric, BillableMetricFilter
+from meterbill.metrics.schemas import MetricInput, check_metric
+from meterbill.plans.models import Charge, ChargeFilter, Plan
+from meterbill.subscriptions.models import Subscription
+
+# Once a live charge uses the metric, only these may change (Lago's update rule).
+EDITABLE_WHEN_CHARGED = ("name", "description")
+
+
+def find_metric(session: Session, organization_id: uuid.UUID, code: str) -> BillableMetric:
+    metric = session.scalar(
+        select(BillableMetric).where(
+            BillableMetric.organization_id == organization_id,
+            BillableMetric.code == code,
+            BillableMetric.deleted_at.is_(None),
+        )
+    )
+    if metric is None:
+        raise NotFound("billable_metric")
+    return metric
+
+
+def _flush_unique(session: Session) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.single("code", "value_already_exist") from exc
+
+
+def create_metric(
+    session: Session, organization_id: uuid.UUID, data: MetricInput, now: datetime
+) -> BillableMetric:
+    metric = BillableMetric(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        created_at=now,
+        updated_at=now,
+        **{"recurring": False, **data.columns},
+    )
+    check_metric(metric)
+    session.add(metric)
+    _flush_unique(session)
+    _replace_filters(session, metric, data.filters or {}, now)
+    return metric
+
+
+def _is_charged(session: Session, metric: BillableMetric) -> bool:
+    return bool(
+        session.scalar(
+            select(func.count())
+            .select_from(Charge)
+            .join(Plan, Plan.id == Charge.plan_id)
+            .where(
+                Charge.billable_metric_id == metric.id,
+                Charge.deleted_at.is_(None),
+                Plan.deleted_at.is_(None),
+            )
+        )
+    )
+
+
+def update_metric(
+    session: Session, organization_id: uuid.UUID, code: str, data: MetricInput, now: datetime
+) -> BillableMetric:
+    metric = find_metric(session, organization_id, code)
+    charged = _is_charged(session, metric)
+    for key, value in data.columns.items():
+        if not charged or key in EDITABLE_WHEN_CHARGED:
+            setattr(metric, key, value)
+    check_metric(metric)
+    metric.updated_at = now
+    _flush_unique(session)
+    if data.filters is not None:
+        _replace_filters(session, metric, data.filters, now)
+    return metric
+
+
+def _replace_filters(
+    session: Session, metric: BillableMetric, wanted: dict[str, list[str]], now: datetime
+) -> None:
+    existing = {item.key: item for item in metric.filters}
+    for key, item in existing.items():
+        if key not in wanted:
+            item.deleted_at = now
+        elif item.values != wanted[key]:
+            item.values = wanted[key]
+            item.updated_at = now
+    for key, values in wanted.items():
+        if key not in existing:
+            session.add(
+                BillableMetricFilter(
+                    billable_metric_id=metric.id,
+                    key=key,
+                    values=values,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    session.flush()
+    session.expire(metric, ["filters"])
+
+
+def delete_metric(
+    session: Session, organization_id: uuid.UUID, code: str, now: datetime
+) -> BillableMetric:
+    """Soft delete; the charges priced on the metric go with it, as in Lago."""
+    metric = find_metric(session, organization_id, code)
+    metric.deleted_at = now
+    charge_ids = select(Charge.id).where(
+        Charge.billable_metric_id == metric.id, Charge.deleted_at.is_(None)
+    )
+    session.execute(
+        update(ChargeFilter)
+        .where(ChargeFilter.charge_id.in_(charge_ids), ChargeFilter.deleted_at.is_(None))
+        .values(deleted_at=now)
+    )
+    session.execute(
+        update(Charge)
+        .where(Charge.billable_metric_id == metric.id, Charge.deleted_at.is_(None))
+        .values(deleted_at=now)
+    )
+    session.execute(
+        update(BillableMetricFilter)
+        .where(
+            BillableMetricFilter.billable_metric_id == metric.id,
+            BillableMetricFilter.deleted_at.is_(None),
+        )
+        .values(deleted_at=now)
+    )
+    session.flush()
+    return metric
+
+
+def list_metrics(
+    session: Session, organization_id: uuid.UUID, page: PageRequest
+) -> Page[BillableMetric]:
+    query = (
+        select(BillableMetric)
+        .where(
+            BillableMetric.organization_id == organization_id,
+            BillableMetric.deleted_at.is_(None),
+        )
+        .order_by(BillableMetric.created_at.desc(), BillableMetric.id)
+    )
+    return paginate(session, query, page)
+
+
+def metric_counts(session: Session, metric: BillableMetric) -> dict[str, int]:
+    plans = (
+        select(distinct(Charge.plan_id))
+        .join(Plan, Plan.id == Charge.plan_id)
+        .where(
+            Charge.billable_metric_id == metric.id,
+            Charge.deleted_at.is_(None),
+            Plan.deleted_at.is_(None),
+            Plan.parent_id.is_(None),
+        )
+    )
+    plan_ids = list(session.scalars(plans))
+    active = (
+        session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .join(Plan, Plan.id == Subscription.plan_id)
+            .where(
+                Subscription.status == "active",
+                (Plan.id.in_(plan_ids)) | (Plan.parent_id.in_(plan_ids)),
+            )
+        )
+        if plan_ids
+        else 0
+    )
+    return {"plans_count": len(plan_ids), "active_subscriptions_count": int(active or 0)}
