@@ -161,7 +161,8 @@ def list_metrics(
 
 def metric_counts(session: Session, metric: BillableMetric) -> dict[str, int]:
     plans = (
-        select(distinct(Charge.plan_id))
+        select(Charge.plan_id)
+        .distinct()
         .join(Plan, Plan.id == Charge.plan_id)
         .where(
             Charge.billable_metric_id == metric.id,
