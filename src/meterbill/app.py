@@ -26,6 +26,7 @@ from meterbill.plans.api import router as plans_router
 from meterbill.settings import Settings
 from meterbill.subscriptions.api import router as subscriptions_router
 from meterbill.taxes.api import router as taxes_router
+from meterbill.usage.api import router as usage_router
 
 
 def bootstrap(db: Database, settings: Settings) -> None:
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         coupons_router,
         subscriptions_router,
         events_router,
+        usage_router,
     ):
         app.include_router(router)
 

@@ -293,3 +293,48 @@ def apply_rounding(units: Decimal, metric: MetricSpec) -> Decimal:
         metric.rounding_function
     ]
     return units.quantize(exponent, rounding=mode)
+
+
+def dynamic_amounts(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, Decimal]:
+    """Σ precise_total_amount_cents per bucket, for dynamic charges."""
+    dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
+    events = (
+        _events(dialect, window, metric, filters, group_keys, since=window.start)
+        .add_columns(Event.precise_total_amount_cents.label("precise"))
+        .subquery()
+    )
+    keys = [events.c.bucket, *(events.c[f"g{i}"] for i in range(len(group_keys)))]
+    rows = session.execute(select(*keys, dialect.sum(events.c.precise)).group_by(*keys)).all()
+    return {(row[0], tuple(row[1:-1])): Decimal(str(row[-1] or 0)) for row in rows}
+
+
+def event_values(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, list[Decimal]]:
+    """Per-event values in time order, per bucket.
+
+    Only the percentage model's free units and per-transaction bounds need them; it
+    is the one place where a period's events are read one by one.
+    """
+    dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
+    events = _events(dialect, window, metric, filters, group_keys, since=window.start).subquery()
+    keys = [events.c.bucket, *(events.c[f"g{i}"] for i in range(len(group_keys)))]
+    rows = session.execute(
+        select(*keys, events.c.value)
+        .where(dialect.is_number(events.c.value))
+        .order_by(events.c.ts, events.c.id)
+    ).all()
+    values: dict[BucketKey, list[Decimal]] = {}
+    for row in rows:
+        values.setdefault((row[0], tuple(row[1:-1])), []).append(Decimal(str(row[-1])))
+    return values

@@ -1,0 +1,267 @@
+"""A customer's current usage: every charge of the subscription's plan, priced live."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill import pricing
+from meterbill.core.errors import MethodNotAllowed
+from meterbill.core.money import round_half_up
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.customers.service import customer_taxes, find_customer
+from meterbill.metrics.models import BillableMetric
+from meterbill.organizations.service import get_organization
+from meterbill.plans.models import Charge, ChargeTax, Plan, PlanTax
+from meterbill.subscriptions.models import Subscription
+from meterbill.taxes.models import Tax
+from meterbill.taxes.service import organization_default_taxes
+from meterbill.usage.aggregation import (
+    BucketKey,
+    BucketUsage,
+    FilterSpec,
+    MetricSpec,
+    Window,
+    aggregate,
+    dynamic_amounts,
+    event_values,
+)
+from meterbill.usage.periods import ChargesPeriod, charges_period
+
+PERCENT = Decimal(100)
+FREE_OR_BOUNDED = (
+    "free_units_per_events",
+    "free_units_per_total_aggregation",
+    "per_transaction_min_amount",
+    "per_transaction_max_amount",
+)
+
+
+@dataclass
+class PricedBucket:
+    filter_id: str | None
+    group: tuple[str | None, ...]
+    units: Decimal
+    events_count: int
+    amount_cents: int
+
+
+@dataclass
+class ChargeUsage:
+    charge: Charge
+    metric: BillableMetric
+    group_keys: list[str]
+    buckets: list[PricedBucket] = field(default_factory=list)
+    tax_rate: Decimal = Decimal(0)
+
+    @property
+    def units(self) -> Decimal:
+        return sum((bucket.units for bucket in self.buckets), Decimal(0))
+
+    @property
+    def events_count(self) -> int:
+        return sum(bucket.events_count for bucket in self.buckets)
+
+    @property
+    def amount_cents(self) -> int:
+        return sum(bucket.amount_cents for bucket in self.buckets)
+
+
+@dataclass
+class CurrentUsage:
+    subscription: Subscription
+    plan: Plan
+    period: ChargesPeriod
+    charges: list[ChargeUsage]
+    taxes_amount_cents: int
+
+    @property
+    def amount_cents(self) -> int:
+        return sum(charge.amount_cents for charge in self.charges)
+
+
+def active_subscription(
+    session: Session, customer: Customer, external_subscription_id: str | None
+) -> Subscription:
+    """Lago answers 405 no_active_subscription for a missing, pending or ended one."""
+    subscription = (
+        session.scalar(
+            select(Subscription).where(
+                Subscription.customer_id == customer.id,
+                Subscription.external_id == external_subscription_id,
+                Subscription.status == "active",
+            )
+        )
+        if external_subscription_id
+        else None
+    )
+    if subscription is None:
+        raise MethodNotAllowed("no_active_subscription")
+    return subscription
+
+
+def _group_keys(charge: Charge) -> list[str]:
+    keys = charge.properties.get("pricing_group_keys") or charge.properties.get("grouped_by")
+    return list(keys or [])
+
+
+def _tax_rates(
+    session: Session, customer: Customer, plan: Plan, charges: Sequence[Charge]
+) -> dict[uuid.UUID, Decimal]:
+    """Per charge, the first non-empty set of: charge, plan, customer, organization taxes."""
+
+    def rates(taxes: Sequence[Tax]) -> Decimal:
+        return sum((tax.rate for tax in taxes), Decimal(0))
+
+    charge_taxes: dict[uuid.UUID, list[Tax]] = {charge.id: [] for charge in charges}
+    for charge_id, tax in session.execute(
+        select(ChargeTax.charge_id, Tax)
+        .join(Tax, Tax.id == ChargeTax.tax_id)
+        .where(ChargeTax.charge_id.in_(list(charge_taxes)))
+    ).all():
+        charge_taxes[charge_id].append(tax)
+    fallback = (
+        list(
+            session.scalars(
+                select(Tax)
+                .join(PlanTax, PlanTax.tax_id == Tax.id)
+                .where(PlanTax.plan_id == plan.id)
+            )
+        )
+        or customer_taxes(session, [customer.id])[customer.id]
+        or organization_default_taxes(session, customer.organization_id)
+    )
+    return {charge.id: rates(charge_taxes[charge.id] or fallback) for charge in charges}
+
+
+def compute_current_usage(
+    session: Session,
+    organization_id: uuid.UUID,
+    customer_external_id: str,
+    external_subscription_id: str | None,
+    now: datetime,
+    *,
+    apply_taxes: bool = True,
+) -> CurrentUsage:
+    customer = find_customer(session, organization_id, customer_external_id)
+    subscription = active_subscription(session, customer, external_subscription_id)
+    plan = session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    timezone = applicable_timezone(customer, get_organization(session, organization_id))
+    period = charges_period(subscription, plan, timezone, now)
+    window = Window(
+        organization_id=organization_id,
+        external_subscription_id=subscription.external_id,
+        start=period.start,
+        end=period.end,
+        duration_days=period.period.days,
+    )
+    charges = list(plan.charges)
+    rates = _tax_rates(session, customer, plan, charges) if apply_taxes else {}
+    usages = []
+    for charge in charges:
+        metric = session.get(BillableMetric, charge.billable_metric_id)
+        assert metric is not None
+        usage = _charge_usage(session, window, charge, metric, plan.amount_currency)
+        usage.tax_rate = rates.get(charge.id, Decimal(0))
+        usages.append(usage)
+    usages.sort(key=lambda usage: usage.metric.name.lower())
+    taxes = sum(
+        (Decimal(usage.amount_cents) * usage.tax_rate / PERCENT for usage in usages), Decimal(0)
+    )
+    return CurrentUsage(
+        subscription=subscription,
+        plan=plan,
+        period=period,
+        charges=usages,
+        taxes_amount_cents=int(round_half_up(taxes)),
+    )
+
+
+def _charge_usage(
+    session: Session, window: Window, charge: Charge, metric: BillableMetric, currency: str
+) -> ChargeUsage:
+    spec = MetricSpec(
+        code=metric.code,
+        aggregation_type=metric.aggregation_type,
+        field_name=metric.field_name,
+        recurring=metric.recurring,
+        rounding_function=metric.rounding_function,
+        rounding_precision=metric.rounding_precision,
+    )
+    filters = [
+        FilterSpec(str(item.id), item.values, position)
+        for position, item in enumerate(charge.filters)
+    ]
+    group_keys = _group_keys(charge)
+    aggregated = aggregate(session, window, spec, filters, group_keys)
+    properties_of: dict[str | None, dict[str, Any]] = {None: charge.properties}
+    properties_of.update({str(item.id): item.properties for item in charge.filters})
+    # Every filter bucket shows (and prices) even without events; groups only when seen.
+    empty_group = tuple(None for _ in group_keys)
+    if not group_keys:
+        for filter_id in properties_of:
+            aggregated.setdefault((filter_id, ()), BucketUsage(Decimal(0), 0))
+    elif not aggregated:
+        aggregated[(None, empty_group)] = BucketUsage(Decimal(0), 0)
+    extra = _model_inputs(session, window, charge, spec, filters, group_keys)
+    usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys)
+    for (filter_id, group), bucket in sorted(
+        aggregated.items(), key=lambda item: (item[0][0] or "", [g or "" for g in item[0][1]])
+    ):
+        amount = pricing.compute(
+            charge.charge_model,
+            properties_of.get(filter_id, charge.properties),
+            pricing.Usage(
+                units=bucket.units,
+                events_count=bucket.events_count,
+                event_values=extra.values.get((filter_id, group)) if extra.values else None,
+                precise_total_amount_cents=extra.amounts.get((filter_id, group), Decimal(0)),
+                currency=currency,
+            ),
+        )
+        usage.buckets.append(
+            PricedBucket(
+                filter_id=filter_id,
+                group=group,
+                units=bucket.units,
+                events_count=bucket.events_count,
+                amount_cents=amount.cents(currency),
+            )
+        )
+    return usage
+
+
+@dataclass
+class _ModelInputs:
+    values: dict[BucketKey, list[Decimal]] = field(default_factory=dict)
+    amounts: dict[BucketKey, Decimal] = field(default_factory=dict)
+
+
+def _model_inputs(
+    session: Session,
+    window: Window,
+    charge: Charge,
+    spec: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+) -> _ModelInputs:
+    inputs = _ModelInputs()
+    if charge.charge_model == "dynamic":
+        inputs.amounts = dynamic_amounts(session, window, spec, filters, group_keys)
+    needs_values = (
+        charge.charge_model == "percentage"
+        and spec.field_name
+        and any(charge.properties.get(key) for key in FREE_OR_BOUNDED)
+    )
+    if needs_values:
+        inputs.values = event_values(session, window, spec, filters, group_keys)
+    return inputs
