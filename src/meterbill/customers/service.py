@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, delete, exists, func, select
+from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -278,5 +278,10 @@ def delete_customer(
         )
     ):
         terminate(session, subscription, now)
+    session.execute(
+        update(AppliedCoupon)
+        .where(AppliedCoupon.customer_id == customer.id, AppliedCoupon.status == "active")
+        .values(status="terminated", terminated_at=now, updated_at=now)
+    )
     session.flush()
     return customer
