@@ -58,3 +58,23 @@ def test_refusals(subscribed: httpx.Client) -> None:
     assert get("cus", external_subscription_id="future").json() == NO_ACTIVE
     subscribed.delete("/subscriptions/sub")
     assert get("cus", external_subscription_id="sub").json() == NO_ACTIVE
+
+
+def test_events_for_unknown_codes_or_subscriptions_are_stored_not_billed(
+    subscribed: httpx.Client,
+) -> None:
+    for transaction, code, subscription in (
+        ("known", "calls", "sub"),
+        ("unknown-code", "nope", "sub"),
+        ("unknown-sub", "calls", "ghost"),
+    ):
+        response = subscribed.post("/events", json={"event": {
+            "transaction_id": transaction, "external_subscription_id": subscription,
+            "code": code, "timestamp": time.time()}})  # fmt: skip
+        assert response.status_code == 200
+    assert subscribed.get("/events").json()["meta"]["total_count"] == 3
+    usage = subscribed.get(
+        "/customers/cus/current_usage", params={"external_subscription_id": "sub"}
+    ).json()["customer_usage"]
+    assert [c["units"] for c in usage["charges_usage"]] == ["1.0"]
+    assert usage["amount_cents"] == 50

@@ -231,3 +231,16 @@ def test_not_found_and_taken(http: httpx.Client, plans: None) -> None:
     taken = subscribe(http, external_customer_id="someone-else")
     assert taken.json()["error_details"] == {"external_id": ["value_already_exist"]}
     assert http.get("/subscriptions/unknown").json()["code"] == "subscription_not_found"
+
+
+def test_deleting_the_plan_ends_its_subscriptions(http: httpx.Client, plans: None) -> None:
+    subscribe(http)
+    subscribe(http, external_id="later", subscription_at=iso(datetime.now(UTC) + timedelta(days=5)))
+    subscribe(http, external_id="other", plan_code="premium")
+    http.delete("/plans/basic")
+    everything = http.get(
+        "/subscriptions", params={"status[]": ["active", "pending", "terminated", "canceled"]}
+    ).json()["subscriptions"]
+    assert sorted((s["external_id"], s["status"]) for s in everything) == [
+        ("later", "canceled"), ("other", "active"), ("sub", "terminated"),
+    ]  # fmt: skip

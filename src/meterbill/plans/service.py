@@ -34,6 +34,8 @@ from meterbill.plans.schemas import (
     PlanInput,
     parse_filter,
 )
+from meterbill.subscriptions.lifecycle import terminate
+from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import Tax
 from meterbill.taxes.service import find_taxes_by_codes
 
@@ -128,8 +130,19 @@ def update_plan(
 
 
 def delete_plan(session: Session, organization_id: uuid.UUID, code: str, now: datetime) -> Plan:
-    """Soft-delete the plan with its charges and filters; coupons stop targeting it."""
+    """Soft-delete the plan with its charges and filters, as Lago's deletion job does.
+
+    Its active subscriptions (and those on its overridden copies) are terminated,
+    pending ones canceled, and coupons stop targeting it.
+    """
     plan = find_plan(session, organization_id, code)
+    plan_ids = select(Plan.id).where((Plan.id == plan.id) | (Plan.parent_id == plan.id))
+    for subscription in session.scalars(
+        select(Subscription).where(
+            Subscription.plan_id.in_(plan_ids), Subscription.status.in_(("active", "pending"))
+        )
+    ):
+        terminate(session, subscription, now)
     charge_ids = [charge.id for charge in plan.charges]
     plan.deleted_at = now
     if charge_ids:
