@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from meterbill.add_ons.api import router as add_ons_router
+from meterbill.core.auth import KeyCache
 from meterbill.core.db import Database
 from meterbill.core.http import JsonResponse, install_error_handlers, logger
 from meterbill.core.times import utc_now
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.database = db
     app.state.settings = settings
+    app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
     for router in (
         customers_router,

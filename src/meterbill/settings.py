@@ -16,3 +16,5 @@ class Settings(BaseSettings):
     # A pool large enough for the server's worker threads; PostgreSQL only.
     db_pool_size: int = 20
     log_level: str = "info"
+    # How long a process trusts an API key it has checked before checking it again.
+    api_key_cache_seconds: float = 30.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import uuid
 from datetime import datetime
 
@@ -33,12 +34,38 @@ def bearer_token(authorization: str | None) -> str | None:
 def organization_for_key(session: Session, key: str | None, now: datetime) -> uuid.UUID:
     if not key:
         raise Unauthorized()
-    organization_id = session.scalar(
-        select(ApiKey.organization_id).where(
+    row = session.execute(
+        select(ApiKey.organization_id, ApiKey.expires_at).where(
             ApiKey.key_hash == hash_key(key),
             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
         )
-    )
-    if organization_id is None:
+    ).first()
+    if row is None:
         raise Unauthorized()
-    return organization_id
+    return row[0]
+
+
+class KeyCache:
+    """Recently seen API keys, so that a request needs no query to authenticate.
+
+    An entry lives `ttl` seconds (never past the key's own expiry): a key deleted
+    in the database keeps working for at most that long in a running process.
+    Unknown keys are not cached, so a new key works at once.
+    """
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[uuid.UUID, float]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, key: str, clock: float) -> uuid.UUID | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= clock:
+            return None
+        return entry[0]
+
+    def remember(self, key: str, organization_id: uuid.UUID, clock: float) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (organization_id, clock + self.ttl)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from meterbill.core.auth import bearer_token, organization_for_key
+from meterbill.core.auth import KeyCache, bearer_token, organization_for_key
 from meterbill.core.db import Database
 from meterbill.core.errors import BadRequest, MeterbillError
 from meterbill.core.times import utc_now
@@ -53,10 +54,14 @@ def database(request: Request) -> Database:
 def api_context(request: Request) -> ApiContext:
     db = database(request)
     now = utc_now()
-    with db.transaction(write=False) as session:
-        organization_id = organization_for_key(
-            session, bearer_token(request.headers.get("authorization")), now
-        )
+    key = bearer_token(request.headers.get("authorization"))
+    cache: KeyCache = request.app.state.key_cache
+    clock = time.monotonic()
+    organization_id = cache.lookup(key, clock) if key else None
+    if organization_id is None:
+        with db.transaction(write=False) as session:
+            organization_id = organization_for_key(session, key, now)
+        cache.remember(key, organization_id, clock)  # type: ignore[arg-type]
     return ApiContext(db=db, organization_id=organization_id, now=now)
 
 

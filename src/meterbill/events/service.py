@@ -28,16 +28,19 @@ class StoredEvent:
     created_at: datetime
 
 
-def _insert_statement(session: Session, rows: list[dict[str, Any]]) -> Insert:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+def _build_insert(dialect: Any) -> Insert:
+    # One constant statement executed with many parameter sets: SQLAlchemy compiles it
+    # once and sends the rows in batches ("insertmanyvalues").
     return (
         dialect.insert(Event.__table__)
-        .values(rows)
         .on_conflict_do_nothing(
             index_elements=["organization_id", "external_subscription_id", "transaction_id"]
         )
         .returning(Event.__table__.c.external_subscription_id, Event.__table__.c.transaction_id)
     )
+
+
+INSERTS = {"postgresql": _build_insert(postgresql), "sqlite": _build_insert(sqlite)}
 
 
 def insert_events(
@@ -63,7 +66,8 @@ def insert_events(
         }
         for item in stored
     ]
-    inserted = set(session.execute(_insert_statement(session, rows)).tuples())
+    statement = INSERTS[session.get_bind().dialect.name]
+    inserted = {tuple(row) for row in session.execute(statement, rows)}
     duplicates = {
         index
         for index, event in enumerate(events)

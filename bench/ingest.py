@@ -1,0 +1,151 @@
+"""Event ingestion throughput: batches of 100 and single events, against the raw floor.
+
+    .venv/bin/python bench/ingest.py [--sqlite] [--batches 400] [--singles 5000]
+
+Server (`meterbill serve`, one process) and load generator share this 2-core machine;
+the load comes from worker processes, each with its own keep-alive connections.
+The raw floor is a plain executemany of the same rows into the same table, in
+this process, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _server import BENCH_KEY, fresh_postgres, percentile, served
+
+HEADERS = {"Authorization": f"Bearer {BENCH_KEY}"}
+
+
+def event(prefix: str, index: int) -> dict[str, Any]:
+    return {
+        "transaction_id": f"{prefix}-{index}",
+        "external_subscription_id": f"sub-{index % 50}",
+        "code": "storage",
+        "timestamp": 1_735_689_600 + index,
+        "properties": {"gb": index % 17, "region": "eu" if index % 2 else "us"},
+    }
+
+
+def _batch_worker(args: tuple[str, int, int]) -> list[float]:
+    base, worker, count = args
+    latencies = []
+    with httpx.Client(base_url=base, headers=HEADERS, timeout=120) as client:
+        for batch in range(count):
+            prefix = f"b{worker}-{batch}"
+            body = {"events": [event(prefix, i) for i in range(100)]}
+            started = time.perf_counter()
+            client.post("/api/v1/events/batch", json=body).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def _single_worker(args: tuple[str, int, int]) -> list[float]:
+    base, worker, count = args
+    latencies = []
+    with httpx.Client(base_url=base, headers=HEADERS, timeout=120) as client:
+        for index in range(count):
+            body = {"event": event(f"s{worker}", index)}
+            started = time.perf_counter()
+            client.post("/api/v1/events", json=body).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def run_load(worker: Any, base: str, workers: int, per_worker: int) -> tuple[float, list[float]]:
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        # Warm the pool up so process start-up is not timed.
+        pool.map(time.sleep, [0.01] * workers)
+        started = time.perf_counter()
+        parts = pool.map(worker, [(base, w, per_worker) for w in range(workers)])
+        elapsed = time.perf_counter() - started
+    return elapsed, [latency for part in parts for latency in part]
+
+
+def raw_floor(url: str, rows: int) -> float:
+    """Plain executemany of `rows` events into the events table (one transaction per 100)."""
+    engine = create_engine(url)
+    organization_id = None
+    with engine.begin() as connection:
+        organization_id = connection.execute(text("SELECT id FROM organizations LIMIT 1")).scalar()
+    now = datetime.now(UTC)
+    statement = text(
+        "INSERT INTO events (lago_id, organization_id, transaction_id, external_subscription_id,"
+        " code, timestamp, properties, created_at) VALUES (:lago_id, :org, :tx, :sub, :code,"
+        " :ts, :props, :created)"
+    )
+    batches = [
+        [
+            {"lago_id": uuid.uuid4() if "postgresql" in url else uuid.uuid4().hex, "org": organization_id,
+             "tx": f"raw-{b}-{i}", "sub": f"sub-{i % 50}", "code": "storage",
+             "ts": now if "postgresql" in url else now.replace(tzinfo=None),
+             "props": '{"gb": 1, "region": "eu"}', "created": now if "postgresql" in url
+             else now.replace(tzinfo=None)}
+            for i in range(100)
+        ]
+        for b in range(rows // 100)
+    ]  # fmt: skip
+    started = time.perf_counter()
+    for batch in batches:
+        with engine.begin() as connection:
+            connection.execute(statement, batch)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return rows / elapsed
+
+
+def bench(url: str, args: argparse.Namespace) -> None:
+    with served(url) as base:
+        elapsed, latencies = run_load(
+            _batch_worker, base, args.workers, args.batches // args.workers
+        )
+        events = len(latencies) * 100
+        print(f"batch ingestion: {events} events in {len(latencies)} requests of 100, "
+              f"{args.workers} client processes")  # fmt: skip
+        print(f"  throughput      {events / elapsed:10.0f} events/s")
+        print(f"  request p50     {percentile(latencies, 0.5) * 1000:10.1f} ms")
+        print(f"  request p99     {percentile(latencies, 0.99) * 1000:10.1f} ms")
+        elapsed, latencies = run_load(
+            _single_worker, base, args.workers, args.singles // args.workers
+        )
+        print(f"single-event ingestion: {len(latencies)} requests, {args.workers} client processes")
+        print(f"  throughput      {len(latencies) / elapsed:10.0f} requests/s")
+        print(f"  latency p50     {percentile(latencies, 0.5) * 1000:10.1f} ms")
+        print(f"  latency p99     {percentile(latencies, 0.99) * 1000:10.1f} ms")
+    floor = raw_floor(url, args.batches * 100 // 4)
+    print(f"raw floor (executemany, 100 rows per transaction): {floor:10.0f} events/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--batches", type=int, default=400)
+    parser.add_argument("--singles", type=int, default=4000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    args = parser.parse_args()
+    if args.sqlite:
+        with TemporaryDirectory() as folder:
+            print("database: SQLite")
+            bench(f"sqlite:///{folder}/bench.db", args)
+    else:
+        print("database: PostgreSQL")
+        bench(fresh_postgres(args.postgres_admin_url, "meterbill_bench_ingest"), args)
+
+
+if __name__ == "__main__":
+    main()
