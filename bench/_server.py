@@ -33,10 +33,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(database_url: str) -> Iterator[str]:
+def served(database_url: str, workers: int = 1) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "METERBILL_DATABASE_URL": database_url, "METERBILL_API_KEY": BENCH_KEY,
-           "METERBILL_LOG_LEVEL": "warning"}  # fmt: skip
+           "METERBILL_LOG_LEVEL": "warning", "METERBILL_WORKERS": str(workers)}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "meterbill", "serve", "--port", str(port)], env=env
     )

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import shutil
+import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from tempfile import TemporaryDirectory
+from tempfile import NamedTemporaryFile, TemporaryDirectory
 from typing import Any
 
 import httpx
@@ -80,7 +82,14 @@ def raw_floor(url: str, rows: int) -> float:
     organization_id = None
     with engine.begin() as connection:
         organization_id = connection.execute(text("SELECT id FROM organizations LIMIT 1")).scalar()
-    now = datetime.now(UTC)
+    postgres = "postgresql" in url
+    # Stored as the application stores them: SQLite holds naive UTC text and hex uuids.
+    stamp = datetime.now(UTC) if postgres else datetime.now(UTC).replace(tzinfo=None)
+    properties = '{"gb": 1, "region": "eu"}'
+
+    def lago_id() -> object:
+        return uuid.uuid4() if postgres else uuid.uuid4().hex
+
     statement = text(
         "INSERT INTO events (lago_id, organization_id, transaction_id, external_subscription_id,"
         " code, timestamp, properties, created_at) VALUES (:lago_id, :org, :tx, :sub, :code,"
@@ -88,11 +97,9 @@ def raw_floor(url: str, rows: int) -> float:
     )
     batches = [
         [
-            {"lago_id": uuid.uuid4() if "postgresql" in url else uuid.uuid4().hex, "org": organization_id,
-             "tx": f"raw-{b}-{i}", "sub": f"sub-{i % 50}", "code": "storage",
-             "ts": now if "postgresql" in url else now.replace(tzinfo=None),
-             "props": '{"gb": 1, "region": "eu"}', "created": now if "postgresql" in url
-             else now.replace(tzinfo=None)}
+            {"lago_id": lago_id(), "org": organization_id, "tx": f"raw-{b}-{i}",
+             "sub": f"sub-{i % 50}", "code": "storage", "ts": stamp, "props": properties,
+             "created": stamp}
             for i in range(100)
         ]
         for b in range(rows // 100)
@@ -106,8 +113,67 @@ def raw_floor(url: str, rows: int) -> float:
     return rows / elapsed
 
 
+WRK_SCRIPT = """
+local counter = 0
+local thread_number = 0
+local threads = {}
+function setup(thread)
+  thread_number = thread_number + 1
+  thread:set("tid", thread_number)
+end
+local function one(prefix, i)
+  return string.format('{"transaction_id":"%s-%d","external_subscription_id":"sub-%d",'
+    .. '"code":"storage","timestamp":1735689600,"properties":{"gb":%d,"region":"eu"}}',
+    prefix, i, i % 50, i % 17)
+end
+request = function()
+  counter = counter + 1
+  local prefix = "w" .. RUN .. "-" .. tid .. "-" .. counter
+  local body
+  if BATCH then
+    local events = {}
+    for i = 1, 100 do events[i] = one(prefix, i) end
+    body = '{"events":[' .. table.concat(events, ",") .. ']}'
+  else
+    body = '{"event":' .. one(prefix, 0) .. '}'
+  end
+  return wrk.format("POST", BATCH and "/api/v1/events/batch" or "/api/v1/events",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer KEY"}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %d %d %.3f %.3f %.3f %d\\n", summary.requests,
+    summary.duration, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, summary.errors.status))
+end
+"""
+
+
+def run_wrk(base: str, batch: bool, seconds: int, connections: int) -> None:
+    script = WRK_SCRIPT.replace("KEY", BENCH_KEY)
+    script = f"RUN = '{uuid.uuid4().hex[:8]}'\nBATCH = {'true' if batch else 'false'}\n" + script
+    with NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", handle.name, base],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    line = next(item for item in output.splitlines() if item.startswith("WRK "))
+    requests, micros, p50, p99, worst, errors = line.split()[1:]
+    rate = int(requests) / (int(micros) / 1_000_000)
+    unit = "events/s" if batch else "requests/s"
+    label = "batch of 100" if batch else "single event"
+    print(f"{label} with wrk ({connections} connections, {seconds} s): "
+          f"{rate * (100 if batch else 1):10.0f} {unit}, p50 {float(p50):.1f} ms, "
+          f"p99 {float(p99):.1f} ms, max {float(worst):.1f} ms, non-2xx {errors}")  # fmt: skip
+
+
 def bench(url: str, args: argparse.Namespace) -> None:
-    with served(url) as base:
+    with served(url, args.server_workers) as base:
+        if shutil.which("wrk"):
+            run_wrk(base, True, args.seconds, args.connections)
+            run_wrk(base, False, args.seconds, args.connections)
+        else:
+            print("wrk not found (apt-get install wrk): load from Python processes only")
         elapsed, latencies = run_load(
             _batch_worker, base, args.workers, args.batches // args.workers
         )
@@ -133,7 +199,10 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--batches", type=int, default=400)
     parser.add_argument("--singles", type=int, default=4000)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="Python load processes")
+    parser.add_argument("--server-workers", type=int, default=1, help="meterbill processes")
+    parser.add_argument("--seconds", type=int, default=15, help="wrk duration per test")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument(
         "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )

@@ -17,6 +17,7 @@ from meterbill.core.times import utc_now
 from meterbill.coupons.api import router as coupons_router
 from meterbill.customers.api import router as customers_router
 from meterbill.events.api import router as events_router
+from meterbill.events.group_commit import GroupCommitter
 from meterbill.metrics.api import router as metrics_router
 from meterbill.organizations.api import router as organizations_router
 from meterbill.organizations.service import (
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         bootstrap(db, settings)
         yield
+        app.state.group_committer.stop()
         if database is None:
             db.dispose()
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = db
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
+    app.state.group_committer = GroupCommitter(db)
     install_error_handlers(app)
     for router in (
         customers_router,

@@ -32,17 +32,21 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")
     ] = True,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes (default METERBILL_WORKERS, 1).")
+    ] = None,
 ) -> None:
     """Serve the API on HOST:PORT."""
-    from meterbill.app import create_app
-
     settings = Settings()
     if migrate_first:
         upgrade(settings.database_url)
+    # Each worker process builds its own app from the same METERBILL_* environment.
     uvicorn.run(
-        create_app(settings),
+        "meterbill.app:create_app",
+        factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=workers or settings.workers,
         log_level=settings.log_level,
     )
 

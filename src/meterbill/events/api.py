@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from meterbill.core.errors import MissingParam
+from meterbill.core.errors import MissingParam, ValidationFailed
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest
 from meterbill.events import service
+from meterbill.events.group_commit import GroupCommitter
 from meterbill.events.models import Event
-from meterbill.events.schemas import EventInput, event_object
+from meterbill.events.schemas import EventInput, event_object, parse_event
 
 router = APIRouter(prefix="/api/v1")
 
@@ -30,11 +31,16 @@ def _stored_object(event: Event) -> dict[str, object]:
 
 
 @router.post("/events")
-def create_event(ctx: Context, body: JsonBody) -> JsonResponse:
+def create_event(ctx: Context, body: JsonBody, request: Request) -> JsonResponse:
     if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
         raise MissingParam("event")
-    with ctx.db.transaction() as session:
-        stored = service.create_event(session, ctx.organization_id, body["event"], ctx.now)
+    event, errors = parse_event(body["event"], ctx.now)
+    if event is None:
+        raise ValidationFailed(errors)
+    committer: GroupCommitter = request.app.state.group_committer
+    stored = committer.submit(ctx.organization_id, event, ctx.now)
+    if stored is None:
+        raise ValidationFailed(service.DUPLICATE)
     return ok({"event": event_object(stored.lago_id, stored.event, stored.created_at)})
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+import orjson
+from sqlalchemy import Insert, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from meterbill.core.dates import parse_instant
@@ -40,7 +41,31 @@ def _build_insert(dialect: Any) -> Insert:
     )
 
 
-INSERTS = {"postgresql": _build_insert(postgresql), "sqlite": _build_insert(sqlite)}
+INSERT_SQLITE = _build_insert(sqlite)
+
+# PostgreSQL takes the whole batch as one array per column: a short, constant query
+# (no per-row placeholders to parse) and a single round trip.
+INSERT_POSTGRES = text(
+    "INSERT INTO events (lago_id, organization_id, transaction_id, external_subscription_id,"
+    " code, timestamp, properties, precise_total_amount_cents, created_at)"
+    " SELECT * FROM unnest(CAST(:lago_id AS uuid[]), CAST(:organization_id AS uuid[]),"
+    " CAST(:transaction_id AS text[]), CAST(:external_subscription_id AS text[]),"
+    " CAST(:code AS text[]), CAST(:timestamp AS timestamptz[]), CAST(:properties AS json[]),"
+    " CAST(:precise_total_amount_cents AS numeric[]), CAST(:created_at AS timestamptz[]))"
+    " ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING"
+    " RETURNING external_subscription_id, transaction_id"
+)
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert, skipping rows whose idempotency key exists; return the keys inserted."""
+    if session.get_bind().dialect.name == "postgresql":
+        columns = {key: [row[key] for row in rows] for key in rows[0]}
+        columns["properties"] = [orjson.dumps(value).decode() for value in columns["properties"]]
+        result = session.execute(INSERT_POSTGRES, columns)
+    else:
+        result = session.execute(INSERT_SQLITE, rows)
+    return {(row[0], row[1]) for row in result}
 
 
 def insert_events(
@@ -66,26 +91,13 @@ def insert_events(
         }
         for item in stored
     ]
-    statement = INSERTS[session.get_bind().dialect.name]
-    inserted = {tuple(row) for row in session.execute(statement, rows)}
+    inserted = _insert_rows(session, rows)
     duplicates = {
         index
         for index, event in enumerate(events)
         if (event.external_subscription_id, event.transaction_id) not in inserted
     }
     return stored, duplicates
-
-
-def create_event(
-    session: Session, organization_id: uuid.UUID, data: Any, now: datetime
-) -> StoredEvent:
-    event, errors = parse_event(data, now)
-    if event is None:
-        raise ValidationFailed(errors)
-    stored, duplicates = insert_events(session, organization_id, [event], now)
-    if duplicates:
-        raise ValidationFailed(DUPLICATE)
-    return stored[0]
 
 
 def create_batch(
