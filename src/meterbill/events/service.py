@@ -50,7 +50,7 @@ INSERT_POSTGRES = text(
     " code, timestamp, properties, precise_total_amount_cents, created_at)"
     " SELECT * FROM unnest(CAST(:lago_id AS uuid[]), CAST(:organization_id AS uuid[]),"
     " CAST(:transaction_id AS text[]), CAST(:external_subscription_id AS text[]),"
-    " CAST(:code AS text[]), CAST(:timestamp AS timestamptz[]), CAST(:properties AS json[]),"
+    " CAST(:code AS text[]), CAST(:timestamp AS timestamptz[]), CAST(:properties AS jsonb[]),"
     " CAST(:precise_total_amount_cents AS numeric[]), CAST(:created_at AS timestamptz[]))"
     " ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING"
     " RETURNING external_subscription_id, transaction_id"

@@ -92,10 +92,12 @@ def _events(
     since: datetime | None,
 ) -> Select[Any]:
     value = dialect.prop(metric.field_name) if metric.field_name else literal(None)
+    number = dialect.numeric_prop(metric.field_name) if metric.field_name else literal(None)
     columns = [
         Event.id.label("id"),
         Event.timestamp.label("ts"),
         value.label("value"),
+        number.label("number"),
         _bucket_expression(dialect, filters),
         *(dialect.prop(key).label(f"g{index}") for index, key in enumerate(group_keys)),
     ]
@@ -129,8 +131,8 @@ def aggregate(
     groups = [events.c[f"g{index}"] for index in range(len(group_keys))]
     keys = [events.c.bucket, *groups]
     in_window = events.c.ts >= window.start
-    valid = dialect.is_number(events.c.value)
-    number = case((valid, dialect.number(events.c.value)), else_=None)
+    valid = events.c.number.is_not(None)
+    number = events.c.number
     counted = func.count(case((in_window, 1), else_=None))
 
     if kind == "count_agg":
@@ -260,9 +262,7 @@ def _weighted_sum(
             .subquery()
         )
         before_keys = [before.c.bucket, *(before.c[f"g{i}"] for i in range(len(group_keys)))]
-        before_number = case(
-            (dialect.is_number(before.c.value), dialect.number(before.c.value)), else_=None
-        )
+        before_number = before.c.number
         for row in session.execute(
             select(*before_keys, dialect.sum(before_number)).group_by(*before_keys)
         ).all():
@@ -330,8 +330,8 @@ def event_values(
     events = _events(dialect, window, metric, filters, group_keys, since=window.start).subquery()
     keys = [events.c.bucket, *(events.c[f"g{i}"] for i in range(len(group_keys)))]
     rows = session.execute(
-        select(*keys, events.c.value)
-        .where(dialect.is_number(events.c.value))
+        select(*keys, events.c.number)
+        .where(events.c.number.is_not(None))
         .order_by(events.c.ts, events.c.id)
     ).all()
     values: dict[BucketKey, list[Decimal]] = {}

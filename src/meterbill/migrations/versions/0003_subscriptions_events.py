@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import meterbill.core.columns
 
@@ -34,7 +35,11 @@ def upgrade() -> None:
         sa.Column("external_subscription_id", sa.String(), nullable=False),
         sa.Column("code", sa.String(), nullable=False),
         sa.Column("timestamp", meterbill.core.columns.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("properties", sa.JSON(), nullable=False),
+        sa.Column(
+            "properties",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column(
             "precise_total_amount_cents",
             meterbill.core.columns.ExactDecimal(precision=38, scale=15),
