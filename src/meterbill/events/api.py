@@ -11,6 +11,7 @@ from meterbill.events import service
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.events.models import Event
 from meterbill.events.schemas import EventInput, event_object, parse_event
+from meterbill.usage import estimate
 
 router = APIRouter(prefix="/api/v1")
 
@@ -53,6 +54,15 @@ def create_batch(ctx: Context, body: JsonBody) -> JsonResponse:
     return ok(
         {"events": [event_object(item.lago_id, item.event, item.created_at) for item in stored]}
     )
+
+
+@router.post("/events/estimate_fees")
+def estimate_fees(ctx: Context, body: JsonBody) -> JsonResponse:
+    if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
+        raise MissingParam("event")
+    data = estimate.parse_estimate(body["event"])
+    with ctx.db.transaction(write=False) as session:
+        return ok({"fees": estimate.estimate_fees(session, ctx.organization_id, data, ctx.now)})
 
 
 @router.get("/events/{transaction_id:path}")

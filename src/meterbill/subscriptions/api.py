@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
+from meterbill.customers.service import find_customer
 from meterbill.organizations.service import get_organization
 from meterbill.plans.schemas import render_plans
 from meterbill.plans.service import plan_view
@@ -89,3 +90,18 @@ def terminate_subscription(ctx: Context, external_id: str, params: Query) -> Jso
             session, ctx.organization_id, external_id, params.get("status") or "active", ctx.now
         )
         return ok({"subscription": _render(session, [subscription], ctx)[0]})
+
+
+@router.get("/customers/{external_id}/subscriptions")
+def list_customer_subscriptions(ctx: Context, external_id: str, params: Query) -> JsonResponse:
+    filters = service.SubscriptionFilters(
+        external_customer_id=external_id,
+        plan_code=params.get("plan_code"),
+        statuses=params.getlist("status[]"),
+    )
+    with ctx.db.transaction(write=False) as session:
+        find_customer(session, ctx.organization_id, external_id)
+        page = service.list_subscriptions(
+            session, ctx.organization_id, filters, PageRequest.from_query(params)
+        )
+        return ok({"subscriptions": _render(session, list(page.items), ctx), "meta": page.meta})
