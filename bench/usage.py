@@ -31,11 +31,11 @@ def setup_catalog(client: httpx.Client) -> None:
     metric = client.post("/api/v1/billable_metrics", json={"billable_metric": {
         "name": "Storage", "code": "storage", "aggregation_type": "sum_agg",
         "field_name": "gb"}}).json()["billable_metric"]  # fmt: skip
-    client.post("/api/v1/plans", json={"plan": {
-        "name": "P", "code": "p", "interval": "monthly", "amount_cents": 0,
-        "amount_currency": "EUR", "charges": [{"billable_metric_id": metric["lago_id"],
-                                                "charge_model": "standard",
-                                                "properties": {"amount": "0.01"}}]}}).raise_for_status()  # fmt: skip
+    charge = {"billable_metric_id": metric["lago_id"], "charge_model": "standard",
+              "properties": {"amount": "0.01"}}  # fmt: skip
+    plan = {"name": "P", "code": "p", "interval": "monthly", "amount_cents": 0,
+            "amount_currency": "EUR", "charges": [charge]}  # fmt: skip
+    client.post("/api/v1/plans", json={"plan": plan}).raise_for_status()
     started = (datetime.now(UTC) - timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%SZ")
     client.post("/api/v1/subscriptions", json={"subscription": {
         "external_customer_id": "cus", "plan_code": "p", "external_id": "sub",
@@ -125,10 +125,10 @@ def bench(url: str, sizes: list[int], requests: int) -> None:
             latencies, body = measure(client, requests)
             raw = raw_aggregate(url, start, end, requests)
             units = body["charges_usage"][0]["units"]  # type: ignore[index]
-            print(f"  current_usage   p50 {percentile(latencies, 0.5) * 1000:8.1f} ms"
-                  f"   p99 {percentile(latencies, 0.99) * 1000:8.1f} ms   units {units}")  # fmt: skip
-            print(f"  raw SQL         p50 {percentile(raw, 0.5) * 1000:8.1f} ms"
-                  f"   p99 {percentile(raw, 0.99) * 1000:8.1f} ms")  # fmt: skip
+            for label, samples in (("current_usage", latencies), ("raw SQL", raw)):
+                print(f"  {label:15} p50 {percentile(samples, 0.5) * 1000:8.1f} ms"
+                      f"   p99 {percentile(samples, 0.99) * 1000:8.1f} ms")  # fmt: skip
+            print(f"  units           {units}")
             ratio = percentile(latencies, 0.5) / percentile(raw, 0.5)
             print(f"  ratio (p50)     {ratio:8.2f}x")
 

@@ -7,36 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill.add_ons.models import AddOn, AddOnTax
 from meterbill.add_ons.schemas import AddOnInput
-from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.records import find_live, flush_unique
 from meterbill.taxes.models import Tax
-from meterbill.taxes.service import find_taxes_by_codes
+from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
 
 
 def find_add_on(session: Session, organization_id: uuid.UUID, code: str) -> AddOn:
-    add_on = session.scalar(
-        select(AddOn).where(
-            AddOn.organization_id == organization_id,
-            AddOn.code == code,
-            AddOn.deleted_at.is_(None),
-        )
-    )
-    if add_on is None:
-        raise NotFound("add_on")
-    return add_on
-
-
-def _flush_unique(session: Session) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.single("code", "value_already_exist") from exc
+    return find_live(session, AddOn, organization_id, "add_on", code=code)
 
 
 def _replace_taxes(session: Session, add_on: AddOn, codes: Sequence[str], now: datetime) -> None:
@@ -53,7 +35,7 @@ def create_add_on(
         **data.columns,
     )  # fmt: skip
     session.add(add_on)
-    _flush_unique(session)
+    flush_unique(session, "code")
     if data.tax_codes is not None:
         _replace_taxes(session, add_on, data.tax_codes, now)
     return add_on
@@ -66,7 +48,7 @@ def update_add_on(
     for key, value in data.columns.items():
         setattr(add_on, key, value)
     add_on.updated_at = now
-    _flush_unique(session)
+    flush_unique(session, "code")
     if data.tax_codes is not None:
         _replace_taxes(session, add_on, data.tax_codes, now)
     return add_on
@@ -89,13 +71,4 @@ def list_add_ons(session: Session, organization_id: uuid.UUID, page: PageRequest
 
 
 def add_on_taxes(session: Session, add_on_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tax]]:
-    grouped: dict[uuid.UUID, list[Tax]] = {add_on_id: [] for add_on_id in add_on_ids}
-    if add_on_ids:
-        for add_on_id, tax in session.execute(
-            select(AddOnTax.add_on_id, Tax)
-            .join(Tax, Tax.id == AddOnTax.tax_id)
-            .where(AddOnTax.add_on_id.in_(add_on_ids))
-            .order_by(Tax.code)
-        ).all():
-            grouped[add_on_id].append(tax)
-    return grouped
+    return taxes_by_owner(session, AddOnTax.add_on_id, add_on_ids)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.records import find_live, flush_unique
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.coupons.schemas import AppliedCouponInput, CouponInput, check_coupon
 from meterbill.customers.models import Customer
@@ -25,24 +25,7 @@ EDITABLE_WHEN_APPLIED = ("name", "description", "expiration", "expiration_at")
 
 
 def find_coupon(session: Session, organization_id: uuid.UUID, code: str) -> Coupon:
-    coupon = session.scalar(
-        select(Coupon).where(
-            Coupon.organization_id == organization_id,
-            Coupon.code == code,
-            Coupon.deleted_at.is_(None),
-        )
-    )
-    if coupon is None:
-        raise NotFound("coupon")
-    return coupon
-
-
-def _flush_unique(session: Session) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.single("code", "value_already_exist") from exc
+    return find_live(session, Coupon, organization_id, "coupon", code=code)
 
 
 def _set_targets(session: Session, coupon: Coupon, data: CouponInput, now: datetime) -> None:
@@ -94,7 +77,7 @@ def create_coupon(
     )  # fmt: skip
     check_coupon(coupon, now, creating=True)
     session.add(coupon)
-    _flush_unique(session)
+    flush_unique(session, "code")
     _set_targets(session, coupon, data, now)
     session.flush()
     return coupon
@@ -120,7 +103,7 @@ def update_coupon(
             setattr(coupon, key, value)
     check_coupon(coupon, now, creating=False)
     coupon.updated_at = now
-    _flush_unique(session)
+    flush_unique(session, "code")
     if not applied and (data.plan_codes is not None or data.billable_metric_codes is not None):
         _set_targets(session, coupon, data, now)
     session.flush()

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, delete, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.records import flush_unique
 from meterbill.coupons.models import AppliedCoupon
 from meterbill.customers.filters import CustomerFilters, apply_filters
 from meterbill.customers.models import Customer, CustomerMetadata
@@ -21,7 +21,7 @@ from meterbill.organizations.service import get_organization
 from meterbill.subscriptions.lifecycle import terminate
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
-from meterbill.taxes.service import find_taxes_by_codes
+from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
 
 
 def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer]]:
@@ -145,14 +145,10 @@ def _new_customer(
         **columns,
     )
     session.add(customer)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.single("external_id", "value_already_exist") from exc
+    flush_unique(session, "external_id")
     for position, item in enumerate(data.metadata or []):
         customer.metadata_items.append(_metadata_row(item, position, now))
-    _flush_metadata(session)
+    flush_unique(session, "key")
     return customer
 
 
@@ -174,14 +170,6 @@ def _metadata_row(item: MetadataInput, position: int, now: datetime) -> Customer
     )
 
 
-def _flush_metadata(session: Session) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.single("key", "value_already_exist") from exc
-
-
 def _replace_metadata(
     session: Session, customer: Customer, items: Sequence[MetadataInput], now: datetime
 ) -> None:
@@ -199,7 +187,7 @@ def _replace_metadata(
             entry.key, entry.value = item.key, item.value
             entry.display_in_invoice = item.display_in_invoice
             entry.updated_at = now
-    _flush_metadata(session)
+    flush_unique(session, "key")
     next_position = max((entry.position for entry in customer.metadata_items), default=-1) + 1
     for item in items:
         if not (item.id and item.id in existing):
@@ -215,7 +203,7 @@ def _replace_metadata(
                 )
             )
             next_position += 1
-    _flush_metadata(session)
+    flush_unique(session, "key")
     stale = [entry.id for key, entry in existing.items() if key not in kept]
     if stale:
         session.execute(delete(CustomerMetadata).where(CustomerMetadata.id.in_(stale)))
@@ -235,18 +223,7 @@ def customer_taxes(
     session: Session, customer_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Tax]]:
     """The customers' own taxes, for a whole page in one query."""
-    result: dict[uuid.UUID, list[Tax]] = {customer_id: [] for customer_id in customer_ids}
-    if not customer_ids:
-        return result
-    rows = session.execute(
-        select(CustomerTax.customer_id, Tax)
-        .join(Tax, Tax.id == CustomerTax.tax_id)
-        .where(CustomerTax.customer_id.in_(customer_ids))
-        .order_by(Tax.code)
-    ).all()
-    for customer_id, tax in rows:
-        result[customer_id].append(tax)
-    return result
+    return taxes_by_owner(session, CustomerTax.customer_id, customer_ids)
 
 
 def list_customers(

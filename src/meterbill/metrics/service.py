@@ -6,11 +6,10 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.records import find_live, flush_unique
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
 from meterbill.metrics.schemas import MetricInput, check_metric
 from meterbill.plans.models import Charge, ChargeFilter, Plan
@@ -21,24 +20,7 @@ EDITABLE_WHEN_CHARGED = ("name", "description")
 
 
 def find_metric(session: Session, organization_id: uuid.UUID, code: str) -> BillableMetric:
-    metric = session.scalar(
-        select(BillableMetric).where(
-            BillableMetric.organization_id == organization_id,
-            BillableMetric.code == code,
-            BillableMetric.deleted_at.is_(None),
-        )
-    )
-    if metric is None:
-        raise NotFound("billable_metric")
-    return metric
-
-
-def _flush_unique(session: Session) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.single("code", "value_already_exist") from exc
+    return find_live(session, BillableMetric, organization_id, "billable_metric", code=code)
 
 
 def create_metric(
@@ -53,7 +35,7 @@ def create_metric(
     )
     check_metric(metric)
     session.add(metric)
-    _flush_unique(session)
+    flush_unique(session, "code")
     _replace_filters(session, metric, data.filters or {}, now)
     return metric
 
@@ -83,7 +65,7 @@ def update_metric(
             setattr(metric, key, value)
     check_metric(metric)
     metric.updated_at = now
-    _flush_unique(session)
+    flush_unique(session, "code")
     if data.filters is not None:
         _replace_filters(session, metric, data.filters, now)
     return metric

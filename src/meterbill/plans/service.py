@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.records import flush_unique
 from meterbill.core.validation import Reader
 from meterbill.coupons.models import CouponTarget
 from meterbill.metrics.models import BillableMetric
@@ -37,7 +37,7 @@ from meterbill.plans.schemas import (
 from meterbill.subscriptions.lifecycle import terminate
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import Tax
-from meterbill.taxes.service import find_taxes_by_codes
+from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
 
 YEARLY_INTERVALS = ("yearly", "semiannual")
 
@@ -69,14 +69,6 @@ def list_plans(session: Session, organization_id: uuid.UUID, page: PageRequest) 
     return paginate(session, query, page)
 
 
-def _flush_unique(session: Session, field: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.single(field, "value_already_exist") from exc
-
-
 def _normalize_billing_monthly(plan: Plan) -> None:
     # Only yearly and semiannual plans can bill their charges monthly.
     if plan.interval in YEARLY_INTERVALS:
@@ -99,7 +91,7 @@ def create_plan(
     )
     _normalize_billing_monthly(plan)
     session.add(plan)
-    _flush_unique(session, "code")
+    flush_unique(session, "code")
     if data.tax_codes is not None:
         _replace_plan_taxes(session, plan, data.tax_codes, now)
     if isinstance(data.minimum_commitment, CommitmentInput):
@@ -116,7 +108,7 @@ def update_plan(
         setattr(plan, key, value)
     _normalize_billing_monthly(plan)
     plan.updated_at = now
-    _flush_unique(session, "code")
+    flush_unique(session, "code")
     if data.tax_codes is not None:
         _replace_plan_taxes(session, plan, data.tax_codes, now)
     if isinstance(data.minimum_commitment, CommitmentInput):
@@ -287,7 +279,7 @@ def add_charge(
     )
     charge_rules.check_charge(charge, metric)
     session.add(charge)
-    _flush_unique(session, "code")
+    flush_unique(session, "code")
     if item.filters is not None:
         replace_filters(session, charge, metric, item.filters, now)
     if item.tax_codes is not None:
@@ -319,7 +311,7 @@ def update_charge_fields(
     if position is not None:
         charge.position = position
     charge.updated_at = now
-    _flush_unique(session, "code")
+    flush_unique(session, "code")
     if item.filters is not None:
         replace_filters(session, charge, metric, item.filters, now)
     if item.tax_codes is not None:
@@ -433,22 +425,6 @@ class PlanView:
     commitment_taxes: dict[uuid.UUID, list[Tax]]
 
 
-def _grouped_taxes(
-    session: Session, link: Any, owner_column: Any, owner_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[Tax]]:
-    grouped: dict[uuid.UUID, list[Tax]] = {owner: [] for owner in owner_ids}
-    if owner_ids:
-        rows = session.execute(
-            select(owner_column, Tax)
-            .join(Tax, Tax.id == link.tax_id)
-            .where(owner_column.in_(owner_ids))
-            .order_by(Tax.code)
-        ).all()
-        for owner, tax in rows:
-            grouped[owner].append(tax)
-    return grouped
-
-
 def plan_view(
     session: Session, plans: Sequence[Plan], extra_charges: Sequence[Charge] = ()
 ) -> PlanView:
@@ -470,16 +446,13 @@ def plan_view(
     }
     return PlanView(
         metric_codes=metric_codes,
-        plan_taxes=_grouped_taxes(session, PlanTax, PlanTax.plan_id, plan_ids),
-        charge_taxes=_grouped_taxes(
-            session, ChargeTax, ChargeTax.charge_id, [charge.id for charge in charges]
+        plan_taxes=taxes_by_owner(session, PlanTax.plan_id, plan_ids),
+        charge_taxes=taxes_by_owner(
+            session, ChargeTax.charge_id, [charge.id for charge in charges]
         ),
         commitments=commitments,
-        commitment_taxes=_grouped_taxes(
-            session,
-            CommitmentTax,
-            CommitmentTax.commitment_id,
-            [commitment.id for commitment in commitments.values()],
+        commitment_taxes=taxes_by_owner(
+            session, CommitmentTax.commitment_id, [c.id for c in commitments.values()]
         ),
     )
 

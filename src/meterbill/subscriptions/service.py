@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date, period_containing, utc_bounds
+from meterbill.core.records import flush_unique
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import CustomerInput, applicable_timezone
 from meterbill.customers.service import assign_currency, upsert_customer
@@ -132,16 +132,8 @@ def create_subscription(
         **{"billing_time": "calendar", "on_termination_invoice": "generate", **columns},
     )
     session.add(subscription)
-    _flush_unique(session)
+    flush_unique(session, "external_id")
     return subscription
-
-
-def _flush_unique(session: Session) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.single("external_id", "value_already_exist") from exc
 
 
 def _check_dates(subscription_at: datetime, ending_at: datetime | None, now: datetime) -> None:
@@ -183,7 +175,7 @@ def _upgrade(
         updated_at=now,
     )
     session.add(upgraded)
-    _flush_unique(session)
+    flush_unique(session, "external_id")
     return upgraded
 
 

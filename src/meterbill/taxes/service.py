@@ -5,27 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.errors import NotFound
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.records import find_live, flush_unique
 from meterbill.customers.models import Customer
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.schemas import TaxInput
 
 
 def find_tax(session: Session, organization_id: uuid.UUID, code: str) -> Tax:
-    tax = session.scalar(
-        select(Tax).where(
-            Tax.organization_id == organization_id, Tax.code == code, Tax.deleted_at.is_(None)
-        )
-    )
-    if tax is None:
-        raise NotFound("tax")
-    return tax
+    return find_live(session, Tax, organization_id, "tax", code=code)
 
 
 def find_taxes_by_codes(
@@ -47,14 +41,6 @@ def find_taxes_by_codes(
     return sorted(taxes, key=lambda tax: tax.code)
 
 
-def _flush_unique_code(session: Session) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.single("code", "value_already_exist") from exc
-
-
 def create_tax(session: Session, organization_id: uuid.UUID, data: TaxInput, now: datetime) -> Tax:
     tax = Tax(
         organization_id=organization_id,
@@ -63,7 +49,7 @@ def create_tax(session: Session, organization_id: uuid.UUID, data: TaxInput, now
         **{"applied_to_organization": False, **data.values},
     )
     session.add(tax)
-    _flush_unique_code(session)
+    flush_unique(session, "code")
     return tax
 
 
@@ -74,7 +60,7 @@ def update_tax(
     for key, value in data.values.items():
         setattr(tax, key, value)
     tax.updated_at = now
-    _flush_unique_code(session)
+    flush_unique(session, "code")
     return tax
 
 
@@ -121,3 +107,21 @@ def organization_default_taxes(session: Session, organization_id: uuid.UUID) -> 
             .order_by(Tax.code)
         )
     )
+
+
+def taxes_by_owner(
+    session: Session, owner_column: Any, owner_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Tax]]:
+    """Taxes attached to each owner through a link table (customer, plan, charge, add-on...),
+    for a whole page of owners in one query. `owner_column` is the link table's owner key."""
+    grouped: dict[uuid.UUID, list[Tax]] = {owner: [] for owner in owner_ids}
+    if owner_ids:
+        link = owner_column.class_
+        for owner, tax in session.execute(
+            select(owner_column, Tax)
+            .join(Tax, Tax.id == link.tax_id)
+            .where(owner_column.in_(owner_ids))
+            .order_by(Tax.code)
+        ).all():
+            grouped[owner].append(tax)
+    return grouped

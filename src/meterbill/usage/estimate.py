@@ -25,7 +25,7 @@ from meterbill.plans.models import Charge, Plan
 from meterbill.subscriptions.models import Subscription
 from meterbill.usage.aggregation import ALL_VALUES, FilterSpec, MetricSpec, Window, aggregate
 from meterbill.usage.periods import charges_period
-from meterbill.usage.service import PERCENT, _group_keys, _tax_rates
+from meterbill.usage.service import PERCENT, group_keys_of, tax_rates
 from meterbill.usage.sql import NUMBER_PATTERN
 
 NUMERIC_AGGREGATIONS = ("sum_agg", "max_agg", "latest_agg", "weighted_sum_agg")
@@ -111,11 +111,11 @@ def estimate_fees(
     window = Window(organization_id, subscription.external_id, period.start, period.end,
                     period.period.days)  # fmt: skip
     spec = MetricSpec(metric.code, metric.aggregation_type, metric.field_name, metric.recurring)
-    rates = _tax_rates(session, customer, plan, charges)
+    rates = tax_rates(session, customer, plan, charges)
     fees = []
     for charge in charges:
         charge_filter = _matching_filter(charge, data.properties)
-        group_keys = _group_keys(charge)
+        group_keys = group_keys_of(charge)
         group = tuple(
             str(data.properties[key]) if key in data.properties else None for key in group_keys
         )

@@ -108,12 +108,12 @@ def active_subscription(
     return subscription
 
 
-def _group_keys(charge: Charge) -> list[str]:
-    keys = charge.properties.get("pricing_group_keys") or charge.properties.get("grouped_by")
+def group_keys_of(charge: Charge) -> list[str]:
+    keys = charge.properties.get("pricinggroup_keys_of") or charge.properties.get("grouped_by")
     return list(keys or [])
 
 
-def _tax_rates(
+def tax_rates(
     session: Session, customer: Customer, plan: Plan, charges: Sequence[Charge]
 ) -> dict[uuid.UUID, Decimal]:
     """Per charge, the first non-empty set of: charge, plan, customer, organization taxes."""
@@ -165,7 +165,7 @@ def compute_current_usage(
         duration_days=period.period.days,
     )
     charges = list(plan.charges)
-    rates = _tax_rates(session, customer, plan, charges) if apply_taxes else {}
+    rates = tax_rates(session, customer, plan, charges) if apply_taxes else {}
     usages = []
     for charge in charges:
         metric = session.get(BillableMetric, charge.billable_metric_id)
@@ -201,7 +201,7 @@ def _charge_usage(
         FilterSpec(str(item.id), item.values, position)
         for position, item in enumerate(charge.filters)
     ]
-    group_keys = _group_keys(charge)
+    group_keys = group_keys_of(charge)
     aggregated = aggregate(session, window, spec, filters, group_keys)
     properties_of: dict[str | None, dict[str, Any]] = {None: charge.properties}
     properties_of.update({str(item.id): item.properties for item in charge.filters})

@@ -1,0 +1,41 @@
+"""Lookups and writes every feature does the same way."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import NotFound, ValidationFailed
+
+T = TypeVar("T")
+
+
+def flush_unique(session: Session, field: str) -> None:
+    """Flush; a unique index refusing the row becomes 422 `{field: [value_already_exist]}`.
+
+    The savepoint keeps the outer transaction usable (PostgreSQL aborts it otherwise).
+    """
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.single(field, "value_already_exist") from exc
+
+
+def find_live(
+    session: Session, model: type[T], organization_id: uuid.UUID, resource: str, **match: Any
+) -> T:
+    """The organization's non-deleted record matching `match`, else 404 `<resource>_not_found`."""
+    conditions = [
+        model.organization_id == organization_id,  # type: ignore[attr-defined]
+        model.deleted_at.is_(None),  # type: ignore[attr-defined]
+        *(getattr(model, key) == value for key, value in match.items()),
+    ]
+    record = session.scalar(select(model).where(*conditions))
+    if record is None:
+        raise NotFound(resource)
+    return record
