@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -55,6 +56,9 @@ def served(database_url: str, workers: int = 1) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        # Children are only counted once waited for: this is the server's peak.
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"server peak RSS {peak:.0f} MiB")
 
 
 def percentile(samples: list[float], fraction: float) -> float:

@@ -9,7 +9,6 @@ create (under load, and alone), and GET /customers?per_page=100 latency at that 
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -86,8 +85,6 @@ def run(base: str, count: int, concurrency: int) -> None:
     print(f"  latency p50     {percentile(pages, 0.50) * 1000:8.1f} ms")
     print(f"  latency p99     {percentile(pages, 0.99) * 1000:8.1f} ms")
     print(f"GET /customers?search_term=... p50 {percentile(searches, 0.5) * 1000:.1f} ms")
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"server peak RSS {rss:.0f} MiB")
 
 
 def main() -> None:
