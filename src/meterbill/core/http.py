@@ -13,6 +13,7 @@ import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -52,18 +53,33 @@ def database(request: Request) -> Database:
     return request.app.state.database
 
 
-def api_context(request: Request) -> ApiContext:
+def _cached_context(request: Request) -> tuple[ApiContext | None, str | None]:
+    key = bearer_token(request.headers.get("authorization"))
+    organization_id = request.app.state.key_cache.lookup(key, time.monotonic()) if key else None
+    if organization_id is None:
+        return None, key
+    return ApiContext(database(request), organization_id, utc_now()), key
+
+
+def _checked_context(request: Request, key: str | None) -> ApiContext:
     db = database(request)
     now = utc_now()
-    key = bearer_token(request.headers.get("authorization"))
+    with db.transaction(write=False) as session:
+        organization_id = organization_for_key(session, key, now)
     cache: KeyCache = request.app.state.key_cache
-    clock = time.monotonic()
-    organization_id = cache.lookup(key, clock) if key else None
-    if organization_id is None:
-        with db.transaction(write=False) as session:
-            organization_id = organization_for_key(session, key, now)
-        cache.remember(key, organization_id, clock)  # type: ignore[arg-type]
+    cache.remember(key, organization_id, time.monotonic())  # type: ignore[arg-type]
     return ApiContext(db=db, organization_id=organization_id, now=now)
+
+
+def api_context(request: Request) -> ApiContext:
+    context, key = _cached_context(request)
+    return context or _checked_context(request, key)
+
+
+async def async_api_context(request: Request) -> ApiContext:
+    """The same, for async endpoints: only a key not seen yet costs a thread hop."""
+    context, key = _cached_context(request)
+    return context or await run_in_threadpool(_checked_context, request, key)
 
 
 async def json_body(request: Request) -> Any:
@@ -81,6 +97,7 @@ def query_params(request: Request) -> QueryParams:
 
 
 Context = Annotated[ApiContext, Depends(api_context)]
+AsyncContext = Annotated[ApiContext, Depends(async_api_context)]
 JsonBody = Annotated[Any, Depends(json_body)]
 Query = Annotated[QueryParams, Depends(query_params)]
 

@@ -9,6 +9,7 @@ costs one commit as before.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -50,6 +51,15 @@ class GroupCommitter:
         pending = _Pending(organization_id, event, now, Future())
         self._queue.put(pending)
         return pending.result.result(timeout=timeout)
+
+    async def submit_async(
+        self, organization_id: uuid.UUID, event: EventInput, now: datetime
+    ) -> StoredEvent | None:
+        """The same for async callers: the request waits without holding a thread."""
+        self._ensure_started()
+        pending = _Pending(organization_id, event, now, Future())
+        self._queue.put(pending)
+        return await asyncio.wrap_future(pending.result)
 
     def stop(self) -> None:
         if self._thread is not None:
