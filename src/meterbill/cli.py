@@ -51,6 +51,28 @@ def serve(
     )
 
 
+@app.command()
+def tick(
+    now: Annotated[
+        str | None, typer.Option(help="ISO 8601 instant to run the jobs as of (default: now).")
+    ] = None,
+) -> None:
+    """Run the periodic jobs once (activations, terminations, downgrades)."""
+    from meterbill.clock import tick as run_tick
+    from meterbill.core.dates import parse_instant
+
+    moment = parse_instant(now) if now else utc_now()
+    if moment is None:
+        raise typer.BadParameter("not an ISO 8601 instant", param_hint="--now")
+    db = Database(Settings().database_url, pool_size=1)
+    report = run_tick(db, moment)
+    db.dispose()
+    typer.echo(
+        f"activated {len(report.activated)}, terminated {len(report.terminated)}, "
+        f"downgraded {len(report.downgraded)}"
+    )
+
+
 @org_app.command("create")
 def create_org(name: Annotated[str, typer.Argument(help="The organization's name.")]) -> None:
     """Create an organization and print its first API key (shown only once)."""

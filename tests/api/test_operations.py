@@ -73,6 +73,9 @@ def test_cli_migrates_creates_organizations_and_keys(tmp_path: Path) -> None:
     ).group(1)
     assert first_key != second_key
 
+    ticked = run_cli("tick", "--now", "2024-01-01T00:00:00Z", database_url=url)
+    assert ticked.strip() == "activated 0, terminated 0, downgraded 0"
+
     db = Database(url, pool_size=1)
     with db.transaction(write=False) as session:
         hashes = set(session.scalars(select(ApiKey.key_hash)).all())

@@ -1,0 +1,138 @@
+"""The clock: periodic jobs, each idempotent, run by `tick(now)`.
+
+Every job evaluates "today" in the customer's timezone, so ticking every hour (or
+every minute, or once late) gives the same result. Rows are claimed with
+FOR UPDATE SKIP LOCKED, so several `meterbill worker` processes can tick at once
+against one PostgreSQL (SQLite has one writer anyway).
+
+Billing runs, draft finalization and the rest arrive with the invoicing work; today
+the clock moves subscriptions through their statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill.core.db import Database
+from meterbill.core.periods import local_date, period_containing, utc_bounds
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.organizations.models import Organization
+from meterbill.plans.models import Plan
+from meterbill.subscriptions.models import Subscription
+
+
+@dataclass
+class TickReport:
+    activated: list[str] = field(default_factory=list)
+    terminated: list[str] = field(default_factory=list)
+    downgraded: list[str] = field(default_factory=list)
+
+
+def _timezone(session: Session, subscription: Subscription) -> str:
+    customer = session.get(Customer, subscription.customer_id)
+    organization = session.get(Organization, subscription.organization_id)
+    assert customer is not None and organization is not None
+    return applicable_timezone(customer, organization)
+
+
+def _claim(session: Session, *conditions: object) -> list[Subscription]:
+    return list(
+        session.scalars(
+            select(Subscription)
+            .where(*conditions)  # type: ignore[arg-type]
+            .order_by(Subscription.created_at)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def activate_pending(session: Session, now: datetime, report: TickReport) -> None:
+    """Pending subscriptions whose start date has come (in the customer's timezone)."""
+    for subscription in _claim(
+        session,
+        Subscription.status == "pending",
+        Subscription.previous_subscription_id.is_(None),
+        Subscription.subscription_at <= now + timedelta(days=1),
+    ):
+        timezone = _timezone(session, subscription)
+        if local_date(subscription.subscription_at, timezone) <= local_date(now, timezone):
+            subscription.status = "active"
+            subscription.started_at = subscription.subscription_at
+            subscription.updated_at = now
+            report.activated.append(subscription.external_id)
+
+
+def terminate_ended(session: Session, now: datetime, report: TickReport) -> None:
+    """Active subscriptions whose ending_at has passed end at that instant."""
+    for subscription in _claim(
+        session,
+        Subscription.status == "active",
+        Subscription.ending_at.is_not(None),
+        Subscription.ending_at <= now,
+    ):
+        assert subscription.ending_at is not None
+        for pending in session.scalars(
+            select(Subscription).where(
+                Subscription.previous_subscription_id == subscription.id,
+                Subscription.status == "pending",
+            )
+        ):
+            pending.status, pending.canceled_at, pending.updated_at = "canceled", now, now
+        subscription.status = "terminated"
+        subscription.terminated_at = subscription.ending_at
+        subscription.updated_at = now
+        report.terminated.append(subscription.external_id)
+
+
+def apply_downgrades(session: Session, now: datetime, report: TickReport) -> None:
+    """At the end of its period, a subscription hands over to its scheduled downgrade."""
+    for pending in _claim(
+        session,
+        Subscription.status == "pending",
+        Subscription.previous_subscription_id.is_not(None),
+    ):
+        current = session.get(Subscription, pending.previous_subscription_id)
+        if current is None or current.status != "active":
+            continue
+        plan = session.get(Plan, current.plan_id)
+        assert plan is not None
+        timezone = _timezone(session, current)
+        anchor = local_date(current.subscription_at, timezone)
+        running = period_containing(
+            plan.interval,  # type: ignore[arg-type]
+            current.billing_time,  # type: ignore[arg-type]
+            anchor,
+            # The period running when the downgrade was asked for.
+            local_date(max(pending.created_at, current.started_at or pending.created_at), timezone),
+        )
+        if local_date(now, timezone) <= running.end:
+            continue
+        _start, end = utc_bounds(running, timezone)
+        current.status, current.terminated_at, current.updated_at = "terminated", end, now
+        session.flush()
+        pending.status = "active"
+        pending.started_at = end + timedelta(seconds=1)
+        pending.updated_at = now
+        report.downgraded.append(current.external_id)
+
+
+JOBS: tuple[Callable[[Session, datetime, TickReport], None], ...] = (
+    activate_pending,
+    terminate_ended,
+    apply_downgrades,
+)
+
+
+def tick(db: Database, now: datetime) -> TickReport:
+    """Run every periodic job once, in Lago's order, each in its own transaction."""
+    report = TickReport()
+    for job in JOBS:
+        with db.transaction() as session:
+            job(session, now, report)
+    return report
