@@ -236,3 +236,25 @@ def test_filters_grouping_and_zero_usage_charges(setup: Setup) -> None:
     # A graduated charge bills its first flat amount even without usage.
     assert (by_code["idle"]["units"], by_code["idle"]["amount_cents"]) == ("0.0", 300)
     assert usage["amount_cents"] == 950 + 3000 + 300
+
+
+def test_e10_prorated_recurring_sum(setup: Setup) -> None:
+    # billing.md E10: 5 carried from March at full weight, 2 × 12 added on May 26
+    # (6 days left of 31): 5 + 24 × 6 / 31 = 9.645161… → 9.64517 (ceiling, 5 places).
+    storage = setup.metric("storage", "sum_agg", field_name="gb", recurring=True)
+    setup.plan("p", [{"billable_metric_id": storage, "charge_model": "standard",
+                      "prorated": True, "properties": {"amount": "100"}}])  # fmt: skip
+    setup.subscribe("cus", "p", "sub", utc(2023, 1, 1))
+    setup.events(
+        "sub",
+        "storage",
+        (utc(2023, 3, 3), {"gb": "2.5"}),
+        (utc(2023, 3, 9), {"gb": "2.5"}),
+        (utc(2023, 5, 26, 8), {"gb": 12}),
+        (utc(2023, 5, 26, 9), {"gb": 12}),
+    )
+    usage = setup.usage("cus", "sub", utc(2023, 5, 28))
+    [charge] = usage["charges_usage"]
+    # Units shown unprorated; the amount uses the prorated units: 9.64517 × 100 EUR.
+    assert (charge["units"], charge["events_count"]) == ("29.0", 2)
+    assert charge["amount_cents"] == 96452

@@ -12,6 +12,7 @@ import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -27,6 +28,14 @@ def epoch_seconds(value: Any) -> str | None:
     moment = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
     whole = int(moment.replace(microsecond=0).timestamp())
     return str(Decimal(whole) + Decimal(moment.microsecond) / Decimal(1_000_000))
+
+
+def local_date(value: Any, timezone: str) -> str | None:
+    """A stored instant (naive UTC text) as an ISO date in `timezone`."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
 
 
 class DecimalSum:
@@ -79,6 +88,7 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     connection.create_function("mb_is_number", 1, is_number, deterministic=True)
     connection.create_function("mb_epoch", 1, epoch_seconds, deterministic=True)
     connection.create_function("mb_sub", 2, decimal_sub, deterministic=True)
+    connection.create_function("mb_local_date", 2, local_date, deterministic=True)
     connection.create_aggregate("mb_sum", 1, DecimalSum)  # type: ignore[arg-type]
     connection.create_aggregate("mb_max", 1, DecimalMax)  # type: ignore[arg-type]
     connection.create_aggregate("mb_product_sum", 2, DecimalProductSum)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -338,3 +338,33 @@ def event_values(
     for row in rows:
         values.setdefault((row[0], tuple(row[1:-1])), []).append(Decimal(str(row[-1])))
     return values
+
+
+def daily_sums(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    timezone: str,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, list[tuple[date, Decimal]]]:
+    """Σ values per local day of the window, per bucket (at most one row a day).
+
+    Prorated charges weigh each day's additions by the days left in the period.
+    """
+    dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
+    events = _events(dialect, window, metric, filters, group_keys, since=window.start).subquery()
+    keys = [events.c.bucket, *(events.c[f"g{i}"] for i in range(len(group_keys)))]
+    day = dialect.local_date(events.c.ts, timezone).label("day")
+    rows = session.execute(
+        select(*keys, day, dialect.sum(events.c.number)).group_by(*keys, day)
+    ).all()
+    sums: dict[BucketKey, list[tuple[date, Decimal]]] = {}
+    for row in rows:
+        value = row[-1]
+        if value is None:
+            continue
+        raw_day = row[-2]
+        local = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day))
+        sums.setdefault((row[0], tuple(row[1:-2])), []).append((local, Decimal(str(value))))
+    return sums

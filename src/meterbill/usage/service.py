@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from meterbill import pricing
 from meterbill.core.errors import MethodNotAllowed
 from meterbill.core.money import round_half_up
+from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import customer_taxes, find_customer
@@ -31,6 +32,7 @@ from meterbill.usage.aggregation import (
     MetricSpec,
     Window,
     aggregate,
+    daily_sums,
     dynamic_amounts,
     event_values,
 )
@@ -165,12 +167,15 @@ def compute_current_usage(
         duration_days=period.period.days,
     )
     charges = list(plan.charges)
+    active_days = (period.period.end - local_date(period.start, timezone)).days + 1
     rates = tax_rates(session, customer, plan, charges) if apply_taxes else {}
     usages = []
     for charge in charges:
         metric = session.get(BillableMetric, charge.billable_metric_id)
         assert metric is not None
-        usage = _charge_usage(session, window, charge, metric, plan.amount_currency)
+        usage = _charge_usage(
+            session, window, charge, metric, plan.amount_currency, timezone, active_days
+        )
         usage.tax_rate = rates.get(charge.id, Decimal(0))
         usages.append(usage)
     usages.sort(key=lambda usage: usage.metric.name.lower())
@@ -187,7 +192,13 @@ def compute_current_usage(
 
 
 def _charge_usage(
-    session: Session, window: Window, charge: Charge, metric: BillableMetric, currency: str
+    session: Session,
+    window: Window,
+    charge: Charge,
+    metric: BillableMetric,
+    currency: str,
+    timezone: str,
+    active_days: int,
 ) -> ChargeUsage:
     spec = MetricSpec(
         code=metric.code,
@@ -213,6 +224,13 @@ def _charge_usage(
     elif not aggregated:
         aggregated[(None, empty_group)] = BucketUsage(Decimal(0), 0)
     extra = _model_inputs(session, window, charge, spec, filters, group_keys)
+    prorated = (
+        _prorated_units(
+            session, window, spec, filters, group_keys, aggregated, timezone, active_days
+        )
+        if charge.prorated and metric.recurring and metric.aggregation_type == "sum_agg"
+        else {}
+    )
     usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys)
     for (filter_id, group), bucket in sorted(
         aggregated.items(), key=lambda item: (item[0][0] or "", [g or "" for g in item[0][1]])
@@ -221,7 +239,7 @@ def _charge_usage(
             charge.charge_model,
             properties_of.get(filter_id, charge.properties),
             pricing.Usage(
-                units=bucket.units,
+                units=prorated.get((filter_id, group), bucket.units),
                 events_count=bucket.events_count,
                 event_values=extra.values.get((filter_id, group)) if extra.values else None,
                 precise_total_amount_cents=extra.amounts.get((filter_id, group), Decimal(0)),
@@ -238,6 +256,36 @@ def _charge_usage(
             )
         )
     return usage
+
+
+def _prorated_units(
+    session: Session,
+    window: Window,
+    spec: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+    aggregated: dict[BucketKey, BucketUsage],
+    timezone: str,
+    active_days: int,
+) -> dict[BucketKey, Decimal]:
+    """Units a prorated recurring sum is priced on (the shown units stay unprorated).
+
+    The level carried from earlier periods counts for the days the subscription is
+    active; each day's additions count for the days left, that day included.
+    """
+    daily = daily_sums(session, window, spec, timezone, filters, group_keys)
+    duration = Decimal(window.duration_days)
+    last_day = local_date(window.end, timezone)
+    result = {}
+    for key, usage in aggregated.items():
+        added = daily.get(key, [])
+        in_period = sum((value for _day, value in added), Decimal(0))
+        carried = usage.units - in_period
+        weighted = carried * Decimal(active_days) + sum(
+            (value * Decimal((last_day - day).days + 1) for day, value in added), Decimal(0)
+        )
+        result[key] = (weighted / duration).quantize(Decimal("0.00001"), rounding=ROUND_CEILING)
+    return result
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Numeric, String, case, cast, func, literal
+from sqlalchemy import Date, Numeric, String, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from meterbill.events.models import Event
@@ -43,6 +43,12 @@ class Dialect:
             (text_value.regexp_match(NUMBER_PATTERN), cast(text_value, Numeric)),
             else_=None,
         )
+
+    def local_date(self, instant: ColumnElement[Any], timezone: str) -> ColumnElement[Any]:
+        """The date of a stored UTC instant in `timezone`."""
+        if self.postgres:
+            return cast(func.timezone(timezone, instant), Date)
+        return func.mb_local_date(instant, timezone)
 
     def is_number(self, expr: ColumnElement[Any]) -> ColumnElement[bool]:
         if self.postgres:
