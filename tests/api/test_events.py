@@ -189,3 +189,23 @@ def test_reading_events(http: httpx.Client) -> None:
     }  # fmt: skip
     http.post("/events", json={"event": event("a/b c")})
     assert http.get("/events/a%2Fb%20c").json()["event"]["transaction_id"] == "a/b c"
+
+
+def test_concurrent_overlapping_batches_stay_all_or_nothing(
+    server: str, database: Database, org: Org
+) -> None:
+    """Batch k holds transactions k..k+9: overlapping batches race; each one is either
+    stored whole or refused whole, whatever transaction it shares with others."""
+
+    def send(k: int) -> int:
+        with httpx.Client(
+            base_url=f"{server}/api/v1", headers={"Authorization": f"Bearer {org.api_key}"}
+        ) as client:
+            batch = [event(f"o{k + i}") for i in range(10)]
+            return client.post("/events/batch", json={"events": batch}).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(send, range(60)))
+    accepted = statuses.count(200)
+    assert accepted >= 1 and set(statuses) <= {200, 422}
+    assert stored_count(database, org) == 10 * accepted

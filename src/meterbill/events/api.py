@@ -41,18 +41,25 @@ async def create_event(ctx: AsyncContext, body: JsonBody, request: Request) -> J
     if event is None:
         raise ValidationFailed(errors)
     committer: GroupCommitter = request.app.state.group_committer
-    stored = await committer.submit_async(ctx.organization_id, event, ctx.now)
-    if stored is None:
+    outcome = await committer.submit(ctx.organization_id, [event], ctx.now, atomic=False)
+    if outcome.duplicates:
         raise ValidationFailed(service.DUPLICATE)
+    [stored] = outcome.stored
     return ok({"event": event_object(stored.lago_id, stored.event, stored.created_at)})
 
 
 @router.post("/events/batch")
-def create_batch(ctx: Context, body: JsonBody) -> JsonResponse:
+async def create_batch(ctx: AsyncContext, body: JsonBody, request: Request) -> JsonResponse:
     if not isinstance(body, dict) or "events" not in body:
         raise MissingParam("events")
-    with ctx.db.transaction() as session:
-        stored = service.create_batch(session, ctx.organization_id, body["events"], ctx.now)
+    events = service.parse_batch(body["events"], ctx.now)
+    committer: GroupCommitter = request.app.state.group_committer
+    outcome = await committer.submit(ctx.organization_id, events, ctx.now, atomic=True)
+    if outcome.duplicates:
+        raise ValidationFailed(
+            {str(index): service.DUPLICATE for index in sorted(outcome.duplicates)}
+        )
+    stored = outcome.stored
     return ok(
         {"events": [event_object(item.lago_id, item.event, item.created_at) for item in stored]}
     )

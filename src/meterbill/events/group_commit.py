@@ -1,10 +1,11 @@
-"""Group commit for single-event requests.
+"""Group commit for event ingestion.
 
-Each POST /events waits for its event to be committed (a 200 means durable), but
-concurrent requests share one transaction: a writer thread takes every event
-queued while the previous commit was running, inserts them in one statement and
-commits once. Under load, one commit serves many requests; alone, a request
-costs one commit as before.
+Each POST /events or /events/batch waits for its events to be committed (a 200
+means durable), but concurrent requests share one transaction: a writer thread
+takes every request queued while the previous commit was running, inserts them
+and commits once. Under load, one commit serves many requests; alone, a request
+costs one commit as before. A batch stays all-or-nothing inside the shared
+transaction through its own savepoint.
 """
 
 from __future__ import annotations
@@ -15,51 +16,61 @@ import queue
 import threading
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
 from meterbill.events.schemas import EventInput
 from meterbill.events.service import StoredEvent, insert_events
 
 logger = logging.getLogger("meterbill")
-MAX_GROUP = 1000
+MAX_GROUP_EVENTS = 2000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one request: its stored events, or the positions refused."""
+
+    stored: list[StoredEvent] = field(default_factory=list)
+    duplicates: set[int] = field(default_factory=set)
 
 
 @dataclass
-class _Pending:
+class _Request:
     organization_id: uuid.UUID
-    event: EventInput
+    events: list[EventInput]
     now: datetime
-    result: Future[StoredEvent | None]
+    atomic: bool
+    result: Future[Outcome]
 
 
 class GroupCommitter:
-    """Inserts events for many concurrent requests in shared transactions."""
+    """Inserts the events of many concurrent requests in shared transactions."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def submit(
-        self, organization_id: uuid.UUID, event: EventInput, now: datetime, timeout: float = 30
-    ) -> StoredEvent | None:
-        """Block until the event is committed; None when it was a duplicate."""
-        self._ensure_started()
-        pending = _Pending(organization_id, event, now, Future())
-        self._queue.put(pending)
-        return pending.result.result(timeout=timeout)
+    async def submit(
+        self,
+        organization_id: uuid.UUID,
+        events: list[EventInput],
+        now: datetime,
+        *,
+        atomic: bool,
+    ) -> Outcome:
+        """Wait, without holding a thread, until the events are committed or refused.
 
-    async def submit_async(
-        self, organization_id: uuid.UUID, event: EventInput, now: datetime
-    ) -> StoredEvent | None:
-        """The same for async callers: the request waits without holding a thread."""
+        A non-atomic request carries exactly one event (POST /events).
+        """
         self._ensure_started()
-        pending = _Pending(organization_id, event, now, Future())
-        self._queue.put(pending)
-        return await asyncio.wrap_future(pending.result)
+        request = _Request(organization_id, events, now, atomic, Future())
+        self._queue.put(request)
+        return await asyncio.wrap_future(request.result)
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -81,8 +92,8 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
-            while len(group) < MAX_GROUP:
+            group, size = [first], len(first.events)
+            while size < MAX_GROUP_EVENTS:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -91,42 +102,72 @@ class GroupCommitter:
                     self._flush(group)
                     return
                 group.append(item)
+                size += len(item.events)
             self._flush(group)
 
-    def _flush(self, group: list[_Pending]) -> None:
+    def _flush(self, group: list[_Request]) -> None:
         try:
-            outcomes = self._insert(group)
-        except Exception as exc:  # answer every waiting request, whatever failed
+            with self.db.transaction() as session:
+                outcomes = _insert_group(session, group)
+        except Exception as exc:  # every waiting request must get an answer
             logger.exception("group commit failed")
-            for pending in group:
-                pending.result.set_exception(exc)
+            for request in group:
+                request.result.set_exception(exc)
             return
-        for pending, outcome in zip(group, outcomes, strict=True):
-            pending.result.set_result(outcome)
+        for request, outcome in zip(group, outcomes, strict=True):
+            request.result.set_result(outcome)
 
-    def _insert(self, group: list[_Pending]) -> list[StoredEvent | None]:
-        outcomes: list[StoredEvent | None] = [None] * len(group)
-        by_organization: dict[uuid.UUID, list[int]] = {}
-        seen: set[tuple[uuid.UUID, str, str]] = set()
-        for index, pending in enumerate(group):
-            key = (
-                pending.organization_id,
-                pending.event.external_subscription_id,
-                pending.event.transaction_id,
+
+def _insert_group(session: Session, group: list[_Request]) -> list[Outcome]:
+    """Batches one by one under savepoints; single events together, one insert per organization."""
+    outcomes: list[Outcome | None] = [None] * len(group)
+    taken: set[tuple[uuid.UUID, str, str]] = set()
+
+    def keys(request: _Request) -> list[tuple[uuid.UUID, str, str]]:
+        return [
+            (request.organization_id, event.external_subscription_id, event.transaction_id)
+            for event in request.events
+        ]
+
+    for position, request in enumerate(group):
+        if not request.atomic:
+            continue
+        request_keys = keys(request)
+        clashes = {index for index, key in enumerate(request_keys) if key in taken}
+        if clashes:
+            outcomes[position] = Outcome(duplicates=clashes)
+            continue
+        with session.begin_nested() as savepoint:
+            stored, duplicates = insert_events(
+                session, request.organization_id, request.events, request.now
             )
-            # Two requests for one transaction in the same group: the first one wins.
-            if key not in seen:
-                seen.add(key)
-                by_organization.setdefault(pending.organization_id, []).append(index)
-        with self.db.transaction() as session:
-            for organization_id, indexes in by_organization.items():
-                stored, duplicates = insert_events(
-                    session,
-                    organization_id,
-                    [group[index].event for index in indexes],
-                    group[indexes[0]].now,
-                )
-                for position, index in enumerate(indexes):
-                    if position not in duplicates:
-                        outcomes[index] = stored[position]
-        return outcomes
+            if duplicates:
+                savepoint.rollback()
+                outcomes[position] = Outcome(duplicates=duplicates)
+                continue
+        taken.update(request_keys)
+        outcomes[position] = Outcome(stored=stored)
+
+    singles: dict[uuid.UUID, list[int]] = {}
+    for position, request in enumerate(group):
+        if request.atomic:
+            continue
+        [key] = keys(request)
+        if key in taken:
+            # The same transaction earlier in this group: the first one wins.
+            outcomes[position] = Outcome(duplicates={0})
+            continue
+        taken.add(key)
+        singles.setdefault(request.organization_id, []).append(position)
+    for organization_id, positions in singles.items():
+        stored, duplicates = insert_events(
+            session,
+            organization_id,
+            [group[position].events[0] for position in positions],
+            group[positions[0]].now,
+        )
+        for index, position in enumerate(positions):
+            outcomes[position] = (
+                Outcome(duplicates={0}) if index in duplicates else Outcome(stored=[stored[index]])
+            )
+    return [outcome or Outcome() for outcome in outcomes]

@@ -100,10 +100,8 @@ def insert_events(
     return stored, duplicates
 
 
-def create_batch(
-    session: Session, organization_id: uuid.UUID, data: Any, now: datetime
-) -> list[StoredEvent]:
-    """All or nothing: any invalid or duplicate event refuses the whole batch."""
+def parse_batch(data: Any, now: datetime) -> list[EventInput]:
+    """A batch's events, or 422 with every invalid or repeated one keyed by position."""
     if not isinstance(data, list) or not data:
         raise ValidationFailed.single("events", "no_events")
     if len(data) > BATCH_MAX:
@@ -123,6 +121,14 @@ def create_batch(
         events.append(event)
     if errors:
         raise ValidationFailed(errors)
+    return events
+
+
+def create_batch(
+    session: Session, organization_id: uuid.UUID, data: Any, now: datetime
+) -> list[StoredEvent]:
+    """All or nothing: any invalid or duplicate event refuses the whole batch."""
+    events = parse_batch(data, now)
     with session.begin_nested() as savepoint:
         stored, duplicates = insert_events(session, organization_id, events, now)
         if duplicates:
