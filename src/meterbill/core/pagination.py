@@ -85,3 +85,12 @@ def paginate(session: Session, query: Select[tuple[T]], request: PageRequest) ->
         else []
     )
     return Page(items=items, meta=build_meta(request.page, request.per_page, total))
+
+
+def page_of(items: Sequence[T], request: PageRequest) -> Page[T]:
+    """One page of an already loaded list (a plan's charges, a charge's filters)."""
+    start = (request.page - 1) * request.per_page
+    return Page(
+        items=items[start : start + request.per_page],
+        meta=build_meta(request.page, request.per_page, len(items)),
+    )

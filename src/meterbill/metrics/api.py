@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
 from fastapi import APIRouter
 
-from meterbill.core.errors import MissingParam, ValidationFailed
+from meterbill.core.errors import MissingParam
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
-from meterbill.events.schemas import parse_timestamp
 from meterbill.metrics import service
-from meterbill.metrics.expression import EventView, ExpressionError, evaluate
 from meterbill.metrics.schemas import metric_object, parse_metric
 
 router = APIRouter(prefix="/api/v1")
@@ -31,18 +26,9 @@ def create_metric(ctx: Context, body: JsonBody) -> JsonResponse:
 def evaluate_expression(ctx: Context, body: JsonBody) -> JsonResponse:
     if not isinstance(body, dict) or not isinstance(body.get("expression"), str):
         raise MissingParam("expression")
-    event: Any = body.get("event") if isinstance(body.get("event"), dict) else {}
-    timestamp = parse_timestamp(event.get("timestamp"), ctx.now) or ctx.now
-    view = EventView(
-        code=str(event.get("code") or ""),
-        timestamp=Decimal(str(timestamp.timestamp())),
-        properties=event.get("properties") if isinstance(event.get("properties"), dict) else {},
-    )
-    try:
-        value = evaluate(body["expression"], view)
-    except ExpressionError as exc:
-        raise ValidationFailed.single("expression", "invalid_expression") from exc
-    return ok({"expression_result": {"value": str(value) if isinstance(value, Decimal) else value}})
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    value = service.evaluate_expression(body["expression"], event, ctx.now)
+    return ok({"expression_result": {"value": value}})
 
 
 @router.get("/billable_metrics")

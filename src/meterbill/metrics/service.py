@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from meterbill.core.errors import ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique
+from meterbill.events.schemas import parse_timestamp
+from meterbill.metrics.expression import EventView, ExpressionError, evaluate
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
 from meterbill.metrics.schemas import MetricInput, check_metric
 from meterbill.plans.models import Charge, ChargeFilter, Plan
@@ -168,3 +173,18 @@ def metric_counts(session: Session, metric: BillableMetric) -> dict[str, int]:
         else 0
     )
     return {"plans_count": len(plan_ids), "active_subscriptions_count": int(active or 0)}
+
+
+def evaluate_expression(expression: str, event: dict[str, Any], now: datetime) -> str:
+    """Lago's expression tester: the value an expression gives for one event."""
+    timestamp = parse_timestamp(event.get("timestamp"), now) or now
+    properties = event.get("properties")
+    view = EventView(
+        code=str(event.get("code") or ""),
+        timestamp=Decimal(str(timestamp.timestamp())),
+        properties=properties if isinstance(properties, dict) else {},
+    )
+    try:
+        return str(evaluate(expression, view))
+    except ExpressionError as exc:
+        raise ValidationFailed.single("expression", "invalid_expression") from exc

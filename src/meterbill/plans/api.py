@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import MissingParam
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
-from meterbill.core.pagination import PageRequest, build_meta
+from meterbill.core.pagination import PageRequest, page_of
 from meterbill.core.validation import Reader, root_object
 from meterbill.organizations.service import get_organization
 from meterbill.plans import metadata, service
@@ -125,14 +125,8 @@ def list_charges(ctx: Context, code: str, params: Query) -> JsonResponse:
     page = PageRequest.from_query(params)
     with ctx.db.transaction(write=False) as session:
         plan = service.find_plan(session, ctx.organization_id, code)
-        charges = list(plan.charges)
-        window = charges[(page.page - 1) * page.per_page : page.page * page.per_page]
-        return ok(
-            {
-                "charges": _charges(session, plan, window),
-                "meta": build_meta(page.page, page.per_page, len(charges)),
-            }
-        )
+        charges = page_of(list(plan.charges), page)
+        return ok({"charges": _charges(session, plan, list(charges.items)), "meta": charges.meta})
 
 
 @router.post("/plans/{code}/charges")
@@ -178,12 +172,11 @@ def list_filters(ctx: Context, code: str, charge_code: str, params: Query) -> Js
     page = PageRequest.from_query(params)
     with ctx.db.transaction(write=False) as session:
         plan = service.find_plan(session, ctx.organization_id, code)
-        filters = list(service.find_charge(session, plan, charge_code).filters)
-        window = filters[(page.page - 1) * page.per_page : page.page * page.per_page]
+        filters = page_of(list(service.find_charge(session, plan, charge_code).filters), page)
         return ok(
             {
-                "filters": [filter_object(item, full=True) for item in window],
-                "meta": build_meta(page.page, page.per_page, len(filters)),
+                "filters": [filter_object(item, full=True) for item in filters.items],
+                "meta": filters.meta,
             }
         )
 
