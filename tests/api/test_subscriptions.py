@@ -244,3 +244,36 @@ def test_deleting_the_plan_ends_its_subscriptions(http: httpx.Client, plans: Non
     assert sorted((s["external_id"], s["status"]) for s in everything) == [
         ("later", "canceled"), ("other", "active"), ("sub", "terminated"),
     ]  # fmt: skip
+
+
+def test_plan_overrides(lago: Client, http: httpx.Client) -> None:
+    metric = http.post("/billable_metrics", json={"billable_metric": {
+        "name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}).json()  # fmt: skip
+    make_plan(http, "base", 1_000, charges=[{
+        "billable_metric_id": metric["billable_metric"]["lago_id"], "charge_model": "standard",
+        "properties": {"amount": "1"}}])  # fmt: skip
+    parent = http.get("/plans/base").json()["plan"]
+    parent_charge = parent["charges"][0]["lago_id"]
+    created = subscribe(
+        http, plan_code="base",
+        plan_overrides={"amount_cents": 5_000, "name": "Custom",
+                        "charges": [{"id": parent_charge, "properties": {"amount": "0.5"}}]},
+    ).json()["subscription"]  # fmt: skip
+    plan = created["plan"]
+    assert (plan["code"], plan["name"], plan["amount_cents"], plan["parent_id"]) == (
+        "base", "Custom", 5_000, parent["lago_id"],
+    )  # fmt: skip
+    [charge] = plan["charges"]
+    assert charge["properties"] == {"amount": "0.5"} and charge["lago_parent_id"] == parent_charge
+    assert created["plan_code"] == "base" and created["plan_amount_cents"] == 5_000
+    # The catalog plan is untouched and the copy is not listed.
+    assert http.get("/plans/base").json()["plan"]["amount_cents"] == 1_000
+    assert [p["lago_id"] for p in http.get("/plans").json()["plans"]] == [parent["lago_id"]]
+    # Posting the same plan again keeps the subscription; updating overrides edits the copy.
+    assert subscribe(http, plan_code="base").json()["subscription"]["lago_id"] == created["lago_id"]
+    updated = http.put("/subscriptions/sub", json={"subscription": {
+        "plan_overrides": {"amount_cents": 4_000}}}).json()["subscription"]  # fmt: skip
+    assert (updated["plan"]["lago_id"], updated["plan"]["amount_cents"]) == (plan["lago_id"], 4_000)
+    refused = subscribe(http, external_id="other", plan_code="base",
+                        plan_overrides={"charges": [{"id": "nope"}]})  # fmt: skip
+    assert refused.json()["code"] == "charge_not_found"

@@ -499,3 +499,134 @@ def delete_filter(session: Session, charge: Charge, filter_id: str, now: datetim
     charge_filter.deleted_at = now
     session.flush()
     return charge_filter
+
+
+# Overrides -------------------------------------------------------------------------------
+
+OVERRIDABLE = ("name", "invoice_display_name", "description", "amount_cents",
+               "amount_currency", "trial_period")  # fmt: skip
+
+
+def override_plan(
+    session: Session, parent: Plan, data: PlanInput, now: datetime, child: Plan | None = None
+) -> Plan:
+    """A subscription's own copy of a plan (Lago's plan override), created or updated.
+
+    The copy keeps the parent's code and schedule; the request may change its price,
+    names, trial, taxes, commitment, and each charge's properties, filters, minimum,
+    display name and taxes (charges are matched by the parent charge's id).
+    """
+    if child is None:
+        child = Plan(
+            id=uuid.uuid4(),
+            organization_id=parent.organization_id,
+            parent_id=parent.id,
+            code=parent.code,
+            interval=parent.interval,
+            pay_in_advance=parent.pay_in_advance,
+            bill_charges_monthly=parent.bill_charges_monthly,
+            bill_fixed_charges_monthly=parent.bill_fixed_charges_monthly,
+            plan_metadata=parent.plan_metadata,
+            pending_deletion=False,
+            created_at=now,
+            updated_at=now,
+            **{key: getattr(parent, key) for key in OVERRIDABLE},
+        )
+        session.add(child)
+        session.flush()
+        _copy_taxes(session, parent, child, now)
+        _copy_commitment(session, parent, child, now)
+        for position, charge in enumerate(parent.charges):
+            _copy_charge(session, charge, child, position, now)
+        session.expire(child, ["charges"])
+    for key, value in data.columns.items():
+        if key in OVERRIDABLE:
+            setattr(child, key, value)
+    child.updated_at = now
+    if data.tax_codes is not None:
+        _replace_plan_taxes(session, child, data.tax_codes, now)
+    if isinstance(data.minimum_commitment, CommitmentInput):
+        _set_commitment(session, child, data.minimum_commitment, now)
+    by_parent = {str(charge.parent_id): charge for charge in child.charges}
+    for item in data.charges or []:
+        charge = by_parent.get(item.id or "")
+        if charge is None:
+            raise NotFound("charge")
+        allowed = ("properties", "min_amount_cents", "invoice_display_name")
+        override = ChargeInput(
+            id=None,
+            billable_metric_id=None,
+            columns={key: value for key, value in item.columns.items() if key in allowed},
+            filters=item.filters,
+            tax_codes=item.tax_codes,
+        )
+        update_charge_fields(session, child, charge, override, now)
+    session.flush()
+    session.expire(child, ["charges"])
+    return child
+
+
+def _copy_taxes(session: Session, parent: Plan, child: Plan, now: datetime) -> None:
+    for tax_id in session.scalars(select(PlanTax.tax_id).where(PlanTax.plan_id == parent.id)):
+        session.add(PlanTax(plan_id=child.id, tax_id=tax_id, created_at=now))
+
+
+def _copy_commitment(session: Session, parent: Plan, child: Plan, now: datetime) -> None:
+    commitment = session.scalar(
+        select(MinimumCommitment).where(MinimumCommitment.plan_id == parent.id)
+    )
+    if commitment is None:
+        return
+    copy = MinimumCommitment(
+        plan_id=child.id,
+        amount_cents=commitment.amount_cents,
+        invoice_display_name=commitment.invoice_display_name,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(copy)
+    session.flush()
+    for tax_id in session.scalars(
+        select(CommitmentTax.tax_id).where(CommitmentTax.commitment_id == commitment.id)
+    ):
+        session.add(CommitmentTax(commitment_id=copy.id, tax_id=tax_id, created_at=now))
+
+
+def _copy_charge(
+    session: Session, charge: Charge, child: Plan, position: int, now: datetime
+) -> None:
+    copy = Charge(
+        id=uuid.uuid4(),
+        plan_id=child.id,
+        billable_metric_id=charge.billable_metric_id,
+        parent_id=charge.id,
+        code=charge.code,
+        invoice_display_name=charge.invoice_display_name,
+        charge_model=charge.charge_model,
+        pay_in_advance=charge.pay_in_advance,
+        invoiceable=charge.invoiceable,
+        prorated=charge.prorated,
+        regroup_paid_fees=charge.regroup_paid_fees,
+        min_amount_cents=charge.min_amount_cents,
+        accepts_target_wallet=charge.accepts_target_wallet,
+        properties=charge.properties,
+        position=position,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(copy)
+    session.flush()
+    for item in charge.filters:
+        session.add(
+            ChargeFilter(
+                charge_id=copy.id,
+                invoice_display_name=item.invoice_display_name,
+                properties=item.properties,
+                values=item.values,
+                position=item.position,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    for tax_id in session.scalars(select(ChargeTax.tax_id).where(ChargeTax.charge_id == charge.id)):
+        session.add(ChargeTax(charge_id=copy.id, tax_id=tax_id, created_at=now))

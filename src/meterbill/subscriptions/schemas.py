@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from meterbill.core.dates import parse_instant
+from meterbill.core.errors import ValidationFailed
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import MISSING, Reader
+from meterbill.plans.schemas import PlanInput, parse_plan
 from meterbill.subscriptions.models import Subscription
 
 BILLING_TIMES = ("calendar", "anniversary")
@@ -23,6 +25,7 @@ class SubscriptionInput:
     plan_code: str | None = None
     external_id: str | None = None
     columns: dict[str, Any] = field(default_factory=dict)
+    plan_overrides: PlanInput | None = None
 
 
 def _instant(reader: Reader, key: str) -> Any:
@@ -53,6 +56,13 @@ def parse_subscription(data: dict[str, Any], *, creating: bool) -> SubscriptionI
         ),
         "on_termination_invoice": reader.choice("on_termination_invoice", TERMINATION_INVOICES),
     }
+    overrides = reader.obj("plan_overrides")
+    plan_overrides = None
+    if isinstance(overrides, dict):
+        try:
+            plan_overrides = parse_plan(overrides, creating=False)
+        except ValidationFailed as exc:
+            reader.errors.update(exc.details)
     for key in ("billing_time", "subscription_at", "on_termination_invoice"):
         if reader.has(key) and data[key] is None:
             reader.add(key, "value_is_invalid" if key != "subscription_at" else "invalid_date")
@@ -62,6 +72,7 @@ def parse_subscription(data: dict[str, Any], *, creating: bool) -> SubscriptionI
         plan_code=plan_code if isinstance(plan_code, str) else None,
         external_id=external_id if isinstance(external_id, str) else None,
         columns={key: value for key, value in columns.items() if value is not MISSING},
+        plan_overrides=plan_overrides,
     )
 
 

@@ -19,7 +19,7 @@ from meterbill.customers.schemas import CustomerInput, applicable_timezone
 from meterbill.customers.service import assign_currency, upsert_customer
 from meterbill.organizations.service import get_organization
 from meterbill.plans.models import Plan
-from meterbill.plans.service import find_plan
+from meterbill.plans.service import find_plan, override_plan
 from meterbill.subscriptions.lifecycle import cancel_next, terminate
 from meterbill.subscriptions.models import Subscription
 from meterbill.subscriptions.schemas import SubscriptionInput, SubscriptionView
@@ -91,10 +91,13 @@ def create_subscription(
     )
     if current is not None and current.customer_id != customer.id:
         raise ValidationFailed.single("external_id", "value_already_exist")
+    if current is not None and _base_plan_id(session, current) == plan.id:
+        return current
+    if data.plan_overrides is not None:
+        # The subscription gets its own copy of the plan, priced as asked.
+        plan = override_plan(session, plan, data.plan_overrides, now)
     assign_currency(session, customer, plan.amount_currency)
     if current is not None:
-        if current.plan_id == plan.id:
-            return current
         if _yearly_amount(plan) >= _yearly_amount(session.get(Plan, current.plan_id)):  # type: ignore[arg-type]
             return _upgrade(session, current, plan, columns, now)
         return _downgrade(session, current, plan, columns, now)
@@ -134,6 +137,13 @@ def create_subscription(
     session.add(subscription)
     flush_unique(session, "external_id")
     return subscription
+
+
+def _base_plan_id(session: Session, subscription: Subscription) -> uuid.UUID:
+    """The catalog plan behind a subscription, through its overridden copy if any."""
+    plan = session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    return plan.parent_id or plan.id
 
 
 def _check_dates(subscription_at: datetime, ending_at: datetime | None, now: datetime) -> None:
@@ -236,6 +246,13 @@ def update_subscription(
     _check_termination_options(plan, columns)
     for key, value in columns.items():
         setattr(subscription, key, value)
+    if data.plan_overrides is not None:
+        if plan.parent_id is not None:
+            parent = session.get(Plan, plan.parent_id)
+            assert parent is not None
+            override_plan(session, parent, data.plan_overrides, now, child=plan)
+        else:
+            subscription.plan_id = override_plan(session, plan, data.plan_overrides, now).id
     subscription.updated_at = now
     session.flush()
     return subscription
