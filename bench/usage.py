@@ -10,16 +10,18 @@ The raw floor is the plain SQL aggregate for that subscription, same run, same d
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import httpx
 from sqlalchemy import create_engine, text
+
+from meterbill.core.db import Database
+from meterbill.events.schemas import EventInput
+from meterbill.events.service import insert_events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import BENCH_KEY, fresh_postgres, percentile, served
@@ -43,35 +45,23 @@ def setup_catalog(client: httpx.Client) -> None:
 
 
 def fill(url: str, count: int, start: datetime, offset: int) -> None:
-    """Write `count` events spread over the period's elapsed part."""
-    engine = create_engine(url)
-    postgres = url.startswith("postgresql")
-    with engine.begin() as connection:
-        organization_id = connection.execute(text("SELECT id FROM organizations LIMIT 1")).scalar()
+    """Write `count` events spread over the period's elapsed part, through ingestion's
+    own insert (which keeps the hourly rollups), without HTTP."""
+    db = Database(url, pool_size=1)
+    with db.transaction(write=False) as session:
+        organization_id = session.execute(text("SELECT id FROM organizations LIMIT 1")).scalar()
     span = max((datetime.now(UTC) - start).total_seconds() - 60, 60)
-    chunk = 20_000
+    chunk = 10_000
     for first in range(0, count, chunk):
-        rows = []
-        for index in range(first, min(first + chunk, count)):
-            moment = start + timedelta(seconds=span * index / count)
-            rows.append({
-                "lago_id": uuid.uuid4() if postgres else uuid.uuid4().hex,
-                "org": organization_id if postgres else str(organization_id).replace("-", ""),
-                "tx": f"u{offset + index}", "sub": "sub", "code": "storage",
-                "ts": moment if postgres else moment.replace(tzinfo=None),
-                "props": json.dumps({"gb": (index % 7) + 1}),
-                "created": moment if postgres else moment.replace(tzinfo=None),
-            })  # fmt: skip
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO events (lago_id, organization_id, transaction_id,"
-                    " external_subscription_id, code, timestamp, properties, created_at)"
-                    " VALUES (:lago_id, :org, :tx, :sub, :code, :ts, :props, :created)"
-                ),
-                rows,
-            )
-    engine.dispose()
+        events = [
+            EventInput(f"u{offset + index}", "sub", "storage",
+                       start + timedelta(seconds=span * index / count),
+                       {"gb": (index % 7) + 1}, None)
+            for index in range(first, min(first + chunk, count))
+        ]  # fmt: skip
+        with db.transaction() as session:
+            insert_events(session, organization_id, events, datetime.now(UTC))
+    db.dispose()
 
 
 def raw_aggregate(url: str, start: datetime, end: datetime, requests: int) -> list[float]:

@@ -4,7 +4,7 @@ from meterbill.add_ons.models import AddOn, AddOnTax
 from meterbill.core.db import Base
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.customers.models import Customer, CustomerMetadata
-from meterbill.events.models import Event
+from meterbill.events.models import Event, EventRollup
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
 from meterbill.organizations.models import ApiKey, Organization
 from meterbill.plans.models import (
@@ -22,6 +22,6 @@ from meterbill.taxes.models import CustomerTax, Tax
 __all__ = [
     "AddOn", "AddOnTax", "ApiKey", "AppliedCoupon", "Base", "BillableMetric",
     "BillableMetricFilter", "Charge", "ChargeFilter", "ChargeTax", "CommitmentTax", "Coupon",
-    "CouponTarget", "Customer", "CustomerMetadata", "CustomerTax", "Event", "MinimumCommitment",
-    "Organization", "Plan", "PlanTax", "Subscription", "Tax",
+    "CouponTarget", "Customer", "CustomerMetadata", "CustomerTax", "Event", "EventRollup",
+    "MinimumCommitment", "Organization", "Plan", "PlanTax", "Subscription", "Tax",
 ]  # fmt: skip

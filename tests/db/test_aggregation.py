@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from meterbill.core.db import Database
-from meterbill.events.models import Event
+from meterbill.events.schemas import EventInput
+from meterbill.events.service import insert_events
 from meterbill.usage.aggregation import FilterSpec, MetricSpec, Window, aggregate
 from tests.conftest import Org
 
@@ -21,19 +22,17 @@ _ids = itertools.count()
 
 def add_events(database: Database, org: Org, *events: tuple[datetime, dict[str, Any]],
                code: str = "m", subscription: str = "sub") -> None:  # fmt: skip
+    # Through ingestion, so that the hourly rollups are kept as in production.
     with database.transaction() as session:
-        for timestamp, properties in events:
-            session.add(
-                Event(
-                    organization_id=org.id,
-                    transaction_id=f"t{next(_ids)}",
-                    external_subscription_id=subscription,
-                    code=code,
-                    timestamp=timestamp,
-                    properties=properties,
-                    created_at=timestamp,
-                )
-            )
+        insert_events(
+            session,
+            org.id,
+            [
+                EventInput(f"t{next(_ids)}", subscription, code, timestamp, properties, None)
+                for timestamp, properties in events
+            ],
+            AUGUST,
+        )
 
 
 def run(database: Database, org: Org, metric: MetricSpec, filters: Any = (), groups: Any = (),

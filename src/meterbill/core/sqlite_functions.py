@@ -78,6 +78,12 @@ class DecimalProductSum:
         return None if self.total is None else str(self.total)
 
 
+def decimal_add(left: Any, right: Any) -> str | None:
+    if left is None or right is None:
+        return None
+    return str(Decimal(str(left)) + Decimal(str(right)))
+
+
 def decimal_sub(left: Any, right: Any) -> str | None:
     if left is None or right is None:
         return None
@@ -88,6 +94,7 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     connection.create_function("mb_is_number", 1, is_number, deterministic=True)
     connection.create_function("mb_epoch", 1, epoch_seconds, deterministic=True)
     connection.create_function("mb_sub", 2, decimal_sub, deterministic=True)
+    connection.create_function("mb_add", 2, decimal_add, deterministic=True)
     connection.create_function("mb_local_date", 2, local_date, deterministic=True)
     connection.create_aggregate("mb_sum", 1, DecimalSum)  # type: ignore[arg-type]
     connection.create_aggregate("mb_max", 1, DecimalMax)  # type: ignore[arg-type]

@@ -53,3 +53,36 @@ class Event(Base):
     )
     precise_total_amount_cents: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class EventRollup(Base):
+    """Hourly totals of a subscription's events per code, kept up to date at ingestion.
+
+    One row per (hour, property): `property` "" counts every event, any other holds
+    the sum of that property's numeric values. Written in the same transaction as
+    the events, so it is never stale; usage reads whole hours from here and only the
+    ragged edges of a period from the events themselves.
+    """
+
+    __tablename__ = "event_rollups"
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id",
+            "external_subscription_id",
+            "code",
+            "hour",
+            "property",
+            name="ux_event_rollups_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(EventKey, primary_key=True, autoincrement=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    external_subscription_id: Mapped[str] = mapped_column(String, nullable=False)
+    code: Mapped[str] = mapped_column(String, nullable=False)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    property: Mapped[str] = mapped_column(String, nullable=False)
+    events_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total: Mapped[Decimal] = mapped_column(ExactDecimal, nullable=False)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.dates import parse_instant
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.events import rollups
 from meterbill.events.models import Event
 from meterbill.events.schemas import BATCH_MAX, EventInput, parse_event
 
@@ -97,6 +98,11 @@ def insert_events(
         for index, event in enumerate(events)
         if (event.external_subscription_id, event.transaction_id) not in inserted
     }
+    rollups.record(
+        session,
+        organization_id,
+        [event for index, event in enumerate(events) if index not in duplicates],
+    )
     return stored, duplicates
 
 
