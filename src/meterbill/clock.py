@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
-from meterbill.core.periods import local_date, period_containing, utc_bounds
+from meterbill.core.periods import local_date, utc_bounds
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
+from meterbill.subscriptions.lifecycle import billing_period
 from meterbill.subscriptions.models import Subscription
 
 
@@ -103,14 +104,9 @@ def apply_downgrades(session: Session, now: datetime, report: TickReport) -> Non
         plan = session.get(Plan, current.plan_id)
         assert plan is not None
         timezone = _timezone(session, current)
-        anchor = local_date(current.subscription_at, timezone)
-        running = period_containing(
-            plan.interval,  # type: ignore[arg-type]
-            current.billing_time,  # type: ignore[arg-type]
-            anchor,
-            # The period running when the downgrade was asked for.
-            local_date(max(pending.created_at, current.started_at or pending.created_at), timezone),
-        )
+        # The period running when the downgrade was asked for.
+        asked = max(pending.created_at, current.started_at or pending.created_at)
+        running = billing_period(current, plan, timezone, asked)
         if local_date(now, timezone) <= running.end:
             continue
         _start, end = utc_bounds(running, timezone)

@@ -7,7 +7,21 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meterbill.core.periods import Period, local_date, period_containing
+from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
+
+
+def billing_period(
+    subscription: Subscription, plan: Plan, timezone: str, moment: datetime
+) -> Period:
+    """The subscription's billing period (of its plan's interval) containing `moment`."""
+    return period_containing(
+        plan.interval,  # type: ignore[arg-type]
+        subscription.billing_time,  # type: ignore[arg-type]
+        local_date(subscription.subscription_at, timezone),
+        local_date(moment, timezone),
+    )
 
 
 def cancel_next(session: Session, subscription: Subscription, now: datetime) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
-from meterbill.core.periods import local_date, period_containing, utc_bounds
+from meterbill.core.periods import local_date, utc_bounds
 from meterbill.core.records import flush_unique
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import CustomerInput, applicable_timezone
@@ -20,7 +20,7 @@ from meterbill.customers.service import assign_currency, upsert_customer
 from meterbill.organizations.service import get_organization
 from meterbill.plans.models import Plan
 from meterbill.plans.service import find_plan, override_plan
-from meterbill.subscriptions.lifecycle import cancel_next, terminate
+from meterbill.subscriptions.lifecycle import billing_period, cancel_next, terminate
 from meterbill.subscriptions.models import Subscription
 from meterbill.subscriptions.schemas import SubscriptionInput, SubscriptionView
 
@@ -305,14 +305,7 @@ def current_period(
     customer = session.get(Customer, subscription.customer_id)
     assert customer is not None
     timezone = timezone_of(session, customer)
-    anchor = local_date(subscription.subscription_at, timezone)
-    period = period_containing(
-        plan.interval,  # type: ignore[arg-type]
-        subscription.billing_time,  # type: ignore[arg-type]
-        anchor,
-        local_date(now, timezone),
-    )
-    start, end = utc_bounds(period, timezone)
+    start, end = utc_bounds(billing_period(subscription, plan, timezone, now), timezone)
     return max(start, subscription.started_at), end
 
 
@@ -340,13 +333,7 @@ def subscription_views(
         downgrade_date = None
         if following is not None and subscription.status == "active":
             timezone = timezone_of(session, customer)
-            anchor = local_date(subscription.subscription_at, timezone)
-            running = period_containing(
-                plan.interval,  # type: ignore[arg-type]
-                subscription.billing_time,  # type: ignore[arg-type]
-                anchor,
-                local_date(now, timezone),
-            )
+            running = billing_period(subscription, plan, timezone, now)
             downgrade_date = (running.end + timedelta(days=1)).isoformat()
         organization = get_organization(session, subscription.organization_id)
         views[subscription.id] = SubscriptionView(
