@@ -111,7 +111,7 @@ def active_subscription(
 
 
 def group_keys_of(charge: Charge) -> list[str]:
-    keys = charge.properties.get("pricinggroup_keys_of") or charge.properties.get("grouped_by")
+    keys = charge.properties.get("pricing_group_keys") or charge.properties.get("grouped_by")
     return list(keys or [])
 
 
