@@ -9,22 +9,20 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import literal, select, union_all
+from sqlalchemy.orm import Session, selectinload
 
 from meterbill import pricing
-from meterbill.core.errors import MethodNotAllowed
+from meterbill.core.errors import MethodNotAllowed, NotFound
 from meterbill.core.money import round_half_up
 from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
-from meterbill.customers.service import customer_taxes, find_customer
 from meterbill.metrics.models import BillableMetric
-from meterbill.organizations.service import get_organization
+from meterbill.organizations.models import Organization
 from meterbill.plans.models import Charge, ChargeTax, Plan, PlanTax
 from meterbill.subscriptions.models import Subscription
-from meterbill.taxes.models import Tax
-from meterbill.taxes.service import organization_default_taxes
+from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.usage.aggregation import (
     BucketKey,
     BucketUsage,
@@ -118,30 +116,42 @@ def group_keys_of(charge: Charge) -> list[str]:
 def tax_rates(
     session: Session, customer: Customer, plan: Plan, charges: Sequence[Charge]
 ) -> dict[uuid.UUID, Decimal]:
-    """Per charge, the first non-empty set of: charge, plan, customer, organization taxes."""
+    """Per charge, the first non-empty set of: charge, plan, customer, organization taxes.
 
-    def rates(taxes: Sequence[Tax]) -> Decimal:
-        return sum((tax.rate for tax in taxes), Decimal(0))
-
-    charge_taxes: dict[uuid.UUID, list[Tax]] = {charge.id: [] for charge in charges}
-    for charge_id, tax in session.execute(
-        select(ChargeTax.charge_id, Tax)
-        .join(Tax, Tax.id == ChargeTax.tax_id)
-        .where(ChargeTax.charge_id.in_(list(charge_taxes)))
+    One query gathers the four candidate sets.
+    """
+    charge_ids = [charge.id for charge in charges]
+    sources = union_all(
+        select(literal("charge").label("source"), ChargeTax.charge_id.label("owner"),
+               ChargeTax.tax_id.label("tax_id")).where(ChargeTax.charge_id.in_(charge_ids)),
+        select(literal("plan"), PlanTax.plan_id, PlanTax.tax_id).where(PlanTax.plan_id == plan.id),
+        select(literal("customer"), CustomerTax.customer_id, CustomerTax.tax_id).where(
+            CustomerTax.customer_id == customer.id
+        ),
+        select(literal("organization"), Tax.organization_id, Tax.id).where(
+            Tax.organization_id == customer.organization_id,
+            Tax.applied_to_organization.is_(True),
+            Tax.deleted_at.is_(None),
+        ),
+    ).subquery()  # fmt: skip
+    rates: dict[tuple[str, Any], Decimal] = {}
+    for source, owner, rate in session.execute(
+        select(sources.c.source, sources.c.owner, Tax.rate).join(Tax, Tax.id == sources.c.tax_id)
     ).all():
-        charge_taxes[charge_id].append(tax)
-    fallback = (
-        list(
-            session.scalars(
-                select(Tax)
-                .join(PlanTax, PlanTax.tax_id == Tax.id)
-                .where(PlanTax.plan_id == plan.id)
+        rates[(source, owner)] = rates.get((source, owner), Decimal(0)) + rate
+    fallback = next(
+        (
+            rates[key]
+            for key in (
+                ("plan", plan.id),
+                ("customer", customer.id),
+                ("organization", customer.organization_id),
             )
-        )
-        or customer_taxes(session, [customer.id])[customer.id]
-        or organization_default_taxes(session, customer.organization_id)
+            if key in rates
+        ),
+        Decimal(0),
     )
-    return {charge.id: rates(charge_taxes[charge.id] or fallback) for charge in charges}
+    return {charge.id: rates.get(("charge", charge.id), fallback) for charge in charges}
 
 
 def compute_current_usage(
@@ -153,11 +163,22 @@ def compute_current_usage(
     *,
     apply_taxes: bool = True,
 ) -> CurrentUsage:
-    customer = find_customer(session, organization_id, customer_external_id)
+    found = session.execute(
+        select(Customer, Organization)
+        .join(Organization, Organization.id == Customer.organization_id)
+        .where(
+            Customer.organization_id == organization_id,
+            Customer.external_id == customer_external_id,
+            Customer.deleted_at.is_(None),
+        )
+    ).first()
+    if found is None:
+        raise NotFound("customer")
+    customer, organization = found
     subscription = active_subscription(session, customer, external_subscription_id)
     plan = session.get(Plan, subscription.plan_id)
     assert plan is not None
-    timezone = applicable_timezone(customer, get_organization(session, organization_id))
+    timezone = applicable_timezone(customer, organization)
     period = charges_period(subscription, plan, timezone, now)
     window = Window(
         organization_id=organization_id,
@@ -166,13 +187,27 @@ def compute_current_usage(
         end=period.end,
         duration_days=period.period.days,
     )
-    charges = list(plan.charges)
+    charges = list(
+        session.scalars(
+            select(Charge)
+            .where(Charge.plan_id == plan.id, Charge.deleted_at.is_(None))
+            .order_by(Charge.position)
+            .options(selectinload(Charge.filters))
+        )
+    )
+    metrics = {
+        metric.id: metric
+        for metric in session.scalars(
+            select(BillableMetric).where(
+                BillableMetric.id.in_({charge.billable_metric_id for charge in charges})
+            )
+        )
+    } if charges else {}  # fmt: skip
     active_days = (period.period.end - local_date(period.start, timezone)).days + 1
     rates = tax_rates(session, customer, plan, charges) if apply_taxes else {}
     usages = []
     for charge in charges:
-        metric = session.get(BillableMetric, charge.billable_metric_id)
-        assert metric is not None
+        metric = metrics[charge.billable_metric_id]
         usage = _charge_usage(
             session, window, charge, metric, plan.amount_currency, timezone, active_days
         )
