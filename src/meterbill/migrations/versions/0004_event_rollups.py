@@ -1,5 +1,9 @@
 """event rollups
 
+Hourly totals kept at ingestion. 0003 and 0004 ship together in the first release,
+so there are no earlier events to backfill; a later migration that adds a rolled-up
+quantity must backfill it from the events table.
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-24 00:37:02.383713
