@@ -44,17 +44,39 @@ def _build_insert(dialect: Any) -> Insert:
 
 INSERT_SQLITE = _build_insert(sqlite)
 
-# PostgreSQL takes the whole batch as one array per column: a short, constant query
-# (no per-row placeholders to parse) and a single round trip.
+# PostgreSQL takes the whole batch as one array per column (a short, constant query
+# and one round trip), and rolls the rows it actually inserted into the hourly
+# rollups in the same statement, reading numbers exactly as the usage scan does.
 INSERT_POSTGRES = text(
-    "INSERT INTO events (lago_id, organization_id, transaction_id, external_subscription_id,"
+    "WITH inserted AS ("
+    " INSERT INTO events (lago_id, organization_id, transaction_id, external_subscription_id,"
     " code, timestamp, properties, precise_total_amount_cents, created_at)"
     " SELECT * FROM unnest(CAST(:lago_id AS uuid[]), CAST(:organization_id AS uuid[]),"
     " CAST(:transaction_id AS text[]), CAST(:external_subscription_id AS text[]),"
     " CAST(:code AS text[]), CAST(:timestamp AS timestamptz[]), CAST(:properties AS jsonb[]),"
     " CAST(:precise_total_amount_cents AS numeric[]), CAST(:created_at AS timestamptz[]))"
     " ON CONFLICT (organization_id, external_subscription_id, transaction_id) DO NOTHING"
-    " RETURNING external_subscription_id, transaction_id"
+    " RETURNING organization_id, external_subscription_id, transaction_id, code, timestamp,"
+    " properties),"
+    " increments AS ("
+    " SELECT organization_id, external_subscription_id, code,"
+    " date_trunc('hour', timestamp, 'UTC') AS hour, '' AS property,"
+    " count(*) AS events_count, 0::numeric AS total FROM inserted GROUP BY 1, 2, 3, 4"
+    " UNION ALL"
+    " SELECT i.organization_id, i.external_subscription_id, i.code,"
+    " date_trunc('hour', i.timestamp, 'UTC'), p.key, count(*), sum((p.value #>> '{}')::numeric)"
+    " FROM inserted i, jsonb_each(i.properties) p"
+    " WHERE p.key <> '' AND (jsonb_typeof(p.value) = 'number' OR"
+    " (jsonb_typeof(p.value) = 'string' AND (p.value #>> '{}') ~ '^-?\\d+(\\.\\d+)?$'))"
+    " GROUP BY 1, 2, 3, 4, 5),"
+    " rolled AS ("
+    " INSERT INTO event_rollups (organization_id, external_subscription_id, code, hour,"
+    " property, events_count, total)"
+    " SELECT * FROM increments ORDER BY 1, 2, 3, 4, 5"
+    " ON CONFLICT (organization_id, external_subscription_id, code, hour, property)"
+    " DO UPDATE SET events_count = event_rollups.events_count + EXCLUDED.events_count,"
+    " total = event_rollups.total + EXCLUDED.total)"
+    " SELECT external_subscription_id, transaction_id FROM inserted"
 )
 
 
@@ -98,11 +120,13 @@ def insert_events(
         for index, event in enumerate(events)
         if (event.external_subscription_id, event.transaction_id) not in inserted
     }
-    rollups.record(
-        session,
-        organization_id,
-        [event for index, event in enumerate(events) if index not in duplicates],
-    )
+    if session.get_bind().dialect.name != "postgresql":
+        # PostgreSQL updated the rollups inside the insert statement.
+        rollups.record(
+            session,
+            organization_id,
+            [event for index, event in enumerate(events) if index not in duplicates],
+        )
     return stored, duplicates
 
 
