@@ -37,9 +37,16 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the API on HOST:PORT."""
+    from meterbill.app import bootstrap
+
     settings = Settings()
     if migrate_first:
         upgrade(settings.database_url)
+    # Bootstrap once here, so that several workers starting together cannot each
+    # create a first organization; their own start-up bootstrap then finds it.
+    db = Database(settings.database_url, pool_size=1)
+    bootstrap(db, settings)
+    db.dispose()
     # Each worker process builds its own app from the same METERBILL_* environment.
     uvicorn.run(
         "meterbill.app:create_app",
