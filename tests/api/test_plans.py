@@ -336,10 +336,13 @@ def test_nested_charge_endpoints(lago: Client, http: httpx.Client, metrics: dict
     updated = lago.plan_charges.update(
         "startup",
         "calls",
-        Charge(invoice_display_name="API calls", properties={"amount": "50", "package_size": 5}),
+        Charge(
+            invoice_display_name="API calls",
+            properties={"amount": "50", "package_size": 5, "free_units": 0},
+        ),
     )
     assert updated.invoice_display_name == "API calls"
-    assert updated.properties == {"amount": "50", "package_size": 5}
+    assert updated.properties == {"amount": "50", "package_size": 5, "free_units": 0}
     # The official client's find_all for child resources sends no Authorization header
     # (lago-python-client 1.55), so the list is read over raw HTTP.
     listed = http.get("/plans/startup/charges").json()

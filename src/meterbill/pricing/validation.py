@@ -1,145 +1,178 @@
-"""Lago's validation of charge `properties`, per charge model.
+"""Checks shared by the charge models' validators.
 
-Returns field -> error codes; the plan service reports them under `properties`.
-Amounts must be strings holding non-negative decimals (Lago refuses JSON numbers).
+Every validator returns field -> Lago error codes ({} when valid); the codes of one field
+are listed once each, in the order they were found.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 Errors = dict[str, list[str]]
 
 
-def _is_amount(value: Any) -> bool:
+class ErrorBag:
+    def __init__(self) -> None:
+        self.errors: Errors = {}
+
+    def add(self, field: str, code: str) -> None:
+        codes = self.errors.setdefault(field, [])
+        if code not in codes:
+            codes.append(code)
+
+    def merge(self, errors: Errors) -> None:
+        for field, codes in errors.items():
+            for code in codes:
+                self.add(field, code)
+
+
+def is_amount(value: Any) -> bool:
+    """A non-negative finite decimal written as a string.
+
+    Lago refuses JSON numbers for prices so that no float parsing ever touches them.
+    """
     if not isinstance(value, str):
         return False
     try:
-        number = Decimal(value)
+        number = Decimal(value.strip())
     except InvalidOperation:
         return False
     return number.is_finite() and number >= 0
 
 
-def _is_count(value: Any, *, positive: bool = False) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return False
-    return value > 0 if positive else value >= 0
+def is_count(value: Any, *, minimum: int) -> bool:
+    """A JSON integer (not a boolean, not a float, not a string) of at least `minimum`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
-def _is_bound(value: Any) -> bool:
-    return (
-        isinstance(value, int | float | str)
-        and not isinstance(value, bool)
-        and _is_amount(str(value))
-    )
+def is_blank(value: Any) -> bool:
+    """Rails' `blank?`: None, False, an empty or whitespace string, an empty collection."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, Mapping | Sequence):
+        return len(value) == 0
+    return False
 
 
-def _ranges_are_valid(ranges: list[Any]) -> bool:
-    """First tier from 0; each next starts at the previous end (or one after); only the
-    last is open-ended; every closed tier ends after it starts."""
+def _bound(value: Any) -> Decimal | None:
+    """A tier bound: a JSON number, or a string holding one (Lago reads `to_s`)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def validate_ranges(
+    properties: Mapping[str, Any], key: str, price_key: str, price_code: str
+) -> Errors:
+    """Tier lists (billing.md §2.3 tier rules).
+
+    The first tier starts at 0; each next one starts at the previous `to_value` (adjacent
+    style) or one after it (classic style); every tier but the last ends after it starts;
+    only the last is open-ended. Prices and flat amounts are amount strings.
+    """
+    bag = ErrorBag()
+    ranges = properties.get(key)
+    if is_blank(ranges):
+        bag.add(key, f"missing_{key}")
+        return bag.errors
+    if not isinstance(ranges, Sequence) or isinstance(ranges, str):
+        bag.add(key, f"invalid_{key}")
+        return bag.errors
     previous_to: Decimal | None = None
     for index, item in enumerate(ranges):
-        if not isinstance(item, dict) or not _is_bound(item.get("from_value")):
+        if not isinstance(item, Mapping):
+            bag.add(key, f"invalid_{key}")
+            continue
+        if not is_amount(item.get(price_key)):
+            bag.add(price_key, price_code)
+        if not is_amount(item.get("flat_amount")):
+            bag.add("flat_amount", "invalid_amount")
+        if not _bounds_are_valid(item, index == len(ranges) - 1, index == 0, previous_to):
+            bag.add(key, f"invalid_{key}")
+        # Like Lago, the next tier is checked against this tier's end even if this tier
+        # was wrong, so one bad bound is reported once rather than for every tier after.
+        previous_to = _bound(item.get("to_value")) or Decimal(0)
+    return bag.errors
+
+
+def _bounds_are_valid(
+    item: Mapping[str, Any], last: bool, first: bool, previous_to: Decimal | None
+) -> bool:
+    start = _bound(item.get("from_value"))
+    if start is None:
+        return False
+    if first:
+        if start != 0:
             return False
-        start = Decimal(str(item["from_value"]))
-        end_raw = item.get("to_value")
-        last = index == len(ranges) - 1
-        if end_raw is None:
-            if not last:
-                return False
-        elif not _is_bound(end_raw) or Decimal(str(end_raw)) <= start or last:
-            return False
-        if index == 0 and start != 0:
-            return False
-        if previous_to is not None and start not in (previous_to, previous_to + 1):
-            return False
-        previous_to = Decimal(str(end_raw)) if end_raw is not None else None
-    return True
+    elif previous_to is None or start not in (previous_to, previous_to + 1):
+        return False
+    end_raw = item.get("to_value")
+    if last:
+        return end_raw is None
+    end = _bound(end_raw)
+    return end is not None and end > start
 
 
-def _tiers(properties: dict[str, Any], key: str, price_key: str, price_code: str) -> Errors:
-    ranges = properties.get(key)
-    if not isinstance(ranges, list) or not ranges:
-        return {key: [f"missing_{key}"]}
-    errors: Errors = {}
-    if not _ranges_are_valid(ranges):
-        errors[key] = [f"invalid_{key}"]
-    for item in ranges:
-        if isinstance(item, dict):
-            if not _is_amount(item.get(price_key)):
-                errors.setdefault(price_key, []).append(price_code)
-            if not _is_amount(item.get("flat_amount")):
-                errors.setdefault("flat_amount", []).append("invalid_amount")
-    return {field: sorted(set(codes)) for field, codes in errors.items()}
+def validate_group_keys(properties: Mapping[str, Any]) -> Errors:
+    """pricing_group_keys (alias grouped_by) and presentation_group_keys, valid for every
+    charge model (Lago's Charges::Validators::BaseService)."""
+    bag = ErrorBag()
+    # The deprecated alias is the one checked only when the new name is absent.
+    field = "grouped_by" if properties.get("pricing_group_keys") is None else "pricing_group_keys"
+    keys = properties.get(field)
+    if keys is not None and not _is_key_list(keys):
+        bag.add(field, "invalid_type")
+
+    raw = properties.get("presentation_group_keys")
+    if is_blank(raw):
+        return bag.errors
+    values: list[str] = []
+    well_formed = isinstance(raw, list)
+    if well_formed:
+        for entry in raw:
+            value, entry_ok = _presentation_entry(entry)
+            if value is not None:
+                values.append(value)
+            if not entry_ok:
+                # Lago stops at the first malformed entry (Array#all?), so duplicates are
+                # only looked for up to it.
+                well_formed = False
+                break
+    if not well_formed:
+        bag.add("presentation_group_keys", "invalid_type")
+    if isinstance(raw, list | str | Mapping) and len(raw) > 2:
+        bag.add("presentation_group_keys", "too_many_keys")
+    if len(values) != len(set(values)):
+        bag.add("presentation_group_keys", "value_is_duplicated")
+    return bag.errors
 
 
-def _standard(properties: dict[str, Any]) -> Errors:
-    return {} if _is_amount(properties.get("amount")) else {"amount": ["invalid_amount"]}
+def _is_key_list(keys: Any) -> bool:
+    """A list of non-blank strings; an empty list counts as no grouping."""
+    return isinstance(keys, list) and all(isinstance(k, str) and k.strip() for k in keys)
 
 
-def _package(properties: dict[str, Any]) -> Errors:
-    errors = _standard(properties)
-    if not _is_count(properties.get("package_size"), positive=True):
-        errors["package_size"] = ["invalid_package_size"]
-    if not _is_count(properties.get("free_units", 0)):
-        errors["free_units"] = ["invalid_free_units"]
-    return errors
-
-
-def _percentage(properties: dict[str, Any]) -> Errors:
-    errors: Errors = {}
-    if not _is_amount(properties.get("rate")):
-        errors["rate"] = ["invalid_rate"]
-    for key in (
-        "fixed_amount",
-        "free_units_per_total_aggregation",
-        "per_transaction_min_amount",
-        "per_transaction_max_amount",
-    ):
-        if properties.get(key) is not None and not _is_amount(properties[key]):
-            errors[key] = [f"invalid_{key}"]
-    events = properties.get("free_units_per_events")
-    if events is not None and not _is_count(events):
-        errors["free_units_per_events"] = ["invalid_free_units_per_events"]
-    low, high = (
-        properties.get("per_transaction_min_amount"),
-        properties.get("per_transaction_max_amount"),
-    )
-    if _is_amount(low) and _is_amount(high) and Decimal(low) > Decimal(high):
-        errors["per_transaction_max_amount"] = [
-            "per_transaction_max_lower_than_per_transaction_min"
-        ]
-    return errors
-
-
-VALIDATORS = {
-    "standard": _standard,
-    "package": _package,
-    "percentage": _percentage,
-    "graduated": lambda p: _tiers(p, "graduated_ranges", "per_unit_amount", "invalid_amount"),
-    "volume": lambda p: _tiers(p, "volume_ranges", "per_unit_amount", "invalid_amount"),
-    "graduated_percentage": lambda p: _tiers(
-        p, "graduated_percentage_ranges", "rate", "invalid_rate"
-    ),
-    "dynamic": lambda _p: {},
-}
-
-
-def validate_properties(charge_model: str, properties: dict[str, Any]) -> Errors:
-    return VALIDATORS[charge_model](properties)
-
-
-def default_properties(charge_model: str) -> dict[str, Any]:
-    """What Lago stores for a charge created without properties."""
-    open_tier = {"from_value": 0, "to_value": None, "flat_amount": "0"}
-    return {
-        "standard": {"amount": "0"},
-        "package": {"package_size": 1, "amount": "0", "free_units": 0},
-        "percentage": {"rate": "0"},
-        "graduated": {"graduated_ranges": [{**open_tier, "per_unit_amount": "0"}]},
-        "volume": {"volume_ranges": [{**open_tier, "per_unit_amount": "0"}]},
-        "graduated_percentage": {"graduated_percentage_ranges": [{**open_tier, "rate": "0"}]},
-        "dynamic": {},
-    }[charge_model]
+def _presentation_entry(entry: Any) -> tuple[str | None, bool]:
+    """The entry's `value` if it is a non-blank string, and whether the whole entry is
+    `{value, options?: {display_in_invoice: bool}}`."""
+    if not isinstance(entry, Mapping):
+        return None, False
+    raw_value = entry.get("value")
+    value = raw_value if isinstance(raw_value, str) and raw_value.strip() else None
+    ok = value is not None and set(entry) <= {"value", "options"}
+    if ok and "options" in entry:
+        options = entry["options"]
+        ok = (
+            isinstance(options, Mapping)
+            and list(options) == ["display_in_invoice"]
+            and isinstance(options["display_in_invoice"], bool)
+        )
+    return value, ok
