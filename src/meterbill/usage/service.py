@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
@@ -52,6 +52,8 @@ class PricedBucket:
     units: Decimal
     events_count: int
     amount_cents: int
+    # The model's unrounded result, kept for the fee's precise figures and details.
+    amount: pricing.ChargeAmount | None = None
 
 
 @dataclass
@@ -180,6 +182,27 @@ def compute_current_usage(
     assert plan is not None
     timezone = applicable_timezone(customer, organization)
     period = charges_period(subscription, plan, timezone, now)
+    return usage_in_period(
+        session, customer, subscription, plan, period, timezone, apply_taxes=apply_taxes
+    )
+
+
+def usage_in_period(
+    session: Session,
+    customer: Customer,
+    subscription: Subscription,
+    plan: Plan,
+    period: ChargesPeriod,
+    timezone: str,
+    *,
+    apply_taxes: bool = True,
+    charge_filter: Callable[[Charge], bool] | None = None,
+) -> CurrentUsage:
+    """Every charge of `plan` (those `charge_filter` keeps) priced over `period`.
+
+    The current usage endpoint and the invoices both price usage here.
+    """
+    organization_id = customer.organization_id
     window = Window(
         organization_id=organization_id,
         external_subscription_id=subscription.external_id,
@@ -195,6 +218,8 @@ def compute_current_usage(
             .options(selectinload(Charge.filters))
         )
     )
+    if charge_filter is not None:
+        charges = [charge for charge in charges if charge_filter(charge)]
     metrics = {
         metric.id: metric
         for metric in session.scalars(
@@ -275,6 +300,7 @@ def _charge_usage(
             properties_of.get(filter_id, charge.properties),
             pricing.Usage(
                 units=prorated.get((filter_id, group), bucket.units),
+                full_units=bucket.units if (filter_id, group) in prorated else None,
                 events_count=bucket.events_count,
                 event_values=extra.values.get((filter_id, group)) if extra.values else None,
                 precise_total_amount_cents=extra.amounts.get((filter_id, group), Decimal(0)),
@@ -288,6 +314,7 @@ def _charge_usage(
                 units=bucket.units,
                 events_count=bucket.events_count,
                 amount_cents=amount.cents(currency),
+                amount=amount,
             )
         )
     return usage
