@@ -5,8 +5,10 @@ every minute, or once late) gives the same result. Rows are claimed with
 FOR UPDATE SKIP LOCKED, so several `meterbill worker` processes can tick at once
 against one PostgreSQL (SQLite has one writer anyway).
 
-Billing runs, draft finalization and the rest arrive with the invoicing work; today
-the clock moves subscriptions through their statuses.
+Order, as Lago's clock: activate pending subscriptions, terminate ended ones (with
+their termination invoices), hand over to scheduled downgrades, bill the subscriptions
+whose billing day it is, finalize drafts past their grace period, flag overdue
+invoices, terminate expired coupons.
 """
 
 from __future__ import annotations
@@ -20,8 +22,17 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
 from meterbill.core.periods import local_date, utc_bounds
+from meterbill.coupons.models import Coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices.billing import (
+    BillingReport,
+    bill_due_subscriptions,
+    bill_started,
+    bill_terminated,
+    finalize_due_drafts,
+)
+from meterbill.invoices.models import Invoice
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.lifecycle import billing_period
@@ -33,6 +44,9 @@ class TickReport:
     activated: list[str] = field(default_factory=list)
     terminated: list[str] = field(default_factory=list)
     downgraded: list[str] = field(default_factory=list)
+    billing: BillingReport = field(default_factory=BillingReport)
+    overdue: list[str] = field(default_factory=list)
+    expired_coupons: list[str] = field(default_factory=list)
 
 
 def _timezone(session: Session, subscription: Subscription) -> str:
@@ -66,6 +80,8 @@ def activate_pending(session: Session, now: datetime, report: TickReport) -> Non
             subscription.status = "active"
             subscription.started_at = subscription.subscription_at
             subscription.updated_at = now
+            session.flush()
+            bill_started(session, subscription, now)
             report.activated.append(subscription.external_id)
 
 
@@ -88,6 +104,8 @@ def terminate_ended(session: Session, now: datetime, report: TickReport) -> None
         subscription.status = "terminated"
         subscription.terminated_at = subscription.ending_at
         subscription.updated_at = now
+        session.flush()
+        bill_terminated(session, subscription, now)
         report.terminated.append(subscription.external_id)
 
 
@@ -112,23 +130,65 @@ def apply_downgrades(session: Session, now: datetime, report: TickReport) -> Non
         _start, end = utc_bounds(running, timezone)
         current.status, current.terminated_at, current.updated_at = "terminated", end, now
         session.flush()
+        bill_terminated(session, current, now)
         pending.status = "active"
         pending.started_at = end + timedelta(seconds=1)
         pending.updated_at = now
+        session.flush()
+        bill_started(session, pending, now)
         report.downgraded.append(current.external_id)
 
 
-JOBS: tuple[Callable[[Session, datetime, TickReport], None], ...] = (
-    activate_pending,
-    terminate_ended,
-    apply_downgrades,
-)
+def mark_overdue(session: Session, now: datetime, report: TickReport) -> None:
+    """Finalized, unpaid invoices past their due date are flagged payment_overdue."""
+    for invoice in session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.status == "finalized",
+            Invoice.payment_status != "succeeded",
+            Invoice.payment_overdue.is_(False),
+            Invoice.payment_dispute_lost_at.is_(None),
+            Invoice.payment_due_date < now.date(),
+        )
+        .with_for_update(skip_locked=True)
+    ):
+        invoice.payment_overdue = True
+        invoice.updated_at = now
+        report.overdue.append(invoice.number)
+
+
+def terminate_expired_coupons(session: Session, now: datetime, report: TickReport) -> None:
+    """Time-limited coupons past expiration_at can no longer be applied."""
+    for coupon in session.scalars(
+        select(Coupon)
+        .where(
+            Coupon.status == "active",
+            Coupon.expiration == "time_limit",
+            Coupon.expiration_at.is_not(None),
+            Coupon.expiration_at < now,
+        )
+        .with_for_update(skip_locked=True)
+    ):
+        coupon.status = "terminated"
+        coupon.terminated_at = now
+        coupon.updated_at = now
+        report.expired_coupons.append(coupon.code)
+
+
+Job = Callable[[Session, datetime, TickReport], None]
+LOCKSTEP_JOBS: tuple[Job, ...] = (activate_pending, terminate_ended, apply_downgrades)
+AFTER_BILLING_JOBS: tuple[Job, ...] = (mark_overdue, terminate_expired_coupons)
 
 
 def tick(db: Database, now: datetime) -> TickReport:
-    """Run every periodic job once, in Lago's order, each in its own transaction."""
+    """Run every periodic job once, in Lago's order, each in its own transaction(s)."""
     report = TickReport()
-    for job in JOBS:
+    for job in LOCKSTEP_JOBS:
+        with db.transaction() as session:
+            job(session, now, report)
+    bill_due_subscriptions(db, now, report.billing)
+    finalize_due_drafts(db, now, report.billing)
+    for job in AFTER_BILLING_JOBS:
         with db.transaction() as session:
             job(session, now, report)
     return report

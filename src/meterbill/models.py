@@ -5,6 +5,15 @@ from meterbill.core.db import Base
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.events.models import Event, EventRollup
+from meterbill.invoices.models import (
+    Credit,
+    Fee,
+    FeeTax,
+    Invoice,
+    InvoiceMetadata,
+    InvoiceSubscription,
+    InvoiceTax,
+)
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
 from meterbill.organizations.models import ApiKey, Organization
 from meterbill.plans.models import (
@@ -20,8 +29,35 @@ from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
 
 __all__ = [
-    "AddOn", "AddOnTax", "ApiKey", "AppliedCoupon", "Base", "BillableMetric",
-    "BillableMetricFilter", "Charge", "ChargeFilter", "ChargeTax", "CommitmentTax", "Coupon",
-    "CouponTarget", "Customer", "CustomerMetadata", "CustomerTax", "Event", "EventRollup",
-    "MinimumCommitment", "Organization", "Plan", "PlanTax", "Subscription", "Tax",
+    "AddOn",
+    "AddOnTax",
+    "ApiKey",
+    "AppliedCoupon",
+    "Base",
+    "BillableMetric",
+    "BillableMetricFilter",
+    "Charge",
+    "ChargeFilter",
+    "ChargeTax",
+    "CommitmentTax",
+    "Coupon",
+    "CouponTarget",
+    "Credit",
+    "Customer",
+    "CustomerMetadata",
+    "CustomerTax",
+    "Event",
+    "EventRollup",
+    "Fee",
+    "FeeTax",
+    "Invoice",
+    "InvoiceMetadata",
+    "InvoiceSubscription",
+    "InvoiceTax",
+    "MinimumCommitment",
+    "Organization",
+    "Plan",
+    "PlanTax",
+    "Subscription",
+    "Tax",
 ]  # fmt: skip

@@ -46,4 +46,10 @@ def terminate(session: Session, subscription: Subscription, now: datetime) -> No
         cancel_next(session, subscription, now)
         subscription.status = "terminated"
         subscription.terminated_at = now
+        subscription.updated_at = now
+        session.flush()
+        # Imported here: invoicing builds on subscriptions, not the other way round.
+        from meterbill.invoices.billing import bill_terminated
+
+        bill_terminated(session, subscription, now)
     subscription.updated_at = now

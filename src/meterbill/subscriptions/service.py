@@ -17,6 +17,7 @@ from meterbill.core.records import flush_unique
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import CustomerInput, applicable_timezone
 from meterbill.customers.service import assign_currency, upsert_customer
+from meterbill.invoices.billing import bill_started, bill_upgrade
 from meterbill.organizations.service import get_organization
 from meterbill.plans.models import Plan
 from meterbill.plans.service import find_plan, override_plan
@@ -136,6 +137,8 @@ def create_subscription(
     )
     session.add(subscription)
     flush_unique(session, "external_id")
+    if subscription.status == "active":
+        bill_started(session, subscription, now)
     return subscription
 
 
@@ -186,6 +189,7 @@ def _upgrade(
     )
     session.add(upgraded)
     flush_unique(session, "external_id")
+    bill_upgrade(session, current, upgraded, now)
     return upgraded
 
 

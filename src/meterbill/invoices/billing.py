@@ -1,0 +1,184 @@
+"""When subscriptions are billed: at a start paid in advance, on billing days, at the end.
+
+The clock calls `bill_due_subscriptions`; the subscription code calls `bill_started`,
+`bill_terminated` and `bill_upgrade` as those moments happen. Each writes an
+invoice entry under a unique (subscription, reason, boundary) key, so running any
+of them twice, or from two workers at once, bills a moment exactly once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from meterbill.core.db import Database
+from meterbill.core.periods import local_date
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices import entries
+from meterbill.invoices.lifecycle import Billed, create_subscription_invoice, finalize
+from meterbill.invoices.models import Invoice, InvoiceSubscription
+from meterbill.organizations.models import Organization
+from meterbill.plans.models import Plan
+from meterbill.subscriptions.models import Subscription
+
+BATCH = 200
+
+
+@dataclass
+class BillingReport:
+    invoices: list[uuid.UUID] = field(default_factory=list)
+    finalized: list[uuid.UUID] = field(default_factory=list)
+
+
+def _owner(session: Session, subscription: Subscription) -> tuple[Customer, Organization, Plan]:
+    customer = session.get(Customer, subscription.customer_id)
+    organization = session.get(Organization, subscription.organization_id)
+    plan = session.get(Plan, subscription.plan_id)
+    assert customer is not None and organization is not None and plan is not None
+    return customer, organization, plan
+
+
+def bill_started(session: Session, subscription: Subscription, now: datetime) -> Invoice | None:
+    """The start invoice of a plan paid in advance (nothing for a plan paid in arrears)."""
+    customer, organization, plan = _owner(session, subscription)
+    spec = entries.starting(subscription, plan, applicable_timezone(customer, organization))
+    if spec is None:
+        return None
+    return create_subscription_invoice(
+        session, customer, organization, [Billed(subscription, spec)], now
+    )
+
+
+def bill_terminated(session: Session, subscription: Subscription, now: datetime) -> Invoice | None:
+    """The termination invoice, unless the subscription asked to skip it."""
+    if subscription.terminated_at is None or subscription.on_termination_invoice == "skip":
+        return None
+    customer, organization, plan = _owner(session, subscription)
+    spec = entries.terminating(subscription, plan, applicable_timezone(customer, organization))
+    return create_subscription_invoice(
+        session, customer, organization, [Billed(subscription, spec)], now
+    )
+
+
+def bill_upgrade(
+    session: Session, previous: Subscription, upgraded: Subscription, now: datetime
+) -> Invoice | None:
+    """An upgrade bills the old plan's end and the new plan's start on one invoice."""
+    customer, organization, old_plan = _owner(session, previous)
+    timezone = applicable_timezone(customer, organization)
+    billed = []
+    if previous.on_termination_invoice != "skip":
+        billed.append(Billed(previous, entries.terminating(previous, old_plan, timezone)))
+    new_plan = session.get(Plan, upgraded.plan_id)
+    assert new_plan is not None
+    start = entries.starting(upgraded, new_plan, timezone)
+    if start is not None:
+        billed.append(Billed(upgraded, start))
+    if not billed:
+        return None
+    return create_subscription_invoice(session, customer, organization, billed, now)
+
+
+def _last_boundaries(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = session.execute(
+        select(InvoiceSubscription.subscription_id, func.max(InvoiceSubscription.boundary))
+        .where(
+            InvoiceSubscription.subscription_id.in_(ids),
+            InvoiceSubscription.invoicing_reason == "subscription_periodic",
+        )
+        .group_by(InvoiceSubscription.subscription_id)
+    ).all()
+    return {subscription_id: boundary for subscription_id, boundary in rows}
+
+
+def _due_batches(db: Database) -> Iterator[list[uuid.UUID]]:
+    with db.transaction(write=False) as session:
+        ids = list(
+            session.scalars(
+                select(Subscription.id)
+                .where(Subscription.status == "active")
+                .order_by(Subscription.customer_id, Subscription.id)
+            )
+        )
+    for index in range(0, len(ids), BATCH):
+        yield ids[index : index + BATCH]
+
+
+def bill_due_subscriptions(db: Database, now: datetime, report: BillingReport) -> None:
+    """Bill every active subscription whose billing day has come (customer's timezone).
+
+    Billing days missed while no clock ran are billed too, oldest first, but never
+    one before the subscription was created: a back-dated start bills from the next
+    billing day on, as Lago does.
+    """
+    for batch in _due_batches(db):
+        with db.transaction() as session:
+            rows = session.execute(
+                select(Subscription, Customer, Organization, Plan)
+                .join(Customer, Customer.id == Subscription.customer_id)
+                .join(Organization, Organization.id == Subscription.organization_id)
+                .join(Plan, Plan.id == Subscription.plan_id)
+                .where(Subscription.id.in_(batch), Subscription.status == "active")
+                .order_by(Subscription.customer_id, Subscription.created_at)
+                .with_for_update(skip_locked=True, of=Subscription)
+            ).all()
+            last = _last_boundaries(session, [row[0].id for row in rows])
+            due: dict[tuple[uuid.UUID, date], list[Billed]] = defaultdict(list)
+            owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
+            for subscription, customer, organization, plan in rows:
+                timezone = applicable_timezone(customer, organization)
+                assert subscription.started_at is not None
+                after = max(
+                    local_date(subscription.started_at, timezone),
+                    local_date(subscription.created_at, timezone),
+                )
+                if subscription.id in last:
+                    after = max(after, date.fromisoformat(last[subscription.id]))
+                for day in entries.billing_days(
+                    subscription, plan, timezone, after, local_date(now, timezone)
+                ):
+                    spec = entries.periodic(subscription, plan, timezone, day)
+                    due[(customer.id, day)].append(Billed(subscription, spec))
+                    owners[customer.id] = (customer, organization)
+            for (customer_id, _day), billed in sorted(due.items(), key=lambda item: item[0][1]):
+                customer, organization = owners[customer_id]
+                invoice = create_subscription_invoice(session, customer, organization, billed, now)
+                if invoice is not None:
+                    report.invoices.append(invoice.id)
+
+
+def finalize_due_drafts(db: Database, now: datetime, report: BillingReport) -> None:
+    """Drafts whose grace period is over (in their customer's timezone) are finalized."""
+    with db.transaction(write=False) as session:
+        candidates = list(
+            session.scalars(
+                select(Invoice.id).where(
+                    Invoice.status == "draft",
+                    Invoice.expected_finalization_date <= (now + timedelta(days=1)).date(),
+                )
+            )
+        )
+    for index in range(0, len(candidates), BATCH):
+        with db.transaction() as session:
+            for invoice in session.scalars(
+                select(Invoice)
+                .where(Invoice.id.in_(candidates[index : index + BATCH]), Invoice.status == "draft")
+                .with_for_update(skip_locked=True)
+            ):
+                customer = session.get(Customer, invoice.customer_id)
+                organization = session.get(Organization, invoice.organization_id)
+                assert customer is not None and organization is not None
+                today = local_date(now, applicable_timezone(customer, organization))
+                if (
+                    invoice.expected_finalization_date
+                    and invoice.expected_finalization_date <= today
+                ):
+                    finalize(session, invoice, now, today=today)
+                    report.finalized.append(invoice.id)

@@ -1,0 +1,367 @@
+"""Fees of one billed subscription entry: plan fee, charge fees, true-ups, commitment.
+
+Built from the ranges stored on the entry, so a draft rebuilt at finalization prices
+the same ranges with the events that arrived meanwhile.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from meterbill import pricing
+from meterbill.core.money import round_half_up, subunit_to_unit
+from meterbill.core.periods import Period, local_date, period_containing
+from meterbill.core.times import iso_seconds
+from meterbill.customers.models import Customer
+from meterbill.invoices.models import Fee, InvoiceSubscription
+from meterbill.invoices.proration import plan_fee, trial_end_date
+from meterbill.invoices.taxes import TaxResolver
+from meterbill.plans.models import Charge, MinimumCommitment, Plan
+from meterbill.subscriptions.models import Subscription
+from meterbill.taxes.models import Tax
+from meterbill.usage.periods import ChargesPeriod, charges_interval
+from meterbill.usage.service import ChargeUsage, usage_in_period
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class BuiltFee:
+    fee: Fee
+    taxes: list[Tax]
+    metric_id: uuid.UUID | None = None
+    plan_id: uuid.UUID | None = None
+
+
+@dataclass
+class BillingContext:
+    session: Session
+    customer: Customer
+    timezone: str
+    currency: str
+    now: datetime
+    taxes: TaxResolver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.taxes = TaxResolver(self.session, self.customer)
+
+    def new_fee(self, **columns: Any) -> Fee:
+        return Fee(
+            id=uuid.uuid4(),
+            organization_id=self.customer.organization_id,
+            customer_id=self.customer.id,
+            amount_currency=self.currency,
+            created_at=self.now,
+            updated_at=self.now,
+            **columns,
+        )
+
+
+def _full_period(
+    plan: Plan, subscription: Subscription, interval: str, tz: str, at: datetime
+) -> Period:
+    return period_containing(
+        interval,  # type: ignore[arg-type]
+        subscription.billing_time,  # type: ignore[arg-type]
+        local_date(subscription.subscription_at, tz),
+        local_date(at, tz),
+    )
+
+
+def first_started_at(session: Session, subscription: Subscription) -> datetime:
+    """A trial counts from the first start of the external id (upgrades keep it)."""
+    first = session.scalar(
+        select(func.min(Subscription.started_at)).where(
+            Subscription.customer_id == subscription.customer_id,
+            Subscription.external_id == subscription.external_id,
+        )
+    )
+    return first or subscription.started_at or subscription.subscription_at
+
+
+def _is_upgrade_termination(session: Session, subscription: Subscription) -> bool:
+    return (
+        subscription.terminated_at is not None
+        and session.scalar(
+            select(Subscription.id).where(
+                Subscription.previous_subscription_id == subscription.id,
+                Subscription.started_at == subscription.terminated_at,
+            )
+        )
+        is not None
+    )
+
+
+def _properties(entry: InvoiceSubscription, duration: int | None = None) -> dict[str, Any]:
+    return {
+        "from_datetime": iso_seconds(entry.from_datetime),
+        "to_datetime": iso_seconds(entry.to_datetime),
+        "charges_from_datetime": iso_seconds(entry.charges_from_datetime),
+        "charges_to_datetime": iso_seconds(entry.charges_to_datetime),
+        "charges_duration": duration,
+    }
+
+
+def subscription_fee(
+    ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
+) -> BuiltFee | None:
+    if entry.from_datetime is None or entry.to_datetime is None:
+        return None
+    tz = ctx.timezone
+    full = _full_period(plan, subscription, plan.interval, tz, entry.from_datetime)
+    last = local_date(entry.to_datetime, tz)
+    if entry.invoicing_reason == "subscription_terminating" and _is_upgrade_termination(
+        ctx.session, subscription
+    ):
+        # The upgrade day is billed by the new plan.
+        last -= timedelta(days=1)
+    trial_end = trial_end_date(
+        local_date(first_started_at(ctx.session, subscription), tz), plan.trial_period
+    )
+    fee = plan_fee(plan.amount_cents, full, local_date(entry.from_datetime, tz), last, trial_end)
+    built = ctx.new_fee(
+        fee_type="subscription",
+        subscription_id=subscription.id,
+        item_code=plan.code,
+        item_name=plan.name,
+        item_id=subscription.id,
+        item_type="Subscription",
+        invoice_display_name=plan.invoice_display_name or plan.name,
+        pay_in_advance=plan.pay_in_advance,
+        amount_cents=fee.amount_cents,
+        precise_amount_cents=fee.precise_amount_cents,
+        unit_amount_cents=fee.amount_cents,
+        precise_unit_amount=Decimal(fee.amount_cents) / subunit_to_unit(ctx.currency),
+        units=Decimal(1),
+        total_aggregated_units=Decimal(1),
+        events_count=0,
+        amount_details={"plan_amount_cents": plan.amount_cents},
+        from_datetime=entry.from_datetime,
+        to_datetime=entry.to_datetime,
+        properties=_properties(entry),
+    )
+    return BuiltFee(built, ctx.taxes.for_subscription(plan.id), plan_id=plan.parent_id or plan.id)
+
+
+def charge_fees(
+    ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
+) -> list[BuiltFee]:
+    if entry.charges_from_datetime is None or entry.charges_to_datetime is None:
+        return []
+    tz = ctx.timezone
+    full = _full_period(plan, subscription, charges_interval(plan), tz, entry.charges_from_datetime)
+    period = ChargesPeriod(
+        period=full, start=entry.charges_from_datetime, end=entry.charges_to_datetime
+    )
+    usage = usage_in_period(
+        ctx.session,
+        ctx.customer,
+        subscription,
+        plan,
+        period,
+        tz,
+        apply_taxes=False,
+        charge_filter=lambda charge: not charge.pay_in_advance,
+    )
+    billed_days = (
+        local_date(entry.charges_to_datetime, tz) - local_date(entry.charges_from_datetime, tz)
+    ).days + 1
+    built: list[BuiltFee] = []
+    for charge_usage in usage.charges:
+        built.extend(
+            _fees_of_charge(ctx, entry, subscription, plan, charge_usage, full, billed_days)
+        )
+    return built
+
+
+def _fees_of_charge(
+    ctx: BillingContext,
+    entry: InvoiceSubscription,
+    subscription: Subscription,
+    plan: Plan,
+    usage: ChargeUsage,
+    full: Period,
+    billed_days: int,
+) -> list[BuiltFee]:
+    charge: Charge = usage.charge
+    metric = usage.metric
+    filters = {str(item.id): item for item in charge.filters}
+    taxes = ctx.taxes.for_charge(charge.id, plan.id)
+    base_plan = plan.parent_id or plan.id
+    properties = _properties(entry, full.days)
+    fees: list[BuiltFee] = []
+    for bucket in usage.buckets:
+        amount = bucket.amount or pricing.ChargeAmount(ZERO, ZERO)
+        figures = amount.fee_amounts(ctx.currency)
+        if not (bucket.units or figures.amount_cents or bucket.events_count):
+            continue
+        charge_filter = filters.get(bucket.filter_id) if bucket.filter_id else None
+        fee = ctx.new_fee(
+            fee_type="charge",
+            subscription_id=subscription.id,
+            charge_id=charge.id,
+            charge_filter_id=charge_filter.id if charge_filter else None,
+            item_code=metric.code,
+            item_name=metric.name,
+            item_id=metric.id,
+            item_type="BillableMetric",
+            invoice_display_name=charge.invoice_display_name or metric.name,
+            filter_display_name=charge_filter.invoice_display_name if charge_filter else None,
+            filter_values=charge_filter.values if charge_filter else None,
+            grouped_by=dict(zip(usage.group_keys, bucket.group, strict=True)),
+            pay_in_advance=False,
+            invoiceable=charge.invoiceable,
+            amount_cents=figures.amount_cents,
+            precise_amount_cents=figures.precise_amount_cents,
+            unit_amount_cents=figures.unit_amount_cents,
+            precise_unit_amount=figures.precise_unit_amount,
+            units=bucket.units,
+            total_aggregated_units=bucket.units,
+            events_count=bucket.events_count,
+            amount_details=_plain(amount.amount_details),
+            from_datetime=entry.charges_from_datetime,
+            to_datetime=entry.charges_to_datetime,
+            properties=properties,
+        )
+        fees.append(BuiltFee(fee, taxes, metric.id, base_plan))
+    if charge.min_amount_cents:
+        used = sum(item.fee.amount_cents for item in fees)
+        used_precise = sum((item.fee.precise_amount_cents for item in fees), ZERO)
+        true_up = pricing.true_up(
+            charge.min_amount_cents, used, used_precise, full.days, billed_days, ctx.currency
+        )
+        if true_up is not None:
+            parent = fees[0].fee if fees else None
+            fee = ctx.new_fee(
+                fee_type="charge",
+                subscription_id=subscription.id,
+                charge_id=charge.id,
+                true_up_parent_fee_id=parent.id if parent else None,
+                item_code=metric.code,
+                item_name=metric.name,
+                item_id=metric.id,
+                item_type="BillableMetric",
+                invoice_display_name=charge.invoice_display_name or metric.name,
+                grouped_by={},
+                invoiceable=charge.invoiceable,
+                amount_cents=true_up.amount_cents,
+                precise_amount_cents=true_up.precise_amount_cents,
+                unit_amount_cents=true_up.unit_amount_cents,
+                precise_unit_amount=true_up.precise_unit_amount,
+                units=Decimal(1),
+                total_aggregated_units=Decimal(1),
+                events_count=0,
+                amount_details={},
+                from_datetime=entry.charges_from_datetime,
+                to_datetime=entry.charges_to_datetime,
+                properties=properties,
+            )
+            fees.append(BuiltFee(fee, taxes, metric.id, base_plan))
+    return fees
+
+
+def _plain(details: dict[str, Any]) -> dict[str, Any]:
+    """Charge-model details with Decimals as strings, ready for a JSON column."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(item) for item in value]
+        return value
+
+    return convert(details)
+
+
+def commitment_fee(
+    ctx: BillingContext,
+    entry: InvoiceSubscription,
+    subscription: Subscription,
+    plan: Plan,
+    invoice_fees: list[BuiltFee],
+) -> BuiltFee | None:
+    """Tops the plan period's fees up to its minimum commitment (prorated to its days)."""
+    if entry.commitment_from_datetime is None or entry.commitment_to_datetime is None:
+        return None
+    commitment = ctx.session.scalar(
+        select(MinimumCommitment).where(MinimumCommitment.plan_id == plan.id)
+    )
+    if commitment is None or not commitment.amount_cents:
+        return None
+    tz = ctx.timezone
+    full = _full_period(plan, subscription, plan.interval, tz, entry.commitment_from_datetime)
+    days = (
+        local_date(entry.commitment_to_datetime, tz)
+        - local_date(entry.commitment_from_datetime, tz)
+    ).days + 1
+    due = Decimal(commitment.amount_cents) * Decimal(days) / Decimal(full.days)
+    start, end = entry.commitment_from_datetime, entry.commitment_to_datetime
+    here = sum(
+        item.fee.amount_cents
+        for item in invoice_fees
+        if item.fee.subscription_id == subscription.id
+        and item.fee.from_datetime is not None
+        and start <= item.fee.from_datetime <= end
+    )
+    elsewhere = ctx.session.scalar(
+        select(func.coalesce(func.sum(Fee.amount_cents), 0)).where(
+            Fee.subscription_id == subscription.id,
+            Fee.fee_type.in_(("subscription", "charge")),
+            Fee.invoice_id != entry.invoice_id,
+            Fee.deleted_at.is_(None),
+            Fee.from_datetime >= start,
+            Fee.from_datetime <= end,
+        )
+    )
+    missing = due - Decimal(here + int(elsewhere or 0))
+    if missing <= 0:
+        return None
+    cents = int(round_half_up(missing))
+    if cents <= 0:
+        return None
+    fee = ctx.new_fee(
+        fee_type="commitment",
+        subscription_id=subscription.id,
+        item_code="minimum_commitment",
+        item_name=commitment.invoice_display_name or "Minimum commitment",
+        item_id=commitment.id,
+        item_type="Commitment",
+        invoice_display_name=commitment.invoice_display_name or "Minimum commitment",
+        amount_cents=cents,
+        precise_amount_cents=missing,
+        unit_amount_cents=cents,
+        precise_unit_amount=missing / subunit_to_unit(ctx.currency),
+        units=Decimal(1),
+        total_aggregated_units=Decimal(1),
+        events_count=0,
+        amount_details={},
+        from_datetime=start,
+        to_datetime=end,
+        properties=_properties(entry),
+    )
+    return BuiltFee(
+        fee, ctx.taxes.for_commitment(commitment.id, plan.id), plan_id=plan.parent_id or plan.id
+    )
+
+
+def entry_fees(
+    ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
+) -> list[BuiltFee]:
+    fees: list[BuiltFee] = []
+    plan_fee_built = subscription_fee(ctx, entry, subscription, plan)
+    if plan_fee_built is not None:
+        fees.append(plan_fee_built)
+    fees.extend(charge_fees(ctx, entry, subscription, plan))
+    commitment = commitment_fee(ctx, entry, subscription, plan, fees)
+    if commitment is not None:
+        fees.append(commitment)
+    return fees

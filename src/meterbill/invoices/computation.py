@@ -1,0 +1,181 @@
+"""Putting an invoice's figures together: its fees, then coupons, taxes and totals."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from meterbill.core.money import round_half_up
+from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
+from meterbill.invoices.amounts import CouponLine, FeeLine, TaxRate, compute_totals
+from meterbill.invoices.building import BuiltFee
+from meterbill.invoices.models import Credit, Fee, FeeTax, Invoice, InvoiceTax
+from meterbill.taxes.models import Tax
+
+
+def consumed_cents(session: Session, applied_coupon_id: uuid.UUID) -> int:
+    """What a coupon already took off invoices that still stand (voided ones give it back)."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(Credit.amount_cents), 0))
+            .join(Invoice, Invoice.id == Credit.invoice_id)
+            .where(
+                Credit.applied_coupon_id == applied_coupon_id,
+                Invoice.status.in_(("finalized", "closed")),
+            )
+        )
+        or 0
+    )
+
+
+def coupon_lines(
+    session: Session, customer_id: uuid.UUID
+) -> list[tuple[CouponLine, AppliedCoupon, Coupon]]:
+    """The customer's active applied coupons, oldest first, as the pipeline takes them."""
+    rows = session.execute(
+        select(AppliedCoupon, Coupon)
+        .join(Coupon, Coupon.id == AppliedCoupon.coupon_id)
+        .where(AppliedCoupon.customer_id == customer_id, AppliedCoupon.status == "active")
+        .order_by(AppliedCoupon.created_at, AppliedCoupon.id)
+    ).all()
+    lines = []
+    for applied, coupon in rows:
+        plans: set[uuid.UUID] = set()
+        metrics: set[uuid.UUID] = set()
+        for plan_id, metric_id in session.execute(
+            select(CouponTarget.plan_id, CouponTarget.billable_metric_id).where(
+                CouponTarget.coupon_id == coupon.id, CouponTarget.deleted_at.is_(None)
+            )
+        ).all():
+            if plan_id:
+                plans.add(plan_id)
+            if metric_id:
+                metrics.add(metric_id)
+        amount = applied.amount_cents
+        if coupon.coupon_type == "fixed_amount" and applied.frequency == "once":
+            amount = (amount or 0) - consumed_cents(session, applied.id)
+            if amount <= 0:
+                continue
+        line = CouponLine(
+            key=applied.id,
+            coupon_type=coupon.coupon_type,
+            amount_cents=amount,
+            currency=applied.amount_currency,
+            percentage_rate=applied.percentage_rate,
+            metric_ids=frozenset(metrics) if coupon.limited_billable_metrics else None,
+            plan_ids=frozenset(plans) if coupon.limited_plans else None,
+        )
+        lines.append((line, applied, coupon))
+    return lines
+
+
+def apply_amounts(
+    session: Session,
+    invoice: Invoice,
+    built: Sequence[BuiltFee],
+    now: datetime,
+    *,
+    with_coupons: bool,
+) -> None:
+    """Write the fees, their taxes, coupon credits and the invoice totals.
+
+    Drafts get fees and taxes only; coupons arrive at finalization (§5.3).
+    """
+    session.execute(delete(Credit).where(Credit.invoice_id == invoice.id))
+    session.execute(delete(InvoiceTax).where(InvoiceTax.invoice_id == invoice.id))
+    lines = [
+        FeeLine(
+            amount_cents=item.fee.amount_cents,
+            taxes=[TaxRate(tax.id, tax.code, tax.rate) for tax in item.taxes],
+            metric_id=item.metric_id,
+            plan_id=item.plan_id,
+        )
+        for item in built
+    ]
+    coupons = coupon_lines(session, invoice.customer_id) if with_coupons else []
+    totals = compute_totals(lines, [line for line, _a, _c in coupons], invoice.currency)
+    taxes_by_id: dict[uuid.UUID, Tax] = {tax.id: tax for item in built for tax in item.taxes}
+    for position, (item, line) in enumerate(zip(built, lines, strict=True)):
+        fee = item.fee
+        fee.invoice_id = invoice.id
+        fee.position = position
+        fee.precise_coupons_amount_cents = line.precise_coupons_amount_cents
+        fee.taxes_amount_cents = line.taxes_amount_cents
+        fee.taxes_precise_amount_cents = line.taxes_precise_amount_cents
+        fee.taxes_rate = line.taxes_rate
+        session.add(fee)
+    session.flush()
+    for item, line in zip(built, lines, strict=True):
+        for tax in item.taxes:
+            precise = line.net * tax.rate / Decimal(100)
+            session.add(
+                FeeTax(
+                    fee_id=item.fee.id,
+                    tax_id=tax.id,
+                    tax_name=tax.name,
+                    tax_code=tax.code,
+                    tax_rate=tax.rate,
+                    tax_description=tax.description,
+                    amount_cents=int(round_half_up(precise)),
+                    precise_amount_cents=precise,
+                    amount_currency=invoice.currency,
+                    created_at=now,
+                )
+            )
+    for total in totals.taxes:
+        tax = taxes_by_id[total.tax_id]
+        session.add(
+            InvoiceTax(
+                invoice_id=invoice.id,
+                tax_id=tax.id,
+                tax_name=tax.name,
+                tax_code=tax.code,
+                tax_rate=tax.rate,
+                tax_description=tax.description,
+                amount_cents=total.amount_cents,
+                fees_amount_cents=total.fees_amount_cents,
+                amount_currency=invoice.currency,
+                created_at=now,
+            )
+        )
+    by_key = {line.key: (applied, coupon) for line, applied, coupon in coupons}
+    for position, credit in enumerate(totals.credits):
+        applied, coupon = by_key[credit.key]
+        session.add(
+            Credit(
+                invoice_id=invoice.id,
+                applied_coupon_id=applied.id,
+                item_code=coupon.code,
+                item_name=coupon.name,
+                item_id=coupon.id,
+                item_type="coupon",
+                amount_cents=credit.amount_cents,
+                amount_currency=invoice.currency,
+                before_taxes=True,
+                position=position,
+                created_at=now,
+            )
+        )
+    invoice.fees_amount_cents = totals.fees_amount_cents
+    invoice.coupons_amount_cents = totals.coupons_amount_cents
+    invoice.sub_total_excluding_taxes_amount_cents = totals.sub_total_excluding_taxes_amount_cents
+    invoice.taxes_amount_cents = totals.taxes_amount_cents
+    invoice.sub_total_including_taxes_amount_cents = totals.sub_total_including_taxes_amount_cents
+    invoice.total_amount_cents = totals.total_amount_cents
+    invoice.updated_at = now
+    session.flush()
+
+
+def remove_fees(session: Session, invoice: Invoice) -> None:
+    """A draft's fees are rebuilt from scratch on refresh and finalization."""
+    fee_ids = select(Fee.id).where(Fee.invoice_id == invoice.id)
+    session.execute(delete(FeeTax).where(FeeTax.fee_id.in_(fee_ids)))
+    session.execute(
+        delete(Fee).where(Fee.invoice_id == invoice.id, Fee.true_up_parent_fee_id.is_not(None))
+    )
+    session.execute(delete(Fee).where(Fee.invoice_id == invoice.id))

@@ -1,0 +1,280 @@
+"""An invoice's life: created (draft or finalized), refreshed, finalized, numbered.
+
+billing.md §5.4-§5.5: a subscription invoice stays a draft for the grace period,
+then is rebuilt (late events count) and finalized with coupons, a number and its
+issuing and due dates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.periods import local_date
+from meterbill.coupons.models import AppliedCoupon, Coupon
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees
+from meterbill.invoices.computation import apply_amounts, consumed_cents, remove_fees
+from meterbill.invoices.entries import EntrySpec
+from meterbill.invoices.models import Credit, Invoice, InvoiceSubscription
+from meterbill.organizations.models import Organization
+from meterbill.plans.models import Plan
+from meterbill.subscriptions.models import Subscription
+
+
+@dataclass(frozen=True)
+class Billed:
+    subscription: Subscription
+    spec: EntrySpec
+
+
+def grace_period(customer: Customer, organization: Organization) -> int:
+    if customer.invoice_grace_period is not None:
+        return customer.invoice_grace_period
+    return organization.invoice_grace_period
+
+
+def net_payment_term(customer: Customer, organization: Organization) -> int:
+    if customer.net_payment_term is not None:
+        return customer.net_payment_term
+    return organization.net_payment_term
+
+
+def subscription_issuing_date(billing_date: date, customer: Customer, grace: int) -> date:
+    """§5.4: the billing day moved by the customer's anchor and adjustment settings."""
+    anchor = customer.subscription_invoice_issuing_date_anchor or "next_period_start"
+    adjustment = customer.subscription_invoice_issuing_date_adjustment or (
+        "align_with_finalization_date"
+    )
+    if anchor == "next_period_start":
+        shift = grace if adjustment == "align_with_finalization_date" else 0
+    elif adjustment == "keep_anchor":
+        shift = -1
+    else:
+        shift = grace if grace else -1
+    return billing_date + timedelta(days=shift)
+
+
+def draft_number(organization: Organization) -> str:
+    return f"{organization.document_number_prefix}-DRAFT"
+
+
+def _context(session: Session, invoice: Invoice, now: datetime) -> BillingContext:
+    customer = session.get(Customer, invoice.customer_id)
+    organization = session.get(Organization, invoice.organization_id)
+    assert customer is not None and organization is not None
+    return BillingContext(
+        session=session,
+        customer=customer,
+        timezone=applicable_timezone(customer, organization),
+        currency=invoice.currency,
+        now=now,
+    )
+
+
+def build_fees(session: Session, invoice: Invoice, now: datetime) -> list[BuiltFee]:
+    ctx = _context(session, invoice, now)
+    built: list[BuiltFee] = []
+    entries = session.scalars(
+        select(InvoiceSubscription)
+        .where(InvoiceSubscription.invoice_id == invoice.id)
+        .order_by(InvoiceSubscription.position)
+    ).all()
+    for entry in entries:
+        subscription = session.get(Subscription, entry.subscription_id)
+        assert subscription is not None
+        plan = session.get(Plan, subscription.plan_id)
+        assert plan is not None
+        built.extend(entry_fees(ctx, entry, subscription, plan))
+    return built
+
+
+def create_subscription_invoice(
+    session: Session,
+    customer: Customer,
+    organization: Organization,
+    billed: list[Billed],
+    now: datetime,
+) -> Invoice | None:
+    """One invoice for `billed` entries of one customer, or None if already billed.
+
+    The entries' unique key (subscription, reason, boundary) settles races between
+    workers: the loser's savepoint rolls back and nothing is written twice.
+    """
+    plan = session.get(Plan, billed[0].subscription.plan_id)
+    assert plan is not None
+    grace = grace_period(customer, organization)
+    billing_date = billed[0].spec.billing_date
+    issuing = subscription_issuing_date(billing_date, customer, grace)
+    term = net_payment_term(customer, organization)
+    invoice = Invoice(
+        id=uuid.uuid4(),
+        organization_id=organization.id,
+        customer_id=customer.id,
+        number=draft_number(organization),
+        invoice_type="subscription",
+        status="draft",
+        currency=plan.amount_currency,
+        billing_date=billing_date,
+        issuing_date=issuing,
+        payment_due_date=issuing + timedelta(days=term),
+        net_payment_term=term,
+        expected_finalization_date=billing_date + timedelta(days=grace),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(invoice)
+            for position, item in enumerate(billed):
+                spec = item.spec
+                session.add(
+                    InvoiceSubscription(
+                        invoice_id=invoice.id,
+                        subscription_id=item.subscription.id,
+                        invoicing_reason=spec.invoicing_reason,
+                        boundary=spec.boundary,
+                        from_datetime=spec.plan_fee[0] if spec.plan_fee else None,
+                        to_datetime=spec.plan_fee[1] if spec.plan_fee else None,
+                        charges_from_datetime=spec.charges[0] if spec.charges else None,
+                        charges_to_datetime=spec.charges[1] if spec.charges else None,
+                        commitment_from_datetime=spec.commitment[0] if spec.commitment else None,
+                        commitment_to_datetime=spec.commitment[1] if spec.commitment else None,
+                        position=position,
+                        created_at=now,
+                    )
+                )
+            session.flush()
+    except IntegrityError:
+        return None
+    built = build_fees(session, invoice, now)
+    if grace > 0:
+        apply_amounts(session, invoice, built, now, with_coupons=False)
+    else:
+        finalize_built(session, invoice, built, now, today=billing_date)
+    return invoice
+
+
+def refresh(session: Session, invoice: Invoice, now: datetime) -> None:
+    """Rebuild a draft from the current events and catalog."""
+    if invoice.status != "draft":
+        return
+    remove_fees(session, invoice)
+    session.flush()
+    apply_amounts(session, invoice, build_fees(session, invoice, now), now, with_coupons=False)
+
+
+def finalize(
+    session: Session, invoice: Invoice, now: datetime, *, today: date | None = None
+) -> None:
+    """Rebuild the draft with late events, apply coupons, number and date it."""
+    remove_fees(session, invoice)
+    session.flush()
+    finalize_built(session, invoice, build_fees(session, invoice, now), now, today=today)
+
+
+def finalize_built(
+    session: Session, invoice: Invoice, built: list[BuiltFee], now: datetime, *, today: date | None
+) -> None:
+    apply_amounts(session, invoice, built, now, with_coupons=True)
+    customer = session.get(Customer, invoice.customer_id)
+    organization = session.get(Organization, invoice.organization_id)
+    assert customer is not None and organization is not None
+    if today is not None and invoice.invoice_type == "subscription":
+        grace = grace_period(customer, organization)
+        issuing = subscription_issuing_date(invoice.billing_date, customer, grace)
+        expected = invoice.expected_finalization_date
+        if expected is not None and today < expected:
+            # Finalized by hand before the grace period ran out: dated the day it happens.
+            issuing = today
+        invoice.issuing_date = issuing
+        invoice.payment_due_date = issuing + timedelta(days=invoice.net_payment_term)
+    if invoice.fees_amount_cents == 0 and not zero_amount_finalized(customer, organization):
+        invoice.status = "closed"
+    else:
+        invoice.status = "finalized"
+        assign_number(session, invoice, customer, organization, now)
+    invoice.finalized_at = now
+    invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
+    _consume_coupons(session, invoice, now)
+    session.flush()
+
+
+def zero_amount_finalized(customer: Customer, organization: Organization) -> bool:
+    setting = customer.finalize_zero_amount_invoice
+    if setting == "finalize":
+        return True
+    if setting == "skip":
+        return False
+    return organization.finalize_zero_amount_invoice
+
+
+def assign_number(
+    session: Session,
+    invoice: Invoice,
+    customer: Customer,
+    organization: Organization,
+    now: datetime,
+) -> None:
+    """§5.5. Sequences are taken under row locks so concurrent finalizations never share one."""
+    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    session.execute(
+        select(Organization.id).where(Organization.id == organization.id).with_for_update()
+    )
+    customer_sequence = (
+        session.scalar(
+            select(func.max(Invoice.sequential_id)).where(Invoice.customer_id == customer.id)
+        )
+        or 0
+    ) + 1
+    organization_sequence = (
+        session.scalar(
+            select(func.max(Invoice.organization_sequential_id)).where(
+                Invoice.organization_id == organization.id
+            )
+        )
+        or 0
+    ) + 1
+    invoice.sequential_id = customer_sequence
+    invoice.organization_sequential_id = organization_sequence
+    prefix = organization.document_number_prefix
+    if organization.document_numbering == "per_billing_entity":
+        month = local_date(now, organization.timezone).strftime("%Y%m")
+        invoice.number = f"{prefix}-{month}-{organization_sequence:03d}"
+    else:
+        invoice.number = f"{prefix}-{customer.sequential_id:03d}-{customer_sequence:03d}"
+
+
+def _consume_coupons(session: Session, invoice: Invoice, now: datetime) -> None:
+    """§7 step 7: once-coupons end when used up, recurring ones count a period down."""
+    for credit in session.scalars(select(Credit).where(Credit.invoice_id == invoice.id)):
+        if credit.applied_coupon_id is None:
+            continue
+        applied = session.get(AppliedCoupon, credit.applied_coupon_id)
+        coupon = session.get(Coupon, applied.coupon_id) if applied else None
+        if applied is None or coupon is None:
+            continue
+        if applied.frequency == "once":
+            used_up = coupon.coupon_type == "percentage" or (
+                consumed_cents(session, applied.id) >= (applied.amount_cents or 0)
+            )
+            if used_up:
+                _end(applied, now)
+        elif applied.frequency == "recurring":
+            remaining = (applied.frequency_duration_remaining or 0) - 1
+            applied.frequency_duration_remaining = max(remaining, 0)
+            applied.updated_at = now
+            if remaining <= 0:
+                _end(applied, now)
+
+
+def _end(applied: AppliedCoupon, now: datetime) -> None:
+    applied.status = "terminated"
+    applied.terminated_at = now
+    applied.updated_at = now

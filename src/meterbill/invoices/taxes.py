@@ -1,0 +1,81 @@
+"""Which taxes apply to a fee: the first non-empty set wins, sets are never merged (§11)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill.add_ons.models import AddOnTax
+from meterbill.customers.models import Customer
+from meterbill.plans.models import ChargeTax, CommitmentTax, PlanTax
+from meterbill.taxes.models import CustomerTax, Tax
+
+
+class TaxResolver:
+    """Tax sets of one customer's invoice, each owner's set read once."""
+
+    def __init__(self, session: Session, customer: Customer) -> None:
+        self.session = session
+        self.customer = customer
+        self._cache: dict[tuple[str, uuid.UUID], list[Tax]] = {}
+
+    def _taxes(self, link: type, owner_column: str, owner_id: uuid.UUID) -> list[Tax]:
+        key = (link.__name__, owner_id)
+        if key not in self._cache:
+            self._cache[key] = list(
+                self.session.scalars(
+                    select(Tax)
+                    .join(link, link.tax_id == Tax.id)  # type: ignore[attr-defined]
+                    .where(getattr(link, owner_column) == owner_id, Tax.deleted_at.is_(None))
+                    .order_by(Tax.code)
+                )
+            )
+        return self._cache[key]
+
+    @cached_property
+    def customer_taxes(self) -> list[Tax]:
+        return self._taxes(CustomerTax, "customer_id", self.customer.id)
+
+    @cached_property
+    def organization_taxes(self) -> list[Tax]:
+        return list(
+            self.session.scalars(
+                select(Tax)
+                .where(
+                    Tax.organization_id == self.customer.organization_id,
+                    Tax.applied_to_organization.is_(True),
+                    Tax.deleted_at.is_(None),
+                )
+                .order_by(Tax.code)
+            )
+        )
+
+    def _first(self, *sets: Iterable[Tax]) -> list[Tax]:
+        for taxes in (*sets, self.customer_taxes, self.organization_taxes):
+            taxes = list(taxes)
+            if taxes:
+                return taxes
+        return []
+
+    def for_charge(self, charge_id: uuid.UUID, plan_id: uuid.UUID) -> list[Tax]:
+        return self._first(
+            self._taxes(ChargeTax, "charge_id", charge_id), self._taxes(PlanTax, "plan_id", plan_id)
+        )
+
+    def for_subscription(self, plan_id: uuid.UUID) -> list[Tax]:
+        return self._first(self._taxes(PlanTax, "plan_id", plan_id))
+
+    def for_commitment(self, commitment_id: uuid.UUID, plan_id: uuid.UUID) -> list[Tax]:
+        return self._first(
+            self._taxes(CommitmentTax, "commitment_id", commitment_id),
+            self._taxes(PlanTax, "plan_id", plan_id),
+        )
+
+    def for_add_on(self, add_on_id: uuid.UUID, explicit: Sequence[Tax] | None = None) -> list[Tax]:
+        if explicit:
+            return list(explicit)
+        return self._first(self._taxes(AddOnTax, "add_on_id", add_on_id))
