@@ -19,6 +19,7 @@ from meterbill.coupons.api import router as coupons_router
 from meterbill.customers.api import router as customers_router
 from meterbill.events.api import router as events_router
 from meterbill.events.group_commit import GroupCommitter
+from meterbill.invoices.api import router as invoices_router
 from meterbill.metrics.api import router as metrics_router
 from meterbill.organizations.api import router as organizations_router
 from meterbill.organizations.service import (
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         subscriptions_router,
         events_router,
         usage_router,
+        invoices_router,
     ):
         app.include_router(router)
 

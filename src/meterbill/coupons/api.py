@@ -34,7 +34,7 @@ def _applied(session: Session, applied: AppliedCoupon) -> dict[str, Any]:
     customer = session.get(Customer, applied.customer_id)
     assert coupon is not None and customer is not None
     return applied_coupon_object(
-        applied, coupon, customer.external_id, service.amount_cents_remaining(applied)
+        applied, coupon, customer.external_id, service.amount_cents_remaining(session, applied)
     )
 
 

@@ -273,8 +273,12 @@ def terminate_applied_coupon(
     return applied
 
 
-def amount_cents_remaining(applied: AppliedCoupon) -> int | None:
-    """What a fixed `once` coupon can still take off invoices (no invoice consumes it yet)."""
+def amount_cents_remaining(session: Session, applied: AppliedCoupon) -> int | None:
+    """What a fixed coupon can still take off invoices: its amount less what standing
+    invoices consumed (a `once` coupon carries its leftover forward)."""
     if applied.amount_cents is None:
         return None
-    return applied.amount_cents
+    # Imported here: invoices build on coupons, not the other way round.
+    from meterbill.invoices.computation import consumed_cents
+
+    return max(applied.amount_cents - consumed_cents(session, applied.id), 0)

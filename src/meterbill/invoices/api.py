@@ -1,0 +1,183 @@
+"""/api/v1/invoices and the customer-scoped invoice list."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import ValidationFailed
+from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.pagination import PageRequest
+from meterbill.core.validation import root_object
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import customer_object
+from meterbill.customers.service import customer_taxes, find_customer
+from meterbill.invoices import service
+from meterbill.invoices.models import Invoice
+from meterbill.invoices.schemas import invoice_object
+from meterbill.organizations.service import get_organization
+from meterbill.subscriptions.models import Subscription
+from meterbill.subscriptions.schemas import subscription_object
+from meterbill.subscriptions.service import subscription_views
+from meterbill.taxes.schemas import tax_object
+
+router = APIRouter(prefix="/api/v1")
+
+TRUE_VALUES = {"true", "1", "t"}
+
+
+def render_invoices(
+    session: Session, invoices: list[Invoice], ctx: Context, *, full: bool
+) -> list[dict[str, Any]]:
+    if not invoices:
+        return []
+    organization = get_organization(session, ctx.organization_id)
+    entity = organization.billing_entity_code
+    customers = {
+        customer.id: customer
+        for customer in session.scalars(
+            select(Customer).where(Customer.id.in_({invoice.customer_id for invoice in invoices}))
+        )
+    }
+    taxes = customer_taxes(session, list(customers))
+    rendered_customers = {
+        key: customer_object(
+            customer,
+            organization,
+            [tax_object(tax, entity) for tax in taxes[key]],
+            full=False,
+        )
+        for key, customer in customers.items()
+    }
+    rendered = []
+    for invoice in invoices:
+        subscriptions: dict[Any, Subscription] = {}
+        subscription_objects: list[dict[str, Any]] = []
+        if full:
+            ids = {entry.subscription_id for entry in invoice.billing_periods} | {
+                fee.subscription_id for fee in invoice.fees if fee.subscription_id
+            }
+            found = list(session.scalars(select(Subscription).where(Subscription.id.in_(ids))))
+            subscriptions = {subscription.id: subscription for subscription in found}
+            views = subscription_views(session, found, ctx.now)
+            subscription_objects = [
+                subscription_object(subscription, views[subscription.id]) for subscription in found
+            ]
+        rendered.append(
+            invoice_object(
+                invoice,
+                billing_entity_code=entity,
+                customer=rendered_customers[invoice.customer_id],
+                subscriptions=subscriptions,
+                subscription_objects=subscription_objects,
+                external_customer_id=customers[invoice.customer_id].external_id,
+                full=full,
+            )
+        )
+    return rendered
+
+
+def _date(params: Query, key: str) -> date | None:
+    raw = params.get(key)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed.single(key, "invalid_date") from None
+
+
+def filters_from(params: Query) -> service.InvoiceFilters:
+    overdue = params.get("payment_overdue")
+    statuses = params.getlist("status[]") or ([params["status"]] if params.get("status") else [])
+    return service.InvoiceFilters(
+        external_customer_id=params.get("external_customer_id"),
+        statuses=statuses,
+        payment_status=params.get("payment_status"),
+        payment_overdue=None if overdue is None else overdue.lower() in TRUE_VALUES,
+        invoice_type=params.get("invoice_type"),
+        currency=params.get("currency"),
+        issuing_date_from=_date(params, "issuing_date_from"),
+        issuing_date_to=_date(params, "issuing_date_to"),
+    )
+
+
+@router.get("/invoices")
+def list_invoices(ctx: Context, params: Query) -> JsonResponse:
+    filters = filters_from(params)
+    with ctx.db.transaction(write=False) as session:
+        page = service.list_invoices(
+            session, ctx.organization_id, filters, PageRequest.from_query(params)
+        )
+        return ok(
+            {
+                "invoices": render_invoices(session, list(page.items), ctx, full=False),
+                "meta": page.meta,
+            }
+        )
+
+
+@router.get("/customers/{external_id}/invoices")
+def list_customer_invoices(ctx: Context, external_id: str, params: Query) -> JsonResponse:
+    with ctx.db.transaction(write=False) as session:
+        customer = find_customer(session, ctx.organization_id, external_id)
+        filters = filters_from(params)
+        filters = service.InvoiceFilters(**{**filters.__dict__, "customer_id": customer.id})
+        page = service.list_invoices(
+            session, ctx.organization_id, filters, PageRequest.from_query(params)
+        )
+        return ok(
+            {
+                "invoices": render_invoices(session, list(page.items), ctx, full=False),
+                "meta": page.meta,
+            }
+        )
+
+
+@router.get("/invoices/{invoice_id}")
+def get_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
+    with ctx.db.transaction(write=False) as session:
+        invoice = service.find_invoice(session, ctx.organization_id, invoice_id)
+        return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
+
+
+@router.put("/invoices/{invoice_id}")
+def update_invoice(ctx: Context, invoice_id: str, body: JsonBody) -> JsonResponse:
+    data = root_object(body, "invoice")
+    metadata = data.get("metadata")
+    if metadata is not None and not isinstance(metadata, list):
+        raise ValidationFailed.single("metadata", "value_is_invalid")
+    payment_status = data.get("payment_status")
+    if payment_status is not None and not isinstance(payment_status, str):
+        raise ValidationFailed.single("payment_status", "value_is_invalid")
+    with ctx.db.transaction() as session:
+        invoice = service.update_invoice(
+            session, ctx.organization_id, invoice_id, payment_status, metadata, ctx.now
+        )
+        return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
+
+
+@router.put("/invoices/{invoice_id}/finalize")
+def finalize_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
+    with ctx.db.transaction() as session:
+        invoice = service.finalize_invoice(session, ctx.organization_id, invoice_id, ctx.now)
+        return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
+
+
+@router.put("/invoices/{invoice_id}/refresh")
+@router.post("/invoices/{invoice_id}/refresh")
+def refresh_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
+    with ctx.db.transaction() as session:
+        invoice = service.refresh_invoice(session, ctx.organization_id, invoice_id, ctx.now)
+        return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
+
+
+@router.post("/invoices/{invoice_id}/void")
+def void_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
+    with ctx.db.transaction() as session:
+        invoice = service.void_invoice(session, ctx.organization_id, invoice_id, ctx.now)
+        return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})

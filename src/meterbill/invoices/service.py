@@ -1,0 +1,224 @@
+"""Invoice operations behind the API: find, list, pay, finalize, refresh, void."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import Forbidden, MethodNotAllowed, NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.periods import local_date
+from meterbill.coupons.models import AppliedCoupon, Coupon
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices import lifecycle
+from meterbill.invoices.models import Credit, Invoice, InvoiceMetadata
+from meterbill.invoices.schemas import HIDDEN_STATUSES
+from meterbill.organizations.models import Organization
+
+PAYMENT_STATUSES = ("pending", "succeeded", "failed")
+VISIBLE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
+
+
+def find_invoice(
+    session: Session, organization_id: uuid.UUID, invoice_id: str, *, lock: bool = False
+) -> Invoice:
+    try:
+        key = uuid.UUID(invoice_id)
+    except ValueError:
+        raise NotFound("invoice") from None
+    query = select(Invoice).where(
+        Invoice.id == key,
+        Invoice.organization_id == organization_id,
+        Invoice.status.not_in(HIDDEN_STATUSES),
+    )
+    invoice = session.scalar(query.with_for_update() if lock else query)
+    if invoice is None:
+        raise NotFound("invoice")
+    return invoice
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    external_customer_id: str | None = None
+    statuses: Sequence[str] = ()
+    payment_status: str | None = None
+    payment_overdue: bool | None = None
+    invoice_type: str | None = None
+    currency: str | None = None
+    issuing_date_from: date | None = None
+    issuing_date_to: date | None = None
+    customer_id: uuid.UUID | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def invoice_query(organization_id: uuid.UUID, filters: InvoiceFilters) -> Select[tuple[Invoice]]:
+    query = select(Invoice).where(
+        Invoice.organization_id == organization_id, Invoice.status.not_in(HIDDEN_STATUSES)
+    )
+    if filters.customer_id is not None:
+        query = query.where(Invoice.customer_id == filters.customer_id)
+    if filters.external_customer_id:
+        # A deleted customer's invoices stay listed under its external id.
+        query = query.where(
+            Invoice.customer_id.in_(
+                select(Customer.id).where(
+                    Customer.organization_id == organization_id,
+                    Customer.external_id == filters.external_customer_id,
+                )
+            )
+        )
+    if filters.statuses:
+        query = query.where(Invoice.status.in_(filters.statuses))
+    if filters.payment_status:
+        query = query.where(Invoice.payment_status == filters.payment_status)
+    if filters.payment_overdue is not None:
+        query = query.where(Invoice.payment_overdue.is_(filters.payment_overdue))
+    if filters.invoice_type:
+        query = query.where(Invoice.invoice_type == filters.invoice_type)
+    if filters.currency:
+        query = query.where(Invoice.currency == filters.currency.upper())
+    if filters.issuing_date_from:
+        query = query.where(Invoice.issuing_date >= filters.issuing_date_from)
+    if filters.issuing_date_to:
+        query = query.where(Invoice.issuing_date <= filters.issuing_date_to)
+    return query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+
+
+def list_invoices(
+    session: Session, organization_id: uuid.UUID, filters: InvoiceFilters, page: PageRequest
+) -> Page[Invoice]:
+    return paginate(session, invoice_query(organization_id, filters), page)
+
+
+def update_invoice(
+    session: Session,
+    organization_id: uuid.UUID,
+    invoice_id: str,
+    payment_status: str | None,
+    metadata: list[dict[str, Any]] | None,
+    now: datetime,
+) -> Invoice:
+    invoice = find_invoice(session, organization_id, invoice_id, lock=True)
+    if payment_status is not None and payment_status not in PAYMENT_STATUSES:
+        raise ValidationFailed.single("payment_status", "value_is_invalid")
+    if invoice.status == "voided":
+        raise MethodNotAllowed("update_on_voided_invoice")
+    if invoice.status == "draft":
+        if payment_status is not None:
+            raise MethodNotAllowed("payment_status_update_on_draft_invoice")
+        if metadata:
+            raise MethodNotAllowed("metadata_on_draft_invoice")
+    if payment_status is not None and payment_status != invoice.payment_status:
+        invoice.payment_status = payment_status
+        if payment_status == "succeeded":
+            invoice.total_paid_amount_cents = invoice.total_amount_cents
+            invoice.payment_overdue = False
+    if metadata is not None:
+        _replace_metadata(session, invoice, metadata, now)
+    invoice.updated_at = now
+    session.flush()
+    session.refresh(invoice)
+    return invoice
+
+
+def _replace_metadata(
+    session: Session, invoice: Invoice, items: list[dict[str, Any]], now: datetime
+) -> None:
+    """Items with an id update that entry; the others are added; unlisted ones go."""
+    existing = {
+        str(item.id): item
+        for item in session.scalars(
+            select(InvoiceMetadata).where(InvoiceMetadata.invoice_id == invoice.id)
+        )
+    }
+    kept: set[str] = set()
+    for item in items:
+        key, value = item.get("key"), item.get("value")
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValidationFailed.single("metadata", "value_is_invalid")
+        current = existing.get(str(item.get("id"))) if item.get("id") else None
+        if current is not None:
+            current.key, current.value, current.updated_at = key, value, now
+            kept.add(str(current.id))
+        else:
+            session.add(
+                InvoiceMetadata(
+                    invoice_id=invoice.id, key=key, value=value, created_at=now, updated_at=now
+                )
+            )
+    for key, item in existing.items():
+        if key not in kept:
+            session.delete(item)
+
+
+def _today(session: Session, invoice: Invoice, now: datetime) -> date:
+    customer = session.get(Customer, invoice.customer_id)
+    organization = session.get(Organization, invoice.organization_id)
+    assert customer is not None and organization is not None
+    return local_date(now, applicable_timezone(customer, organization))
+
+
+def finalize_invoice(
+    session: Session, organization_id: uuid.UUID, invoice_id: str, now: datetime
+) -> Invoice:
+    invoice = find_invoice(session, organization_id, invoice_id, lock=True)
+    if invoice.status != "draft":
+        raise NotFound("invoice")
+    if invoice.invoice_type != "subscription":
+        raise Forbidden("forbidden")
+    lifecycle.finalize(session, invoice, now, today=_today(session, invoice, now))
+    session.refresh(invoice)
+    return invoice
+
+
+def refresh_invoice(
+    session: Session, organization_id: uuid.UUID, invoice_id: str, now: datetime
+) -> Invoice:
+    invoice = find_invoice(session, organization_id, invoice_id, lock=True)
+    if invoice.status != "draft":
+        return invoice
+    if invoice.invoice_type != "subscription":
+        raise Forbidden("forbidden")
+    lifecycle.refresh(session, invoice, now)
+    session.refresh(invoice)
+    return invoice
+
+
+def void_invoice(
+    session: Session, organization_id: uuid.UUID, invoice_id: str, now: datetime
+) -> Invoice:
+    """A finalized invoice becomes voided; coupons it consumed come back (§5.6)."""
+    invoice = find_invoice(session, organization_id, invoice_id, lock=True)
+    if invoice.status != "finalized":
+        raise MethodNotAllowed("not_voidable")
+    invoice.status = "voided"
+    invoice.voided_at = now
+    invoice.payment_overdue = False
+    invoice.updated_at = now
+    for credit in session.scalars(select(Credit).where(Credit.invoice_id == invoice.id)):
+        applied = (
+            session.get(AppliedCoupon, credit.applied_coupon_id)
+            if credit.applied_coupon_id
+            else None
+        )
+        coupon = session.get(Coupon, applied.coupon_id) if applied else None
+        if applied is None or coupon is None or coupon.status != "active":
+            continue
+        if applied.frequency == "forever":
+            continue
+        if applied.frequency == "recurring":
+            applied.frequency_duration_remaining = (applied.frequency_duration_remaining or 0) + 1
+        if applied.status == "terminated":
+            applied.status = "active"
+            applied.terminated_at = None
+        applied.updated_at = now
+    session.flush()
+    session.refresh(invoice)
+    return invoice
