@@ -20,6 +20,7 @@ from meterbill.customers.api import router as customers_router
 from meterbill.events.api import router as events_router
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.invoices.api import router as invoices_router
+from meterbill.invoices.fees_api import router as fees_router
 from meterbill.metrics.api import router as metrics_router
 from meterbill.organizations.api import router as organizations_router
 from meterbill.organizations.service import (
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         events_router,
         usage_router,
         invoices_router,
+        fees_router,
     ):
         app.include_router(router)
 

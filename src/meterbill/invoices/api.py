@@ -18,6 +18,8 @@ from meterbill.customers.schemas import customer_object
 from meterbill.customers.service import customer_taxes, find_customer
 from meterbill.invoices import service
 from meterbill.invoices.models import Invoice
+from meterbill.invoices.one_off import create_one_off_invoice as create_one_off
+from meterbill.invoices.one_off import parse_one_off
 from meterbill.invoices.schemas import invoice_object
 from meterbill.organizations.service import get_organization
 from meterbill.subscriptions.models import Subscription
@@ -136,6 +138,14 @@ def list_customer_invoices(ctx: Context, external_id: str, params: Query) -> Jso
                 "meta": page.meta,
             }
         )
+
+
+@router.post("/invoices")
+def create_one_off_invoice(ctx: Context, body: JsonBody) -> JsonResponse:
+    data = parse_one_off(root_object(body, "invoice"))
+    with ctx.db.transaction() as session:
+        invoice = create_one_off(session, ctx.organization_id, data, ctx.now)
+        return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
 
 
 @router.get("/invoices/{invoice_id}")

@@ -1,0 +1,198 @@
+"""POST /invoices: a one-off invoice of add-on fees, finalized at once (billing.md §8).
+
+One-off invoices take fees and taxes only: no coupons, credit notes or wallet credits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from meterbill.add_ons.service import find_add_on
+from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.money import is_currency, round_half_up, subunit_to_unit
+from meterbill.core.periods import local_date
+from meterbill.core.validation import Reader
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.customers.service import assign_currency, find_customer
+from meterbill.invoices.building import BillingContext, BuiltFee
+from meterbill.invoices.computation import apply_amounts
+from meterbill.invoices.lifecycle import (
+    assign_number,
+    draft_number,
+    net_payment_term,
+    zero_amount_finalized,
+)
+from meterbill.invoices.models import Invoice
+from meterbill.organizations.service import get_organization
+from meterbill.taxes.service import find_taxes_by_codes
+
+
+@dataclass(frozen=True)
+class OneOffFee:
+    add_on_code: str
+    unit_amount_cents: int | None
+    units: Decimal
+    description: str | None
+    invoice_display_name: str | None
+    from_datetime: datetime | None
+    to_datetime: datetime | None
+    tax_codes: list[str] | None
+
+
+@dataclass(frozen=True)
+class OneOffInput:
+    external_customer_id: str
+    currency: str | None
+    fees: list[OneOffFee]
+
+
+def _instant(raw: Any) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed.single("boundaries", "values_are_invalid") from None
+    if value.tzinfo is None:
+        raise ValidationFailed.single("boundaries", "values_are_invalid")
+    return value
+
+
+def parse_one_off(data: dict[str, Any]) -> OneOffInput:
+    reader = Reader(data)
+    customer = reader.string("external_customer_id", required=True)
+    currency = data.get("currency")
+    if currency is not None and not is_currency(currency):
+        reader.add("currency", "value_is_invalid")
+    reader.raise_if_any()
+    raw_fees = data.get("fees")
+    if raw_fees is not None and not isinstance(raw_fees, list):
+        raise ValidationFailed.single("fees", "value_is_invalid")
+    fees = []
+    for raw in raw_fees or []:
+        if not isinstance(raw, dict) or not isinstance(raw.get("add_on_code"), str):
+            raise NotFound("add_on")
+        unit_amount = raw.get("unit_amount_cents")
+        if unit_amount is not None and (
+            isinstance(unit_amount, bool) or not isinstance(unit_amount, int) or unit_amount < 0
+        ):
+            raise ValidationFailed.single("unit_amount_cents", "value_is_invalid")
+        try:
+            units = Decimal(str(raw.get("units", 1) if raw.get("units") is not None else 1))
+        except InvalidOperation:
+            raise ValidationFailed.single("units", "value_is_invalid") from None
+        if not units.is_finite() or units < 0:
+            raise ValidationFailed.single("units", "value_is_invalid")
+        start, end = _instant(raw.get("from_datetime")), _instant(raw.get("to_datetime"))
+        if (start is None) != (end is None) or (start and end and start > end):
+            raise ValidationFailed.single("boundaries", "values_are_invalid")
+        codes = raw.get("tax_codes")
+        if codes is not None and (
+            not isinstance(codes, list) or not all(isinstance(code, str) for code in codes)
+        ):
+            raise ValidationFailed.single("tax_codes", "value_is_invalid")
+        fees.append(
+            OneOffFee(
+                add_on_code=raw["add_on_code"],
+                unit_amount_cents=unit_amount,
+                units=units,
+                description=raw.get("description"),
+                invoice_display_name=raw.get("invoice_display_name"),
+                from_datetime=start,
+                to_datetime=end,
+                tax_codes=codes,
+            )
+        )
+    assert isinstance(customer, str)
+    return OneOffInput(external_customer_id=customer, currency=currency, fees=fees)
+
+
+def create_one_off_invoice(
+    session: Session, organization_id: uuid.UUID, data: OneOffInput, now: datetime
+) -> Invoice:
+    customer = find_customer(session, organization_id, data.external_customer_id)
+    if not data.fees:
+        raise NotFound("fees")
+    organization = get_organization(session, organization_id)
+    add_ons = [find_add_on(session, organization_id, fee.add_on_code) for fee in data.fees]
+    currency = data.currency or customer.currency or add_ons[0].amount_currency
+    assign_currency(session, customer, currency)
+    timezone = applicable_timezone(customer, organization)
+    today = local_date(now, timezone)
+    term = net_payment_term(customer, organization)
+    invoice = Invoice(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        customer_id=customer.id,
+        number=draft_number(organization),
+        invoice_type="one_off",
+        status="draft",
+        currency=currency,
+        billing_date=today,
+        issuing_date=today,
+        payment_due_date=today + timedelta(days=term),
+        net_payment_term=term,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(invoice)
+    session.flush()
+    ctx = BillingContext(
+        session=session, customer=customer, timezone=timezone, currency=currency, now=now
+    )
+    built = []
+    for fee, add_on in zip(data.fees, add_ons, strict=True):
+        unit_cents = (
+            fee.unit_amount_cents if fee.unit_amount_cents is not None else add_on.amount_cents
+        )
+        precise = Decimal(unit_cents) * fee.units
+        explicit = (
+            find_taxes_by_codes(session, organization_id, fee.tax_codes) if fee.tax_codes else None
+        )
+        built.append(
+            BuiltFee(
+                ctx.new_fee(
+                    fee_type="add_on",
+                    add_on_id=add_on.id,
+                    item_code=add_on.code,
+                    item_name=add_on.name,
+                    item_id=add_on.id,
+                    item_type="AddOn",
+                    invoice_display_name=fee.invoice_display_name
+                    or add_on.invoice_display_name
+                    or add_on.name,
+                    description=fee.description
+                    if fee.description is not None
+                    else add_on.description,
+                    amount_cents=int(round_half_up(precise)),
+                    precise_amount_cents=precise,
+                    unit_amount_cents=unit_cents,
+                    precise_unit_amount=Decimal(unit_cents) / subunit_to_unit(currency),
+                    units=fee.units,
+                    total_aggregated_units=fee.units,
+                    events_count=0,
+                    amount_details={},
+                    from_datetime=fee.from_datetime,
+                    to_datetime=fee.to_datetime,
+                    properties={},
+                ),
+                ctx.taxes.for_add_on(add_on.id, explicit),
+            )
+        )
+    apply_amounts(session, invoice, built, now, with_coupons=False)
+    if invoice.fees_amount_cents == 0 and not zero_amount_finalized(customer, organization):
+        invoice.status = "closed"
+    else:
+        invoice.status = "finalized"
+        assign_number(session, invoice, customer, organization, now)
+    invoice.finalized_at = now
+    invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
+    session.flush()
+    session.refresh(invoice)
+    return invoice
