@@ -155,8 +155,8 @@ def test_list_filters(lago: Client, http: httpx.Client, catalog: None) -> None:
 
 
 def test_fees_endpoints(http: httpx.Client, catalog: None) -> None:
-    invoice = http.post("/invoices", json={"invoice": {
-        "external_customer_id": "cus", "fees": [{"add_on_code": "setup"}]}}).json()["invoice"]  # fmt: skip
+    body = {"external_customer_id": "cus", "fees": [{"add_on_code": "setup"}]}
+    invoice = http.post("/invoices", json={"invoice": body}).json()["invoice"]
     fee_id = invoice["fees"][0]["lago_id"]
     listed = http.get("/fees", params={"external_customer_id": "cus", "fee_type": "add_on"}).json()
     assert [fee["lago_id"] for fee in listed["fees"]] == [fee_id]
