@@ -65,7 +65,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server(database: Database) -> Iterator[str]:
     """A real uvicorn server on a free port, in a thread, sharing `database`."""
-    settings = Settings(database_url=database.url, api_key=None)
+    # Tests move time themselves through tick(now); no clock runs on the wall clock.
+    settings = Settings(database_url=database.url, api_key=None, clock_interval_seconds=0)
     port = _free_port()
     config = uvicorn.Config(
         create_app(settings, database), host="127.0.0.1", port=port, log_level="warning"

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from meterbill.add_ons.api import router as add_ons_router
+from meterbill.clock_runner import BackgroundClock
 from meterbill.core.auth import KeyCache
 from meterbill.core.db import Database
 from meterbill.core.http import JsonResponse, install_error_handlers, logger
@@ -63,7 +64,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         bootstrap(db, settings)
+        clock = None
+        if settings.clock_interval_seconds > 0:
+            clock = BackgroundClock(db, settings.clock_interval_seconds)
+            clock.start()
         yield
+        if clock is not None:
+            clock.stop()
         app.state.group_committer.stop()
         if database is None:
             db.dispose()

@@ -64,7 +64,7 @@ def tick(
         str | None, typer.Option(help="ISO 8601 instant to run the jobs as of (default: now).")
     ] = None,
 ) -> None:
-    """Run the periodic jobs once (activations, terminations, downgrades)."""
+    """Run the periodic jobs once: activations, terminations, billing, finalization..."""
     from meterbill.clock import tick as run_tick
     from meterbill.core.dates import parse_instant
 
@@ -76,8 +76,31 @@ def tick(
     db.dispose()
     typer.echo(
         f"activated {len(report.activated)}, terminated {len(report.terminated)}, "
-        f"downgraded {len(report.downgraded)}"
+        f"downgraded {len(report.downgraded)}, invoices {len(report.billing.invoices)}, "
+        f"finalized {len(report.billing.finalized)}, overdue {len(report.overdue)}"
     )
+
+
+@app.command()
+def worker(
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between ticks (default METERBILL_CLOCK_INTERVAL_SECONDS)."),
+    ] = None,
+) -> None:
+    """Run the clock in a loop; several workers may run at once against one PostgreSQL."""
+    import signal
+    import threading
+
+    from meterbill.clock_runner import run_forever
+
+    settings = Settings()
+    db = Database(settings.database_url, pool_size=2)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_forever(db, interval or settings.clock_interval_seconds or 60.0, stop)
+    db.dispose()
 
 
 @org_app.command("create")

@@ -20,3 +20,6 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # How long a process trusts an API key it has checked before checking it again.
     api_key_cache_seconds: float = 30.0
+    # Seconds between two runs of the clock (billing, finalization...) inside `serve`;
+    # 0 turns it off, e.g. when `meterbill worker` processes run it instead.
+    clock_interval_seconds: float = 60.0

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,9 +17,11 @@ from sqlalchemy import func, select
 from meterbill.app import bootstrap, create_app
 from meterbill.core.auth import hash_key
 from meterbill.core.db import Database
+from meterbill.invoices.models import Invoice
 from meterbill.organizations.models import ApiKey, Organization
 from meterbill.settings import Settings
-from tests.conftest import _free_port
+from tests.conftest import _free_port, make_org
+from tests.db.test_current_usage import Setup
 
 
 def run_cli(*args: str, database_url: str) -> str:
@@ -43,7 +46,7 @@ def test_health_reports_the_database(server: str) -> None:
 
 def test_health_says_when_the_database_does_not_answer(tmp_path: Path) -> None:
     unreachable = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
-    app = create_app(Settings(database_url=unreachable.url), unreachable)
+    app = create_app(Settings(database_url=unreachable.url, clock_interval_seconds=0), unreachable)
     response = TestClient(app).get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "degraded", "database": "unreachable"}
@@ -51,7 +54,9 @@ def test_health_says_when_the_database_does_not_answer(tmp_path: Path) -> None:
 
 def test_bootstrap_key_is_idempotent(database: Database) -> None:
     key = f"bootstrap-{time.monotonic_ns()}"
-    settings = Settings(database_url=database.url, api_key=key, org_name="Boot Org")
+    settings = Settings(
+        database_url=database.url, api_key=key, org_name="Boot Org", clock_interval_seconds=0
+    )
     bootstrap(database, settings)
     bootstrap(database, settings)
     with database.transaction(write=False) as session:
@@ -74,7 +79,9 @@ def test_cli_migrates_creates_organizations_and_keys(tmp_path: Path) -> None:
     assert first_key != second_key
 
     ticked = run_cli("tick", "--now", "2024-01-01T00:00:00Z", database_url=url)
-    assert ticked.strip() == "activated 0, terminated 0, downgraded 0"
+    assert ticked.strip() == (
+        "activated 0, terminated 0, downgraded 0, invoices 0, finalized 0, overdue 0"
+    )
 
     db = Database(url, pool_size=1)
     with db.transaction(write=False) as session:
@@ -116,3 +123,55 @@ def test_serve_migrates_bootstraps_and_answers(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _subscribed_database(tmp_path: Path) -> tuple[str, Database]:
+    """A SQLite file with one customer on a 10.00 monthly plan since January 2024."""
+    url = f"sqlite:///{tmp_path / 'clock.db'}"
+    run_cli("migrate", database_url=url)
+    db = Database(url, pool_size=1)
+    org = make_org(db)
+    setup = Setup(db, org)
+    setup.plan("p", [], amount_cents=1_000)
+    setup.customer("cus")
+    setup.subscribe("cus", "p", "sub", datetime(2024, 1, 1, tzinfo=UTC))
+    return url, db
+
+
+def _invoices(db: Database) -> int:
+    with db.transaction(write=False) as session:
+        return int(session.scalar(select(func.count()).select_from(Invoice)) or 0)
+
+
+def test_tick_command_bills_as_of_the_given_instant(tmp_path: Path) -> None:
+    url, db = _subscribed_database(tmp_path)
+    output = run_cli("tick", "--now", "2024-03-01T01:00:00Z", database_url=url)
+    # February 1st and March 1st: the two billing days since the start.
+    assert "invoices 2," in output
+    assert "invoices 0," in run_cli("tick", "--now", "2024-03-01T02:00:00Z", database_url=url)
+    assert _invoices(db) == 2
+    db.dispose()
+
+
+def test_worker_runs_the_clock_until_stopped(tmp_path: Path) -> None:
+    url, db = _subscribed_database(tmp_path)
+    env = {**os.environ, "METERBILL_DATABASE_URL": url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meterbill", "worker", "--interval", "0.2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # The worker ticks on the wall clock: every month since January 2024 is due.
+        deadline = time.monotonic() + 60
+        while _invoices(db) == 0:
+            assert time.monotonic() < deadline, "the worker billed nothing"
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    today = datetime.now(UTC).date()
+    months = (today.year - 2024) * 12 + today.month - 1
+    assert _invoices(db) == months
+    db.dispose()
