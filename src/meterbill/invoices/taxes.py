@@ -14,14 +14,20 @@ from meterbill.customers.models import Customer
 from meterbill.plans.models import ChargeTax, CommitmentTax, PlanTax
 from meterbill.taxes.models import CustomerTax, Tax
 
+CACHE_KEY = "meterbill.tax_sets"
+
 
 class TaxResolver:
-    """Tax sets of one customer's invoice, each owner's set read once."""
+    """Tax sets of one customer's invoice, each owner's set read once per transaction.
+
+    The cache lives in `session.info`, so a billing run's many invoices share the
+    catalog's sets, and nothing outlives the transaction that read it.
+    """
 
     def __init__(self, session: Session, customer: Customer) -> None:
         self.session = session
         self.customer = customer
-        self._cache: dict[tuple[str, uuid.UUID], list[Tax]] = {}
+        self._cache: dict[tuple[str, uuid.UUID], list[Tax]] = session.info.setdefault(CACHE_KEY, {})
 
     def _taxes(self, link: type, owner_column: str, owner_id: uuid.UUID) -> list[Tax]:
         key = (link.__name__, owner_id)
@@ -42,17 +48,20 @@ class TaxResolver:
 
     @cached_property
     def organization_taxes(self) -> list[Tax]:
-        return list(
-            self.session.scalars(
-                select(Tax)
-                .where(
-                    Tax.organization_id == self.customer.organization_id,
-                    Tax.applied_to_organization.is_(True),
-                    Tax.deleted_at.is_(None),
+        key = ("Organization", self.customer.organization_id)
+        if key not in self._cache:
+            self._cache[key] = list(
+                self.session.scalars(
+                    select(Tax)
+                    .where(
+                        Tax.organization_id == self.customer.organization_id,
+                        Tax.applied_to_organization.is_(True),
+                        Tax.deleted_at.is_(None),
+                    )
+                    .order_by(Tax.code)
                 )
-                .order_by(Tax.code)
             )
-        )
+        return self._cache[key]
 
     def _first(self, *sets: Iterable[Tax]) -> list[Tax]:
         for taxes in (*sets, self.customer_taxes, self.organization_taxes):
