@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from meterbill.core.money import round_half_up
 
@@ -134,7 +134,10 @@ def apply_coupons(
             wanted = round_half_up(base * (coupon.percentage_rate or ZERO) / HUNDRED)
         else:
             wanted = Decimal(coupon.amount_cents or 0)
-        amount = int(round_half_up(min(wanted, base)))
+        # Earlier coupons can leave a limited coupon a fractional base: the credit is
+        # whole cents no larger than that base (Lago stores the base truncated to
+        # integer cents), so the spread below never exceeds what a fee has left.
+        amount = int(min(wanted, base).to_integral_value(rounding=ROUND_FLOOR))
         if amount <= 0:
             continue
         for fee in eligible:
