@@ -56,9 +56,47 @@ def bill_started(session: Session, subscription: Subscription, now: datetime) ->
     )
 
 
+def bill_missed_days(
+    session: Session, subscription: Subscription, until: datetime, now: datetime
+) -> None:
+    """Billing days up to `until`'s local date that no clock run billed yet.
+
+    A subscription that ends (or is upgraded) on a billing day before the clock ran
+    would otherwise never be billed for the period that just ended: it is no longer
+    active when the clock comes, and its termination invoice covers only its last days.
+    """
+    customer, organization, plan = _owner(session, subscription)
+    timezone = applicable_timezone(customer, organization)
+    last = _last_boundaries(session, [subscription.id])
+    for day in entries.billing_days(
+        subscription,
+        plan,
+        timezone,
+        _billed_until(subscription, timezone, last.get(subscription.id)),
+        local_date(until, timezone),
+    ):
+        spec = entries.periodic(subscription, plan, timezone, day)
+        create_subscription_invoice(
+            session, customer, organization, [Billed(subscription, spec)], now
+        )
+
+
+def _billed_until(subscription: Subscription, timezone: str, boundary: str | None) -> date:
+    """The local day after which billing days are still due."""
+    assert subscription.started_at is not None
+    after = max(
+        local_date(subscription.started_at, timezone),
+        local_date(subscription.created_at, timezone),
+    )
+    return after if boundary is None else max(after, date.fromisoformat(boundary))
+
+
 def bill_terminated(session: Session, subscription: Subscription, now: datetime) -> Invoice | None:
     """The termination invoice, unless the subscription asked to skip it."""
-    if subscription.terminated_at is None or subscription.on_termination_invoice == "skip":
+    if subscription.terminated_at is None:
+        return None
+    bill_missed_days(session, subscription, subscription.terminated_at, now)
+    if subscription.on_termination_invoice == "skip":
         return None
     customer, organization, plan = _owner(session, subscription)
     spec = entries.terminating(subscription, plan, applicable_timezone(customer, organization))
@@ -71,6 +109,8 @@ def bill_upgrade(
     session: Session, previous: Subscription, upgraded: Subscription, now: datetime
 ) -> Invoice | None:
     """An upgrade bills the old plan's end and the new plan's start on one invoice."""
+    if previous.terminated_at is not None:
+        bill_missed_days(session, previous, previous.terminated_at, now)
     customer, organization, old_plan = _owner(session, previous)
     timezone = applicable_timezone(customer, organization)
     billed = []
@@ -134,13 +174,7 @@ def bill_due_subscriptions(db: Database, now: datetime, report: BillingReport) -
             owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
             for subscription, customer, organization, plan in rows:
                 timezone = applicable_timezone(customer, organization)
-                assert subscription.started_at is not None
-                after = max(
-                    local_date(subscription.started_at, timezone),
-                    local_date(subscription.created_at, timezone),
-                )
-                if subscription.id in last:
-                    after = max(after, date.fromisoformat(last[subscription.id]))
+                after = _billed_until(subscription, timezone, last.get(subscription.id))
                 for day in entries.billing_days(
                     subscription, plan, timezone, after, local_date(now, timezone)
                 ):
