@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from meterbill.add_ons.api import router as add_ons_router
+from meterbill.analytics.api import router as analytics_router
 from meterbill.clock_runner import BackgroundClock
 from meterbill.core.auth import KeyCache
 from meterbill.core.db import Database
@@ -22,6 +23,7 @@ from meterbill.events.api import router as events_router
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.invoices.api import router as invoices_router
 from meterbill.invoices.fees_api import router as fees_router
+from meterbill.invoices.past_usage import router as past_usage_router
 from meterbill.metrics.api import router as metrics_router
 from meterbill.organizations.api import router as organizations_router
 from meterbill.organizations.service import (
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         usage_router,
         invoices_router,
         fees_router,
+        past_usage_router,
+        analytics_router,
     ):
         app.include_router(router)
 

@@ -1,0 +1,1 @@
+"""Revenue analytics: gross revenue, overdue balance, invoice collection (Lago's /analytics)."""
