@@ -5,7 +5,8 @@ every minute, or once late) gives the same result. Rows are claimed with
 FOR UPDATE SKIP LOCKED, so several `meterbill worker` processes can tick at once
 against one PostgreSQL (SQLite has one writer anyway).
 
-Order, as Lago's clock: activate pending subscriptions, terminate ended ones (with
+Order, as Lago's clock: activate pending subscriptions, bill the events of
+pay-in-advance charges (Lago does it as events arrive), terminate ended ones (with
 their termination invoices), hand over to scheduled downgrades, bill the subscriptions
 whose billing day it is, finalize drafts past their grace period, flag overdue
 invoices, terminate expired coupons.
@@ -32,6 +33,7 @@ from meterbill.invoices.billing import (
     bill_terminated,
     finalize_due_drafts,
 )
+from meterbill.invoices.in_advance import InAdvanceReport, bill_pending_events
 from meterbill.invoices.models import Invoice
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
@@ -44,6 +46,7 @@ class TickReport:
     activated: list[str] = field(default_factory=list)
     terminated: list[str] = field(default_factory=list)
     downgraded: list[str] = field(default_factory=list)
+    in_advance: InAdvanceReport = field(default_factory=InAdvanceReport)
     billing: BillingReport = field(default_factory=BillingReport)
     overdue: list[str] = field(default_factory=list)
     expired_coupons: list[str] = field(default_factory=list)
@@ -176,14 +179,17 @@ def terminate_expired_coupons(session: Session, now: datetime, report: TickRepor
 
 
 Job = Callable[[Session, datetime, TickReport], None]
-LOCKSTEP_JOBS: tuple[Job, ...] = (activate_pending, terminate_ended, apply_downgrades)
+LIFECYCLE_JOBS: tuple[Job, ...] = (terminate_ended, apply_downgrades)
 AFTER_BILLING_JOBS: tuple[Job, ...] = (mark_overdue, terminate_expired_coupons)
 
 
 def tick(db: Database, now: datetime) -> TickReport:
     """Run every periodic job once, in Lago's order, each in its own transaction(s)."""
     report = TickReport()
-    for job in LOCKSTEP_JOBS:
+    with db.transaction() as session:
+        activate_pending(session, now, report)
+    bill_pending_events(db, now, report.in_advance)
+    for job in LIFECYCLE_JOBS:
         with db.transaction() as session:
             job(session, now, report)
     bill_due_subscriptions(db, now, report.billing)

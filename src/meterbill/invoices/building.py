@@ -23,11 +23,13 @@ from meterbill.customers.models import Customer
 from meterbill.invoices.models import Fee, InvoiceSubscription
 from meterbill.invoices.proration import plan_fee, trial_end_date
 from meterbill.invoices.taxes import TaxResolver
+from meterbill.metrics.models import BillableMetric
 from meterbill.plans.models import Charge, MinimumCommitment, Plan
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import Tax
-from meterbill.usage.periods import ChargesPeriod, charges_interval
-from meterbill.usage.service import ChargeUsage, usage_in_period
+from meterbill.usage.aggregation import Window
+from meterbill.usage.periods import ChargesPeriod, charges_interval, charges_period
+from meterbill.usage.service import ChargeUsage, PricedBucket, price_charge, usage_in_period
 
 ZERO = Decimal(0)
 
@@ -109,6 +111,18 @@ def _properties(entry: InvoiceSubscription, duration: int | None = None) -> dict
     }
 
 
+def range_properties(period: ChargesPeriod, **extra: Any) -> dict[str, Any]:
+    """Fee properties of a fee billed for one charges period (pay-in-advance fees)."""
+    return {
+        "from_datetime": iso_seconds(period.start),
+        "to_datetime": iso_seconds(period.end),
+        "charges_from_datetime": iso_seconds(period.start),
+        "charges_to_datetime": iso_seconds(period.end),
+        "charges_duration": period.period.days,
+        **extra,
+    }
+
+
 def subscription_fee(
     ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
 ) -> BuiltFee | None:
@@ -181,6 +195,54 @@ def charge_fees(
     return built
 
 
+def charge_fee(
+    ctx: BillingContext,
+    subscription: Subscription,
+    plan: Plan,
+    charge: Charge,
+    metric: BillableMetric,
+    group_keys: list[str],
+    bucket: PricedBucket,
+    bounds: tuple[datetime, datetime],
+    properties: dict[str, Any],
+) -> BuiltFee:
+    """The fee of one priced bucket (a filter and group) of a charge."""
+    amount = bucket.amount or pricing.ChargeAmount(ZERO, ZERO)
+    figures = amount.fee_amounts(ctx.currency)
+    charge_filter = next(
+        (item for item in charge.filters if str(item.id) == bucket.filter_id), None
+    )
+    fee = ctx.new_fee(
+        fee_type="charge",
+        subscription_id=subscription.id,
+        charge_id=charge.id,
+        charge_filter_id=charge_filter.id if charge_filter else None,
+        item_code=metric.code,
+        item_name=metric.name,
+        item_id=metric.id,
+        item_type="BillableMetric",
+        invoice_display_name=charge.invoice_display_name or metric.name,
+        filter_display_name=charge_filter.invoice_display_name if charge_filter else None,
+        filter_values=charge_filter.values if charge_filter else None,
+        grouped_by=dict(zip(group_keys, bucket.group, strict=True)),
+        pay_in_advance=charge.pay_in_advance,
+        invoiceable=charge.invoiceable,
+        amount_cents=figures.amount_cents,
+        precise_amount_cents=figures.precise_amount_cents,
+        unit_amount_cents=figures.unit_amount_cents,
+        precise_unit_amount=figures.precise_unit_amount,
+        units=bucket.units,
+        total_aggregated_units=bucket.units,
+        events_count=bucket.events_count,
+        amount_details=_plain(amount.amount_details),
+        from_datetime=bounds[0],
+        to_datetime=bounds[1],
+        properties=properties,
+    )
+    taxes = ctx.taxes.for_charge(charge.id, plan.id)
+    return BuiltFee(fee, taxes, metric.id, plan.parent_id or plan.id)
+
+
 def _fees_of_charge(
     ctx: BillingContext,
     entry: InvoiceSubscription,
@@ -192,45 +254,21 @@ def _fees_of_charge(
 ) -> list[BuiltFee]:
     charge: Charge = usage.charge
     metric = usage.metric
-    filters = {str(item.id): item for item in charge.filters}
     taxes = ctx.taxes.for_charge(charge.id, plan.id)
     base_plan = plan.parent_id or plan.id
     properties = _properties(entry, full.days)
+    assert entry.charges_from_datetime is not None and entry.charges_to_datetime is not None
+    bounds = (entry.charges_from_datetime, entry.charges_to_datetime)
     fees: list[BuiltFee] = []
     for bucket in usage.buckets:
-        amount = bucket.amount or pricing.ChargeAmount(ZERO, ZERO)
-        figures = amount.fee_amounts(ctx.currency)
-        if not (bucket.units or figures.amount_cents or bucket.events_count):
+        if not (bucket.units or bucket.amount_cents or bucket.events_count):
             continue
-        charge_filter = filters.get(bucket.filter_id) if bucket.filter_id else None
-        fee = ctx.new_fee(
-            fee_type="charge",
-            subscription_id=subscription.id,
-            charge_id=charge.id,
-            charge_filter_id=charge_filter.id if charge_filter else None,
-            item_code=metric.code,
-            item_name=metric.name,
-            item_id=metric.id,
-            item_type="BillableMetric",
-            invoice_display_name=charge.invoice_display_name or metric.name,
-            filter_display_name=charge_filter.invoice_display_name if charge_filter else None,
-            filter_values=charge_filter.values if charge_filter else None,
-            grouped_by=dict(zip(usage.group_keys, bucket.group, strict=True)),
-            pay_in_advance=False,
-            invoiceable=charge.invoiceable,
-            amount_cents=figures.amount_cents,
-            precise_amount_cents=figures.precise_amount_cents,
-            unit_amount_cents=figures.unit_amount_cents,
-            precise_unit_amount=figures.precise_unit_amount,
-            units=bucket.units,
-            total_aggregated_units=bucket.units,
-            events_count=bucket.events_count,
-            amount_details=_plain(amount.amount_details),
-            from_datetime=entry.charges_from_datetime,
-            to_datetime=entry.charges_to_datetime,
-            properties=properties,
-        )
-        fees.append(BuiltFee(fee, taxes, metric.id, base_plan))
+        fees.append(
+            charge_fee(
+                ctx, subscription, plan, charge, metric, usage.group_keys, bucket, bounds,
+                properties,
+            )
+        )  # fmt: skip
     if charge.min_amount_cents:
         used = sum(item.fee.amount_cents for item in fees)
         used_precise = sum((item.fee.precise_amount_cents for item in fees), ZERO)
@@ -353,6 +391,66 @@ def commitment_fee(
     )
 
 
+def renewal_fees(
+    ctx: BillingContext,
+    entry: InvoiceSubscription,
+    subscription: Subscription,
+    plan: Plan,
+    *,
+    invoiceable: bool,
+) -> list[BuiltFee]:
+    """The level a recurring pay-in-advance charge reached, billed for the next period."""
+    if (
+        entry.invoicing_reason != "subscription_periodic"
+        or entry.charges_from_datetime is None
+        or entry.charges_to_datetime is None
+    ):
+        return []
+    charges = [
+        charge
+        for charge in plan.charges
+        if charge.pay_in_advance and charge.invoiceable == invoiceable and charge.deleted_at is None
+    ]
+    if not charges:
+        return []
+    session = ctx.session
+    start, end = entry.charges_from_datetime, entry.charges_to_datetime
+    renewed = charges_period(subscription, plan, ctx.timezone, end + timedelta(seconds=1))
+    window = Window(
+        organization_id=subscription.organization_id,
+        external_subscription_id=subscription.external_id,
+        start=start,
+        end=end,
+        duration_days=renewed.period.days,
+    )
+    built: list[BuiltFee] = []
+    for charge in charges:
+        metric = session.get(BillableMetric, charge.billable_metric_id)
+        assert metric is not None
+        if not metric.recurring:
+            continue
+        usage = price_charge(
+            session,
+            window,
+            charge,
+            metric,
+            plan.amount_currency,
+            ctx.timezone,
+            renewed.period.days,
+            prorate=False,
+        )
+        for bucket in usage.buckets:
+            if not (bucket.units or bucket.amount_cents):
+                continue
+            fee = charge_fee(
+                ctx, subscription, plan, charge, metric, usage.group_keys, bucket,
+                (renewed.start, renewed.end), range_properties(renewed),
+            )  # fmt: skip
+            fee.fee.pay_in_advance = True
+            built.append(fee)
+    return built
+
+
 def entry_fees(
     ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
 ) -> list[BuiltFee]:
@@ -361,6 +459,7 @@ def entry_fees(
     if plan_fee_built is not None:
         fees.append(plan_fee_built)
     fees.extend(charge_fees(ctx, entry, subscription, plan))
+    fees.extend(renewal_fees(ctx, entry, subscription, plan, invoiceable=True))
     commitment = commitment_fee(ctx, entry, subscription, plan, fees)
     if commitment is not None:
         fees.append(commitment)

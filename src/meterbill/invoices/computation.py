@@ -110,23 +110,7 @@ def apply_amounts(
         fee.taxes_rate = line.taxes_rate
         session.add(fee)
     session.flush()
-    for item, line in zip(built, lines, strict=True):
-        for tax in item.taxes:
-            precise = line.net * tax.rate / Decimal(100)
-            session.add(
-                FeeTax(
-                    fee_id=item.fee.id,
-                    tax_id=tax.id,
-                    tax_name=tax.name,
-                    tax_code=tax.code,
-                    tax_rate=tax.rate,
-                    tax_description=tax.description,
-                    amount_cents=int(round_half_up(precise)),
-                    precise_amount_cents=precise,
-                    amount_currency=invoice.currency,
-                    created_at=now,
-                )
-            )
+    _write_fee_taxes(session, built, lines, invoice.currency, now)
     for total in totals.taxes:
         tax = taxes_by_id[total.tax_id]
         session.add(
@@ -169,6 +153,51 @@ def apply_amounts(
     invoice.total_amount_cents = totals.total_amount_cents
     invoice.updated_at = now
     session.flush()
+
+
+def _write_fee_taxes(
+    session: Session,
+    built: Sequence[BuiltFee],
+    lines: Sequence[FeeLine],
+    currency: str,
+    now: datetime,
+) -> None:
+    for item, line in zip(built, lines, strict=True):
+        for tax in item.taxes:
+            precise = line.net * tax.rate / Decimal(100)
+            session.add(
+                FeeTax(
+                    fee_id=item.fee.id,
+                    tax_id=tax.id,
+                    tax_name=tax.name,
+                    tax_code=tax.code,
+                    tax_rate=tax.rate,
+                    tax_description=tax.description,
+                    amount_cents=int(round_half_up(precise)),
+                    precise_amount_cents=precise,
+                    amount_currency=currency,
+                    created_at=now,
+                )
+            )
+
+
+def write_standalone_fee(session: Session, built: BuiltFee, now: datetime) -> None:
+    """A fee on no invoice (non-invoiceable pay-in-advance): its own taxes, no coupons."""
+    line = FeeLine(
+        amount_cents=built.fee.amount_cents,
+        taxes=[TaxRate(tax.id, tax.code, tax.rate) for tax in built.taxes],
+        metric_id=built.metric_id,
+        plan_id=built.plan_id,
+    )
+    compute_totals([line], [], built.fee.amount_currency)
+    fee = built.fee
+    fee.invoice_id = None
+    fee.taxes_amount_cents = line.taxes_amount_cents
+    fee.taxes_precise_amount_cents = line.taxes_precise_amount_cents
+    fee.taxes_rate = line.taxes_rate
+    session.add(fee)
+    session.flush()
+    _write_fee_taxes(session, [built], [line], fee.amount_currency, now)
 
 
 def remove_fees(session: Session, invoice: Invoice) -> None:

@@ -19,8 +19,13 @@ from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
-from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees
-from meterbill.invoices.computation import apply_amounts, consumed_cents, remove_fees
+from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees, renewal_fees
+from meterbill.invoices.computation import (
+    apply_amounts,
+    consumed_cents,
+    remove_fees,
+    write_standalone_fee,
+)
 from meterbill.invoices.entries import EntrySpec
 from meterbill.invoices.models import Credit, Invoice, InvoiceSubscription
 from meterbill.organizations.models import Organization
@@ -78,19 +83,58 @@ def _context(session: Session, invoice: Invoice, now: datetime) -> BillingContex
     )
 
 
-def build_fees(session: Session, invoice: Invoice, now: datetime) -> list[BuiltFee]:
-    ctx = _context(session, invoice, now)
-    built: list[BuiltFee] = []
-    entries = session.scalars(
+def new_invoice(
+    customer: Customer,
+    organization: Organization,
+    *,
+    invoice_type: str,
+    currency: str,
+    billing_date: date,
+    issuing_date: date,
+    now: datetime,
+    expected_finalization_date: date | None = None,
+) -> Invoice:
+    """A draft, unsaved, due `net_payment_term` days after it is issued."""
+    term = net_payment_term(customer, organization)
+    return Invoice(
+        id=uuid.uuid4(),
+        organization_id=organization.id,
+        customer_id=customer.id,
+        number=draft_number(organization),
+        invoice_type=invoice_type,
+        status="draft",
+        currency=currency,
+        billing_date=billing_date,
+        issuing_date=issuing_date,
+        payment_due_date=issuing_date + timedelta(days=term),
+        net_payment_term=term,
+        expected_finalization_date=expected_finalization_date,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _billed_entries(
+    session: Session, invoice: Invoice
+) -> list[tuple[InvoiceSubscription, Subscription, Plan]]:
+    rows = []
+    for entry in session.scalars(
         select(InvoiceSubscription)
         .where(InvoiceSubscription.invoice_id == invoice.id)
         .order_by(InvoiceSubscription.position)
-    ).all()
-    for entry in entries:
+    ):
         subscription = session.get(Subscription, entry.subscription_id)
         assert subscription is not None
         plan = session.get(Plan, subscription.plan_id)
         assert plan is not None
+        rows.append((entry, subscription, plan))
+    return rows
+
+
+def build_fees(session: Session, invoice: Invoice, now: datetime) -> list[BuiltFee]:
+    ctx = _context(session, invoice, now)
+    built: list[BuiltFee] = []
+    for entry, subscription, plan in _billed_entries(session, invoice):
         built.extend(entry_fees(ctx, entry, subscription, plan))
     return built
 
@@ -112,22 +156,15 @@ def create_subscription_invoice(
     grace = grace_period(customer, organization)
     billing_date = billed[0].spec.billing_date
     issuing = subscription_issuing_date(billing_date, customer, grace)
-    term = net_payment_term(customer, organization)
-    invoice = Invoice(
-        id=uuid.uuid4(),
-        organization_id=organization.id,
-        customer_id=customer.id,
-        number=draft_number(organization),
+    invoice = new_invoice(
+        customer,
+        organization,
         invoice_type="subscription",
-        status="draft",
         currency=plan.amount_currency,
         billing_date=billing_date,
         issuing_date=issuing,
-        payment_due_date=issuing + timedelta(days=term),
-        net_payment_term=term,
+        now=now,
         expected_finalization_date=billing_date + timedelta(days=grace),
-        created_at=now,
-        updated_at=now,
     )
     try:
         with session.begin_nested():
@@ -153,12 +190,36 @@ def create_subscription_invoice(
             session.flush()
     except IntegrityError:
         return None
+    timezone = applicable_timezone(customer, organization)
+    for entry, subscription, entry_plan in _billed_entries(session, invoice):
+        bill_standalone_renewals(session, customer, timezone, entry, subscription, entry_plan, now)
     built = build_fees(session, invoice, now)
     if grace > 0:
         apply_amounts(session, invoice, built, now, with_coupons=False)
     else:
         finalize_built(session, invoice, built, now, today=billing_date)
     return invoice
+
+
+def bill_standalone_renewals(
+    session: Session,
+    customer: Customer,
+    timezone: str,
+    entry: InvoiceSubscription,
+    subscription: Subscription,
+    plan: Plan,
+    now: datetime,
+) -> None:
+    """Renewals of non-invoiceable recurring charges: fees on no invoice, once per entry."""
+    ctx = BillingContext(
+        session=session,
+        customer=customer,
+        timezone=timezone,
+        currency=plan.amount_currency,
+        now=now,
+    )
+    for built in renewal_fees(ctx, entry, subscription, plan, invoiceable=False):
+        write_standalone_fee(session, built, now)
 
 
 def refresh(session: Session, invoice: Invoice, now: datetime) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,12 +22,7 @@ from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import assign_currency, find_customer
 from meterbill.invoices.building import BillingContext, BuiltFee
 from meterbill.invoices.computation import apply_amounts
-from meterbill.invoices.lifecycle import (
-    assign_number,
-    draft_number,
-    net_payment_term,
-    zero_amount_finalized,
-)
+from meterbill.invoices.lifecycle import assign_number, new_invoice, zero_amount_finalized
 from meterbill.invoices.models import Invoice
 from meterbill.organizations.service import get_organization
 from meterbill.taxes.service import find_taxes_by_codes
@@ -125,21 +120,14 @@ def create_one_off_invoice(
     assign_currency(session, customer, currency)
     timezone = applicable_timezone(customer, organization)
     today = local_date(now, timezone)
-    term = net_payment_term(customer, organization)
-    invoice = Invoice(
-        id=uuid.uuid4(),
-        organization_id=organization_id,
-        customer_id=customer.id,
-        number=draft_number(organization),
+    invoice = new_invoice(
+        customer,
+        organization,
         invoice_type="one_off",
-        status="draft",
         currency=currency,
         billing_date=today,
         issuing_date=today,
-        payment_due_date=today + timedelta(days=term),
-        net_payment_term=term,
-        created_at=now,
-        updated_at=now,
+        now=now,
     )
     session.add(invoice)
     session.flush()

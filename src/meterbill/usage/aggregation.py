@@ -62,6 +62,9 @@ class Window:
     start: datetime
     end: datetime
     duration_days: int
+    # Only events up to this one in (timestamp, id) order: a pay-in-advance fee prices
+    # the usage just before and just after its event, ties in time broken by arrival.
+    through: tuple[datetime, int] | None = None
 
 
 @dataclass
@@ -114,6 +117,14 @@ def _events(
     ]
     if since is not None:
         conditions.append(Event.timestamp >= since)
+    if window.through is not None:
+        instant, event_id = window.through
+        conditions.append(
+            or_(
+                Event.timestamp < instant,
+                and_(Event.timestamp == instant, Event.id <= event_id),
+            )
+        )
     return select(*columns).where(*conditions)
 
 
@@ -128,7 +139,7 @@ def aggregate(
     dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
     kind = metric.aggregation_type
     history = metric.recurring and kind in ("sum_agg", "unique_count_agg")
-    if kind in ("count_agg", "sum_agg") and not filters and not group_keys:
+    if kind in ("count_agg", "sum_agg") and not filters and not group_keys and not window.through:
         return _from_rollups(session, dialect, window, metric, history)
     events = _events(
         dialect, window, metric, filters, group_keys, since=None if history else window.start
@@ -138,7 +149,13 @@ def aggregate(
     in_window = events.c.ts >= window.start
     valid = events.c.number.is_not(None)
     number = events.c.number
-    counted = func.count(case((in_window, 1), else_=None))
+    # A recurring sum reads its whole history, and counts it too (Lago's sum has no
+    # lower bound for a recurring metric, billing.md E10).
+    counted = (
+        func.count()
+        if history and kind == "sum_agg"
+        else func.count(case((in_window, 1), else_=None))
+    )
 
     if kind == "count_agg":
         rows = session.execute(select(*keys, func.count(), counted).group_by(*keys)).all()
@@ -413,7 +430,7 @@ def _from_rollups(
 
     count, total = totals(window.start)
     if history:
-        _count, total = totals(None)
+        count, total = totals(None)
     if count == 0 and not history:
         return {}
     units = Decimal(count) if metric.aggregation_type == "count_agg" else total

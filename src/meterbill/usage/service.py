@@ -233,7 +233,7 @@ def usage_in_period(
     usages = []
     for charge in charges:
         metric = metrics[charge.billable_metric_id]
-        usage = _charge_usage(
+        usage = price_charge(
             session, window, charge, metric, plan.amount_currency, timezone, active_days
         )
         usage.tax_rate = rates.get(charge.id, Decimal(0))
@@ -251,7 +251,7 @@ def usage_in_period(
     )
 
 
-def _charge_usage(
+def price_charge(
     session: Session,
     window: Window,
     charge: Charge,
@@ -259,7 +259,10 @@ def _charge_usage(
     currency: str,
     timezone: str,
     active_days: int,
+    *,
+    prorate: bool = True,
 ) -> ChargeUsage:
+    """One charge's buckets over `window`, each aggregated and priced."""
     spec = MetricSpec(
         code=metric.code,
         aggregation_type=metric.aggregation_type,
@@ -288,7 +291,7 @@ def _charge_usage(
         _prorated_units(
             session, window, spec, filters, group_keys, aggregated, timezone, active_days
         )
-        if charge.prorated and metric.recurring and metric.aggregation_type == "sum_agg"
+        if prorate and charge.prorated and metric.recurring and metric.aggregation_type == "sum_agg"
         else {}
     )
     usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys)

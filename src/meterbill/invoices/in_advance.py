@@ -1,0 +1,246 @@
+"""Pay-in-advance charges: a fee for every event, and the renewal of recurring ones.
+
+billing.md §2.5. An event on a pay-in-advance charge costs what the charge model gives
+for the period's usage with the event, minus what it gives without it (usage in
+(timestamp, id) order, so events of one instant still count one after the other).
+Invoiceable charges put that fee on an invoice of its own, finalized at once with
+coupons and taxes; the others leave it standalone, on no invoice. The clock prices new
+events; the unique (subscription, charge, event transaction) key of fees makes that
+idempotent, across ticks and across workers.
+
+A recurring metric keeps its level from period to period, so each billing day bills
+the level reached (unprorated) again for the period that starts: on the periodic
+invoice when the charge is invoiceable, as standalone fees when it is not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill import pricing
+from meterbill.core.db import Database
+from meterbill.core.periods import local_date
+from meterbill.core.times import iso_seconds
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.events.models import Event
+from meterbill.invoices.building import BillingContext, charge_fee, range_properties
+from meterbill.invoices.computation import write_standalone_fee
+from meterbill.invoices.lifecycle import finalize_built, new_invoice
+from meterbill.invoices.models import Fee, Invoice, InvoiceSubscription
+from meterbill.metrics.models import BillableMetric
+from meterbill.organizations.models import Organization
+from meterbill.plans.models import Charge, Plan
+from meterbill.pricing.result import per_unit
+from meterbill.subscriptions.models import Subscription
+from meterbill.usage.aggregation import Window
+from meterbill.usage.periods import ChargesPeriod, charges_period
+from meterbill.usage.service import PricedBucket, group_keys_of, price_charge
+
+ZERO = Decimal(0)
+BATCH = 500
+
+
+@dataclass
+class InAdvanceReport:
+    fees: list[uuid.UUID] = field(default_factory=list)
+    invoices: list[uuid.UUID] = field(default_factory=list)
+
+
+def _pending(session: Session, limit: int) -> list[tuple[Event, Subscription, Charge]]:
+    """Events on a pay-in-advance charge of their active subscription, not yet billed."""
+    billed = exists().where(
+        Fee.subscription_id == Subscription.id,
+        Fee.charge_id == Charge.id,
+        Fee.event_transaction_id == Event.transaction_id,
+    )
+    rows = session.execute(
+        select(Event, Subscription, Charge)
+        .join(
+            Subscription,
+            and_(
+                Subscription.organization_id == Event.organization_id,
+                Subscription.external_id == Event.external_subscription_id,
+                Subscription.status == "active",
+            ),
+        )
+        .join(
+            Charge,
+            and_(
+                Charge.plan_id == Subscription.plan_id,
+                Charge.pay_in_advance.is_(True),
+                Charge.deleted_at.is_(None),
+            ),
+        )
+        .join(
+            BillableMetric,
+            and_(BillableMetric.id == Charge.billable_metric_id, BillableMetric.code == Event.code),
+        )
+        .where(Event.timestamp >= Subscription.started_at, ~billed)
+        .order_by(Event.timestamp, Event.id, Charge.position)
+        .limit(limit)
+    ).all()
+    return [(event, subscription, charge) for event, subscription, charge in rows]
+
+
+def bill_pending_events(db: Database, now: datetime, report: InAdvanceReport) -> None:
+    """Price every event of a pay-in-advance charge that has no fee yet, oldest first."""
+    while True:
+        with db.transaction() as session:
+            pending = _pending(session, BATCH)
+            for event, subscription, charge in pending:
+                bill_event(session, event, subscription, charge, now, report)
+        if len(pending) < BATCH:
+            return
+
+
+def _context(
+    session: Session, subscription: Subscription, plan: Plan, now: datetime
+) -> tuple[BillingContext, Organization]:
+    customer = session.get(Customer, subscription.customer_id)
+    organization = session.get(Organization, subscription.organization_id)
+    assert customer is not None and organization is not None
+    ctx = BillingContext(
+        session=session,
+        customer=customer,
+        timezone=applicable_timezone(customer, organization),
+        currency=plan.amount_currency,
+        now=now,
+    )
+    return ctx, organization
+
+
+def _bucket_key(bucket: PricedBucket) -> tuple[str | None, tuple[str | None, ...]]:
+    return bucket.filter_id, bucket.group
+
+
+def event_increment(
+    session: Session,
+    event: Event,
+    subscription: Subscription,
+    plan: Plan,
+    charge: Charge,
+    timezone: str,
+) -> tuple[ChargesPeriod, PricedBucket | None]:
+    """The event's bucket with the units and amount the event adds to it."""
+    metric = session.get(BillableMetric, charge.billable_metric_id)
+    assert metric is not None
+    period = charges_period(subscription, plan, timezone, event.timestamp)
+    window = Window(
+        organization_id=subscription.organization_id,
+        external_subscription_id=subscription.external_id,
+        start=period.start,
+        end=period.end,
+        duration_days=period.period.days,
+        through=(event.timestamp, event.id),
+    )
+    active_days = (period.period.end - local_date(period.start, timezone)).days + 1
+
+    def priced(through: Window) -> dict[tuple[str | None, tuple[str | None, ...]], PricedBucket]:
+        usage = price_charge(
+            session, through, charge, metric, plan.amount_currency, timezone, active_days
+        )
+        return {_bucket_key(bucket): bucket for bucket in usage.buckets}
+
+    after = priced(window)
+    before = priced(replace(window, through=(event.timestamp, event.id - 1)))
+    for key, bucket in after.items():
+        previous = before.get(key)
+        if previous is not None and previous.events_count == bucket.events_count:
+            continue
+        old = previous.amount.amount if previous and previous.amount else ZERO
+        new = bucket.amount.amount if bucket.amount else ZERO
+        added = max(new - old, ZERO)
+        if charge.prorated and not (metric.recurring and metric.aggregation_type == "sum_agg"):
+            # Prorated recurring sums are already priced on their days left.
+            days_left = (period.period.end - local_date(event.timestamp, timezone)).days + 1
+            added = added * Decimal(days_left) / Decimal(period.period.days)
+        units = bucket.units - (previous.units if previous else ZERO)
+        amount = pricing.ChargeAmount(added, per_unit(added, units) if units else added)
+        return period, replace(
+            bucket,
+            units=max(units, ZERO),
+            events_count=1,
+            amount_cents=amount.cents(plan.amount_currency),
+            amount=amount,
+        )
+    return period, None
+
+
+def bill_event(
+    session: Session,
+    event: Event,
+    subscription: Subscription,
+    charge: Charge,
+    now: datetime,
+    report: InAdvanceReport,
+) -> None:
+    plan = session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    ctx, organization = _context(session, subscription, plan, now)
+    period, bucket = event_increment(session, event, subscription, plan, charge, ctx.timezone)
+    if bucket is None:
+        return
+    metric = session.get(BillableMetric, charge.billable_metric_id)
+    assert metric is not None
+    properties = range_properties(period, timestamp=iso_seconds(event.timestamp))
+    built = charge_fee(
+        ctx, subscription, plan, charge, metric, group_keys_of(charge), bucket,
+        (period.start, period.end), properties,
+    )  # fmt: skip
+    built.fee.pay_in_advance = True
+    built.fee.event_transaction_id = event.transaction_id
+    built.fee.events_count = 1
+    try:
+        with session.begin_nested():
+            if charge.invoiceable:
+                invoice = _invoice_for(session, ctx, organization, subscription, event, charge)
+                finalize_built(session, invoice, [built], now, today=None)
+                report.invoices.append(invoice.id)
+            else:
+                write_standalone_fee(session, built, now)
+            report.fees.append(built.fee.id)
+    except IntegrityError:
+        # Another worker billed this event first.
+        return
+
+
+def _invoice_for(
+    session: Session,
+    ctx: BillingContext,
+    organization: Organization,
+    subscription: Subscription,
+    event: Event,
+    charge: Charge,
+) -> Invoice:
+    today = local_date(ctx.now, ctx.timezone)
+    invoice = new_invoice(
+        ctx.customer,
+        organization,
+        invoice_type="subscription",
+        currency=ctx.currency,
+        billing_date=today,
+        issuing_date=today,
+        now=ctx.now,
+    )
+    session.add(invoice)
+    session.add(
+        InvoiceSubscription(
+            invoice_id=invoice.id,
+            subscription_id=subscription.id,
+            invoicing_reason="in_advance_charge",
+            boundary=f"{charge.id}:{event.transaction_id}",
+            charges_from_datetime=None,
+            charges_to_datetime=None,
+            created_at=ctx.now,
+        )
+    )
+    session.flush()
+    return invoice
