@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from meterbill.core.db import Database
+from meterbill.core.db import Transactions
 from meterbill.core.periods import local_date, utc_bounds
 from meterbill.coupons.models import Coupon
 from meterbill.customers.models import Customer
@@ -35,6 +35,7 @@ from meterbill.invoices.billing import (
 )
 from meterbill.invoices.in_advance import InAdvanceReport, bill_pending_events
 from meterbill.invoices.models import Invoice
+from meterbill.invoices.scope import Scope, within, within_subscriptions
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.lifecycle import billing_period
@@ -59,21 +60,24 @@ def _timezone(session: Session, subscription: Subscription) -> str:
     return applicable_timezone(customer, organization)
 
 
-def _claim(session: Session, *conditions: object) -> list[Subscription]:
+def _claim(session: Session, scope: Scope | None, *conditions: object) -> list[Subscription]:
     return list(
         session.scalars(
             select(Subscription)
-            .where(*conditions)  # type: ignore[arg-type]
+            .where(within_subscriptions(scope, Subscription), *conditions)  # type: ignore[arg-type]
             .order_by(Subscription.created_at)
             .with_for_update(skip_locked=True)
         )
     )
 
 
-def activate_pending(session: Session, now: datetime, report: TickReport) -> None:
+def activate_pending(
+    session: Session, now: datetime, report: TickReport, scope: Scope | None = None
+) -> None:
     """Pending subscriptions whose start date has come (in the customer's timezone)."""
     for subscription in _claim(
         session,
+        scope,
         Subscription.status == "pending",
         Subscription.previous_subscription_id.is_(None),
         Subscription.subscription_at <= now + timedelta(days=1),
@@ -88,10 +92,13 @@ def activate_pending(session: Session, now: datetime, report: TickReport) -> Non
             report.activated.append(subscription.external_id)
 
 
-def terminate_ended(session: Session, now: datetime, report: TickReport) -> None:
+def terminate_ended(
+    session: Session, now: datetime, report: TickReport, scope: Scope | None = None
+) -> None:
     """Active subscriptions whose ending_at has passed end at that instant."""
     for subscription in _claim(
         session,
+        scope,
         Subscription.status == "active",
         Subscription.ending_at.is_not(None),
         Subscription.ending_at <= now,
@@ -112,10 +119,13 @@ def terminate_ended(session: Session, now: datetime, report: TickReport) -> None
         report.terminated.append(subscription.external_id)
 
 
-def apply_downgrades(session: Session, now: datetime, report: TickReport) -> None:
+def apply_downgrades(
+    session: Session, now: datetime, report: TickReport, scope: Scope | None = None
+) -> None:
     """At the end of its period, a subscription hands over to its scheduled downgrade."""
     for pending in _claim(
         session,
+        scope,
         Subscription.status == "pending",
         Subscription.previous_subscription_id.is_not(None),
     ):
@@ -142,11 +152,14 @@ def apply_downgrades(session: Session, now: datetime, report: TickReport) -> Non
         report.downgraded.append(current.external_id)
 
 
-def mark_overdue(session: Session, now: datetime, report: TickReport) -> None:
+def mark_overdue(
+    session: Session, now: datetime, report: TickReport, scope: Scope | None = None
+) -> None:
     """Finalized, unpaid invoices past their due date are flagged payment_overdue."""
     for invoice in session.scalars(
         select(Invoice)
         .where(
+            within(scope, Invoice.customer_id),
             Invoice.status == "finalized",
             Invoice.payment_status != "succeeded",
             Invoice.payment_overdue.is_(False),
@@ -160,11 +173,15 @@ def mark_overdue(session: Session, now: datetime, report: TickReport) -> None:
         report.overdue.append(invoice.number)
 
 
-def terminate_expired_coupons(session: Session, now: datetime, report: TickReport) -> None:
+def terminate_expired_coupons(
+    session: Session, now: datetime, report: TickReport, scope: Scope | None = None
+) -> None:
     """Time-limited coupons past expiration_at can no longer be applied."""
+    organization = None if scope is None else scope.organization_id
     for coupon in session.scalars(
         select(Coupon)
         .where(
+            true() if organization is None else Coupon.organization_id == organization,
             Coupon.status == "active",
             Coupon.expiration == "time_limit",
             Coupon.expiration_at.is_not(None),
@@ -178,23 +195,27 @@ def terminate_expired_coupons(session: Session, now: datetime, report: TickRepor
         report.expired_coupons.append(coupon.code)
 
 
-Job = Callable[[Session, datetime, TickReport], None]
+Job = Callable[[Session, datetime, TickReport, Scope | None], None]
 LIFECYCLE_JOBS: tuple[Job, ...] = (terminate_ended, apply_downgrades)
 AFTER_BILLING_JOBS: tuple[Job, ...] = (mark_overdue, terminate_expired_coupons)
 
 
-def tick(db: Database, now: datetime) -> TickReport:
-    """Run every periodic job once, in Lago's order, each in its own transaction(s)."""
+def tick(db: Transactions, now: datetime, scope: Scope | None = None) -> TickReport:
+    """Run every periodic job once, in Lago's order, each in its own transaction(s).
+
+    With a scope, only that customer's subscriptions and invoices (and its
+    organization's coupons) are touched: previews rehearse one customer.
+    """
     report = TickReport()
     with db.transaction() as session:
-        activate_pending(session, now, report)
-    bill_pending_events(db, now, report.in_advance)
+        activate_pending(session, now, report, scope)
+    bill_pending_events(db, now, report.in_advance, scope)
     for job in LIFECYCLE_JOBS:
         with db.transaction() as session:
-            job(session, now, report)
-    bill_due_subscriptions(db, now, report.billing)
-    finalize_due_drafts(db, now, report.billing)
+            job(session, now, report, scope)
+    bill_due_subscriptions(db, now, report.billing, scope)
+    finalize_due_drafts(db, now, report.billing, scope)
     for job in AFTER_BILLING_JOBS:
         with db.transaction() as session:
-            job(session, now, report)
+            job(session, now, report, scope)
     return report

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, Index, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -79,6 +79,49 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class Transactions(Protocol):
+    """What the clock's jobs need: a way to open transactions."""
+
+    def transaction(self, write: bool = True) -> AbstractContextManager[Session]: ...
+
+
+class Rehearsal:
+    """Transactions that are savepoints of one outer transaction, which is rolled back.
+
+    Code written as many transactions (the clock) runs unchanged as a dry run.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Session]:
+        with self.session.begin_nested():
+            yield self.session
+
+
+class _RolledBack(Exception):
+    pass
+
+
+T = TypeVar("T")
+
+
+def rehearse(db: Database, act: Callable[[Rehearsal], T]) -> T:
+    """Run `act` in one transaction and roll everything it wrote back.
+
+    `act` must turn what it wants to keep into plain values: the rows are gone after.
+    """
+    outcome: list[T] = []
+    try:
+        with db.transaction() as session:
+            outcome.append(act(Rehearsal(session)))
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return outcome[0]
 
 
 def live_index(name: str, *columns: str, where: str = "deleted_at IS NULL") -> Index:

@@ -9,14 +9,14 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from meterbill.core.errors import ValidationFailed
-from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.errors import BadRequest, ValidationFailed
+from meterbill.core.http import ApiContext, Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import customer_object
 from meterbill.customers.service import customer_taxes, find_customer
-from meterbill.invoices import service
+from meterbill.invoices import preview, service
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.one_off import create_one_off_invoice as create_one_off
 from meterbill.invoices.one_off import parse_one_off
@@ -191,3 +191,27 @@ def void_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
     with ctx.db.transaction() as session:
         invoice = service.void_invoice(session, ctx.organization_id, invoice_id, ctx.now)
         return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
+
+
+def _renderer(ctx: ApiContext) -> preview.Render:
+    return lambda session, invoices: render_invoices(session, invoices, ctx, full=True)
+
+
+@router.post("/invoices/preview")
+def preview_invoice(ctx: Context, body: JsonBody) -> JsonResponse:
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    data = preview.parse_preview(body)
+    invoice = preview.preview_invoice(ctx.db, ctx.organization_id, data, ctx.now, _renderer(ctx))
+    return ok({"invoice": invoice})
+
+
+@router.get("/subscriptions/{external_id}/invoice_forecast")
+def forecast_invoices(ctx: Context, external_id: str, params: Query) -> JsonResponse:
+    raw = params.get("periods", "1")
+    if not raw.isdigit():
+        raise ValidationFailed.single("periods", "value_is_invalid")
+    invoices = preview.forecast(
+        ctx.db, ctx.organization_id, external_id, int(raw), ctx.now, _renderer(ctx)
+    )
+    return ok({"invoices": invoices})

@@ -17,13 +17,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from meterbill.core.db import Database
+from meterbill.core.db import Transactions
 from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import entries
 from meterbill.invoices.lifecycle import Billed, create_subscription_invoice, finalize
 from meterbill.invoices.models import Invoice, InvoiceSubscription
+from meterbill.invoices.scope import Scope, within, within_subscriptions
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
@@ -138,12 +139,12 @@ def _last_boundaries(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     return {subscription_id: boundary for subscription_id, boundary in rows}
 
 
-def _due_batches(db: Database) -> Iterator[list[uuid.UUID]]:
+def _due_batches(db: Transactions, scope: Scope | None) -> Iterator[list[uuid.UUID]]:
     with db.transaction(write=False) as session:
         ids = list(
             session.scalars(
                 select(Subscription.id)
-                .where(Subscription.status == "active")
+                .where(Subscription.status == "active", within_subscriptions(scope, Subscription))
                 .order_by(Subscription.customer_id, Subscription.id)
             )
         )
@@ -151,14 +152,16 @@ def _due_batches(db: Database) -> Iterator[list[uuid.UUID]]:
         yield ids[index : index + BATCH]
 
 
-def bill_due_subscriptions(db: Database, now: datetime, report: BillingReport) -> None:
+def bill_due_subscriptions(
+    db: Transactions, now: datetime, report: BillingReport, scope: Scope | None = None
+) -> None:
     """Bill every active subscription whose billing day has come (customer's timezone).
 
     Billing days missed while no clock ran are billed too, oldest first, but never
     one before the subscription was created: a back-dated start bills from the next
     billing day on, as Lago does.
     """
-    for batch in _due_batches(db):
+    for batch in _due_batches(db, scope):
         with db.transaction() as session:
             rows = session.execute(
                 select(Subscription, Customer, Organization, Plan)
@@ -188,13 +191,16 @@ def bill_due_subscriptions(db: Database, now: datetime, report: BillingReport) -
                     report.invoices.append(invoice.id)
 
 
-def finalize_due_drafts(db: Database, now: datetime, report: BillingReport) -> None:
+def finalize_due_drafts(
+    db: Transactions, now: datetime, report: BillingReport, scope: Scope | None = None
+) -> None:
     """Drafts whose grace period is over (in their customer's timezone) are finalized."""
     with db.transaction(write=False) as session:
         candidates = list(
             session.scalars(
                 select(Invoice.id).where(
                     Invoice.status == "draft",
+                    within(scope, Invoice.customer_id),
                     Invoice.expected_finalization_date <= (now + timedelta(days=1)).date(),
                 )
             )

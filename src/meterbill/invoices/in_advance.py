@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill import pricing
-from meterbill.core.db import Database
+from meterbill.core.db import Transactions
 from meterbill.core.periods import local_date
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
@@ -35,6 +35,7 @@ from meterbill.invoices.building import BillingContext, charge_fee, range_proper
 from meterbill.invoices.computation import write_standalone_fee
 from meterbill.invoices.lifecycle import finalize_built, new_invoice
 from meterbill.invoices.models import Fee, Invoice, InvoiceSubscription
+from meterbill.invoices.scope import Scope, within_subscriptions
 from meterbill.metrics.models import BillableMetric
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Charge, Plan
@@ -54,7 +55,9 @@ class InAdvanceReport:
     invoices: list[uuid.UUID] = field(default_factory=list)
 
 
-def _pending(session: Session, limit: int) -> list[tuple[Event, Subscription, Charge]]:
+def _pending(
+    session: Session, limit: int, scope: Scope | None
+) -> list[tuple[Event, Subscription, Charge]]:
     """Events on a pay-in-advance charge of their active subscription, not yet billed."""
     billed = exists().where(
         Fee.subscription_id == Subscription.id,
@@ -83,21 +86,29 @@ def _pending(session: Session, limit: int) -> list[tuple[Event, Subscription, Ch
             BillableMetric,
             and_(BillableMetric.id == Charge.billable_metric_id, BillableMetric.code == Event.code),
         )
-        .where(Event.timestamp >= Subscription.started_at, ~billed)
+        .where(
+            Event.timestamp >= Subscription.started_at,
+            within_subscriptions(scope, Subscription),
+            ~billed,
+        )
         .order_by(Event.timestamp, Event.id, Charge.position)
         .limit(limit)
     ).all()
     return [(event, subscription, charge) for event, subscription, charge in rows]
 
 
-def bill_pending_events(db: Database, now: datetime, report: InAdvanceReport) -> None:
+def bill_pending_events(
+    db: Transactions, now: datetime, report: InAdvanceReport, scope: Scope | None = None
+) -> None:
     """Price every event of a pay-in-advance charge that has no fee yet, oldest first."""
     while True:
+        billed = len(report.fees)
         with db.transaction() as session:
-            pending = _pending(session, BATCH)
+            pending = _pending(session, BATCH, scope)
             for event, subscription, charge in pending:
                 bill_event(session, event, subscription, charge, now, report)
-        if len(pending) < BATCH:
+        # A batch that billed nothing would come back whole: stop rather than spin.
+        if len(pending) < BATCH or len(report.fees) == billed:
             return
 
 
