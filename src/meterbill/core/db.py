@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol, TypeVar
 
@@ -122,6 +122,33 @@ def rehearse(db: Database, act: Callable[[Rehearsal], T]) -> T:
     except _RolledBack:
         pass
     return outcome[0]
+
+
+MEMO_KEY = "meterbill.memo"
+
+
+@contextmanager
+def frozen_catalog(session: Session) -> Iterator[None]:
+    """Within this block the catalog does not change (a billing run).
+
+    Reads that go through `memo` are then made once per block instead of once per
+    invoice: plans, charges and metrics are shared by thousands of subscriptions.
+    """
+    session.info[MEMO_KEY] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(MEMO_KEY, None)
+
+
+def memo(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`, remembered for the transaction when its catalog is frozen."""
+    cache: dict[Hashable, Any] | None = session.info.get(MEMO_KEY)
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]  # type: ignore[no-any-return]
 
 
 def live_index(name: str, *columns: str, where: str = "deleted_at IS NULL") -> Index:

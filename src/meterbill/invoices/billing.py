@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from meterbill.core.db import Transactions
+from meterbill.core.db import Transactions, frozen_catalog
 from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
@@ -162,7 +162,7 @@ def bill_due_subscriptions(
     billing day on, as Lago does.
     """
     for batch in _due_batches(db, scope):
-        with db.transaction() as session:
+        with db.transaction() as session, frozen_catalog(session):
             rows = session.execute(
                 select(Subscription, Customer, Organization, Plan)
                 .join(Customer, Customer.id == Subscription.customer_id)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meterbill import pricing
+from meterbill.core.db import memo
 from meterbill.core.money import round_half_up, subunit_to_unit
 from meterbill.core.periods import Period, local_date, period_containing
 from meterbill.core.times import iso_seconds
@@ -136,8 +137,12 @@ def subscription_fee(
     ):
         # The upgrade day is billed by the new plan.
         last -= timedelta(days=1)
-    trial_end = trial_end_date(
-        local_date(first_started_at(ctx.session, subscription), tz), plan.trial_period
+    trial_end = (
+        trial_end_date(
+            local_date(first_started_at(ctx.session, subscription), tz), plan.trial_period
+        )
+        if plan.trial_period
+        else None
     )
     fee = plan_fee(plan.amount_cents, full, local_date(entry.from_datetime, tz), last, trial_end)
     built = ctx.new_fee(
@@ -330,8 +335,12 @@ def commitment_fee(
     """Tops the plan period's fees up to its minimum commitment (prorated to its days)."""
     if entry.commitment_from_datetime is None or entry.commitment_to_datetime is None:
         return None
-    commitment = ctx.session.scalar(
-        select(MinimumCommitment).where(MinimumCommitment.plan_id == plan.id)
+    commitment = memo(
+        ctx.session,
+        ("minimum_commitment", plan.id),
+        lambda: ctx.session.scalar(
+            select(MinimumCommitment).where(MinimumCommitment.plan_id == plan.id)
+        ),
     )
     if commitment is None or not commitment.amount_cents:
         return None

@@ -81,13 +81,17 @@ def apply_amounts(
     now: datetime,
     *,
     with_coupons: bool,
-) -> None:
+    fresh: bool = False,
+) -> list[Credit]:
     """Write the fees, their taxes, coupon credits and the invoice totals.
 
-    Drafts get fees and taxes only; coupons arrive at finalization (§5.3).
+    Drafts get fees and taxes only; coupons arrive at finalization (§5.3). A `fresh`
+    invoice (just created) has no earlier credits or taxes to clear. Returns the
+    coupon credits written.
     """
-    session.execute(delete(Credit).where(Credit.invoice_id == invoice.id))
-    session.execute(delete(InvoiceTax).where(InvoiceTax.invoice_id == invoice.id))
+    if not fresh:
+        session.execute(delete(Credit).where(Credit.invoice_id == invoice.id))
+        session.execute(delete(InvoiceTax).where(InvoiceTax.invoice_id == invoice.id))
     lines = [
         FeeLine(
             amount_cents=item.fee.amount_cents,
@@ -128,9 +132,10 @@ def apply_amounts(
             )
         )
     by_key = {line.key: (applied, coupon) for line, applied, coupon in coupons}
+    credits = []
     for position, credit in enumerate(totals.credits):
         applied, coupon = by_key[credit.key]
-        session.add(
+        credits.append(
             Credit(
                 invoice_id=invoice.id,
                 applied_coupon_id=applied.id,
@@ -145,6 +150,7 @@ def apply_amounts(
                 created_at=now,
             )
         )
+    session.add_all(credits)
     invoice.fees_amount_cents = totals.fees_amount_cents
     invoice.coupons_amount_cents = totals.coupons_amount_cents
     invoice.sub_total_excluding_taxes_amount_cents = totals.sub_total_excluding_taxes_amount_cents
@@ -153,6 +159,7 @@ def apply_amounts(
     invoice.total_amount_cents = totals.total_amount_cents
     invoice.updated_at = now
     session.flush()
+    return credits
 
 
 def _write_fee_taxes(

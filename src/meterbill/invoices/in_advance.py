@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill import pricing
-from meterbill.core.db import Transactions
+from meterbill.core.db import Transactions, frozen_catalog
 from meterbill.core.periods import local_date
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
@@ -103,7 +103,7 @@ def bill_pending_events(
     """Price every event of a pay-in-advance charge that has no fee yet, oldest first."""
     while True:
         billed = len(report.fees)
-        with db.transaction() as session:
+        with db.transaction() as session, frozen_catalog(session):
             pending = _pending(session, BATCH, scope)
             for event, subscription, charge in pending:
                 bill_event(session, event, subscription, charge, now, report)
@@ -213,7 +213,7 @@ def bill_event(
         with session.begin_nested():
             if charge.invoiceable:
                 invoice = _invoice_for(session, ctx, organization, subscription, event, charge)
-                finalize_built(session, invoice, [built], now, today=None)
+                finalize_built(session, invoice, [built], now, today=None, fresh=True)
                 report.invoices.append(invoice.id)
             else:
                 write_standalone_fee(session, built, now)

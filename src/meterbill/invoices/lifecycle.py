@@ -131,12 +131,17 @@ def _billed_entries(
     return rows
 
 
-def build_fees(session: Session, invoice: Invoice, now: datetime) -> list[BuiltFee]:
-    ctx = _context(session, invoice, now)
+def _fees_of_entries(
+    ctx: BillingContext, rows: list[tuple[InvoiceSubscription, Subscription, Plan]]
+) -> list[BuiltFee]:
     built: list[BuiltFee] = []
-    for entry, subscription, plan in _billed_entries(session, invoice):
+    for entry, subscription, plan in rows:
         built.extend(entry_fees(ctx, entry, subscription, plan))
     return built
+
+
+def build_fees(session: Session, invoice: Invoice, now: datetime) -> list[BuiltFee]:
+    return _fees_of_entries(_context(session, invoice, now), _billed_entries(session, invoice))
 
 
 def create_subscription_invoice(
@@ -166,38 +171,41 @@ def create_subscription_invoice(
         now=now,
         expected_finalization_date=billing_date + timedelta(days=grace),
     )
+    rows: list[tuple[InvoiceSubscription, Subscription, Plan]] = []
     try:
         with session.begin_nested():
             session.add(invoice)
             for position, item in enumerate(billed):
                 spec = item.spec
-                session.add(
-                    InvoiceSubscription(
-                        invoice_id=invoice.id,
-                        subscription_id=item.subscription.id,
-                        invoicing_reason=spec.invoicing_reason,
-                        boundary=spec.boundary,
-                        from_datetime=spec.plan_fee[0] if spec.plan_fee else None,
-                        to_datetime=spec.plan_fee[1] if spec.plan_fee else None,
-                        charges_from_datetime=spec.charges[0] if spec.charges else None,
-                        charges_to_datetime=spec.charges[1] if spec.charges else None,
-                        commitment_from_datetime=spec.commitment[0] if spec.commitment else None,
-                        commitment_to_datetime=spec.commitment[1] if spec.commitment else None,
-                        position=position,
-                        created_at=now,
-                    )
+                entry_plan = session.get(Plan, item.subscription.plan_id)
+                assert entry_plan is not None
+                entry = InvoiceSubscription(
+                    invoice_id=invoice.id,
+                    subscription_id=item.subscription.id,
+                    invoicing_reason=spec.invoicing_reason,
+                    boundary=spec.boundary,
+                    from_datetime=spec.plan_fee[0] if spec.plan_fee else None,
+                    to_datetime=spec.plan_fee[1] if spec.plan_fee else None,
+                    charges_from_datetime=spec.charges[0] if spec.charges else None,
+                    charges_to_datetime=spec.charges[1] if spec.charges else None,
+                    commitment_from_datetime=spec.commitment[0] if spec.commitment else None,
+                    commitment_to_datetime=spec.commitment[1] if spec.commitment else None,
+                    position=position,
+                    created_at=now,
                 )
+                session.add(entry)
+                rows.append((entry, item.subscription, entry_plan))
             session.flush()
     except IntegrityError:
         return None
     timezone = applicable_timezone(customer, organization)
-    for entry, subscription, entry_plan in _billed_entries(session, invoice):
+    for entry, subscription, entry_plan in rows:
         bill_standalone_renewals(session, customer, timezone, entry, subscription, entry_plan, now)
-    built = build_fees(session, invoice, now)
+    built = _fees_of_entries(_context(session, invoice, now), rows)
     if grace > 0:
-        apply_amounts(session, invoice, built, now, with_coupons=False)
+        apply_amounts(session, invoice, built, now, with_coupons=False, fresh=True)
     else:
-        finalize_built(session, invoice, built, now, today=billing_date)
+        finalize_built(session, invoice, built, now, today=billing_date, fresh=True)
     return invoice
 
 
@@ -241,9 +249,15 @@ def finalize(
 
 
 def finalize_built(
-    session: Session, invoice: Invoice, built: list[BuiltFee], now: datetime, *, today: date | None
+    session: Session,
+    invoice: Invoice,
+    built: list[BuiltFee],
+    now: datetime,
+    *,
+    today: date | None,
+    fresh: bool = False,
 ) -> None:
-    apply_amounts(session, invoice, built, now, with_coupons=True)
+    credits = apply_amounts(session, invoice, built, now, with_coupons=True, fresh=fresh)
     customer = session.get(Customer, invoice.customer_id)
     organization = session.get(Organization, invoice.organization_id)
     assert customer is not None and organization is not None
@@ -263,7 +277,7 @@ def finalize_built(
         assign_number(session, invoice, customer, organization, now)
     invoice.finalized_at = now
     invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
-    _consume_coupons(session, invoice, now)
+    _consume_coupons(session, credits, now)
     session.flush()
 
 
@@ -312,9 +326,9 @@ def assign_number(
         invoice.number = f"{prefix}-{customer.sequential_id:03d}-{customer_sequence:03d}"
 
 
-def _consume_coupons(session: Session, invoice: Invoice, now: datetime) -> None:
+def _consume_coupons(session: Session, credits: list[Credit], now: datetime) -> None:
     """§7 step 7: once-coupons end when used up, recurring ones count a period down."""
-    for credit in session.scalars(select(Credit).where(Credit.invoice_id == invoice.id)):
+    for credit in credits:
         if credit.applied_coupon_id is None:
             continue
         applied = session.get(AppliedCoupon, credit.applied_coupon_id)

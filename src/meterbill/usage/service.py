@@ -13,6 +13,7 @@ from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from meterbill import pricing
+from meterbill.core.db import memo
 from meterbill.core.errors import MethodNotAllowed, NotFound
 from meterbill.core.money import round_half_up
 from meterbill.core.periods import local_date
@@ -187,6 +188,36 @@ def compute_current_usage(
     )
 
 
+def plan_charges(
+    session: Session, plan_id: uuid.UUID
+) -> tuple[list[Charge], dict[uuid.UUID, BillableMetric]]:
+    """A plan's live charges (filters loaded) in order, and their metrics by id."""
+
+    def load() -> tuple[list[Charge], dict[uuid.UUID, BillableMetric]]:
+        charges = list(
+            session.scalars(
+                select(Charge)
+                .where(Charge.plan_id == plan_id, Charge.deleted_at.is_(None))
+                .order_by(Charge.position)
+                .options(selectinload(Charge.filters))
+            )
+        )
+        metric_ids = {charge.billable_metric_id for charge in charges}
+        metrics = (
+            {
+                metric.id: metric
+                for metric in session.scalars(
+                    select(BillableMetric).where(BillableMetric.id.in_(metric_ids))
+                )
+            }
+            if charges
+            else {}
+        )
+        return charges, metrics
+
+    return memo(session, ("plan_charges", plan_id), load)
+
+
 def usage_in_period(
     session: Session,
     customer: Customer,
@@ -210,24 +241,8 @@ def usage_in_period(
         end=period.end,
         duration_days=period.period.days,
     )
-    charges = list(
-        session.scalars(
-            select(Charge)
-            .where(Charge.plan_id == plan.id, Charge.deleted_at.is_(None))
-            .order_by(Charge.position)
-            .options(selectinload(Charge.filters))
-        )
-    )
-    if charge_filter is not None:
-        charges = [charge for charge in charges if charge_filter(charge)]
-    metrics = {
-        metric.id: metric
-        for metric in session.scalars(
-            select(BillableMetric).where(
-                BillableMetric.id.in_({charge.billable_metric_id for charge in charges})
-            )
-        )
-    } if charges else {}  # fmt: skip
+    all_charges, metrics = plan_charges(session, plan.id)
+    charges = [charge for charge in all_charges if charge_filter is None or charge_filter(charge)]
     active_days = (period.period.end - local_date(period.start, timezone)).days + 1
     rates = tax_rates(session, customer, plan, charges) if apply_taxes else {}
     usages = []
