@@ -8,7 +8,8 @@ against one PostgreSQL (SQLite has one writer anyway).
 Order, as Lago's clock: activate pending subscriptions, bill the events of
 pay-in-advance charges (Lago does it as events arrive), terminate ended ones (with
 their termination invoices), hand over to scheduled downgrades, bill the subscriptions
-whose billing day it is, finalize drafts past their grace period, flag overdue
+whose billing day it is, bill plans paid in advance whose trial just ended,
+finalize drafts past their grace period, flag overdue
 invoices, terminate expired coupons.
 """
 
@@ -29,6 +30,7 @@ from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.billing import (
     BillingReport,
     bill_due_subscriptions,
+    bill_ended_trials,
     bill_started,
     bill_terminated,
     finalize_due_drafts,
@@ -214,6 +216,7 @@ def tick(db: Transactions, now: datetime, scope: Scope | None = None) -> TickRep
         with db.transaction() as session:
             job(session, now, report, scope)
     bill_due_subscriptions(db, now, report.billing, scope)
+    bill_ended_trials(db, now, report.billing, scope)
     finalize_due_drafts(db, now, report.billing, scope)
     for job in AFTER_BILLING_JOBS:
         with db.transaction() as session:

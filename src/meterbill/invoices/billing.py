@@ -22,6 +22,7 @@ from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import entries
+from meterbill.invoices.building import first_started_at, trial_end_of
 from meterbill.invoices.lifecycle import Billed, create_subscription_invoice, finalize
 from meterbill.invoices.models import Invoice, InvoiceSubscription
 from meterbill.invoices.scope import Scope, within, within_subscriptions
@@ -49,7 +50,10 @@ def _owner(session: Session, subscription: Subscription) -> tuple[Customer, Orga
 def bill_started(session: Session, subscription: Subscription, now: datetime) -> Invoice | None:
     """The start invoice of a plan paid in advance (nothing for a plan paid in arrears)."""
     customer, organization, plan = _owner(session, subscription)
-    spec = entries.starting(subscription, plan, applicable_timezone(customer, organization))
+    timezone = applicable_timezone(customer, organization)
+    spec = entries.starting(
+        subscription, plan, timezone, trial_end_of(session, subscription, plan, timezone)
+    )
     if spec is None:
         return None
     return create_subscription_invoice(
@@ -69,6 +73,7 @@ def bill_missed_days(
     customer, organization, plan = _owner(session, subscription)
     timezone = applicable_timezone(customer, organization)
     last = _last_boundaries(session, [subscription.id])
+    trial_end = trial_end_of(session, subscription, plan, timezone)
     for day in entries.billing_days(
         subscription,
         plan,
@@ -76,7 +81,7 @@ def bill_missed_days(
         _billed_until(subscription, timezone, last.get(subscription.id)),
         local_date(until, timezone),
     ):
-        spec = entries.periodic(subscription, plan, timezone, day)
+        spec = entries.periodic(subscription, plan, timezone, day, trial_end)
         create_subscription_invoice(
             session, customer, organization, [Billed(subscription, spec)], now
         )
@@ -119,7 +124,9 @@ def bill_upgrade(
         billed.append(Billed(previous, entries.terminating(previous, old_plan, timezone)))
     new_plan = session.get(Plan, upgraded.plan_id)
     assert new_plan is not None
-    start = entries.starting(upgraded, new_plan, timezone)
+    start = entries.starting(
+        upgraded, new_plan, timezone, trial_end_of(session, upgraded, new_plan, timezone)
+    )
     if start is not None:
         billed.append(Billed(upgraded, start))
     if not billed:
@@ -178,10 +185,11 @@ def bill_due_subscriptions(
             for subscription, customer, organization, plan in rows:
                 timezone = applicable_timezone(customer, organization)
                 after = _billed_until(subscription, timezone, last.get(subscription.id))
+                trial_end = trial_end_of(session, subscription, plan, timezone)
                 for day in entries.billing_days(
                     subscription, plan, timezone, after, local_date(now, timezone)
                 ):
-                    spec = entries.periodic(subscription, plan, timezone, day)
+                    spec = entries.periodic(subscription, plan, timezone, day, trial_end)
                     due[(customer.id, day)].append(Billed(subscription, spec))
                     owners[customer.id] = (customer, organization)
             for (customer_id, _day), billed in sorted(due.items(), key=lambda item: item[0][1]):
@@ -189,6 +197,47 @@ def bill_due_subscriptions(
                 invoice = create_subscription_invoice(session, customer, organization, billed, now)
                 if invoice is not None:
                     report.invoices.append(invoice.id)
+
+
+def bill_ended_trials(
+    db: Transactions, now: datetime, report: BillingReport, scope: Scope | None = None
+) -> None:
+    """Trials that ended by `now`: marked ended, and a plan paid in advance is billed
+    for the rest of its period (billing.md §13, FreeTrialSubscriptionsBillerJob)."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(Subscription, Customer, Organization, Plan)
+            .join(Customer, Customer.id == Subscription.customer_id)
+            .join(Organization, Organization.id == Subscription.organization_id)
+            .join(Plan, Plan.id == Subscription.plan_id)
+            .where(
+                Subscription.status == "active",
+                Subscription.trial_ended_at.is_(None),
+                Plan.trial_period > 0,
+                within_subscriptions(scope, Subscription),
+            )
+            .with_for_update(skip_locked=True, of=Subscription)
+        ).all()
+        for subscription, customer, organization, plan in rows:
+            assert plan.trial_period is not None
+            first = first_started_at(session, subscription)
+            ends_at = first + timedelta(seconds=int(plan.trial_period * 86_400))
+            if ends_at > now:
+                continue
+            subscription.trial_ended_at = ends_at
+            subscription.updated_at = now
+            timezone = applicable_timezone(customer, organization)
+            trial_end = trial_end_of(session, subscription, plan, timezone)
+            spec = (
+                entries.trial_ended(subscription, plan, timezone, trial_end) if trial_end else None
+            )
+            if spec is None:
+                continue
+            invoice = create_subscription_invoice(
+                session, customer, organization, [Billed(subscription, spec)], now
+            )
+            if invoice is not None:
+                report.invoices.append(invoice.id)
 
 
 def finalize_due_drafts(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -89,6 +89,17 @@ def first_started_at(session: Session, subscription: Subscription) -> datetime:
     return first or subscription.started_at or subscription.subscription_at
 
 
+def trial_end_of(
+    session: Session, subscription: Subscription, plan: Plan, timezone: str
+) -> date | None:
+    """The first paid local day of the subscription's trial, or None without one."""
+    if not plan.trial_period:
+        return None
+    return trial_end_date(
+        local_date(first_started_at(session, subscription), timezone), plan.trial_period
+    )
+
+
 def _is_upgrade_termination(session: Session, subscription: Subscription) -> bool:
     return (
         subscription.terminated_at is not None
@@ -137,13 +148,7 @@ def subscription_fee(
     ):
         # The upgrade day is billed by the new plan.
         last -= timedelta(days=1)
-    trial_end = (
-        trial_end_date(
-            local_date(first_started_at(ctx.session, subscription), tz), plan.trial_period
-        )
-        if plan.trial_period
-        else None
-    )
+    trial_end = trial_end_of(ctx.session, subscription, plan, tz)
     fee = plan_fee(plan.amount_cents, full, local_date(entry.from_datetime, tz), last, trial_end)
     built = ctx.new_fee(
         fee_type="subscription",

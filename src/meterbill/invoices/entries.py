@@ -66,8 +66,14 @@ def billing_days(
     return days
 
 
-def periodic(subscription: Subscription, plan: Plan, timezone: str, day: date) -> EntrySpec:
-    """Billing day `day`: the charges period that just ended, and the plan fee it owes."""
+def periodic(
+    subscription: Subscription, plan: Plan, timezone: str, day: date, trial_end: date | None = None
+) -> EntrySpec:
+    """Billing day `day`: the charges period that just ended, and the plan fee it owes.
+
+    A plan paid in advance bills nothing for a period that starts inside the trial:
+    the end of the trial bills it (`trial_ended`).
+    """
     previous_day = day - timedelta(days=1)
     charges = _period(plan, subscription, charges_interval(plan), timezone, previous_day)
     ended = _period(plan, subscription, plan.interval, timezone, previous_day)
@@ -75,7 +81,7 @@ def periodic(subscription: Subscription, plan: Plan, timezone: str, day: date) -
     plan_fee: Range | None = None
     if plan.pay_in_advance:
         starting = _period(plan, subscription, plan.interval, timezone, day)
-        if starting.start == day:
+        if starting.start == day and not (trial_end and trial_end > day):
             plan_fee = _clamp(starting, timezone, subscription)
     elif plan_ended:
         plan_fee = _clamp(ended, timezone, subscription)
@@ -89,17 +95,40 @@ def periodic(subscription: Subscription, plan: Plan, timezone: str, day: date) -
     )
 
 
-def starting(subscription: Subscription, plan: Plan, timezone: str) -> EntrySpec | None:
-    """A plan paid in advance bills its first (possibly partial) period at once."""
+def starting(
+    subscription: Subscription, plan: Plan, timezone: str, trial_end: date | None = None
+) -> EntrySpec | None:
+    """A plan paid in advance bills its first (possibly partial) period at once,
+    unless it starts in a trial: then the trial's end bills it."""
     if not plan.pay_in_advance or subscription.started_at is None:
         return None
     day = local_date(subscription.started_at, timezone)
+    if trial_end is not None and trial_end > day:
+        return None
     first = _period(plan, subscription, plan.interval, timezone, day)
     return EntrySpec(
         invoicing_reason="subscription_starting",
         boundary=subscription.started_at.isoformat(),
         billing_date=day,
         plan_fee=_clamp(first, timezone, subscription),
+    )
+
+
+def trial_ended(
+    subscription: Subscription, plan: Plan, timezone: str, trial_end: date
+) -> EntrySpec | None:
+    """The end of a trial bills a plan paid in advance for the rest of its period,
+    unless that period starts on that day (its billing day bills it whole)."""
+    if not plan.pay_in_advance:
+        return None
+    running = _period(plan, subscription, plan.interval, timezone, trial_end)
+    if running.start == trial_end:
+        return None
+    return EntrySpec(
+        invoicing_reason="subscription_starting",
+        boundary=f"trial_end:{trial_end.isoformat()}",
+        billing_date=trial_end,
+        plan_fee=_clamp(running, timezone, subscription),
     )
 
 
