@@ -20,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 from lago_python_client.client import Client
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from meterbill.app import create_app
 from meterbill.core.db import Database
@@ -98,6 +98,30 @@ def make_org(database: Database, name: str = "Acme Corp") -> Org:
         organization = create_organization(session, name, NOW)
         key = add_api_key(session, organization.id, NOW)
     return Org(organization.id, key)
+
+
+@pytest.fixture
+def fresh(database: Database, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database of its own (a new SQLite file, or a new PostgreSQL schema)."""
+    schema = None
+    if database.sqlite:
+        url = f"sqlite:///{tmp_path / 'travel.db'}"
+    else:
+        schema = f"travel_{uuid.uuid4().hex[:12]}"
+        with database.engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        url = (
+            make_url(database.url)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    upgrade(url)
+    db = Database(url, pool_size=5)
+    yield db
+    db.dispose()
+    if schema is not None:
+        with database.engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
 @pytest.fixture

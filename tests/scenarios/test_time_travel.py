@@ -8,17 +8,13 @@ billing days, which local days each period covers, one event per local day.
 from __future__ import annotations
 
 import calendar
-import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import make_url, text
 
 from meterbill.core.db import Database
-from meterbill.migrations.runner import upgrade
 from tests.conftest import make_org
 from tests.scenarios.billing import Billing, InvoiceRow, utc
 
@@ -33,30 +29,6 @@ LAST_TICK = utc(2024, 3, 31, 20)  # already April 1st in Tokyo, not in UTC or Lo
 BUSY = (utc(2023, 6, 28), utc(2023, 7, 4))
 # ...and not at all here: the missed billing days are caught up afterwards.
 STOPPED = (utc(2023, 10, 20), utc(2023, 11, 9))
-
-
-@pytest.fixture
-def fresh(database: Database, tmp_path: Path) -> Iterator[Database]:
-    """A migrated database of its own (a new SQLite file, or a new PostgreSQL schema)."""
-    schema = None
-    if database.sqlite:
-        url = f"sqlite:///{tmp_path / 'travel.db'}"
-    else:
-        schema = f"travel_{uuid.uuid4().hex[:12]}"
-        with database.engine.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-        url = (
-            make_url(database.url)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    upgrade(url)
-    db = Database(url, pool_size=5)
-    yield db
-    db.dispose()
-    if schema is not None:
-        with database.engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
 def local(day: date, moment: time, timezone: str) -> datetime:
