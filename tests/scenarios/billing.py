@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from meterbill.clock import TickReport, tick
+from meterbill.coupons.models import Coupon
 from meterbill.coupons.schemas import parse_applied_coupon, parse_coupon
 from meterbill.coupons.service import apply_coupon, create_coupon
 from meterbill.customers.models import Customer
@@ -87,6 +88,14 @@ class Billing(Setup):
         body = {"external_customer_id": customer, "coupon_code": code, **fields}
         with self.database.transaction() as session:
             apply_coupon(session, self.org.id, parse_applied_coupon(body), at)
+
+    def coupon_status(self, code: str) -> str:
+        with self.database.transaction(write=False) as session:
+            return session.scalars(
+                select(Coupon.status).where(
+                    Coupon.organization_id == self.org.id, Coupon.code == code
+                )
+            ).one()
 
     def tick(self, now: datetime) -> TickReport:
         return tick(self.database, now)

@@ -48,8 +48,7 @@ def test_e18_prorated_seats_standalone_fees_and_renewals(
     _seats_plan(billing)
     billing.tick(utc(2024, 6, 5, 1))
     _seat_days(billing, 6, range(11, 16), 1)
-    report = billing.tick(utc(2024, 6, 16))
-    assert len(report.in_advance.fees) == 5 and report.in_advance.invoices == []
+    billing.tick(utc(2024, 6, 16))
     june = _fees(http, "sub")
     assert sorted((fee["amount_cents"], fee["units"], fee["lago_invoice_id"], fee["pay_in_advance"],
                    fee["invoiceable"], fee["events_count"]) for fee in june) == [
@@ -57,7 +56,8 @@ def test_e18_prorated_seats_standalone_fees_and_renewals(
     ]  # fmt: skip
     assert {fee["item"]["code"] for fee in june} == {"seats"}
     # Ticking again bills nothing twice.
-    assert billing.tick(utc(2024, 6, 16, 5)).in_advance.fees == []
+    billing.tick(utc(2024, 6, 16, 5))
+    assert len(_fees(http, "sub")) == 5
 
     billing.tick(utc(2024, 7, 1, 1))
     renewal = [fee for fee in _fees(http, "sub") if fee["from_date"].startswith("2024-07-01")]
@@ -77,7 +77,7 @@ def test_e18_prorated_seats_standalone_fees_and_renewals(
     billing.tick(utc(2024, 8, 1, 1))
     august = [fee for fee in _fees(http, "sub") if fee["from_date"].startswith("2024-08-01")]
     assert [(fee["units"], fee["amount_cents"]) for fee in august] == [("7.0", 21_000)]
-    assert billing.tick(utc(2024, 8, 1, 7)).in_advance.fees == []
+    billing.tick(utc(2024, 8, 1, 7))
     assert len(_fees(http, "sub")) == 5 + 1 + 2 + 1
 
 
@@ -112,8 +112,7 @@ def test_invoiceable_event_gets_its_own_invoice_with_coupon_and_tax(
                    frequency="once")  # fmt: skip
     billing.apply("cus", "c", utc(2024, 3, 1))
     billing.events("sub", "calls", (utc(2024, 3, 4, 10), {}), (utc(2024, 3, 4, 11), {}))
-    report = billing.tick(utc(2024, 3, 4, 12))
-    assert len(report.in_advance.invoices) == 2
+    billing.tick(utc(2024, 3, 4, 12))
     first, second = billing.invoices("cus")
     # No grace period for these: finalized and numbered at once, coupons applied.
     assert (first.status, second.status) == ("finalized", "finalized")

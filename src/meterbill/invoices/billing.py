@@ -17,13 +17,18 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from meterbill.core.db import Transactions, frozen_catalog
+from meterbill.core.db import Transactions
 from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import entries
 from meterbill.invoices.building import first_started_at, trial_end_of
-from meterbill.invoices.lifecycle import Billed, create_subscription_invoice, finalize
+from meterbill.invoices.lifecycle import (
+    Billed,
+    billing_run,
+    create_subscription_invoice,
+    finalize,
+)
 from meterbill.invoices.models import Invoice, InvoiceSubscription
 from meterbill.invoices.scope import Scope, within, within_subscriptions
 from meterbill.organizations.models import Organization
@@ -169,7 +174,7 @@ def bill_due_subscriptions(
     billing day on, as Lago does.
     """
     for batch in _due_batches(db, scope):
-        with db.transaction() as session, frozen_catalog(session):
+        with db.transaction() as session:
             rows = session.execute(
                 select(Subscription, Customer, Organization, Plan)
                 .join(Customer, Customer.id == Subscription.customer_id)
@@ -179,24 +184,27 @@ def bill_due_subscriptions(
                 .order_by(Subscription.customer_id, Subscription.created_at)
                 .with_for_update(skip_locked=True, of=Subscription)
             ).all()
-            last = _last_boundaries(session, [row[0].id for row in rows])
-            due: dict[tuple[uuid.UUID, date], list[Billed]] = defaultdict(list)
-            owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
-            for subscription, customer, organization, plan in rows:
-                timezone = applicable_timezone(customer, organization)
-                after = _billed_until(subscription, timezone, last.get(subscription.id))
-                trial_end = trial_end_of(session, subscription, plan, timezone)
-                for day in entries.billing_days(
-                    subscription, plan, timezone, after, local_date(now, timezone)
-                ):
-                    spec = entries.periodic(subscription, plan, timezone, day, trial_end)
-                    due[(customer.id, day)].append(Billed(subscription, spec))
-                    owners[customer.id] = (customer, organization)
-            for (customer_id, _day), billed in sorted(due.items(), key=lambda item: item[0][1]):
-                customer, organization = owners[customer_id]
-                invoice = create_subscription_invoice(session, customer, organization, billed, now)
-                if invoice is not None:
-                    report.invoices.append(invoice.id)
+            with billing_run(session, {row[1].id for row in rows}):
+                last = _last_boundaries(session, [row[0].id for row in rows])
+                due: dict[tuple[uuid.UUID, date], list[Billed]] = defaultdict(list)
+                owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
+                for subscription, customer, organization, plan in rows:
+                    timezone = applicable_timezone(customer, organization)
+                    after = _billed_until(subscription, timezone, last.get(subscription.id))
+                    trial_end = trial_end_of(session, subscription, plan, timezone)
+                    for day in entries.billing_days(
+                        subscription, plan, timezone, after, local_date(now, timezone)
+                    ):
+                        spec = entries.periodic(subscription, plan, timezone, day, trial_end)
+                        due[(customer.id, day)].append(Billed(subscription, spec))
+                        owners[customer.id] = (customer, organization)
+                for (customer_id, _day), billed in sorted(due.items(), key=lambda item: item[0][1]):
+                    customer, organization = owners[customer_id]
+                    invoice = create_subscription_invoice(
+                        session, customer, organization, billed, now
+                    )
+                    if invoice is not None:
+                        report.invoices.append(invoice.id)
 
 
 def bill_ended_trials(

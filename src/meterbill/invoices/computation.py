@@ -17,6 +17,20 @@ from meterbill.invoices.building import BuiltFee
 from meterbill.invoices.models import Credit, Fee, FeeTax, Invoice, InvoiceTax
 from meterbill.taxes.models import Tax
 
+# Within a billing run: the customers that had an active coupon when it began (coupons
+# are only ever used up during a run, never applied).
+COUPON_HOLDERS = "meterbill.coupon_holders"
+
+
+def note_coupon_holders(session: Session, customer_ids: set[uuid.UUID]) -> None:
+    session.info[COUPON_HOLDERS] = set(
+        session.scalars(
+            select(AppliedCoupon.customer_id).where(
+                AppliedCoupon.customer_id.in_(customer_ids), AppliedCoupon.status == "active"
+            )
+        )
+    )
+
 
 def consumed_cents(session: Session, applied_coupon_id: uuid.UUID) -> int:
     """What a coupon already took off invoices that still stand (voided ones give it back)."""
@@ -37,6 +51,9 @@ def coupon_lines(
     session: Session, customer_id: uuid.UUID
 ) -> list[tuple[CouponLine, AppliedCoupon, Coupon]]:
     """The customer's active applied coupons, oldest first, as the pipeline takes them."""
+    known = session.info.get(COUPON_HOLDERS)
+    if known is not None and customer_id not in known:
+        return []
     rows = session.execute(
         select(AppliedCoupon, Coupon)
         .join(Coupon, Coupon.id == AppliedCoupon.coupon_id)

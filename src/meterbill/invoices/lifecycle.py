@@ -8,6 +8,8 @@ issuing and due dates.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -15,19 +17,23 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from meterbill.core.db import frozen_catalog
 from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees, renewal_fees
 from meterbill.invoices.computation import (
+    COUPON_HOLDERS,
     apply_amounts,
     consumed_cents,
+    note_coupon_holders,
     remove_fees,
     write_standalone_fee,
 )
 from meterbill.invoices.entries import EntrySpec
 from meterbill.invoices.models import Credit, Invoice, InvoiceSubscription
+from meterbill.invoices.taxes import prefetch_customer_taxes
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
@@ -290,6 +296,25 @@ def zero_amount_finalized(customer: Customer, organization: Organization) -> boo
     return organization.finalize_zero_amount_invoice
 
 
+ORGANIZATION_SEQUENCES = "meterbill.organization_sequences"
+
+
+@contextmanager
+def billing_run(session: Session, customer_ids: set[uuid.UUID]) -> Iterator[None]:
+    """One batch of the clock: shared reads and the organization's sequence counted
+    in memory. Nothing inside may roll a savepoint back past a numbering (the row
+    lock that guards the counter would go with it)."""
+    session.info[ORGANIZATION_SEQUENCES] = {}
+    prefetch_customer_taxes(session, customer_ids)
+    note_coupon_holders(session, customer_ids)
+    try:
+        with frozen_catalog(session):
+            yield
+    finally:
+        session.info.pop(ORGANIZATION_SEQUENCES, None)
+        session.info.pop(COUPON_HOLDERS, None)
+
+
 def assign_number(
     session: Session,
     invoice: Invoice,
@@ -299,23 +324,30 @@ def assign_number(
 ) -> None:
     """§5.5. Sequences are taken under row locks so concurrent finalizations never share one."""
     session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
-    session.execute(
-        select(Organization.id).where(Organization.id == organization.id).with_for_update()
-    )
     customer_sequence = (
         session.scalar(
             select(func.max(Invoice.sequential_id)).where(Invoice.customer_id == customer.id)
         )
         or 0
     ) + 1
-    organization_sequence = (
-        session.scalar(
-            select(func.max(Invoice.organization_sequential_id)).where(
-                Invoice.organization_id == organization.id
-            )
+    counters: dict[uuid.UUID, int] | None = session.info.get(ORGANIZATION_SEQUENCES)
+    if counters is not None and organization.id in counters:
+        # Locked and counted already in this run: the lock holds until it commits.
+        organization_sequence = counters[organization.id] + 1
+    else:
+        session.execute(
+            select(Organization.id).where(Organization.id == organization.id).with_for_update()
         )
-        or 0
-    ) + 1
+        organization_sequence = (
+            session.scalar(
+                select(func.max(Invoice.organization_sequential_id)).where(
+                    Invoice.organization_id == organization.id
+                )
+            )
+            or 0
+        ) + 1
+    if counters is not None:
+        counters[organization.id] = organization_sequence
     invoice.sequential_id = customer_sequence
     invoice.organization_sequential_id = organization_sequence
     prefix = organization.document_number_prefix

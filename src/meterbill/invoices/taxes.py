@@ -17,6 +17,24 @@ from meterbill.taxes.models import CustomerTax, Tax
 CACHE_KEY = "meterbill.tax_sets"
 
 
+def prefetch_customer_taxes(session: Session, customer_ids: Iterable[uuid.UUID]) -> None:
+    """Read the tax sets of many customers at once into the transaction's cache."""
+    ids = set(customer_ids)
+    if not ids:
+        return
+    cache: dict[tuple[str, uuid.UUID], list[Tax]] = session.info.setdefault(CACHE_KEY, {})
+    found: dict[uuid.UUID, list[Tax]] = {customer_id: [] for customer_id in ids}
+    for customer_id, tax in session.execute(
+        select(CustomerTax.customer_id, Tax)
+        .join(Tax, Tax.id == CustomerTax.tax_id)
+        .where(CustomerTax.customer_id.in_(ids), Tax.deleted_at.is_(None))
+        .order_by(Tax.code)
+    ):
+        found[customer_id].append(tax)
+    for customer_id, taxes in found.items():
+        cache[(CustomerTax.__name__, customer_id)] = taxes
+
+
 class TaxResolver:
     """Tax sets of one customer's invoice, each owner's set read once per transaction.
 
