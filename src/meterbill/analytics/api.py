@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter
+from starlette.datastructures import QueryParams
 
 from meterbill.analytics import service
 from meterbill.analytics.schemas import (
@@ -12,41 +16,45 @@ from meterbill.analytics.schemas import (
     overdue_balance_object,
     parse_filters,
 )
-from meterbill.core.http import Context, JsonResponse, Query, ok
+from meterbill.core.http import ApiContext, Context, JsonResponse, Query, ok
 
 router = APIRouter(prefix="/api/v1/analytics")
 
 
-@router.get("/gross_revenue")
-def gross_revenue(ctx: Context, params: Query) -> JsonResponse:
+def _report(
+    ctx: ApiContext,
+    params: QueryParams,
+    key: str,
+    compute: Callable[..., list[Any]],
+    render: Callable[[Any], dict[str, Any]],
+) -> JsonResponse:
     filters = parse_filters(params)
     with ctx.db.transaction(write=False) as session:
-        rows = service.gross_revenues(session, ctx.organization_id, filters, ctx.now)
+        rows = compute(session, ctx.organization_id, filters, ctx.now)
+    return ok({key: [render(row) for row in rows]})
+
+
+@router.get("/gross_revenue")
+def gross_revenue(ctx: Context, params: Query) -> JsonResponse:
     # The organization is its own (single) billing entity.
     entity = str(ctx.organization_id)
-    return ok({"gross_revenues": [gross_revenue_object(row, entity) for row in rows]})
+    return _report(ctx, params, "gross_revenues", service.gross_revenues,
+                   lambda row: gross_revenue_object(row, entity))  # fmt: skip
 
 
 @router.get("/overdue_balance")
 def overdue_balance(ctx: Context, params: Query) -> JsonResponse:
-    filters = parse_filters(params)
-    with ctx.db.transaction(write=False) as session:
-        rows = service.overdue_balances(session, ctx.organization_id, filters, ctx.now)
     entity = str(ctx.organization_id)
-    return ok({"overdue_balances": [overdue_balance_object(row, entity) for row in rows]})
+    return _report(ctx, params, "overdue_balances", service.overdue_balances,
+                   lambda row: overdue_balance_object(row, entity))  # fmt: skip
 
 
 @router.get("/invoice_collection")
 def invoice_collection(ctx: Context, params: Query) -> JsonResponse:
-    filters = parse_filters(params)
-    with ctx.db.transaction(write=False) as session:
-        rows = service.invoice_collections(session, ctx.organization_id, filters, ctx.now)
-    return ok({"invoice_collections": [invoice_collection_object(row) for row in rows]})
+    return _report(ctx, params, "invoice_collections", service.invoice_collections,
+                   invoice_collection_object)  # fmt: skip
 
 
 @router.get("/mrr")
 def mrr(ctx: Context, params: Query) -> JsonResponse:
-    filters = parse_filters(params)
-    with ctx.db.transaction(write=False) as session:
-        rows = service.mrrs(session, ctx.organization_id, filters, ctx.now)
-    return ok({"mrrs": [mrr_object(row) for row in rows]})
+    return _report(ctx, params, "mrrs", service.mrrs, mrr_object)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Transactions
@@ -164,6 +164,22 @@ def _due_batches(db: Transactions, scope: Scope | None) -> Iterator[list[uuid.UU
         yield ids[index : index + BATCH]
 
 
+def _claim_with_owners(
+    session: Session, *conditions: ColumnElement[bool]
+) -> list[tuple[Subscription, Customer, Organization, Plan]]:
+    """Subscriptions no other worker holds, locked, with their customer, organization, plan."""
+    rows = session.execute(
+        select(Subscription, Customer, Organization, Plan)
+        .join(Customer, Customer.id == Subscription.customer_id)
+        .join(Organization, Organization.id == Subscription.organization_id)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(*conditions)
+        .order_by(Subscription.customer_id, Subscription.created_at)
+        .with_for_update(skip_locked=True, of=Subscription)
+    ).all()
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
 def bill_due_subscriptions(
     db: Transactions, now: datetime, report: BillingReport, scope: Scope | None = None
 ) -> None:
@@ -175,15 +191,9 @@ def bill_due_subscriptions(
     """
     for batch in _due_batches(db, scope):
         with db.transaction() as session:
-            rows = session.execute(
-                select(Subscription, Customer, Organization, Plan)
-                .join(Customer, Customer.id == Subscription.customer_id)
-                .join(Organization, Organization.id == Subscription.organization_id)
-                .join(Plan, Plan.id == Subscription.plan_id)
-                .where(Subscription.id.in_(batch), Subscription.status == "active")
-                .order_by(Subscription.customer_id, Subscription.created_at)
-                .with_for_update(skip_locked=True, of=Subscription)
-            ).all()
+            rows = _claim_with_owners(
+                session, Subscription.id.in_(batch), Subscription.status == "active"
+            )
             with billing_run(session, {row[1].id for row in rows}):
                 last = _last_boundaries(session, [row[0].id for row in rows])
                 due: dict[tuple[uuid.UUID, date], list[Billed]] = defaultdict(list)
@@ -213,19 +223,13 @@ def bill_ended_trials(
     """Trials that ended by `now`: marked ended, and a plan paid in advance is billed
     for the rest of its period (billing.md §13, FreeTrialSubscriptionsBillerJob)."""
     with db.transaction() as session:
-        rows = session.execute(
-            select(Subscription, Customer, Organization, Plan)
-            .join(Customer, Customer.id == Subscription.customer_id)
-            .join(Organization, Organization.id == Subscription.organization_id)
-            .join(Plan, Plan.id == Subscription.plan_id)
-            .where(
-                Subscription.status == "active",
-                Subscription.trial_ended_at.is_(None),
-                Plan.trial_period > 0,
-                within_subscriptions(scope, Subscription),
-            )
-            .with_for_update(skip_locked=True, of=Subscription)
-        ).all()
+        rows = _claim_with_owners(
+            session,
+            Subscription.status == "active",
+            Subscription.trial_ended_at.is_(None),
+            Plan.trial_period > 0,
+            within_subscriptions(scope, Subscription),
+        )
         for subscription, customer, organization, plan in rows:
             assert plan.trial_period is not None
             first = first_started_at(session, subscription)
