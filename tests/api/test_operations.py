@@ -175,3 +175,27 @@ def test_worker_runs_the_clock_until_stopped(tmp_path: Path) -> None:
     months = (today.year - 2024) * 12 + today.month - 1
     assert _invoices(db) == months
     db.dispose()
+
+
+def test_serve_runs_the_clock_in_the_background(tmp_path: Path) -> None:
+    url, db = _subscribed_database(tmp_path)
+    port = _free_port()
+    env = {**os.environ, "METERBILL_DATABASE_URL": url, "METERBILL_CLOCK_INTERVAL_SECONDS": "0.2"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meterbill", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # The server's clock ticks on the wall clock: every month since January 2024 is due.
+        deadline = time.monotonic() + 60
+        while _invoices(db) == 0:
+            assert time.monotonic() < deadline, "the server's clock billed nothing"
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    today = datetime.now(UTC).date()
+    assert _invoices(db) == (today.year - 2024) * 12 + today.month - 1
+    db.dispose()
