@@ -99,12 +99,14 @@ def apply_amounts(
     *,
     with_coupons: bool,
     fresh: bool = False,
+    flush: bool = True,
 ) -> list[Credit]:
     """Write the fees, their taxes, coupon credits and the invoice totals.
 
     Drafts get fees and taxes only; coupons arrive at finalization (§5.3). A `fresh`
-    invoice (just created) has no earlier credits or taxes to clear. Returns the
-    coupon credits written.
+    invoice (just created) has no earlier credits or taxes to clear. Without `flush`
+    the invoice's new figures wait for the caller's next flush. Returns the coupon
+    credits written.
     """
     if not fresh:
         session.execute(delete(Credit).where(Credit.invoice_id == invoice.id))
@@ -175,7 +177,8 @@ def apply_amounts(
     invoice.sub_total_including_taxes_amount_cents = totals.sub_total_including_taxes_amount_cents
     invoice.total_amount_cents = totals.total_amount_cents
     invoice.updated_at = now
-    session.flush()
+    if flush:
+        session.flush()
     return credits
 
 

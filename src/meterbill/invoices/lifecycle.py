@@ -263,7 +263,9 @@ def finalize_built(
     today: date | None,
     fresh: bool = False,
 ) -> None:
-    credits = apply_amounts(session, invoice, built, now, with_coupons=True, fresh=fresh)
+    credits = apply_amounts(
+        session, invoice, built, now, with_coupons=True, fresh=fresh, flush=False
+    )
     customer = session.get(Customer, invoice.customer_id)
     organization = session.get(Organization, invoice.organization_id)
     assert customer is not None and organization is not None
@@ -323,6 +325,18 @@ def assign_number(
     now: datetime,
 ) -> None:
     """§5.5. Sequences are taken under row locks so concurrent finalizations never share one."""
+    with session.no_autoflush:
+        # The invoice's other changes go out with its numbers, in one UPDATE.
+        _number(session, invoice, customer, organization, now)
+
+
+def _number(
+    session: Session,
+    invoice: Invoice,
+    customer: Customer,
+    organization: Organization,
+    now: datetime,
+) -> None:
     session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
     customer_sequence = (
         session.scalar(
