@@ -153,49 +153,36 @@ def test_tick_command_bills_as_of_the_given_instant(tmp_path: Path) -> None:
     db.dispose()
 
 
-def test_worker_runs_the_clock_until_stopped(tmp_path: Path) -> None:
+def _bills_every_month_since_2024(tmp_path: Path, command: list[str], **env: str) -> int:
+    """Runs `meterbill COMMAND` on a database subscribed since January 2024 until its
+    clock has billed; returns the process's exit code."""
     url, db = _subscribed_database(tmp_path)
-    env = {**os.environ, "METERBILL_DATABASE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "meterbill", "worker", "--interval", "0.2"],
-        env=env,
+        [sys.executable, "-m", "meterbill", *command],
+        env={**os.environ, "METERBILL_DATABASE_URL": url, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        # The worker ticks on the wall clock: every month since January 2024 is due.
+        # The clock ticks on the wall clock: every month since January 2024 is due, and
+        # one subscription's months are billed in one transaction.
         deadline = time.monotonic() + 60
         while _invoices(db) == 0:
-            assert time.monotonic() < deadline, "the worker billed nothing"
+            assert time.monotonic() < deadline, "the clock billed nothing"
             time.sleep(0.1)
     finally:
         process.terminate()
-        assert process.wait(timeout=30) == 0
-    today = datetime.now(UTC).date()
-    months = (today.year - 2024) * 12 + today.month - 1
-    assert _invoices(db) == months
-    db.dispose()
-
-
-def test_serve_runs_the_clock_in_the_background(tmp_path: Path) -> None:
-    url, db = _subscribed_database(tmp_path)
-    port = _free_port()
-    env = {**os.environ, "METERBILL_DATABASE_URL": url, "METERBILL_CLOCK_INTERVAL_SECONDS": "0.2"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "meterbill", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        # The server's clock ticks on the wall clock: every month since January 2024 is due.
-        deadline = time.monotonic() + 60
-        while _invoices(db) == 0:
-            assert time.monotonic() < deadline, "the server's clock billed nothing"
-            time.sleep(0.1)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        code = process.wait(timeout=30)
     today = datetime.now(UTC).date()
     assert _invoices(db) == (today.year - 2024) * 12 + today.month - 1
     db.dispose()
+    return code
+
+
+def test_worker_runs_the_clock_until_stopped(tmp_path: Path) -> None:
+    assert _bills_every_month_since_2024(tmp_path, ["worker", "--interval", "0.2"]) == 0
+
+
+def test_serve_runs_the_clock_in_the_background(tmp_path: Path) -> None:
+    command = ["serve", "--port", str(_free_port())]
+    _bills_every_month_since_2024(tmp_path, command, METERBILL_CLOCK_INTERVAL_SECONDS="0.2")
