@@ -337,13 +337,8 @@ def _number(
     organization: Organization,
     now: datetime,
 ) -> None:
-    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
-    customer_sequence = (
-        session.scalar(
-            select(func.max(Invoice.sequential_id)).where(Invoice.customer_id == customer.id)
-        )
-        or 0
-    ) + 1
+    # The organization first, then the customer, everywhere: a billing run holds its
+    # organization's lock from its first invoice on, so the other order could deadlock.
     counters: dict[uuid.UUID, int] | None = session.info.get(ORGANIZATION_SEQUENCES)
     if counters is not None and organization.id in counters:
         # Locked and counted already in this run: the lock holds until it commits.
@@ -362,6 +357,13 @@ def _number(
         ) + 1
     if counters is not None:
         counters[organization.id] = organization_sequence
+    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    customer_sequence = (
+        session.scalar(
+            select(func.max(Invoice.sequential_id)).where(Invoice.customer_id == customer.id)
+        )
+        or 0
+    ) + 1
     invoice.sequential_id = customer_sequence
     invoice.organization_sequential_id = organization_sequence
     prefix = organization.document_number_prefix
