@@ -114,9 +114,12 @@ def upsert_customer(
 
 def _lock_organization(session: Session, organization_id: uuid.UUID) -> None:
     # SQLite renders no FOR UPDATE; there the process-wide write lock already
-    # serialises writers.
+    # serialises writers. NO KEY UPDATE (key_share) does not wait for the KEY SHARE
+    # locks that inserts referencing the organization take.
     session.execute(
-        select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        select(Organization.id)
+        .where(Organization.id == organization_id)
+        .with_for_update(key_share=True)
     )
 
 

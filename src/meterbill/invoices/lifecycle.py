@@ -339,13 +339,18 @@ def _number(
 ) -> None:
     # The organization first, then the customer, everywhere: a billing run holds its
     # organization's lock from its first invoice on, so the other order could deadlock.
+    # FOR NO KEY UPDATE (key_share): rows that reference these (invoices, fees) take KEY
+    # SHARE locks on them, which a plain FOR UPDATE waits for: two workers that had
+    # each written an invoice would then wait for each other.
     counters: dict[uuid.UUID, int] | None = session.info.get(ORGANIZATION_SEQUENCES)
     if counters is not None and organization.id in counters:
         # Locked and counted already in this run: the lock holds until it commits.
         organization_sequence = counters[organization.id] + 1
     else:
         session.execute(
-            select(Organization.id).where(Organization.id == organization.id).with_for_update()
+            select(Organization.id)
+            .where(Organization.id == organization.id)
+            .with_for_update(key_share=True)
         )
         organization_sequence = (
             session.scalar(
@@ -357,7 +362,9 @@ def _number(
         ) + 1
     if counters is not None:
         counters[organization.id] = organization_sequence
-    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    session.execute(
+        select(Customer.id).where(Customer.id == customer.id).with_for_update(key_share=True)
+    )
     customer_sequence = (
         session.scalar(
             select(func.max(Invoice.sequential_id)).where(Invoice.customer_id == customer.id)
