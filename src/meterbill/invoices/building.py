@@ -21,16 +21,24 @@ from meterbill.core.money import round_half_up, subunit_to_unit
 from meterbill.core.periods import Period, local_date, period_containing
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.models import Fee, InvoiceSubscription
 from meterbill.invoices.proration import plan_fee, trial_end_date
 from meterbill.invoices.taxes import TaxResolver
 from meterbill.metrics.models import BillableMetric
+from meterbill.organizations.models import Organization
 from meterbill.plans.models import Charge, MinimumCommitment, Plan
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import Tax
 from meterbill.usage.aggregation import Window
 from meterbill.usage.periods import ChargesPeriod, charges_interval, charges_period
-from meterbill.usage.service import ChargeUsage, PricedBucket, price_charge, usage_in_period
+from meterbill.usage.service import (
+    ChargeUsage,
+    PricedBucket,
+    plan_charges,
+    price_charge,
+    usage_in_period,
+)
 
 ZERO = Decimal(0)
 
@@ -54,6 +62,20 @@ class BillingContext:
 
     def __post_init__(self) -> None:
         self.taxes = TaxResolver(self.session, self.customer)
+
+    @classmethod
+    def of(
+        cls,
+        session: Session,
+        customer: Customer,
+        organization: Organization,
+        currency: str,
+        now: datetime,
+    ) -> BillingContext:
+        """A context in the customer's applicable timezone."""
+        timezone = applicable_timezone(customer, organization)
+        return cls(session=session, customer=customer, timezone=timezone, currency=currency,
+                   now=now)  # fmt: skip
 
     def new_fee(self, **columns: Any) -> Fee:
         return Fee(
@@ -223,20 +245,12 @@ def charge_fee(
         (item for item in charge.filters if str(item.id) == bucket.filter_id), None
     )
     fee = ctx.new_fee(
-        fee_type="charge",
-        subscription_id=subscription.id,
-        charge_id=charge.id,
+        **_charge_item(subscription, charge, metric),
         charge_filter_id=charge_filter.id if charge_filter else None,
-        item_code=metric.code,
-        item_name=metric.name,
-        item_id=metric.id,
-        item_type="BillableMetric",
-        invoice_display_name=charge.invoice_display_name or metric.name,
         filter_display_name=charge_filter.invoice_display_name if charge_filter else None,
         filter_values=charge_filter.values if charge_filter else None,
         grouped_by=dict(zip(group_keys, bucket.group, strict=True)),
         pay_in_advance=charge.pay_in_advance,
-        invoiceable=charge.invoiceable,
         amount_cents=figures.amount_cents,
         precise_amount_cents=figures.precise_amount_cents,
         unit_amount_cents=figures.unit_amount_cents,
@@ -251,6 +265,23 @@ def charge_fee(
     )
     taxes = ctx.taxes.for_charge(charge.id, plan.id)
     return BuiltFee(fee, taxes, metric.id, plan.parent_id or plan.id)
+
+
+def _charge_item(
+    subscription: Subscription, charge: Charge, metric: BillableMetric
+) -> dict[str, Any]:
+    """The columns every fee of a charge shares: its item is the charge's metric."""
+    return {
+        "fee_type": "charge",
+        "subscription_id": subscription.id,
+        "charge_id": charge.id,
+        "item_code": metric.code,
+        "item_name": metric.name,
+        "item_id": metric.id,
+        "item_type": "BillableMetric",
+        "invoice_display_name": charge.invoice_display_name or metric.name,
+        "invoiceable": charge.invoiceable,
+    }
 
 
 def _fees_of_charge(
@@ -288,17 +319,9 @@ def _fees_of_charge(
         if true_up is not None:
             parent = fees[0].fee if fees else None
             fee = ctx.new_fee(
-                fee_type="charge",
-                subscription_id=subscription.id,
-                charge_id=charge.id,
+                **_charge_item(subscription, charge, metric),
                 true_up_parent_fee_id=parent.id if parent else None,
-                item_code=metric.code,
-                item_name=metric.name,
-                item_id=metric.id,
-                item_type="BillableMetric",
-                invoice_display_name=charge.invoice_display_name or metric.name,
                 grouped_by={},
-                invoiceable=charge.invoiceable,
                 amount_cents=true_up.amount_cents,
                 precise_amount_cents=true_up.precise_amount_cents,
                 unit_amount_cents=true_up.unit_amount_cents,
@@ -420,14 +443,17 @@ def renewal_fees(
         or entry.charges_to_datetime is None
     ):
         return []
+    session = ctx.session
+    all_charges, metrics = plan_charges(session, plan.id)
     charges = [
         charge
-        for charge in plan.charges
-        if charge.pay_in_advance and charge.invoiceable == invoiceable and charge.deleted_at is None
+        for charge in all_charges
+        if charge.pay_in_advance
+        and charge.invoiceable == invoiceable
+        and metrics[charge.billable_metric_id].recurring
     ]
     if not charges:
         return []
-    session = ctx.session
     start, end = entry.charges_from_datetime, entry.charges_to_datetime
     renewed = charges_period(subscription, plan, ctx.timezone, end + timedelta(seconds=1))
     window = Window(
@@ -439,10 +465,7 @@ def renewal_fees(
     )
     built: list[BuiltFee] = []
     for charge in charges:
-        metric = session.get(BillableMetric, charge.billable_metric_id)
-        assert metric is not None
-        if not metric.recurring:
-            continue
+        metric = metrics[charge.billable_metric_id]
         usage = price_charge(
             session,
             window,
@@ -460,7 +483,6 @@ def renewal_fees(
                 ctx, subscription, plan, charge, metric, usage.group_keys, bucket,
                 (renewed.start, renewed.end), range_properties(renewed),
             )  # fmt: skip
-            fee.fee.pay_in_advance = True
             built.append(fee)
     return built
 

@@ -91,6 +91,16 @@ def coupon_lines(
     return lines
 
 
+def _line(item: BuiltFee) -> FeeLine:
+    """A fee as the pure amount pipeline sees it."""
+    return FeeLine(
+        amount_cents=item.fee.amount_cents,
+        taxes=[TaxRate(tax.id, tax.code, tax.rate) for tax in item.taxes],
+        metric_id=item.metric_id,
+        plan_id=item.plan_id,
+    )
+
+
 def apply_amounts(
     session: Session,
     invoice: Invoice,
@@ -111,15 +121,7 @@ def apply_amounts(
     if not fresh:
         session.execute(delete(Credit).where(Credit.invoice_id == invoice.id))
         session.execute(delete(InvoiceTax).where(InvoiceTax.invoice_id == invoice.id))
-    lines = [
-        FeeLine(
-            amount_cents=item.fee.amount_cents,
-            taxes=[TaxRate(tax.id, tax.code, tax.rate) for tax in item.taxes],
-            metric_id=item.metric_id,
-            plan_id=item.plan_id,
-        )
-        for item in built
-    ]
+    lines = [_line(item) for item in built]
     coupons = coupon_lines(session, invoice.customer_id) if with_coupons else []
     totals = compute_totals(lines, [line for line, _a, _c in coupons], invoice.currency)
     taxes_by_id: dict[uuid.UUID, Tax] = {tax.id: tax for item in built for tax in item.taxes}
@@ -210,12 +212,7 @@ def _write_fee_taxes(
 
 def write_standalone_fee(session: Session, built: BuiltFee, now: datetime) -> None:
     """A fee on no invoice (non-invoiceable pay-in-advance): its own taxes, no coupons."""
-    line = FeeLine(
-        amount_cents=built.fee.amount_cents,
-        taxes=[TaxRate(tax.id, tax.code, tax.rate) for tax in built.taxes],
-        metric_id=built.metric_id,
-        plan_id=built.plan_id,
-    )
+    line = _line(built)
     compute_totals([line], [], built.fee.amount_currency)
     fee = built.fee
     fee.invoice_id = None

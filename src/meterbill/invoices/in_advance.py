@@ -29,7 +29,6 @@ from meterbill.core.db import Transactions, frozen_catalog
 from meterbill.core.periods import local_date
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
-from meterbill.customers.schemas import applicable_timezone
 from meterbill.events.models import Event
 from meterbill.invoices.building import BillingContext, charge_fee, range_properties
 from meterbill.invoices.computation import write_standalone_fee
@@ -118,14 +117,9 @@ def _context(
     customer = session.get(Customer, subscription.customer_id)
     organization = session.get(Organization, subscription.organization_id)
     assert customer is not None and organization is not None
-    ctx = BillingContext(
-        session=session,
-        customer=customer,
-        timezone=applicable_timezone(customer, organization),
-        currency=plan.amount_currency,
-        now=now,
-    )
-    return ctx, organization
+    return BillingContext.of(
+        session, customer, organization, plan.amount_currency, now
+    ), organization
 
 
 def _bucket_key(bucket: PricedBucket) -> tuple[str | None, tuple[str | None, ...]]:
@@ -138,11 +132,10 @@ def event_increment(
     subscription: Subscription,
     plan: Plan,
     charge: Charge,
+    metric: BillableMetric,
     timezone: str,
 ) -> tuple[ChargesPeriod, PricedBucket | None]:
     """The event's bucket with the units and amount the event adds to it."""
-    metric = session.get(BillableMetric, charge.billable_metric_id)
-    assert metric is not None
     period = charges_period(subscription, plan, timezone, event.timestamp)
     window = Window(
         organization_id=subscription.organization_id,
@@ -195,20 +188,20 @@ def bill_event(
 ) -> None:
     plan = session.get(Plan, subscription.plan_id)
     assert plan is not None
-    ctx, organization = _context(session, subscription, plan, now)
-    period, bucket = event_increment(session, event, subscription, plan, charge, ctx.timezone)
-    if bucket is None:
-        return
     metric = session.get(BillableMetric, charge.billable_metric_id)
     assert metric is not None
+    ctx, organization = _context(session, subscription, plan, now)
+    period, bucket = event_increment(
+        session, event, subscription, plan, charge, metric, ctx.timezone
+    )
+    if bucket is None:
+        return
     properties = range_properties(period, timestamp=iso_seconds(event.timestamp))
     built = charge_fee(
         ctx, subscription, plan, charge, metric, group_keys_of(charge), bucket,
         (period.start, period.end), properties,
     )  # fmt: skip
-    built.fee.pay_in_advance = True
     built.fee.event_transaction_id = event.transaction_id
-    built.fee.events_count = 1
     try:
         with session.begin_nested():
             if charge.invoiceable:

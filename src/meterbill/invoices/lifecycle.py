@@ -21,7 +21,6 @@ from meterbill.core.db import frozen_catalog
 from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.customers.models import Customer
-from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees, renewal_fees
 from meterbill.invoices.computation import (
     COUPON_HOLDERS,
@@ -80,13 +79,7 @@ def _context(session: Session, invoice: Invoice, now: datetime) -> BillingContex
     customer = session.get(Customer, invoice.customer_id)
     organization = session.get(Organization, invoice.organization_id)
     assert customer is not None and organization is not None
-    return BillingContext(
-        session=session,
-        customer=customer,
-        timezone=applicable_timezone(customer, organization),
-        currency=invoice.currency,
-        now=now,
-    )
+    return BillingContext.of(session, customer, organization, invoice.currency, now)
 
 
 def new_invoice(
@@ -204,10 +197,10 @@ def create_subscription_invoice(
             session.flush()
     except IntegrityError:
         return None
-    timezone = applicable_timezone(customer, organization)
+    ctx = BillingContext.of(session, customer, organization, invoice.currency, now)
     for entry, subscription, entry_plan in rows:
-        bill_standalone_renewals(session, customer, timezone, entry, subscription, entry_plan, now)
-    built = _fees_of_entries(_context(session, invoice, now), rows)
+        bill_standalone_renewals(ctx, entry, subscription, entry_plan)
+    built = _fees_of_entries(ctx, rows)
     if grace > 0:
         apply_amounts(session, invoice, built, now, with_coupons=False, fresh=True)
     else:
@@ -216,24 +209,11 @@ def create_subscription_invoice(
 
 
 def bill_standalone_renewals(
-    session: Session,
-    customer: Customer,
-    timezone: str,
-    entry: InvoiceSubscription,
-    subscription: Subscription,
-    plan: Plan,
-    now: datetime,
+    ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
 ) -> None:
     """Renewals of non-invoiceable recurring charges: fees on no invoice, once per entry."""
-    ctx = BillingContext(
-        session=session,
-        customer=customer,
-        timezone=timezone,
-        currency=plan.amount_currency,
-        now=now,
-    )
     for built in renewal_fees(ctx, entry, subscription, plan, invoiceable=False):
-        write_standalone_fee(session, built, now)
+        write_standalone_fee(ctx.session, built, ctx.now)
 
 
 def refresh(session: Session, invoice: Invoice, now: datetime) -> None:
@@ -324,18 +304,23 @@ def assign_number(
     organization: Organization,
     now: datetime,
 ) -> None:
-    """§5.5. Sequences are taken under row locks so concurrent finalizations never share one."""
+    """§5.5. Sequences are taken under row locks so concurrent finalizations never share one.
+
+    No autoflush on the way: the invoice's other changes go out with its numbers, in
+    one UPDATE.
+    """
     with session.no_autoflush:
-        # The invoice's other changes go out with its numbers, in one UPDATE.
-        _number(session, invoice, customer, organization, now)
+        _assign_sequences(session, invoice, customer, organization)
+    prefix = organization.document_number_prefix
+    if organization.document_numbering == "per_billing_entity":
+        month = local_date(now, organization.timezone).strftime("%Y%m")
+        invoice.number = f"{prefix}-{month}-{invoice.organization_sequential_id:03d}"
+    else:
+        invoice.number = f"{prefix}-{customer.sequential_id:03d}-{invoice.sequential_id:03d}"
 
 
-def _number(
-    session: Session,
-    invoice: Invoice,
-    customer: Customer,
-    organization: Organization,
-    now: datetime,
+def _assign_sequences(
+    session: Session, invoice: Invoice, customer: Customer, organization: Organization
 ) -> None:
     # The organization first, then the customer, everywhere: a billing run holds its
     # organization's lock from its first invoice on, so the other order could deadlock.
@@ -373,12 +358,6 @@ def _number(
     ) + 1
     invoice.sequential_id = customer_sequence
     invoice.organization_sequential_id = organization_sequence
-    prefix = organization.document_number_prefix
-    if organization.document_numbering == "per_billing_entity":
-        month = local_date(now, organization.timezone).strftime("%Y%m")
-        invoice.number = f"{prefix}-{month}-{organization_sequence:03d}"
-    else:
-        invoice.number = f"{prefix}-{customer.sequential_id:03d}-{customer_sequence:03d}"
 
 
 def _consume_coupons(session: Session, credits: list[Credit], now: datetime) -> None:
