@@ -134,6 +134,9 @@ def frozen_catalog(session: Session) -> Iterator[None]:
     Reads that go through `memo` are then made once per block instead of once per
     invoice: plans, charges and metrics are shared by thousands of subscriptions.
     """
+    if MEMO_KEY in session.info:  # already inside a frozen block
+        yield
+        return
     session.info[MEMO_KEY] = {}
     try:
         yield

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from meterbill.core.db import Transactions
+from meterbill.core.db import Transactions, frozen_catalog
 from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
@@ -77,19 +77,33 @@ def bill_missed_days(
     """
     customer, organization, plan = _owner(session, subscription)
     timezone = applicable_timezone(customer, organization)
-    last = _last_boundaries(session, [subscription.id])
-    trial_end = trial_end_of(session, subscription, plan, timezone)
-    for day in entries.billing_days(
-        subscription,
-        plan,
-        timezone,
-        _billed_until(subscription, timezone, last.get(subscription.id)),
-        local_date(until, timezone),
-    ):
-        spec = entries.periodic(subscription, plan, timezone, day, trial_end)
+    last = _last_boundaries(session, [subscription.id]).get(subscription.id)
+    for spec in _due_specs(session, subscription, plan, timezone, last, until):
         create_subscription_invoice(
             session, customer, organization, [Billed(subscription, spec)], now
         )
+
+
+def _due_specs(
+    session: Session,
+    subscription: Subscription,
+    plan: Plan,
+    timezone: str,
+    last_boundary: str | None,
+    until: datetime,
+) -> list[entries.EntrySpec]:
+    """What each billing day up to `until`'s local date bills, after the last one billed."""
+    trial_end = trial_end_of(session, subscription, plan, timezone)
+    return [
+        entries.periodic(subscription, plan, timezone, day, trial_end)
+        for day in entries.billing_days(
+            subscription,
+            plan,
+            timezone,
+            _billed_until(subscription, timezone, last_boundary),
+            local_date(until, timezone),
+        )
+    ]
 
 
 def _billed_until(subscription: Subscription, timezone: str, boundary: str | None) -> date:
@@ -200,13 +214,9 @@ def bill_due_subscriptions(
                 owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
                 for subscription, customer, organization, plan in rows:
                     timezone = applicable_timezone(customer, organization)
-                    after = _billed_until(subscription, timezone, last.get(subscription.id))
-                    trial_end = trial_end_of(session, subscription, plan, timezone)
-                    for day in entries.billing_days(
-                        subscription, plan, timezone, after, local_date(now, timezone)
-                    ):
-                        spec = entries.periodic(subscription, plan, timezone, day, trial_end)
-                        due[(customer.id, day)].append(Billed(subscription, spec))
+                    boundary = last.get(subscription.id)
+                    for spec in _due_specs(session, subscription, plan, timezone, boundary, now):
+                        due[(customer.id, spec.billing_date)].append(Billed(subscription, spec))
                         owners[customer.id] = (customer, organization)
                 for (customer_id, _day), billed in sorted(due.items(), key=lambda item: item[0][1]):
                     customer, organization = owners[customer_id]
@@ -267,7 +277,7 @@ def finalize_due_drafts(
             )
         )
     for index in range(0, len(candidates), BATCH):
-        with db.transaction() as session:
+        with db.transaction() as session, frozen_catalog(session):
             for invoice in session.scalars(
                 select(Invoice)
                 .where(Invoice.id.in_(candidates[index : index + BATCH]), Invoice.status == "draft")
