@@ -25,7 +25,7 @@ from meterbill.core.errors import ValidationFailed
 from meterbill.core.http import Context, JsonResponse, Query, ok
 from meterbill.core.money import decimal_string
 from meterbill.core.pagination import PageRequest, build_meta
-from meterbill.core.records import find_live
+from meterbill.core.records import by_id, find_live
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Fee, Invoice, InvoiceSubscription
@@ -212,31 +212,12 @@ def _catalog(
 ) -> tuple[dict[uuid.UUID, Charge], dict[uuid.UUID, BillableMetric], dict[uuid.UUID, ChargeFilter]]:
     """The charges, metrics and filters the fees name, as they are now (Lago reads them
     live, deleted ones included, for codes and display names)."""
-    charge_ids = {fee.charge_id for fee in fees if fee.charge_id is not None}
-    filter_ids = {fee.charge_filter_id for fee in fees if fee.charge_filter_id is not None}
-    charges = (
-        {c.id: c for c in session.scalars(select(Charge).where(Charge.id.in_(charge_ids)))}
-        if charge_ids
-        else {}
+    charges = by_id(session, Charge, (fee.charge_id for fee in fees if fee.charge_id))
+    metrics = by_id(
+        session, BillableMetric, (charge.billable_metric_id for charge in charges.values())
     )
-    metric_ids = {charge.billable_metric_id for charge in charges.values()}
-    metrics = (
-        {
-            m.id: m
-            for m in session.scalars(
-                select(BillableMetric).where(BillableMetric.id.in_(metric_ids))
-            )
-        }
-        if metric_ids
-        else {}
-    )
-    filters = (
-        {
-            f.id: f
-            for f in session.scalars(select(ChargeFilter).where(ChargeFilter.id.in_(filter_ids)))
-        }
-        if filter_ids
-        else {}
+    filters = by_id(
+        session, ChargeFilter, (fee.charge_filter_id for fee in fees if fee.charge_filter_id)
     )
     return charges, metrics, filters
 

@@ -17,6 +17,7 @@ from meterbill.core.db import memo
 from meterbill.core.errors import MethodNotAllowed, NotFound
 from meterbill.core.money import round_half_up
 from meterbill.core.periods import local_date
+from meterbill.core.records import by_id
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.metrics.models import BillableMetric
@@ -202,17 +203,7 @@ def plan_charges(
                 .options(selectinload(Charge.filters))
             )
         )
-        metric_ids = {charge.billable_metric_id for charge in charges}
-        metrics = (
-            {
-                metric.id: metric
-                for metric in session.scalars(
-                    select(BillableMetric).where(BillableMetric.id.in_(metric_ids))
-                )
-            }
-            if charges
-            else {}
-        )
+        metrics = by_id(session, BillableMetric, (c.billable_metric_id for c in charges))
         return charges, metrics
 
     return memo(session, ("plan_charges", plan_id), load)
