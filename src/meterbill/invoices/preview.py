@@ -229,17 +229,22 @@ def _subscriptions(
     return found
 
 
-def _created_since(
-    session: Session, customer: Customer, marker: set[uuid.UUID], external_ids: set[str]
+def _written(
+    session: Session,
+    customer: Customer,
+    since: datetime,
+    external_ids: set[str],
+    seen: set[uuid.UUID],
 ) -> list[Invoice]:
-    """The customer's invoices for those subscriptions written since `marker`, finalized."""
+    """The customer's invoices for those subscriptions that the rehearsal wrote (stamped
+    `since` or later) and that are not in `seen` yet, drafts finalized; adds them to it."""
     invoices = []
     for invoice in session.scalars(
         select(Invoice)
-        .where(Invoice.customer_id == customer.id)
+        .where(Invoice.customer_id == customer.id, Invoice.created_at >= since)
         .order_by(Invoice.billing_date, Invoice.created_at)
     ):
-        if invoice.id in marker:
+        if invoice.id in seen:
             continue
         billed = {
             session.get(Subscription, entry.subscription_id) for entry in invoice.billing_periods
@@ -250,12 +255,9 @@ def _created_since(
             # As the clock will finalize it: on the last day of its grace period.
             due = invoice.expected_finalization_date or invoice.billing_date
             finalize(session, invoice, invoice.created_at, today=due)
+        seen.add(invoice.id)
         invoices.append(invoice)
     return invoices
-
-
-def _invoice_ids(session: Session, customer: Customer) -> set[uuid.UUID]:
-    return set(session.scalars(select(Invoice.id).where(Invoice.customer_id == customer.id)))
 
 
 def _next_billing_instant(session: Session, subscriptions: list[Subscription],
@@ -303,7 +305,6 @@ def preview_invoice(
         session = rehearsal.session
         customer = _customer(session, organization_id, data.customer, now)
         _use_coupons(session, customer, data.coupons, now)
-        marker = _invoice_ids(session, customer)
         subscriptions = _subscriptions(session, customer, data, now)
         if data.terminated_at is not None:
             if data.terminated_at < now:
@@ -315,13 +316,14 @@ def preview_invoice(
                 )  # fmt: skip
         session.flush()
         external_ids = {subscription.external_id for subscription in subscriptions}
-        invoices = _created_since(session, customer, marker, external_ids)
+        seen: set[uuid.UUID] = set()
+        invoices = _written(session, customer, now, external_ids, seen)
         if not invoices:
             # Nothing billed at once (in arrears, or a downgrade): the next billing day.
             instant = _next_billing_instant(session, subscriptions, now)
             if instant is not None:
                 tick(rehearsal, instant, _scope(customer, external_ids))
-                invoices = _created_since(session, customer, marker, external_ids)
+                invoices = _written(session, customer, now, external_ids, seen)
         if not invoices:
             raise NotFound("invoice")
         return render(session, invoices[:1])[0]
@@ -360,15 +362,15 @@ def forecast(
         customer = session.get(Customer, subscription.customer_id)
         assert customer is not None
         forecasted: list[Invoice] = []
+        seen: set[uuid.UUID] = set()
         moment = now
         for _period in range(periods):
             current = _live(session, organization_id, external_subscription_id)
             instant = _next_billing_instant(session, current, moment)
             if instant is None:
                 break
-            marker = _invoice_ids(session, customer)
             tick(rehearsal, instant, _scope(customer, {external_subscription_id}))
-            forecasted.extend(_created_since(session, customer, marker, {external_subscription_id}))
+            forecasted.extend(_written(session, customer, now, {external_subscription_id}, seen))
             moment = instant
         return render(session, forecasted)
 
