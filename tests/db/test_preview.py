@@ -59,6 +59,11 @@ def _preview(billing: Billing, body: dict[str, Any]) -> dict[str, Any]:
     return invoice
 
 
+def _forecast(billing: Billing, external_id: str, periods: int) -> list[dict[str, Any]]:
+    render = _render(billing.database, billing.org)
+    return forecast(billing.database, billing.org.id, external_id, periods, NOW, render)
+
+
 def _totals(invoice: dict[str, Any]) -> tuple[int, int, int, int]:
     return (invoice["fees_amount_cents"], invoice["coupons_amount_cents"],
             invoice["taxes_amount_cents"], invoice["total_amount_cents"])  # fmt: skip
@@ -116,8 +121,7 @@ def test_forecast_walks_billing_days_and_keeps_nothing(billing: Billing) -> None
         assert customer is not None
         customer.invoice_grace_period = 2
     before = _counts(billing.database)
-    invoices = forecast(billing.database, billing.org.id, "sub", 3, NOW,
-                        _render(billing.database, billing.org))  # fmt: skip
+    invoices = _forecast(billing, "sub", 3)
     assert _counts(billing.database) == before
     # Drafts of the grace period are shown as they will be finalized, dated +2 days.
     assert [(invoice["issuing_date"], invoice["status"], invoice["total_amount_cents"])
@@ -135,8 +139,7 @@ def test_forecast_stops_at_the_end_of_a_subscription(billing: Billing) -> None:
         )
         assert subscription is not None
         subscription.ending_at = utc(2024, 4, 10, 12)
-    invoices = forecast(billing.database, billing.org.id, "sub", 5, NOW,
-                        _render(billing.database, billing.org))  # fmt: skip
+    invoices = _forecast(billing, "sub", 5)
     # Apr 1 (March), then the termination invoice on Apr 10: 10/30 of 3 100 = 1 033.
     assert [(invoice["issuing_date"], invoice["fees_amount_cents"]) for invoice in invoices] == [
         ("2024-04-01", 3700), ("2024-04-10", 1033)]  # fmt: skip
@@ -164,8 +167,6 @@ def test_refusals_write_nothing(
                         _render(billing.database, billing.org))  # fmt: skip
     assert _counts(billing.database) == before
     with pytest.raises(ValidationFailed):
-        forecast(billing.database, billing.org.id, "sub", 0, NOW,
-                 _render(billing.database, billing.org))  # fmt: skip
+        _forecast(billing, "sub", 0)
     with pytest.raises(NotFound):
-        forecast(billing.database, billing.org.id, "nope", 1, NOW,
-                 _render(billing.database, billing.org))  # fmt: skip
+        _forecast(billing, "nope", 1)
