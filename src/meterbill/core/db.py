@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, Index, create_engine, event, text
+from sqlalchemy import Engine, Index, create_engine, event, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from meterbill.core.sqlite_functions import register_sqlite_functions
@@ -158,3 +158,22 @@ def live_index(name: str, *columns: str, where: str = "deleted_at IS NULL") -> I
     """A unique index among rows that are not deleted (identity by code / external id)."""
     condition = text(where)
     return Index(name, *columns, unique=True, sqlite_where=condition, postgresql_where=condition)
+
+
+def flush_in_table_order(session: Session) -> None:
+    """Flush new rows table by table, parents first, then everything else.
+
+    The unit of work orders inserts only along relationship()s; rows linked by a bare
+    foreign key (a fee to its invoice) can otherwise go out before their parent. Rows
+    of a table that set the same columns become one multi-row INSERT (the unit of work
+    batches only consecutive rows of one shape).
+    """
+    order = {table: position for position, table in enumerate(Base.metadata.sorted_tables)}
+    groups: dict[tuple[int, frozenset[str]], list[object]] = {}
+    for instance in session.new:
+        table = instance.__table__  # type: ignore[attr-defined]
+        shape = frozenset(inspect(instance).dict)
+        groups.setdefault((order[table], shape), []).append(instance)
+    for key in sorted(groups, key=lambda key: key[0]):
+        session.flush(groups[key])
+    session.flush()

@@ -204,27 +204,31 @@ def bill_due_subscriptions(
     billing day on, as Lago does.
     """
     for batch in _due_batches(db, scope):
-        with db.transaction() as session:
-            rows = _claim_with_owners(
-                session, Subscription.id.in_(batch), Subscription.status == "active"
-            )
-            with billing_run(session, {row[1].id for row in rows}):
-                last = _last_boundaries(session, [row[0].id for row in rows])
-                due: dict[tuple[uuid.UUID, date], list[Billed]] = defaultdict(list)
-                owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
-                for subscription, customer, organization, plan in rows:
-                    timezone = applicable_timezone(customer, organization)
-                    boundary = last.get(subscription.id)
-                    for spec in _due_specs(session, subscription, plan, timezone, boundary, now):
-                        due[(customer.id, spec.billing_date)].append(Billed(subscription, spec))
-                        owners[customer.id] = (customer, organization)
-                for (customer_id, _day), billed in sorted(due.items(), key=lambda item: item[0][1]):
-                    customer, organization = owners[customer_id]
-                    invoice = create_subscription_invoice(
-                        session, customer, organization, billed, now
-                    )
-                    if invoice is not None:
-                        report.invoices.append(invoice.id)
+        report.invoices.extend(_bill_batch(db, batch, now))
+
+
+def _bill_batch(db: Transactions, batch: list[uuid.UUID], now: datetime) -> list[uuid.UUID]:
+    billed_ids: list[uuid.UUID] = []
+    with db.transaction() as session:
+        rows = _claim_with_owners(
+            session, Subscription.id.in_(batch), Subscription.status == "active"
+        )
+        with billing_run(session, (row[1] for row in rows)):
+            last = _last_boundaries(session, [row[0].id for row in rows])
+            due: dict[tuple[uuid.UUID, date], list[Billed]] = defaultdict(list)
+            owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
+            for subscription, customer, organization, plan in rows:
+                timezone = applicable_timezone(customer, organization)
+                boundary = last.get(subscription.id)
+                for spec in _due_specs(session, subscription, plan, timezone, boundary, now):
+                    due[(customer.id, spec.billing_date)].append(Billed(subscription, spec))
+                    owners[customer.id] = (customer, organization)
+            for (customer_id, _day), billed in sorted(due.items(), key=lambda item: item[0][1]):
+                customer, organization = owners[customer_id]
+                invoice = create_subscription_invoice(session, customer, organization, billed, now)
+                if invoice is not None:
+                    billed_ids.append(invoice.id)
+    return billed_ids
 
 
 def bill_ended_trials(

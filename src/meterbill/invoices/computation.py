@@ -15,6 +15,7 @@ from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.invoices.amounts import CouponLine, FeeLine, TaxRate, compute_totals
 from meterbill.invoices.building import BuiltFee
 from meterbill.invoices.models import Credit, Fee, FeeTax, Invoice, InvoiceTax
+from meterbill.invoices.run import flush_unless_deferred
 from meterbill.taxes.models import Tax
 
 # Within a billing run: the customers that had an active coupon when it began (coupons
@@ -134,7 +135,7 @@ def apply_amounts(
         fee.taxes_precise_amount_cents = line.taxes_precise_amount_cents
         fee.taxes_rate = line.taxes_rate
         session.add(fee)
-    session.flush()
+    flush_unless_deferred(session)
     _write_fee_taxes(session, built, lines, invoice.currency, now)
     for total in totals.taxes:
         tax = taxes_by_id[total.tax_id]
@@ -180,7 +181,7 @@ def apply_amounts(
     invoice.total_amount_cents = totals.total_amount_cents
     invoice.updated_at = now
     if flush:
-        session.flush()
+        flush_unless_deferred(session)
     return credits
 
 
@@ -220,7 +221,7 @@ def write_standalone_fee(session: Session, built: BuiltFee, now: datetime) -> No
     fee.taxes_precise_amount_cents = line.taxes_precise_amount_cents
     fee.taxes_rate = line.taxes_rate
     session.add(fee)
-    session.flush()
+    flush_unless_deferred(session)
     _write_fee_taxes(session, [built], [line], fee.amount_currency, now)
 
 

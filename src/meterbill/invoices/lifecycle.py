@@ -8,7 +8,8 @@ issuing and due dates.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from meterbill.core.db import frozen_catalog
+from meterbill.core.db import flush_in_table_order, frozen_catalog
 from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.customers.models import Customer
@@ -32,6 +33,14 @@ from meterbill.invoices.computation import (
 )
 from meterbill.invoices.entries import EntrySpec
 from meterbill.invoices.models import Credit, Invoice, InvoiceSubscription
+from meterbill.invoices.run import (
+    RUN_KEY,
+    BillingRun,
+    current_run,
+    deferring,
+    flush_unless_deferred,
+    prepare_for,
+)
 from meterbill.invoices.taxes import prefetch_customer_taxes
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
@@ -170,33 +179,25 @@ def create_subscription_invoice(
         now=now,
         expected_finalization_date=billing_date + timedelta(days=grace),
     )
-    rows: list[tuple[InvoiceSubscription, Subscription, Plan]] = []
-    try:
-        with session.begin_nested():
-            session.add(invoice)
-            for position, item in enumerate(billed):
-                spec = item.spec
-                entry_plan = session.get(Plan, item.subscription.plan_id)
-                assert entry_plan is not None
-                entry = InvoiceSubscription(
-                    invoice_id=invoice.id,
-                    subscription_id=item.subscription.id,
-                    invoicing_reason=spec.invoicing_reason,
-                    boundary=spec.boundary,
-                    from_datetime=spec.plan_fee[0] if spec.plan_fee else None,
-                    to_datetime=spec.plan_fee[1] if spec.plan_fee else None,
-                    charges_from_datetime=spec.charges[0] if spec.charges else None,
-                    charges_to_datetime=spec.charges[1] if spec.charges else None,
-                    commitment_from_datetime=spec.commitment[0] if spec.commitment else None,
-                    commitment_to_datetime=spec.commitment[1] if spec.commitment else None,
-                    position=position,
-                    created_at=now,
-                )
-                session.add(entry)
-                rows.append((entry, item.subscription, entry_plan))
-            session.flush()
-    except IntegrityError:
-        return None
+    rows = [
+        (_entry(invoice, position, item, now), item.subscription, _plan_of(session, item))
+        for position, item in enumerate(billed)
+    ]
+    if deferring(session):
+        # No savepoint: the batch holds these subscriptions FOR UPDATE, which no other
+        # writer of their entries gets past (the entries' foreign key needs KEY SHARE),
+        # and SQLite has one writer.
+        prepare_for(session, customer.id)
+        session.add(invoice)
+        session.add_all(entry for entry, _s, _p in rows)
+    else:
+        try:
+            with session.begin_nested():
+                session.add(invoice)
+                session.add_all(entry for entry, _s, _p in rows)
+                session.flush()
+        except IntegrityError:
+            return None
     ctx = BillingContext.of(session, customer, organization, invoice.currency, now)
     for entry, subscription, entry_plan in rows:
         bill_standalone_renewals(ctx, entry, subscription, entry_plan)
@@ -206,6 +207,31 @@ def create_subscription_invoice(
     else:
         finalize_built(session, invoice, built, now, today=billing_date, fresh=True)
     return invoice
+
+
+def _plan_of(session: Session, item: Billed) -> Plan:
+    plan = session.get(Plan, item.subscription.plan_id)
+    assert plan is not None
+    return plan
+
+
+def _entry(invoice: Invoice, position: int, item: Billed, now: datetime) -> InvoiceSubscription:
+    spec = item.spec
+    return InvoiceSubscription(
+        id=uuid.uuid4(),
+        invoice_id=invoice.id,
+        subscription_id=item.subscription.id,
+        invoicing_reason=spec.invoicing_reason,
+        boundary=spec.boundary,
+        from_datetime=spec.plan_fee[0] if spec.plan_fee else None,
+        to_datetime=spec.plan_fee[1] if spec.plan_fee else None,
+        charges_from_datetime=spec.charges[0] if spec.charges else None,
+        charges_to_datetime=spec.charges[1] if spec.charges else None,
+        commitment_from_datetime=spec.commitment[0] if spec.commitment else None,
+        commitment_to_datetime=spec.commitment[1] if spec.commitment else None,
+        position=position,
+        created_at=now,
+    )
 
 
 def bill_standalone_renewals(
@@ -265,8 +291,11 @@ def finalize_built(
         assign_number(session, invoice, customer, organization, now)
     invoice.finalized_at = now
     invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
+    if credits:
+        # What the coupons already took is summed in the database, this invoice included.
+        flush_in_table_order(session)
     _consume_coupons(session, credits, now)
-    session.flush()
+    flush_unless_deferred(session)
 
 
 def zero_amount_finalized(customer: Customer, organization: Organization) -> bool:
@@ -278,22 +307,25 @@ def zero_amount_finalized(customer: Customer, organization: Organization) -> boo
     return organization.finalize_zero_amount_invoice
 
 
-ORGANIZATION_SEQUENCES = "meterbill.organization_sequences"
-
-
 @contextmanager
-def billing_run(session: Session, customer_ids: set[uuid.UUID]) -> Iterator[None]:
-    """One batch of the clock: shared reads and the organization's sequence counted
-    in memory. Nothing inside may roll a savepoint back past a numbering (the row
-    lock that guards the counter would go with it)."""
-    session.info[ORGANIZATION_SEQUENCES] = {}
+def billing_run(session: Session, customers: Iterable[Customer]) -> Iterator[BillingRun]:
+    """One batch of the clock: shared reads, sequences counted in memory, and writes
+    held back to one flush at the end (invoices/run.py). Nothing inside may roll a
+    savepoint back past a numbering (the row locks guarding the counters would go)."""
+    by_organization: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for customer in customers:
+        by_organization[customer.organization_id].add(customer.id)
+    customer_ids = {id_ for ids in by_organization.values() for id_ in ids}
+    run = BillingRun(by_organization)
+    session.info[RUN_KEY] = run
     prefetch_customer_taxes(session, customer_ids)
     note_coupon_holders(session, customer_ids)
     try:
-        with frozen_catalog(session):
-            yield
+        with frozen_catalog(session), session.no_autoflush:
+            yield run
+            flush_in_table_order(session)
     finally:
-        session.info.pop(ORGANIZATION_SEQUENCES, None)
+        session.info.pop(RUN_KEY, None)
         session.info.pop(COUPON_HOLDERS, None)
 
 
@@ -327,37 +359,57 @@ def _assign_sequences(
     # FOR NO KEY UPDATE (key_share): rows that reference these (invoices, fees) take KEY
     # SHARE locks on them, which a plain FOR UPDATE waits for: two workers that had
     # each written an invoice would then wait for each other.
-    counters: dict[uuid.UUID, int] | None = session.info.get(ORGANIZATION_SEQUENCES)
-    if counters is not None and organization.id in counters:
-        # Locked and counted already in this run: the lock holds until it commits.
-        organization_sequence = counters[organization.id] + 1
-    else:
-        session.execute(
-            select(Organization.id)
-            .where(Organization.id == organization.id)
-            .with_for_update(key_share=True)
+    run = current_run(session)
+    if run is None:
+        _lock(session, Organization, organization.id)
+        _lock(session, Customer, customer.id)
+        invoice.organization_sequential_id = _last_organization_sequence(session, organization) + 1
+        invoice.sequential_id = _last_customer_sequences(session, [customer.id])[customer.id] + 1
+        return
+    if organization.id not in run.organization_sequences:
+        # Locked and counted once per run: the locks hold until it commits.
+        _lock(session, Organization, organization.id)
+        run.organization_sequences[organization.id] = _last_organization_sequence(
+            session, organization
         )
-        organization_sequence = (
-            session.scalar(
-                select(func.max(Invoice.organization_sequential_id)).where(
-                    Invoice.organization_id == organization.id
-                )
-            )
-            or 0
-        ) + 1
-    if counters is not None:
-        counters[organization.id] = organization_sequence
+        batch = sorted(run.customers_by_organization.get(organization.id, set()))
+        _lock(session, Customer, *batch)
+        run.customer_sequences.update(_last_customer_sequences(session, batch))
+    if customer.id not in run.customer_sequences:
+        _lock(session, Customer, customer.id)
+        run.customer_sequences.update(_last_customer_sequences(session, [customer.id]))
+    run.organization_sequences[organization.id] += 1
+    run.customer_sequences[customer.id] += 1
+    invoice.organization_sequential_id = run.organization_sequences[organization.id]
+    invoice.sequential_id = run.customer_sequences[customer.id]
+
+
+def _lock(session: Session, model: type[Organization] | type[Customer], *ids: uuid.UUID) -> None:
     session.execute(
-        select(Customer.id).where(Customer.id == customer.id).with_for_update(key_share=True)
+        select(model.id).where(model.id.in_(ids)).order_by(model.id).with_for_update(key_share=True)
     )
-    customer_sequence = (
+
+
+def _last_organization_sequence(session: Session, organization: Organization) -> int:
+    return (
         session.scalar(
-            select(func.max(Invoice.sequential_id)).where(Invoice.customer_id == customer.id)
+            select(func.max(Invoice.organization_sequential_id)).where(
+                Invoice.organization_id == organization.id
+            )
         )
         or 0
-    ) + 1
-    invoice.sequential_id = customer_sequence
-    invoice.organization_sequential_id = organization_sequence
+    )
+
+
+def _last_customer_sequences(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    last = dict.fromkeys(ids, 0)
+    for customer_id, sequence in session.execute(
+        select(Invoice.customer_id, func.max(Invoice.sequential_id))
+        .where(Invoice.customer_id.in_(ids))
+        .group_by(Invoice.customer_id)
+    ):
+        last[customer_id] = sequence or 0
+    return last
 
 
 def _consume_coupons(session: Session, credits: list[Credit], now: datetime) -> None:

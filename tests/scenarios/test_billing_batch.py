@@ -1,0 +1,50 @@
+"""A clock batch writes its invoices in one flush: what one invoice of the batch reads
+of another (coupon uses, sequence numbers) must still come out as if billed one by one."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from meterbill.core.db import Database
+from meterbill.invoices.models import Invoice
+from tests.conftest import Org
+from tests.scenarios.billing import Billing, utc
+
+
+@pytest.fixture
+def billing(database: Database, org: Org) -> Billing:
+    return Billing(database, org)
+
+
+def test_missed_months_billed_in_one_batch_share_a_coupon_and_number_in_order(
+    billing: Billing,
+) -> None:
+    billing.plan("p", [], amount_cents=4_900)
+    for customer in ("a", "b"):
+        billing.customer(customer, timezone="UTC")
+        billing.subscribe(customer, "p", f"sub-{customer}", utc(2024, 1, 1))
+    billing.coupon("ten", coupon_type="fixed_amount", amount_cents=10_000,
+                   amount_currency="EUR", frequency="once")  # fmt: skip
+    billing.apply("a", "ten", utc(2024, 1, 2))
+    billing.tick(utc(2024, 2, 1, 1))
+    # No clock for two months: March and April are billed by one tick, in one batch.
+    billing.tick(utc(2024, 4, 1, 1))
+    a, b = billing.invoices("a"), billing.invoices("b")
+    assert [(i.billing_date.isoformat(), i.coupons_amount_cents, i.total_amount_cents)
+            for i in a] == [("2024-02-01", 4_900, 0), ("2024-03-01", 4_900, 0),
+                            ("2024-04-01", 200, 4_700)]  # fmt: skip
+    assert [i.total_amount_cents for i in b] == [4_900, 4_900, 4_900]
+    assert [i.number.rsplit("-", 1)[1] for i in a] == ["001", "002", "003"]
+    assert [i.number.rsplit("-", 1)[1] for i in b] == ["001", "002", "003"]
+    assert len({i.number for i in a + b}) == 6
+    assert billing.tick(utc(2024, 4, 1, 2)).billing.invoices == []
+    with billing.database.transaction(write=False) as session:
+        sequences = sorted(
+            session.scalars(
+                select(Invoice.organization_sequential_id).where(
+                    Invoice.organization_id == billing.org.id
+                )
+            )
+        )
+    assert sequences == [1, 2, 3, 4, 5, 6]
