@@ -61,7 +61,14 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size)
         self.sqlite = is_sqlite(url)
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads at READ COMMITTED see a fresh snapshot per statement anyway:
+        # a read "transaction" would only add a BEGIN and a COMMIT round trip each.
+        reads = (
+            self.engine
+            if self.sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        self._read_sessions = sessionmaker(reads, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE"), expire_on_commit=False
         )

@@ -9,15 +9,14 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import literal, select, union_all
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, false, literal, select, union_all
+from sqlalchemy.orm import Session, joinedload
 
 from meterbill import pricing
 from meterbill.core.db import memo
 from meterbill.core.errors import MethodNotAllowed, NotFound
 from meterbill.core.money import round_half_up
 from meterbill.core.periods import local_date
-from meterbill.core.records import by_id
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.metrics.models import BillableMetric
@@ -92,26 +91,6 @@ class CurrentUsage:
         return sum(charge.amount_cents for charge in self.charges)
 
 
-def active_subscription(
-    session: Session, customer: Customer, external_subscription_id: str | None
-) -> Subscription:
-    """Lago answers 405 no_active_subscription for a missing, pending or ended one."""
-    subscription = (
-        session.scalar(
-            select(Subscription).where(
-                Subscription.customer_id == customer.id,
-                Subscription.external_id == external_subscription_id,
-                Subscription.status == "active",
-            )
-        )
-        if external_subscription_id
-        else None
-    )
-    if subscription is None:
-        raise MethodNotAllowed("no_active_subscription")
-    return subscription
-
-
 def group_keys_of(charge: Charge) -> list[str]:
     keys = charge.properties.get("pricing_group_keys") or charge.properties.get("grouped_by")
     return list(keys or [])
@@ -167,9 +146,19 @@ def compute_current_usage(
     *,
     apply_taxes: bool = True,
 ) -> CurrentUsage:
+    # One round trip for the customer and its subscription: this endpoint is polled.
+    subscription_match = and_(
+        Subscription.customer_id == Customer.id,
+        Subscription.external_id == external_subscription_id
+        if external_subscription_id
+        else false(),
+        Subscription.status == "active",
+    )
     found = session.execute(
-        select(Customer, Organization)
+        select(Customer, Organization, Subscription, Plan)
         .join(Organization, Organization.id == Customer.organization_id)
+        .outerjoin(Subscription, subscription_match)
+        .outerjoin(Plan, Plan.id == Subscription.plan_id)
         .where(
             Customer.organization_id == organization_id,
             Customer.external_id == customer_external_id,
@@ -178,10 +167,10 @@ def compute_current_usage(
     ).first()
     if found is None:
         raise NotFound("customer")
-    customer, organization = found
-    subscription = active_subscription(session, customer, external_subscription_id)
-    plan = session.get(Plan, subscription.plan_id)
-    assert plan is not None
+    customer, organization, subscription, plan = found
+    if subscription is None or plan is None:
+        # Lago answers 405 for a missing, pending or ended subscription alike.
+        raise MethodNotAllowed("no_active_subscription")
     timezone = applicable_timezone(customer, organization)
     period = charges_period(subscription, plan, timezone, now)
     return usage_in_period(
@@ -195,16 +184,18 @@ def plan_charges(
     """A plan's live charges (filters loaded) in order, and their metrics by id."""
 
     def load() -> tuple[list[Charge], dict[uuid.UUID, BillableMetric]]:
-        charges = list(
-            session.scalars(
-                select(Charge)
+        rows = (
+            session.execute(
+                select(Charge, BillableMetric)
+                .join(BillableMetric, BillableMetric.id == Charge.billable_metric_id)
                 .where(Charge.plan_id == plan_id, Charge.deleted_at.is_(None))
                 .order_by(Charge.position)
-                .options(selectinload(Charge.filters))
+                .options(joinedload(Charge.filters))
             )
+            .unique()
+            .all()
         )
-        metrics = by_id(session, BillableMetric, (c.billable_metric_id for c in charges))
-        return charges, metrics
+        return [charge for charge, _m in rows], {metric.id: metric for _c, metric in rows}
 
     return memo(session, ("plan_charges", plan_id), load)
 
