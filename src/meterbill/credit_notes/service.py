@@ -302,7 +302,8 @@ def estimate(
     resolved = resolve_items(session, invoice, items)
     amounts = note_amounts(item_lines(resolved))
     issued = issued_on(session, invoice.id)
-    creditable = amounts.items_total_cents
+    # What issuing these items gives once settled (sub-total + taxes).
+    creditable = amounts.total_amount_cents
     paid_left = max(invoice.total_paid_amount_cents - issued.refunded, 0)
     due = max(invoice.total_amount_cents - invoice.total_paid_amount_cents - issued.offset, 0)
     return Estimate(
