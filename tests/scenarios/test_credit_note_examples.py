@@ -241,3 +241,36 @@ def test_invoice_remaining_limit_with_taxes(billing: Billing) -> None:
     error = refused(billing, invoice.id, [(fee, 1)], credit_amount_cents=1)
     assert isinstance(error, ValidationFailed)
     assert error.details == {"amount_cents": ["higher_than_remaining_fee_amount"]}
+
+
+def test_a_billing_run_asks_nothing_of_customers_without_credit(billing: Billing) -> None:
+    """The clock's batches note who holds credit once; the others cost no query."""
+    from sqlalchemy import event
+
+    from meterbill.credit_notes.consumption import apply_credit_notes, note_credit_note_holders
+
+    invoice, fee = simple(billing)
+    issue(billing, invoice.id, [(fee, 1_000)], credit_amount_cents=1_000)
+    billing.customer("plain")
+    billing.subscribe("plain", "adv", "plain-sub", utc(2024, 1, 1, 10))
+    plain = billing.invoices("plain")[-1]
+    with billing.database.transaction() as session:
+        holder = session.get(Invoice, invoice.id)
+        other = session.get(Invoice, plain.id)
+        assert holder is not None and other is not None
+        note_credit_note_holders(session, {holder.customer_id, other.customer_id})
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        connection = session.connection()
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            apply_credit_notes(session, other, utc(2024, 2, 1))
+            assert statements == []
+            apply_credit_notes(session, holder, utc(2024, 2, 1))
+            assert statements != []
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+        session.rollback()
