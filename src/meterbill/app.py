@@ -18,6 +18,7 @@ from meterbill.core.db import Database
 from meterbill.core.http import JsonResponse, install_error_handlers, logger
 from meterbill.core.times import utc_now
 from meterbill.coupons.api import router as coupons_router
+from meterbill.credit_notes.api import router as credit_notes_router
 from meterbill.customers.api import router as customers_router
 from meterbill.events.api import router as events_router
 from meterbill.events.group_commit import GroupCommitter
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         events_router,
         usage_router,
         invoices_router,
+        credit_notes_router,
         fees_router,
         past_usage_router,
         analytics_router,

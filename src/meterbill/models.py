@@ -3,6 +3,7 @@
 from meterbill.add_ons.models import AddOn, AddOnTax
 from meterbill.core.db import Base
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
+from meterbill.credit_notes.models import CreditNote, CreditNoteItem, CreditNoteTax
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.events.models import Event, EventRollup
 from meterbill.invoices.models import (
@@ -43,6 +44,9 @@ __all__ = [
     "Coupon",
     "CouponTarget",
     "Credit",
+    "CreditNote",
+    "CreditNoteItem",
+    "CreditNoteTax",
     "Customer",
     "CustomerMetadata",
     "CustomerTax",

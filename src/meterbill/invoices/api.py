@@ -13,6 +13,7 @@ from meterbill.core.errors import BadRequest, ValidationFailed
 from meterbill.core.http import ApiContext, Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
+from meterbill.credit_notes.service import offsets_by_invoice
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import customer_object
 from meterbill.customers.service import customer_taxes, find_customer
@@ -55,6 +56,7 @@ def render_invoices(
         )
         for key, customer in customers.items()
     }
+    offsets = offsets_by_invoice(session, [invoice.id for invoice in invoices])
     rendered = []
     for invoice in invoices:
         subscriptions: dict[Any, Subscription] = {}
@@ -78,6 +80,7 @@ def render_invoices(
                 subscription_objects=subscription_objects,
                 external_customer_id=customers[invoice.customer_id].external_id,
                 full=full,
+                offsetted=offsets.get(invoice.id, 0),
             )
         )
     return rendered

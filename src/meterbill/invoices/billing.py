@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.db import Transactions, frozen_catalog
 from meterbill.core.periods import local_date
+from meterbill.credit_notes.termination import credit_unused_days
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import entries
@@ -121,6 +122,8 @@ def bill_terminated(session: Session, subscription: Subscription, now: datetime)
     if subscription.terminated_at is None:
         return None
     bill_missed_days(session, subscription, subscription.terminated_at, now)
+    # Before the termination invoice, as Lago does: that invoice may spend the credit.
+    credit_unused_days(session, subscription, now)
     if subscription.on_termination_invoice == "skip":
         return None
     customer, organization, plan = _owner(session, subscription)
@@ -136,6 +139,7 @@ def bill_upgrade(
     """An upgrade bills the old plan's end and the new plan's start on one invoice."""
     if previous.terminated_at is not None:
         bill_missed_days(session, previous, previous.terminated_at, now)
+        credit_unused_days(session, previous, now, upgrade=True)
     customer, organization, old_plan = _owner(session, previous)
     timezone = applicable_timezone(customer, organization)
     billed = []

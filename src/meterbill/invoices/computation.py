@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.money import round_half_up
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
-from meterbill.invoices.amounts import CouponLine, FeeLine, TaxRate, compute_totals
+from meterbill.invoices.amounts import CouponLine, FeeLine, TaxRate, Totals, compute_totals
 from meterbill.invoices.building import BuiltFee
 from meterbill.invoices.models import Credit, Fee, FeeTax, Invoice, InvoiceTax
 from meterbill.invoices.run import flush_unless_deferred
@@ -177,12 +177,25 @@ def apply_amounts(
     invoice.coupons_amount_cents = totals.coupons_amount_cents
     invoice.sub_total_excluding_taxes_amount_cents = totals.sub_total_excluding_taxes_amount_cents
     invoice.taxes_amount_cents = totals.taxes_amount_cents
+    invoice.taxes_rate = _effective_rate(totals)
     invoice.sub_total_including_taxes_amount_cents = totals.sub_total_including_taxes_amount_cents
     invoice.total_amount_cents = totals.total_amount_cents
     invoice.updated_at = now
     if flush:
         flush_unless_deferred(session)
     return credits
+
+
+def _effective_rate(totals: Totals) -> Decimal:
+    """Each rate weighed by the share of the sub-total it taxes (Lago's invoice taxes_rate)."""
+    base = totals.sub_total_excluding_taxes_amount_cents
+    if not base:
+        return Decimal(0)
+    rate = sum(
+        (Decimal(tax.fees_amount_cents) / Decimal(base) * tax.rate for tax in totals.taxes),
+        Decimal(0),
+    )
+    return round_half_up(rate, 5)
 
 
 def _write_fee_taxes(

@@ -21,6 +21,11 @@ from sqlalchemy.orm import Session
 from meterbill.core.db import flush_in_table_order, frozen_catalog
 from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
+from meterbill.credit_notes.consumption import (
+    apply_credit_notes,
+    forget_credit_note_holders,
+    note_credit_note_holders,
+)
 from meterbill.customers.models import Customer
 from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees, renewal_fees
 from meterbill.invoices.computation import (
@@ -272,6 +277,7 @@ def finalize_built(
     credits = apply_amounts(
         session, invoice, built, now, with_coupons=True, fresh=fresh, flush=False
     )
+    apply_credit_notes(session, invoice, now)
     customer = session.get(Customer, invoice.customer_id)
     organization = session.get(Organization, invoice.organization_id)
     assert customer is not None and organization is not None
@@ -320,6 +326,7 @@ def billing_run(session: Session, customers: Iterable[Customer]) -> Iterator[Bil
     session.info[RUN_KEY] = run
     prefetch_customer_taxes(session, customer_ids)
     note_coupon_holders(session, customer_ids)
+    note_credit_note_holders(session, customer_ids)
     try:
         with frozen_catalog(session), session.no_autoflush:
             yield run
@@ -327,6 +334,7 @@ def billing_run(session: Session, customers: Iterable[Customer]) -> Iterator[Bil
     finally:
         session.info.pop(RUN_KEY, None)
         session.info.pop(COUPON_HOLDERS, None)
+        forget_credit_note_holders(session)
 
 
 def assign_number(

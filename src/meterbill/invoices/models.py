@@ -255,7 +255,7 @@ class InvoiceTax(Base):
 
 
 class Credit(Base):
-    """A deduction on an invoice: today a coupon; credit notes come with their issue."""
+    """A deduction on an invoice: a coupon (before taxes) or a credit note (after them)."""
 
     __tablename__ = "credits"
 
@@ -265,6 +265,10 @@ class Credit(Base):
     )
     applied_coupon_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("applied_coupons.id"), index=True
+    )
+    # The credit note whose balance paid this part; a voided invoice gives it back.
+    credit_note_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("credit_notes.id", name="fk_credits_credit_note_id"), index=True
     )
     item_code: Mapped[str] = mapped_column(String, nullable=False)
     item_name: Mapped[str] = mapped_column(String, nullable=False)

@@ -170,12 +170,15 @@ def invoice_object(
     subscription_objects: list[dict[str, Any]] | None,
     external_customer_id: str,
     full: bool,
+    offsetted: int = 0,
 ) -> dict[str, Any]:
-    """The invoice; `full` adds fees, credits, subscriptions and billing periods (GET one)."""
+    """The invoice; `full` adds fees, credits, subscriptions and billing periods (GET one).
+
+    `offsetted` is what credit notes offset against it: no longer due."""
     total_due = (
         0
         if invoice.status == "voided"
-        else invoice.total_amount_cents - invoice.total_paid_amount_cents
+        else max(invoice.total_amount_cents - invoice.total_paid_amount_cents - offsetted, 0)
     )
     body: dict[str, Any] = {
         "lago_id": str(invoice.id),
@@ -202,7 +205,7 @@ def invoice_object(
         "total_amount_cents": invoice.total_amount_cents,
         "total_due_amount_cents": total_due,
         "total_paid_amount_cents": invoice.total_paid_amount_cents,
-        "total_offsetted_credit_note_amount_cents": 0,
+        "total_offsetted_credit_note_amount_cents": offsetted,
         "prepaid_credit_amount_cents": invoice.prepaid_credit_amount_cents,
         "prepaid_granted_credit_amount_cents": None,
         "prepaid_purchased_credit_amount_cents": None,

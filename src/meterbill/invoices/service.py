@@ -15,6 +15,7 @@ from meterbill.core.errors import Forbidden, MethodNotAllowed, NotFound, Validat
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
+from meterbill.credit_notes.consumption import give_back, has_standing_credit_notes
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import lifecycle
@@ -194,15 +195,19 @@ def refresh_invoice(
 def void_invoice(
     session: Session, organization_id: uuid.UUID, invoice_id: str, now: datetime
 ) -> Invoice:
-    """A finalized invoice becomes voided; coupons it consumed come back (§5.6)."""
+    """A finalized invoice becomes voided; coupons and credit notes it consumed come
+    back (§5.6). An invoice with standing credit notes of its own cannot be voided."""
     invoice = find_invoice(session, organization_id, invoice_id, lock=True)
-    if invoice.status != "finalized":
+    if invoice.status != "finalized" or has_standing_credit_notes(session, invoice):
         raise MethodNotAllowed("not_voidable")
+    give_back(session, invoice, now)
     invoice.status = "voided"
     invoice.voided_at = now
     invoice.payment_overdue = False
     invoice.updated_at = now
-    for credit in session.scalars(select(Credit).where(Credit.invoice_id == invoice.id)):
+    for credit in session.scalars(
+        select(Credit).where(Credit.invoice_id == invoice.id, Credit.applied_coupon_id.is_not(None))
+    ):
         applied = (
             session.get(AppliedCoupon, credit.applied_coupon_id)
             if credit.applied_coupon_id

@@ -87,7 +87,13 @@ def update_subscription(
 def terminate_subscription(ctx: Context, external_id: str, params: Query) -> JsonResponse:
     with ctx.db.transaction() as session:
         subscription = service.terminate_subscription(
-            session, ctx.organization_id, external_id, params.get("status") or "active", ctx.now
+            session,
+            ctx.organization_id,
+            external_id,
+            params.get("status") or "active",
+            ctx.now,
+            on_termination_credit_note=params.get("on_termination_credit_note") or None,
+            on_termination_invoice=params.get("on_termination_invoice") or None,
         )
         return ok({"subscription": _render(session, [subscription], ctx)[0]})
 

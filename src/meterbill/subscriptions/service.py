@@ -23,7 +23,12 @@ from meterbill.plans.models import Plan
 from meterbill.plans.service import find_plan, override_plan
 from meterbill.subscriptions.lifecycle import billing_period, cancel_next, terminate
 from meterbill.subscriptions.models import Subscription
-from meterbill.subscriptions.schemas import SubscriptionInput, SubscriptionView
+from meterbill.subscriptions.schemas import (
+    TERMINATION_CREDIT_NOTES,
+    TERMINATION_INVOICES,
+    SubscriptionInput,
+    SubscriptionView,
+)
 
 # Plans compare by their amount over a year (Lago's yearly_amount_cents).
 INTERVALS_PER_YEAR = {"weekly": 52, "monthly": 12, "quarterly": 4, "semiannual": 2, "yearly": 1}
@@ -263,12 +268,29 @@ def update_subscription(
 
 
 def terminate_subscription(
-    session: Session, organization_id: uuid.UUID, external_id: str, status: str, now: datetime
+    session: Session,
+    organization_id: uuid.UUID,
+    external_id: str,
+    status: str,
+    now: datetime,
+    *,
+    on_termination_credit_note: str | None = None,
+    on_termination_invoice: str | None = None,
 ) -> Subscription:
-    """DELETE: an active subscription is terminated now; a pending one is canceled."""
+    """DELETE: an active subscription is terminated now; a pending one is canceled.
+
+    The termination options sent with the DELETE are kept on the subscription."""
     if status not in ("active", "pending"):
         raise NotFound("subscription")
+    if on_termination_credit_note not in (None, *TERMINATION_CREDIT_NOTES):
+        raise ValidationFailed.single("on_termination_credit_note", "value_is_invalid")
+    if on_termination_invoice not in (None, *TERMINATION_INVOICES):
+        raise ValidationFailed.single("on_termination_invoice", "value_is_invalid")
     subscription = find_subscription(session, organization_id, external_id, status)
+    if on_termination_credit_note is not None:
+        subscription.on_termination_credit_note = on_termination_credit_note
+    if on_termination_invoice is not None:
+        subscription.on_termination_invoice = on_termination_invoice
     terminate(session, subscription, now)
     session.flush()
     return subscription

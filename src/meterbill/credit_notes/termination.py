@@ -1,0 +1,115 @@
+"""The automatic credit note for the unused days of a plan paid in advance
+(billing.md §4.4, §4.6): on termination, and on upgrade (then always as credit)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import ValidationFailed
+from meterbill.core.periods import local_date
+from meterbill.credit_notes.amounts import Split, note_amounts
+from meterbill.credit_notes.models import CreditNote
+from meterbill.credit_notes.service import credited_on_fees, issue, issued_on, item_lines
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices.building import trial_end_of
+from meterbill.invoices.models import Fee, Invoice
+from meterbill.organizations.models import Organization
+from meterbill.plans.models import Plan
+from meterbill.subscriptions.lifecycle import billing_period
+from meterbill.subscriptions.models import Subscription
+
+# The precision credit note items are stored with (ExactDecimal's scale).
+ITEM_PRECISION = Decimal("1e-15")
+
+
+def _last_subscription_fee(session: Session, subscription: Subscription) -> Fee | None:
+    return session.scalar(
+        select(Fee)
+        .where(
+            Fee.subscription_id == subscription.id,
+            Fee.fee_type == "subscription",
+            Fee.invoice_id.is_not(None),
+        )
+        .order_by(Fee.created_at.desc(), Fee.id.desc())
+        .limit(1)
+    )
+
+
+def unused_days(
+    session: Session, subscription: Subscription, plan: Plan, timezone: str, *, upgrade: bool
+) -> tuple[int, int]:
+    """(unused days, days of the period) at termination: the termination day is used,
+    unless it is an upgrade's (the new plan bills it); trial days were never billed."""
+    assert subscription.terminated_at is not None
+    period = billing_period(subscription, plan, timezone, subscription.terminated_at)
+    billed_from = local_date(subscription.terminated_at, timezone)
+    if upgrade:
+        billed_from -= timedelta(days=1)
+    trial_end = trial_end_of(session, subscription, plan, timezone)
+    if trial_end is not None and trial_end >= billed_from:
+        billed_from = min(trial_end - timedelta(days=1), period.end)
+    return max((period.end - billed_from).days, 0), period.days
+
+
+def _split(option: str, invoice: Invoice, paid_left: int, total: int) -> Split:
+    if option == "credit":
+        return Split(total, 0, 0)
+    refund = max(min(paid_left, total), 0)
+    if option == "refund":
+        return Split(total - refund, refund, 0)
+    due = max(invoice.total_amount_cents - invoice.total_paid_amount_cents, 0)
+    offset = max(min(total - refund, due), 0)
+    return Split(total - refund - offset, refund, offset)
+
+
+def credit_unused_days(
+    session: Session, subscription: Subscription, now: datetime, *, upgrade: bool = False
+) -> CreditNote | None:
+    """Give back the unused part of the last in-advance subscription fee, if any."""
+    option = "credit" if upgrade else (subscription.on_termination_credit_note or "credit")
+    if option == "skip" or subscription.terminated_at is None:
+        return None
+    plan = session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    if not plan.pay_in_advance:
+        return None
+    fee = _last_subscription_fee(session, subscription)
+    if fee is None or fee.amount_cents == 0 or fee.invoice_id is None:
+        return None
+    invoice = session.get(Invoice, fee.invoice_id, with_for_update=True)
+    # A voided invoice owes nothing back; a draft one is not credited (yet).
+    if invoice is None or invoice.status != "finalized":
+        return None
+    customer = session.get(Customer, subscription.customer_id)
+    organization = session.get(Organization, subscription.organization_id)
+    assert customer is not None and organization is not None
+    timezone = applicable_timezone(customer, organization)
+    days, period_days = unused_days(session, subscription, plan, timezone, upgrade=upgrade)
+    if days == 0:
+        return None
+    prorated = Decimal(days) * Decimal(plan.amount_cents) / Decimal(period_days)
+    already = credited_on_fees(session, [fee.id]).get(fee.id, 0)
+    amount = (min(prorated, Decimal(fee.amount_cents)) - already).quantize(
+        ITEM_PRECISION, rounding=ROUND_DOWN
+    )
+    if amount <= 0:
+        return None
+    amounts = note_amounts(item_lines([(fee, amount)]))
+    issued = issued_on(session, invoice.id)
+    paid_left = invoice.total_paid_amount_cents - issued.refunded
+    # Split the settled total (sub-total + taxes), so no rounding cent moves between parts.
+    split = _split(option, invoice, paid_left, amounts.total_amount_cents)
+    try:
+        return issue(
+            session, invoice, [(fee, amount)], split, now,
+            reason="order_cancellation", automatic=True,
+        )  # fmt: skip
+    except ValidationFailed:
+        # What is left on the invoice is less than the unused days (credited by hand
+        # already): the termination goes on without a note.
+        return None

@@ -1,0 +1,76 @@
+"""Helpers for credit note scenarios: issue, estimate and read credit notes back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from meterbill.credit_notes.models import CreditNote
+from meterbill.credit_notes.schemas import parse_credit_note, parse_items
+from meterbill.credit_notes.service import Estimate, create_credit_note, estimate
+from meterbill.invoices.models import Fee, Invoice
+from meterbill.subscriptions.service import terminate_subscription
+from tests.scenarios.billing import Billing, utc
+
+
+def issue(
+    billing: Billing, invoice_id: Any, items: list[tuple[Any, int]], **fields: Any
+) -> CreditNote:
+    body = {
+        "invoice_id": str(invoice_id),
+        "items": [{"fee_id": str(fee), "amount_cents": amount} for fee, amount in items],
+        **fields,
+    }
+    with billing.database.transaction() as session:
+        note = create_credit_note(session, billing.org.id, parse_credit_note(body), utc(2030, 1, 1))
+        session.expunge(note)
+        return note
+
+
+def estimated(billing: Billing, invoice_id: Any, items: list[tuple[Any, int]]) -> Estimate:
+    body = {"items": [{"fee_id": str(fee), "amount_cents": amount} for fee, amount in items]}
+    with billing.database.transaction(write=False) as session:
+        return estimate(session, billing.org.id, str(invoice_id), parse_items(body))
+
+
+def notes(billing: Billing) -> list[CreditNote]:
+    with billing.database.transaction(write=False) as session:
+        found = list(
+            session.scalars(
+                select(CreditNote)
+                .where(CreditNote.organization_id == billing.org.id)
+                .order_by(CreditNote.created_at, CreditNote.sequential_id)
+            )
+        )
+        for note in found:
+            session.expunge(note)
+        return found
+
+
+def invoice_credits(billing: Billing, invoice_id: Any) -> tuple[int, int]:
+    """(credit_notes_amount_cents, total_amount_cents) of one invoice."""
+    with billing.database.transaction(write=False) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        return invoice.credit_notes_amount_cents, invoice.total_amount_cents
+
+
+def plan_fee(billing: Billing, invoice_id: Any, amount_cents: int) -> Any:
+    with billing.database.transaction(write=False) as session:
+        return session.scalars(
+            select(Fee.id).where(Fee.invoice_id == invoice_id, Fee.amount_cents == amount_cents)
+        ).one()
+
+
+def record_payment(billing: Billing, invoice_id: Any, paid_cents: int) -> None:
+    """A partial payment, as a payment provider would record it (no API for it yet)."""
+    with billing.database.transaction() as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        invoice.total_paid_amount_cents = paid_cents
+
+
+def terminate(billing: Billing, external_id: str, at: Any, **options: Any) -> None:
+    with billing.database.transaction() as session:
+        terminate_subscription(session, billing.org.id, external_id, "active", at, **options)

@@ -1,0 +1,134 @@
+"""E13's credit note: terminating a plan paid in advance gives back its unused days,
+and the customer's next invoices spend that credit (billing.md §4.4, §4.6, §5.3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from meterbill.core.db import Database
+from meterbill.subscriptions.schemas import parse_subscription
+from meterbill.subscriptions.service import create_subscription
+from tests.conftest import Org
+from tests.scenarios.billing import Billing, utc
+from tests.scenarios.credit_notes import invoice_credits, notes, record_payment, terminate
+
+
+@pytest.fixture
+def billing(database: Database, org: Org) -> Billing:
+    billing = Billing(database, org)
+    billing.tax("vat", "20", applied_to_organization=True)
+    billing.plan("adv", [], amount_cents=5_000, pay_in_advance=True)
+    return billing
+
+
+@pytest.mark.parametrize(
+    ("timezone", "sub_total", "taxes", "total"),
+    [("UTC", 3_571, 714, 4_285), ("America/Los_Angeles", 3_750, 750, 4_500)],
+)
+def test_e13_termination_credits_the_unused_days(
+    billing: Billing, timezone: str, sub_total: int, taxes: int, total: int
+) -> None:
+    billing.customer("cus", timezone=timezone)
+    # 05:00Z on Feb 8 is Feb 7 in Los Angeles: 20 unused days of 28 in UTC, 21 there.
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 8, 5))
+    terminate(billing, "sub", utc(2023, 2, 8, 5))
+    start, termination = billing.invoices()
+    assert termination.periods[0]["reason"] == "subscription_terminating"
+    assert termination.total_amount_cents == 0
+    [note] = notes(billing)
+    assert (note.sub_total_excluding_taxes_amount_cents, note.taxes_amount_cents) == (
+        sub_total, taxes)  # fmt: skip
+    assert (note.credit_amount_cents, note.total_amount_cents, note.balance_amount_cents) == (
+        total, total, total)  # fmt: skip
+    assert (note.refund_amount_cents, note.offset_amount_cents) == (0, 0)
+    assert (note.reason, note.credit_status, note.refund_status) == (
+        "order_cancellation", "available", None)  # fmt: skip
+    assert note.invoice_id == start.id
+    assert note.number == f"{start.number}-CN001"
+
+
+def test_e13_credit_is_spent_by_the_next_subscription_invoices(billing: Billing) -> None:
+    billing.customer("cus")
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 8, 5))
+    terminate(billing, "sub", utc(2023, 2, 8, 5))
+    # Feb 10-28: 19/28 x 5 000 = 3 393 + 679 tax = 4 072, all paid by the 4 285 credit.
+    billing.subscribe("cus", "adv", "next", utc(2023, 2, 10, 5))
+    start = billing.invoices()[-1]
+    assert (start.sub_total_including_taxes_amount_cents, start.payment_status) == (
+        4_072, "succeeded")  # fmt: skip
+    assert invoice_credits(billing, start.id) == (4_072, 0)
+    [note] = notes(billing)
+    assert (note.balance_amount_cents, note.credit_status) == (213, "available")
+    # March renewal: 6 000, of which the last 213 of credit.
+    billing.tick(utc(2023, 3, 1, 6))
+    march = billing.invoices()[-1]
+    assert march.billing_date == datetime(2023, 3, 1).date()
+    assert invoice_credits(billing, march.id) == (213, 5_787)
+    assert march.credits == [(note.number, 213)]
+    [note] = notes(billing)
+    assert (note.balance_amount_cents, note.credit_status) == (0, "consumed")
+
+
+def test_skip_option_issues_no_credit_note(billing: Billing) -> None:
+    billing.customer("cus")
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 8, 5))
+    terminate(billing, "sub", utc(2023, 2, 8, 5), on_termination_credit_note="skip")
+    assert notes(billing) == []
+
+
+def test_refund_option_refunds_the_paid_part_and_credits_the_rest(billing: Billing) -> None:
+    billing.customer("cus")
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 8, 5))
+    [start] = billing.invoices()
+    record_payment(billing, start.id, 1_000)
+    terminate(billing, "sub", utc(2023, 2, 8, 5), on_termination_credit_note="refund")
+    [note] = notes(billing)
+    assert (note.refund_amount_cents, note.credit_amount_cents, note.total_amount_cents) == (
+        1_000, 3_285, 4_285)  # fmt: skip
+    assert (note.refund_status, note.balance_amount_cents) == ("pending", 3_285)
+
+
+def test_offset_option_offsets_the_unpaid_part(billing: Billing) -> None:
+    billing.customer("cus")
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 8, 5))
+    [start] = billing.invoices()
+    record_payment(billing, start.id, 1_000)
+    terminate(billing, "sub", utc(2023, 2, 8, 5), on_termination_credit_note="offset")
+    [note] = notes(billing)
+    # 1 000 paid is refunded; the rest (3 285) is taken off what the invoice still owes (3 500).
+    assert (note.refund_amount_cents, note.offset_amount_cents, note.credit_amount_cents) == (
+        1_000, 3_285, 0)  # fmt: skip
+    assert note.balance_amount_cents == 0
+
+
+def test_voided_start_invoice_gets_no_credit_note(billing: Billing, database: Database) -> None:
+    from meterbill.invoices.service import void_invoice
+
+    billing.customer("cus")
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 8, 5))
+    [start] = billing.invoices()
+    with database.transaction() as session:
+        void_invoice(session, billing.org.id, str(start.id), utc(2023, 2, 8, 6))
+    terminate(billing, "sub", utc(2023, 2, 9, 5))
+    assert notes(billing) == []
+
+
+def test_upgrade_credits_unused_days_including_the_upgrade_day(billing: Billing) -> None:
+    billing.plan("bigger", [], amount_cents=8_400, pay_in_advance=True)
+    billing.customer("cus")
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 1, 5))
+    body = {"external_customer_id": "cus", "plan_code": "bigger", "external_id": "sub"}
+    with billing.database.transaction() as session:
+        create_subscription(
+            session, billing.org.id, parse_subscription(body, creating=True), utc(2023, 2, 15, 5)
+        )
+    [note] = notes(billing)
+    # Feb 15-28 (14 days) of 5 000/28: 2 500 + 500 tax, as credit only.
+    assert (note.sub_total_excluding_taxes_amount_cents, note.credit_amount_cents) == (2_500, 3_000)
+    # The upgrade invoice (14 days of the new plan: 4 200 + 840) spends it at once.
+    upgrade = billing.invoices()[-1]
+    assert invoice_credits(billing, upgrade.id) == (3_000, 2_040)
+    [note] = notes(billing)
+    assert note.credit_status == "consumed"
