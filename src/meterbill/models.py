@@ -27,6 +27,12 @@ from meterbill.plans.models import (
 )
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
+from meterbill.wallets.models import (
+    RecurringTransactionRule,
+    Wallet,
+    WalletTarget,
+    WalletTransaction,
+)
 
 __all__ = [
     "AddOn",
@@ -58,6 +64,10 @@ __all__ = [
     "Organization",
     "Plan",
     "PlanTax",
+    "RecurringTransactionRule",
     "Subscription",
     "Tax",
+    "Wallet",
+    "WalletTarget",
+    "WalletTransaction",
 ]  # fmt: skip

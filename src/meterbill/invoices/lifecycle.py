@@ -36,6 +36,11 @@ from meterbill.invoices.taxes import prefetch_customer_taxes
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
+from meterbill.wallets.consumption import (
+    apply_prepaid_credits,
+    forget_wallet_holders,
+    note_wallet_holders,
+)
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,7 @@ def finalize_built(
     credits = apply_amounts(
         session, invoice, built, now, with_coupons=True, fresh=fresh, flush=False
     )
+    apply_prepaid_credits(session, invoice, built, now)
     customer = session.get(Customer, invoice.customer_id)
     organization = session.get(Organization, invoice.organization_id)
     assert customer is not None and organization is not None
@@ -289,12 +295,14 @@ def billing_run(session: Session, customer_ids: set[uuid.UUID]) -> Iterator[None
     session.info[ORGANIZATION_SEQUENCES] = {}
     prefetch_customer_taxes(session, customer_ids)
     note_coupon_holders(session, customer_ids)
+    note_wallet_holders(session, customer_ids)
     try:
         with frozen_catalog(session):
             yield
     finally:
         session.info.pop(ORGANIZATION_SEQUENCES, None)
         session.info.pop(COUPON_HOLDERS, None)
+        forget_wallet_holders(session)
 
 
 def assign_number(
