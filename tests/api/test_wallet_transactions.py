@@ -147,3 +147,45 @@ def test_refusals(http: httpx.Client, wallet: dict) -> None:
     assert balance(http, wallet) == (0, "0.0")
     transactions = http.get(f"/wallets/{wallet['lago_id']}/wallet_transactions").json()
     assert transactions["wallet_transactions"] == []
+
+
+def test_paid_top_up_limits(http: httpx.Client, wallet: dict) -> None:
+    limits = {"paid_top_up_min_amount_cents": 500, "paid_top_up_max_amount_cents": 2000}
+    assert http.put(f"/wallets/{wallet['lago_id']}", json={"wallet": limits}).status_code == 200
+
+    def post(**fields: Any) -> httpx.Response:
+        body = {"wallet_id": wallet["lago_id"], **fields}
+        return http.post("/wallet_transactions", json={"wallet_transaction": body})
+
+    # At 0.5 EUR a credit: 2 credits are 1.00 EUR, 50 credits 25.00 EUR.
+    refusal(post(paid_credits="2"), {"paid_credits": ["amount_below_minimum"]})
+    refusal(post(paid_credits="50"), {"paid_credits": ["amount_above_maximum"]})
+    assert post(paid_credits="2", granted_credits="100").status_code == 422
+    ignored = post(paid_credits="50", ignore_paid_top_up_limits=True).json()
+    assert [t["amount"] for t in ignored["wallet_transactions"]] == ["25.0"]
+    assert post(granted_credits="100").status_code == 200
+    refusal(
+        http.post("/wallets", json={"wallet": {"external_customer_id": "cus", "rate_amount": "1",
+                                               "code": "two", "paid_credits": "1",
+                                               "paid_top_up_min_amount_cents": 500}}),
+        {"paid_credits": ["amount_below_minimum"]},
+    )  # fmt: skip
+    created = http.post(
+        "/wallets",
+        json={
+            "wallet": {
+                "external_customer_id": "cus",
+                "rate_amount": "1",
+                "code": "two",
+                "paid_credits": "1",
+                "paid_top_up_min_amount_cents": 500,
+                "ignore_paid_top_up_limits_on_creation": True,
+            }
+        },
+    )
+    assert created.status_code == 200
+    refusal(
+        http.put(f"/wallets/{wallet['lago_id']}",
+                 json={"wallet": {"paid_top_up_min_amount_cents": 0}}),
+        {"paid_top_up_min_amount_cents": ["value_is_out_of_range"]},
+    )  # fmt: skip

@@ -196,3 +196,15 @@ def test_terminate_customer_wallets_voids_the_balance(wallets: Wallets) -> None:
             voided.amount_cents) == ("outbound", "voided", "settled", 1250)  # fmt: skip
     assert wallets.read(empty, utc(2024, 1, 5))["status"] == "terminated"
     assert [t.transaction_status for t in wallets.transactions(empty)] == []
+
+
+def test_rule_top_ups_respect_the_paid_limits(wallets: Wallets) -> None:
+    _usage(wallets, 2)
+    wallet = wallets.wallet("cus", utc(2024, 1, 2), granted_credits="10",
+                            paid_top_up_min_amount_cents=1500,
+                            **_rule(trigger="threshold", threshold_credits="5",
+                                    paid_credits="1"))  # fmt: skip
+    wallets.tick(utc(2024, 1, 11))
+    # 1 credit (1.00 EUR) asked, raised to the wallet's 15.00 EUR minimum.
+    [bought] = [t for t in wallets.transactions(wallet) if t.source == "threshold"]
+    assert (bought.amount_cents, bought.credit_amount) == (1500, Decimal(15))

@@ -118,6 +118,14 @@ def _top_up(
     """Both kinds of credits of one run; credits worth no cent are skipped."""
     made = 0
     paid_cents = cents_of_credits(paid, wallet.rate_amount, wallet.currency) if paid > 0 else 0
+    if paid_cents and not rule.ignore_paid_top_up_limits:
+        # Rules buy at least the wallet's minimum, threshold ones at most its maximum.
+        minimum = wallet.paid_top_up_min_amount_cents
+        maximum = wallet.paid_top_up_max_amount_cents
+        if minimum is not None:
+            paid_cents = max(paid_cents, minimum)
+        if maximum is not None and rule.trigger == "threshold":
+            paid_cents = min(paid_cents, maximum)
     granted_cents = (
         cents_of_credits(granted, wallet.rate_amount, wallet.currency) if granted > 0 else 0
     )

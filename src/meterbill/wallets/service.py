@@ -151,6 +151,17 @@ def _credit_cents(wallet: Wallet, credits: Decimal | None, key: str) -> int:
     return cents
 
 
+def check_paid_limits(wallet: Wallet, cents: int, *, ignore: bool) -> None:
+    """A paid top-up asked for by hand stays within the wallet's limits, unless told not to."""
+    if ignore or cents == 0:
+        return
+    minimum, maximum = wallet.paid_top_up_min_amount_cents, wallet.paid_top_up_max_amount_cents
+    if minimum is not None and cents < minimum:
+        raise ValidationFailed.single("paid_credits", "amount_below_minimum")
+    if maximum is not None and cents > maximum:
+        raise ValidationFailed.single("paid_credits", "amount_above_maximum")
+
+
 def _check_expiration(expiration_at: datetime | None, now: datetime) -> None:
     if expiration_at is not None and expiration_at <= now:
         raise ValidationFailed.single("expiration_at", "invalid_date")
@@ -239,6 +250,7 @@ def create_wallet(
     )  # fmt: skip
     paid = _credit_cents(wallet, data.paid_credits, "paid_credits")
     granted = _credit_cents(wallet, data.granted_credits, "granted_credits")
+    check_paid_limits(wallet, paid, ignore=data.ignore_paid_top_up_limits)
     assign_currency(session, customer, currency)
     session.add(wallet)
     flush_unique(session, "code")
@@ -464,6 +476,7 @@ def create_transactions(
     paid = _credit_cents(wallet, data.paid_credits, "paid_credits")
     granted = _credit_cents(wallet, data.granted_credits, "granted_credits")
     voided = _credit_cents(wallet, data.voided_credits, "voided_credits")
+    check_paid_limits(wallet, paid, ignore=data.ignore_paid_top_up_limits)
     if voided > wallet.balance_cents:
         raise ValidationFailed.single("voided_credits", "insufficient_credits")
     top_up = TopUp(
