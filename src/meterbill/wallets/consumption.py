@@ -51,8 +51,10 @@ def fee_cap_cents(fee: Fee) -> int:
     return max(int(net) + fee.taxes_amount_cents, 0)
 
 
-def wallet_targets(session: Session, wallet_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set]:
-    targets: dict[uuid.UUID, set] = {wallet_id: set() for wallet_id in wallet_ids}
+def wallet_targets(
+    session: Session, wallet_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    targets: dict[uuid.UUID, set[uuid.UUID]] = {wallet_id: set() for wallet_id in wallet_ids}
     if not wallet_ids:
         return targets
     for wallet_id, metric_id in session.execute(
@@ -88,25 +90,30 @@ def apply_prepaid_credits(
         return
     if invoice.total_amount_cents <= 0:
         return
-    wallets = list(
-        session.scalars(
-            select(Wallet)
-            .where(
-                Wallet.customer_id == invoice.customer_id,
-                Wallet.status == "active",
-                Wallet.currency == invoice.currency,
-                Wallet.balance_cents > 0,
+    # No autoflush: the invoice's new figures go out with its number, in one UPDATE.
+    with session.no_autoflush:
+        wallets = list(
+            session.scalars(
+                select(Wallet)
+                .where(
+                    Wallet.customer_id == invoice.customer_id,
+                    Wallet.status == "active",
+                    Wallet.currency == invoice.currency,
+                    Wallet.balance_cents > 0,
+                )
+                .order_by(Wallet.priority, Wallet.created_at, Wallet.id)
+                .with_for_update()
+                # Another worker may have spent from them since this session read them.
+                .execution_options(populate_existing=True)
             )
-            .order_by(Wallet.priority, Wallet.created_at, Wallet.id)
-            .with_for_update()
         )
-    )
+        holders = payers(session, wallets) if wallets else []
     if not wallets:
         return
     buckets = buckets_of(
         (item.fee.fee_type, item.metric_id, fee_cap_cents(item.fee)) for item in built
     )
-    paid = allocate(buckets, payers(session, wallets), invoice.total_amount_cents)
+    paid = allocate(buckets, holders, invoice.total_amount_cents)
     total = 0
     for wallet in wallets:
         cents = paid[wallet.id]

@@ -65,6 +65,7 @@ def _claimed_rules(
             )
             .order_by(Wallet.created_at, RecurringTransactionRule.created_at)
             .with_for_update(of=Wallet, skip_locked=True)
+            .execution_options(populate_existing=True)
         ).all()
     ]
 
@@ -80,6 +81,7 @@ def expire_wallets(session: Session, now: datetime, scope: Scope | None = None) 
             Wallet.expiration_at <= now,
         )
         .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     ):
         terminate_wallet(session, wallet, now)
         expired.append(str(wallet.id))
@@ -97,6 +99,7 @@ def expire_rules(session: Session, now: datetime, scope: Scope | None = None) ->
             RecurringTransactionRule.expiration_at <= now,
         )
         .with_for_update(of=RecurringTransactionRule, skip_locked=True)
+        .execution_options(populate_existing=True)
     ):
         rule.status = "terminated"
         rule.terminated_at = now

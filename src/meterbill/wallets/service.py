@@ -56,7 +56,9 @@ def find_wallet(
     if key is None:
         raise NotFound("wallet")
     query = select(Wallet).where(Wallet.id == key, Wallet.organization_id == organization_id)
-    wallet = session.scalar(query.with_for_update() if lock else query)
+    wallet = session.scalar(
+        query.with_for_update().execution_options(populate_existing=True) if lock else query
+    )
     if wallet is None:
         raise NotFound("wallet")
     return wallet
@@ -307,6 +309,7 @@ def terminate_customer_wallets(session: Session, customer: Customer, now: dateti
         .where(Wallet.customer_id == customer.id, Wallet.status == "active")
         .order_by(Wallet.created_at)
         .with_for_update()
+        .execution_options(populate_existing=True)
     ):
         if wallet.balance_cents > 0:
             void(session, wallet, wallet.balance_cents, TopUp(), now)
@@ -465,6 +468,7 @@ def create_transactions(
             select(Wallet)
             .where(Wallet.id == key, Wallet.organization_id == organization_id)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
         if key is not None
         else None
@@ -552,7 +556,10 @@ def credit_invoice_paid(
             transaction.failed_at = now
             continue
         wallet = session.scalar(
-            select(Wallet).where(Wallet.id == transaction.wallet_id).with_for_update()
+            select(Wallet)
+            .where(Wallet.id == transaction.wallet_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         assert wallet is not None
         transaction.status = "settled"
@@ -579,7 +586,10 @@ def recredit_voided_invoice(session: Session, invoice: Invoice, now: datetime) -
         )
     ):
         wallet = session.scalar(
-            select(Wallet).where(Wallet.id == consumed.wallet_id).with_for_update()
+            select(Wallet)
+            .where(Wallet.id == consumed.wallet_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         if wallet is None or wallet.status != "active":
             continue
