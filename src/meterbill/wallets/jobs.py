@@ -5,6 +5,7 @@ falls to a threshold."""
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
@@ -18,6 +19,7 @@ from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.scope import Scope, within
 from meterbill.organizations.models import Organization
 from meterbill.wallets.balances import ongoing_usage
+from meterbill.wallets.consumption import lock_for_numbering
 from meterbill.wallets.credits import cents_of_credits, credits_of_cents
 from meterbill.wallets.models import RecurringTransactionRule, Wallet, WalletTransaction
 from meterbill.wallets.service import TopUp, grant, purchase, terminate_wallet
@@ -51,23 +53,40 @@ def _today(session: Session, wallet: Wallet, now: datetime) -> tuple[date, str]:
 
 def _claimed_rules(
     session: Session, scope: Scope | None, trigger: str
-) -> list[tuple[RecurringTransactionRule, Wallet]]:
-    return [
-        (rule, wallet)
-        for rule, wallet in session.execute(
-            select(RecurringTransactionRule, Wallet)
-            .join(Wallet, Wallet.id == RecurringTransactionRule.wallet_id)
-            .where(
-                within(scope, Wallet.customer_id),
-                Wallet.status == "active",
-                RecurringTransactionRule.status == "active",
-                RecurringTransactionRule.trigger == trigger,
-            )
-            .order_by(Wallet.created_at, RecurringTransactionRule.created_at)
-            .with_for_update(of=Wallet, skip_locked=True)
+) -> Iterator[tuple[RecurringTransactionRule, Wallet]]:
+    """The active rules of active wallets, each wallet locked in turn (skipped when another
+    worker has it), after the locks of invoice numbering: a top-up may number an invoice.
+
+    Candidates come by organization then customer, the order every worker locks them in.
+    """
+    candidates = session.execute(
+        select(RecurringTransactionRule.id, Wallet.id, Wallet.organization_id, Wallet.customer_id)
+        .join(Wallet, Wallet.id == RecurringTransactionRule.wallet_id)
+        .where(
+            within(scope, Wallet.customer_id),
+            Wallet.status == "active",
+            RecurringTransactionRule.status == "active",
+            RecurringTransactionRule.trigger == trigger,
+        )
+        .order_by(
+            Wallet.organization_id,
+            Wallet.customer_id,
+            Wallet.created_at,
+            RecurringTransactionRule.created_at,
+        )
+    ).all()
+    for rule_id, wallet_id, organization_id, customer_id in candidates:
+        lock_for_numbering(session, organization_id, customer_id)
+        wallet = session.scalar(
+            select(Wallet)
+            .where(Wallet.id == wallet_id, Wallet.status == "active")
+            .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
-        ).all()
-    ]
+        )
+        rule = session.get(RecurringTransactionRule, rule_id, populate_existing=True)
+        if wallet is None or rule is None or rule.status != "active":
+            continue
+        yield rule, wallet
 
 
 def expire_wallets(session: Session, now: datetime, scope: Scope | None = None) -> list[str]:

@@ -29,6 +29,7 @@ from meterbill.invoices.models import Invoice
 from meterbill.metrics.models import BillableMetric
 from meterbill.organizations.models import Organization
 from meterbill.wallets.balances import ongoing_usage
+from meterbill.wallets.consumption import lock_for_numbering
 from meterbill.wallets.credits import cents_of_credits, credits_of_cents
 from meterbill.wallets.models import (
     RecurringTransactionRule,
@@ -463,6 +464,17 @@ def create_transactions(
 ) -> list[WalletTransaction]:
     """POST /wallet_transactions: one transaction per non-zero kind (paid, granted, voided)."""
     key = parse_uuid(data.wallet_id)
+    owner = (
+        session.scalar(
+            select(Wallet.customer_id).where(
+                Wallet.id == key, Wallet.organization_id == organization_id
+            )
+        )
+        if key is not None
+        else None
+    )
+    if owner is not None:
+        lock_for_numbering(session, organization_id, owner)
     wallet = (
         session.scalar(
             select(Wallet)
@@ -543,6 +555,7 @@ def credit_invoice_paid(
     """A credit invoice's payment settles its purchased credits, or fails them."""
     if invoice.invoice_type != "credit" or payment_status not in ("succeeded", "failed"):
         return
+    lock_for_numbering(session, invoice.organization_id, invoice.customer_id)
     for transaction in session.scalars(
         select(WalletTransaction).where(
             WalletTransaction.invoice_id == invoice.id,
