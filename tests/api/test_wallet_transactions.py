@@ -189,3 +189,14 @@ def test_paid_top_up_limits(http: httpx.Client, wallet: dict) -> None:
                  json={"wallet": {"paid_top_up_min_amount_cents": 0}}),
         {"paid_top_up_min_amount_cents": ["value_is_out_of_range"]},
     )  # fmt: skip
+
+
+def test_voided_credit_invoice_fails_the_purchase(http: httpx.Client, wallet: dict) -> None:
+    body = {"wallet_id": wallet["lago_id"], "paid_credits": "8"}
+    [paid] = http.post("/wallet_transactions", json={"wallet_transaction": body}).json()[
+        "wallet_transactions"
+    ]
+    assert http.post(f"/invoices/{paid['lago_invoice_id']}/void").status_code == 200
+    found = http.get(f"/wallet_transactions/{paid['lago_id']}").json()["wallet_transaction"]
+    assert found["status"] == "failed"
+    assert balance(http, wallet) == (0, "0.0")

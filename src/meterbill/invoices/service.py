@@ -231,7 +231,7 @@ def void_invoice(
             applied.status = "active"
             applied.terminated_at = None
         applied.updated_at = now
-    wallets.recredit_voided_invoice(session, invoice, now)
+    wallets.invoice_voided(session, invoice, now)
     session.flush()
     session.refresh(invoice)
     return invoice

@@ -587,8 +587,17 @@ def credit_invoice_paid(
     session.flush()
 
 
-def recredit_voided_invoice(session: Session, invoice: Invoice, now: datetime) -> None:
-    """Credits an invoice consumed go back to their wallets, if still active."""
+def invoice_voided(session: Session, invoice: Invoice, now: datetime) -> None:
+    """Credits a voided invoice consumed go back to their wallets (if still active); the
+    credits a voided credit invoice was selling will never be paid: they fail."""
+    for pending in session.scalars(
+        select(WalletTransaction).where(
+            WalletTransaction.invoice_id == invoice.id,
+            WalletTransaction.transaction_status == "purchased",
+            WalletTransaction.status == "pending",
+        )
+    ):
+        pending.status, pending.failed_at, pending.updated_at = "failed", now, now
     for consumed in list(
         session.scalars(
             select(WalletTransaction).where(
