@@ -36,6 +36,7 @@ from meterbill.settings import Settings
 from meterbill.subscriptions.api import router as subscriptions_router
 from meterbill.taxes.api import router as taxes_router
 from meterbill.usage.api import router as usage_router
+from meterbill.wallets.api import router as wallets_router
 
 
 def bootstrap(db: Database, settings: Settings) -> None:
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         fees_router,
         past_usage_router,
         analytics_router,
+        wallets_router,
     ):
         app.include_router(router)
 

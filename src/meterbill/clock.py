@@ -10,7 +10,8 @@ pay-in-advance charges (Lago does it as events arrive), terminate ended ones (wi
 their termination invoices), hand over to scheduled downgrades, bill the subscriptions
 whose billing day it is, bill plans paid in advance whose trial just ended,
 finalize drafts past their grace period, flag overdue
-invoices, terminate expired coupons.
+invoices, terminate expired coupons, then the wallets: terminate expired wallets and
+recurring rules, interval top-ups, threshold top-ups.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.lifecycle import billing_period
 from meterbill.subscriptions.models import Subscription
+from meterbill.wallets import jobs as wallet_jobs
 
 
 @dataclass
@@ -53,6 +55,8 @@ class TickReport:
     billing: BillingReport = field(default_factory=BillingReport)
     overdue: list[str] = field(default_factory=list)
     expired_coupons: list[str] = field(default_factory=list)
+    expired_wallets: list[str] = field(default_factory=list)
+    wallet_top_ups: int = 0
 
 
 def _timezone(session: Session, subscription: Subscription) -> str:
@@ -197,9 +201,30 @@ def terminate_expired_coupons(
         report.expired_coupons.append(coupon.code)
 
 
+def expire_wallets(
+    session: Session, now: datetime, report: TickReport, scope: Scope | None = None
+) -> None:
+    """Wallets past expiration_at are terminated, and so are rules past theirs."""
+    report.expired_wallets.extend(wallet_jobs.expire_wallets(session, now, scope))
+    wallet_jobs.expire_rules(session, now, scope)
+
+
+def top_up_wallets(
+    session: Session, now: datetime, report: TickReport, scope: Scope | None = None
+) -> None:
+    """Recurring top-ups: anniversaries of interval rules, then thresholds reached."""
+    report.wallet_top_ups += wallet_jobs.interval_top_ups(session, now, scope)
+    report.wallet_top_ups += wallet_jobs.threshold_top_ups(session, now, scope)
+
+
 Job = Callable[[Session, datetime, TickReport, Scope | None], None]
 LIFECYCLE_JOBS: tuple[Job, ...] = (terminate_ended, apply_downgrades)
-AFTER_BILLING_JOBS: tuple[Job, ...] = (mark_overdue, terminate_expired_coupons)
+AFTER_BILLING_JOBS: tuple[Job, ...] = (
+    mark_overdue,
+    terminate_expired_coupons,
+    expire_wallets,
+    top_up_wallets,
+)
 
 
 def tick(db: Transactions, now: datetime, scope: Scope | None = None) -> TickReport:

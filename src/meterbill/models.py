@@ -28,6 +28,12 @@ from meterbill.plans.models import (
 )
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
+from meterbill.wallets.models import (
+    RecurringTransactionRule,
+    Wallet,
+    WalletTarget,
+    WalletTransaction,
+)
 
 __all__ = [
     "AddOn",
@@ -62,6 +68,10 @@ __all__ = [
     "Organization",
     "Plan",
     "PlanTax",
+    "RecurringTransactionRule",
     "Subscription",
     "Tax",
+    "Wallet",
+    "WalletTarget",
+    "WalletTransaction",
 ]  # fmt: skip

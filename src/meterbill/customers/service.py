@@ -22,6 +22,7 @@ from meterbill.subscriptions.lifecycle import terminate
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
+from meterbill.wallets.models import Wallet
 
 
 def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer]]:
@@ -55,6 +56,7 @@ def is_editable(session: Session, customer: Customer) -> bool:
         select(AppliedCoupon.id).where(
             AppliedCoupon.customer_id == customer.id, AppliedCoupon.amount_currency.is_not(None)
         ),
+        select(Wallet.id).where(Wallet.customer_id == customer.id),
     ]
     return not any(session.scalar(select(exists(query))) for query in assigned)
 

@@ -50,6 +50,11 @@ from meterbill.invoices.taxes import prefetch_customer_taxes
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
+from meterbill.wallets.consumption import (
+    apply_prepaid_credits,
+    forget_wallet_holders,
+    note_wallet_holders,
+)
 
 
 @dataclass(frozen=True)
@@ -278,6 +283,7 @@ def finalize_built(
         session, invoice, built, now, with_coupons=True, fresh=fresh, flush=False
     )
     apply_credit_notes(session, invoice, now)
+    apply_prepaid_credits(session, invoice, built, now)
     customer = session.get(Customer, invoice.customer_id)
     organization = session.get(Organization, invoice.organization_id)
     assert customer is not None and organization is not None
@@ -327,6 +333,7 @@ def billing_run(session: Session, customers: Iterable[Customer]) -> Iterator[Bil
     prefetch_customer_taxes(session, customer_ids)
     note_coupon_holders(session, customer_ids)
     note_credit_note_holders(session, customer_ids)
+    note_wallet_holders(session, customer_ids)
     try:
         with frozen_catalog(session), session.no_autoflush:
             yield run
@@ -335,6 +342,7 @@ def billing_run(session: Session, customers: Iterable[Customer]) -> Iterator[Bil
         session.info.pop(RUN_KEY, None)
         session.info.pop(COUPON_HOLDERS, None)
         forget_credit_note_holders(session)
+        forget_wallet_holders(session)
 
 
 def assign_number(

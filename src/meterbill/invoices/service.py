@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import Forbidden, MethodNotAllowed, NotFound, ValidationFailed
@@ -22,22 +22,33 @@ from meterbill.invoices import lifecycle
 from meterbill.invoices.models import Credit, Invoice, InvoiceMetadata
 from meterbill.invoices.schemas import HIDDEN_STATUSES
 from meterbill.organizations.models import Organization
+from meterbill.wallets import service as wallets
 
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
 VISIBLE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
 
 
 def find_invoice(
-    session: Session, organization_id: uuid.UUID, invoice_id: str, *, lock: bool = False
+    session: Session,
+    organization_id: uuid.UUID,
+    invoice_id: str,
+    *,
+    lock: bool = False,
+    payable: bool = False,
 ) -> Invoice:
+    """A visible invoice; with `payable`, also an open credit invoice waiting for its
+    payment (a wallet top-up that must be paid before it is issued)."""
     try:
         key = uuid.UUID(invoice_id)
     except ValueError:
         raise NotFound("invoice") from None
+    visible = Invoice.status.not_in(HIDDEN_STATUSES)
+    if payable:
+        visible = or_(visible, and_(Invoice.status == "open", Invoice.invoice_type == "credit"))
     query = select(Invoice).where(
         Invoice.id == key,
         Invoice.organization_id == organization_id,
-        Invoice.status.not_in(HIDDEN_STATUSES),
+        visible,
     )
     invoice = session.scalar(query.with_for_update() if lock else query)
     if invoice is None:
@@ -106,7 +117,7 @@ def update_invoice(
     metadata: list[dict[str, Any]] | None,
     now: datetime,
 ) -> Invoice:
-    invoice = find_invoice(session, organization_id, invoice_id, lock=True)
+    invoice = find_invoice(session, organization_id, invoice_id, lock=True, payable=True)
     if payment_status is not None and payment_status not in PAYMENT_STATUSES:
         raise ValidationFailed.single("payment_status", "value_is_invalid")
     if invoice.status == "voided":
@@ -121,6 +132,7 @@ def update_invoice(
         if payment_status == "succeeded":
             invoice.total_paid_amount_cents = invoice.total_amount_cents
             invoice.payment_overdue = False
+        wallets.credit_invoice_paid(session, invoice, payment_status, now)
     if metadata is not None:
         _replace_metadata(session, invoice, metadata, now)
     invoice.updated_at = now
@@ -224,6 +236,7 @@ def void_invoice(
             applied.status = "active"
             applied.terminated_at = None
         applied.updated_at = now
+    wallets.invoice_voided(session, invoice, now)
     session.flush()
     session.refresh(invoice)
     return invoice

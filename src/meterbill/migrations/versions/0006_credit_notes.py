@@ -1,6 +1,6 @@
 """credit notes
 
-Revision ID: 0006_credit_notes
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 10:10:21.263965
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import meterbill.core.columns
 
-revision = "0006_credit_notes"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,93 @@
+"""Ongoing balances (billing.md §9.1): the settled balance less the usage that will be
+invoiced, i.e. the current usage of the customer's active subscriptions and the totals
+of its draft invoices, shared between its wallets as invoices would share them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill.core.money import round_half_up
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices.models import Fee, Invoice
+from meterbill.organizations.models import Organization
+from meterbill.plans.models import Charge, Plan
+from meterbill.subscriptions.models import Subscription
+from meterbill.usage.periods import charges_period
+from meterbill.usage.service import usage_in_period
+from meterbill.wallets.allocation import allocate, buckets_of
+from meterbill.wallets.consumption import fee_cap_cents, payers
+from meterbill.wallets.models import Wallet
+
+PERCENT = Decimal(100)
+
+
+def _current_usage(
+    session: Session, customer: Customer, currency: str, now: datetime
+) -> Iterator[tuple[str, uuid.UUID | None, int]]:
+    """Not-yet-invoiced charges of the active subscriptions, taxes included.
+
+    Pay-in-advance charges are billed as their events arrive: none of their usage waits.
+    """
+    organization = session.get(Organization, customer.organization_id)
+    assert organization is not None
+    timezone = applicable_timezone(customer, organization)
+    for subscription, plan in session.execute(
+        select(Subscription, Plan)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(Subscription.customer_id == customer.id, Subscription.status == "active")
+        .order_by(Subscription.created_at)
+    ).all():
+        if plan.amount_currency != currency:
+            continue
+        period = charges_period(subscription, plan, timezone, now)
+        usage = usage_in_period(
+            session, customer, subscription, plan, period, timezone,
+            charge_filter=lambda charge: not charge.pay_in_advance,
+        )  # fmt: skip
+        for charge in usage.charges:
+            taxes = round_half_up(Decimal(charge.amount_cents) * charge.tax_rate / PERCENT)
+            yield "charge", charge.metric.id, charge.amount_cents + int(taxes)
+
+
+def _draft_invoices(
+    session: Session, customer: Customer, currency: str
+) -> Iterator[tuple[str, uuid.UUID | None, int]]:
+    for fee, metric_id in session.execute(
+        select(Fee, Charge.billable_metric_id)
+        .join(Invoice, Invoice.id == Fee.invoice_id)
+        .outerjoin(Charge, Charge.id == Fee.charge_id)
+        .where(
+            Invoice.customer_id == customer.id,
+            Invoice.status == "draft",
+            Invoice.currency == currency,
+        )
+    ).all():
+        yield fee.fee_type, metric_id, fee_cap_cents(fee)
+
+
+def ongoing_usage(
+    session: Session, customer: Customer, wallets: Sequence[Wallet], now: datetime
+) -> dict[uuid.UUID, int]:
+    """Each active wallet's share of the usage to come, in minor units (others get 0)."""
+    shares: dict[uuid.UUID, int] = {wallet.id: 0 for wallet in wallets}
+    active = sorted(
+        (wallet for wallet in wallets if wallet.status == "active"),
+        key=lambda wallet: (wallet.priority, wallet.created_at, str(wallet.id)),
+    )
+    for currency in {wallet.currency for wallet in active}:
+        same = [wallet for wallet in active if wallet.currency == currency]
+        items = [
+            *_current_usage(session, customer, currency, now),
+            *_draft_invoices(session, customer, currency),
+        ]
+        paid = allocate(buckets_of(items), payers(session, same), overflow=True)
+        for wallet in same:
+            shares[wallet.id] = paid[wallet.id]
+    return shares

@@ -1,0 +1,165 @@
+"""Prepaid credits paying a subscription invoice at finalization (billing.md §9.3).
+
+Called from invoices.lifecycle.finalize_built once the invoice's fees, coupons and
+taxes are written (and credit notes taken off): what is left of its total is paid by
+the customer's active wallets in its currency, by priority then age, each fee no more
+than its own amount net of coupons plus its taxes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill.core.money import round_half_up
+from meterbill.customers.models import Customer
+from meterbill.invoices.building import BuiltFee
+from meterbill.invoices.models import Fee, Invoice
+from meterbill.organizations.models import Organization
+from meterbill.wallets.allocation import Payer, allocate, buckets_of
+from meterbill.wallets.credits import credits_of_cents
+from meterbill.wallets.models import Wallet, WalletTarget, WalletTransaction
+
+# Within a billing run: the customers that had an active wallet with a balance when it
+# began (a run only ever spends balances, it never tops one up).
+WALLET_HOLDERS = "meterbill.wallet_holders"
+
+CONSUMING_TYPES = ("subscription",)
+
+
+def note_wallet_holders(session: Session, customer_ids: set[uuid.UUID]) -> None:
+    session.info[WALLET_HOLDERS] = set(
+        session.scalars(
+            select(Wallet.customer_id).where(
+                Wallet.customer_id.in_(customer_ids),
+                Wallet.status == "active",
+                Wallet.balance_cents > 0,
+            )
+        )
+    )
+
+
+def forget_wallet_holders(session: Session) -> None:
+    session.info.pop(WALLET_HOLDERS, None)
+
+
+def lock_for_numbering(
+    session: Session, organization_id: uuid.UUID, customer_id: uuid.UUID
+) -> None:
+    """Take the locks invoice numbering takes (organization, then customer) before any
+    wallet's: a worker that numbered an invoice holds them while it spends from wallets,
+    so locking a wallet first and numbering after would deadlock against it."""
+    session.execute(
+        select(Organization.id)
+        .where(Organization.id == organization_id)
+        .with_for_update(key_share=True)
+    )
+    session.execute(
+        select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True)
+    )
+
+
+def fee_cap_cents(fee: Fee) -> int:
+    """What credits may pay of one fee: its amount net of coupons, plus its taxes."""
+    net = round_half_up(fee.amount_cents - fee.precise_coupons_amount_cents)
+    return max(int(net) + fee.taxes_amount_cents, 0)
+
+
+def wallet_targets(
+    session: Session, wallet_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    targets: dict[uuid.UUID, set[uuid.UUID]] = {wallet_id: set() for wallet_id in wallet_ids}
+    if not wallet_ids:
+        return targets
+    for wallet_id, metric_id in session.execute(
+        select(WalletTarget.wallet_id, WalletTarget.billable_metric_id).where(
+            WalletTarget.wallet_id.in_(wallet_ids)
+        )
+    ).all():
+        targets[wallet_id].add(metric_id)
+    return targets
+
+
+def payers(session: Session, wallets: Sequence[Wallet], *, balances: bool = True) -> list[Payer]:
+    targets = wallet_targets(session, [wallet.id for wallet in wallets])
+    return [
+        Payer(
+            key=wallet.id,
+            balance_cents=wallet.balance_cents if balances else 0,
+            fee_types=frozenset(wallet.fee_types or ()),
+            metric_ids=frozenset(targets[wallet.id]),
+        )
+        for wallet in wallets
+    ]
+
+
+def apply_prepaid_credits(
+    session: Session, invoice: Invoice, built: Sequence[BuiltFee], now: datetime
+) -> None:
+    """Take the wallets' credits off the invoice's remaining total, one transaction each."""
+    if invoice.invoice_type not in CONSUMING_TYPES:
+        return
+    known = session.info.get(WALLET_HOLDERS)
+    if known is not None and invoice.customer_id not in known:
+        return
+    if invoice.total_amount_cents <= 0:
+        return
+    # No autoflush: the invoice's new figures go out with its number, in one UPDATE.
+    with session.no_autoflush:
+        lock_for_numbering(session, invoice.organization_id, invoice.customer_id)
+        wallets = list(
+            session.scalars(
+                select(Wallet)
+                .where(
+                    Wallet.customer_id == invoice.customer_id,
+                    Wallet.status == "active",
+                    Wallet.currency == invoice.currency,
+                    Wallet.balance_cents > 0,
+                )
+                .order_by(Wallet.priority, Wallet.created_at, Wallet.id)
+                .with_for_update()
+                # Another worker may have spent from them since this session read them.
+                .execution_options(populate_existing=True)
+            )
+        )
+        holders = payers(session, wallets) if wallets else []
+    if not wallets:
+        return
+    buckets = buckets_of(
+        (item.fee.fee_type, item.metric_id, fee_cap_cents(item.fee)) for item in built
+    )
+    paid = allocate(buckets, holders, invoice.total_amount_cents)
+    total = 0
+    for wallet in wallets:
+        cents = paid[wallet.id]
+        if cents <= 0:
+            continue
+        wallet.balance_cents -= cents
+        wallet.consumed_amount_cents += cents
+        wallet.last_consumed_credit_at = now
+        wallet.last_balance_sync_at = now
+        wallet.updated_at = now
+        session.add(
+            WalletTransaction(
+                organization_id=wallet.organization_id,
+                wallet_id=wallet.id,
+                invoice_id=invoice.id,
+                status="settled",
+                source="manual",
+                transaction_status="invoiced",
+                transaction_type="outbound",
+                amount_cents=cents,
+                credit_amount=credits_of_cents(cents, wallet.rate_amount, wallet.currency),
+                priority=wallet.priority,
+                settled_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        total += cents
+    invoice.prepaid_credit_amount_cents = total
+    invoice.total_amount_cents = max(invoice.total_amount_cents - total, 0)

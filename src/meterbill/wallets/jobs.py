@@ -1,0 +1,237 @@
+"""The wallets' clock jobs (billing.md §9.1-§9.2, §13), each idempotent: expire wallets
+and rules, top wallets up on their rules' anniversaries and when their ongoing balance
+falls to a threshold."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.periods import local_date
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices.scope import Scope, within
+from meterbill.organizations.models import Organization
+from meterbill.wallets.balances import ongoing_usage
+from meterbill.wallets.consumption import lock_for_numbering
+from meterbill.wallets.credits import cents_of_credits, credits_of_cents
+from meterbill.wallets.models import RecurringTransactionRule, Wallet, WalletTransaction
+from meterbill.wallets.service import TopUp, grant, purchase, terminate_wallet
+
+MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "yearly": 12}
+
+
+def is_anniversary(interval: str, anchor: date, today: date) -> bool:
+    """Whether `today` is an anniversary of `anchor` at `interval` (the anchor day counts).
+
+    A monthly anchor on the 31st falls on the last day of shorter months.
+    """
+    if today < anchor:
+        return False
+    if interval == "weekly":
+        return (today - anchor).days % 7 == 0
+    months = (today.year - anchor.year) * 12 + today.month - anchor.month
+    if months % MONTHS[interval]:
+        return False
+    last = calendar.monthrange(today.year, today.month)[1]
+    return today.day == min(anchor.day, last)
+
+
+def _today(session: Session, wallet: Wallet, now: datetime) -> tuple[date, str]:
+    customer = session.get(Customer, wallet.customer_id)
+    organization = session.get(Organization, wallet.organization_id)
+    assert customer is not None and organization is not None
+    timezone = applicable_timezone(customer, organization)
+    return local_date(now, timezone), timezone
+
+
+def _claimed_rules(
+    session: Session, scope: Scope | None, trigger: str
+) -> Iterator[tuple[RecurringTransactionRule, Wallet]]:
+    """The active rules of active wallets, each wallet locked in turn (skipped when another
+    worker has it), after the locks of invoice numbering: a top-up may number an invoice.
+
+    Candidates come by organization then customer, the order every worker locks them in.
+    """
+    candidates = session.execute(
+        select(RecurringTransactionRule.id, Wallet.id, Wallet.organization_id, Wallet.customer_id)
+        .join(Wallet, Wallet.id == RecurringTransactionRule.wallet_id)
+        .where(
+            within(scope, Wallet.customer_id),
+            Wallet.status == "active",
+            RecurringTransactionRule.status == "active",
+            RecurringTransactionRule.trigger == trigger,
+        )
+        .order_by(
+            Wallet.organization_id,
+            Wallet.customer_id,
+            Wallet.created_at,
+            RecurringTransactionRule.created_at,
+        )
+    ).all()
+    for rule_id, wallet_id, organization_id, customer_id in candidates:
+        lock_for_numbering(session, organization_id, customer_id)
+        wallet = session.scalar(
+            select(Wallet)
+            .where(Wallet.id == wallet_id, Wallet.status == "active")
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        rule = session.get(RecurringTransactionRule, rule_id, populate_existing=True)
+        if wallet is None or rule is None or rule.status != "active":
+            continue
+        yield rule, wallet
+
+
+def expire_wallets(session: Session, now: datetime, scope: Scope | None = None) -> list[str]:
+    expired = []
+    for wallet in session.scalars(
+        select(Wallet)
+        .where(
+            within(scope, Wallet.customer_id),
+            Wallet.status == "active",
+            Wallet.expiration_at.is_not(None),
+            Wallet.expiration_at <= now,
+        )
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ):
+        terminate_wallet(session, wallet, now)
+        expired.append(str(wallet.id))
+    return expired
+
+
+def expire_rules(session: Session, now: datetime, scope: Scope | None = None) -> None:
+    for rule in session.scalars(
+        select(RecurringTransactionRule)
+        .join(Wallet, Wallet.id == RecurringTransactionRule.wallet_id)
+        .where(
+            within(scope, Wallet.customer_id),
+            RecurringTransactionRule.status == "active",
+            RecurringTransactionRule.expiration_at.is_not(None),
+            RecurringTransactionRule.expiration_at <= now,
+        )
+        .with_for_update(of=RecurringTransactionRule, skip_locked=True)
+        .execution_options(populate_existing=True)
+    ):
+        rule.status = "terminated"
+        rule.terminated_at = now
+        rule.updated_at = now
+
+
+def _ongoing_balance_credits(session: Session, wallet: Wallet, now: datetime) -> Decimal:
+    customer = session.get(Customer, wallet.customer_id)
+    assert customer is not None
+    wallets = list(session.scalars(select(Wallet).where(Wallet.customer_id == customer.id)))
+    usage = ongoing_usage(session, customer, wallets, now)[wallet.id]
+    return credits_of_cents(wallet.balance_cents - usage, wallet.rate_amount, wallet.currency)
+
+
+def _top_up(
+    session: Session, wallet: Wallet, rule: RecurringTransactionRule, paid: Decimal,
+    granted: Decimal, top_up: TopUp, now: datetime,
+) -> int:  # fmt: skip
+    """Both kinds of credits of one run; credits worth no cent are skipped."""
+    made = 0
+    paid_cents = cents_of_credits(paid, wallet.rate_amount, wallet.currency) if paid > 0 else 0
+    if paid_cents and not rule.ignore_paid_top_up_limits:
+        # Rules buy at least the wallet's minimum, threshold ones at most its maximum.
+        minimum = wallet.paid_top_up_min_amount_cents
+        maximum = wallet.paid_top_up_max_amount_cents
+        if minimum is not None:
+            paid_cents = max(paid_cents, minimum)
+        if maximum is not None and rule.trigger == "threshold":
+            paid_cents = min(paid_cents, maximum)
+    granted_cents = (
+        cents_of_credits(granted, wallet.rate_amount, wallet.currency) if granted > 0 else 0
+    )
+    if paid_cents > 0:
+        purchase(session, wallet, paid_cents, top_up, now)
+        made += 1
+    if granted_cents > 0:
+        # The run key is the rule's idempotency key: only one transaction carries it.
+        second = TopUp(**{**top_up.__dict__, "run_key": None}) if made else top_up
+        grant(session, wallet, granted_cents, second, now)
+        made += 1
+    return made
+
+
+def _target_credits(rule: RecurringTransactionRule, ongoing: Decimal) -> tuple[Decimal, Decimal]:
+    gap = max((rule.target_ongoing_balance or Decimal(0)) - ongoing, Decimal(0))
+    return (Decimal(0), gap) if rule.grants_target_top_up else (gap, Decimal(0))
+
+
+def interval_top_ups(session: Session, now: datetime, scope: Scope | None = None) -> int:
+    """Rules with an interval trigger top their wallet up on each anniversary of their
+    start (else the wallet's creation), once a day, never on the creation day."""
+    made = 0
+    for rule, wallet in _claimed_rules(session, scope, "interval"):
+        today, timezone = _today(session, wallet, now)
+        anchor = local_date(rule.started_at or wallet.created_at, timezone)
+        if today == local_date(wallet.created_at, timezone):
+            continue
+        if rule.interval is None or not is_anniversary(rule.interval, anchor, today):
+            continue
+        if rule.method == "target":
+            paid, granted = _target_credits(rule, _ongoing_balance_credits(session, wallet, now))
+        else:
+            paid, granted = rule.paid_credits, rule.granted_credits
+        top_up = _rule_top_up(rule, "interval", today.isoformat())
+        try:
+            with session.begin_nested():
+                made += _top_up(session, wallet, rule, paid, granted, top_up, now)
+                session.flush()
+        except IntegrityError:
+            continue  # already topped up today (another tick or worker)
+    return made
+
+
+def _pending_purchased_credits(session: Session, wallet: Wallet) -> Decimal:
+    cents = session.scalar(
+        select(func.coalesce(func.sum(WalletTransaction.amount_cents), 0)).where(
+            WalletTransaction.wallet_id == wallet.id,
+            WalletTransaction.transaction_status == "purchased",
+            WalletTransaction.status == "pending",
+        )
+    )
+    return credits_of_cents(int(cents or 0), wallet.rate_amount, wallet.currency)
+
+
+def threshold_top_ups(session: Session, now: datetime, scope: Scope | None = None) -> int:
+    """Rules with a threshold trigger top up a wallet whose ongoing balance fell to it."""
+    made = 0
+    for rule, wallet in _claimed_rules(session, scope, "threshold"):
+        threshold = rule.threshold_credits or Decimal(0)
+        ongoing = _ongoing_balance_credits(session, wallet, now)
+        if ongoing > threshold:
+            continue
+        if ongoing + _pending_purchased_credits(session, wallet) > threshold:
+            continue
+        if rule.method == "target":
+            paid, granted = _target_credits(rule, ongoing)
+        else:
+            paid, granted = rule.paid_credits, rule.granted_credits
+            gap = threshold - ongoing
+            if paid > 0 and gap > paid:
+                paid = paid * ((gap / paid).to_integral_value(rounding=ROUND_FLOOR) + 1)
+        made += _top_up(session, wallet, rule, paid, granted, _rule_top_up(rule, "threshold"),
+                        now)  # fmt: skip
+        session.flush()
+    return made
+
+
+def _rule_top_up(rule: RecurringTransactionRule, source: str, run_key: str | None = None) -> TopUp:
+    return TopUp(
+        source=source,
+        name=rule.transaction_name,
+        metadata=rule.transaction_metadata,
+        invoice_requires_successful_payment=rule.invoice_requires_successful_payment,
+        rule_id=rule.id,
+        run_key=run_key,
+    )
