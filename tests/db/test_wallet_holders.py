@@ -51,7 +51,7 @@ def test_customers_without_wallets_cost_no_query(database: Database, org: Org) -
         }
         organization = session.get(Organization, org.id)
         assert organization is not None
-        with billing_run(session, {customer.id for customer in customers.values()}):
+        with billing_run(session, customers.values()):
             assert session.info[WALLET_HOLDERS] == {customers["holder"].id}
             for name in ("plain", "spent"):
                 invoice = new_invoice(

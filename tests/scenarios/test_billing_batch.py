@@ -10,6 +10,7 @@ from meterbill.core.db import Database
 from meterbill.invoices.models import Invoice
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
+from tests.scenarios.wallets import Wallets
 
 
 @pytest.fixture
@@ -48,3 +49,22 @@ def test_missed_months_billed_in_one_batch_share_a_coupon_and_number_in_order(
             )
         )
     assert sequences == [1, 2, 3, 4, 5, 6]
+
+
+def test_missed_months_billed_in_one_batch_spend_a_wallet_once(
+    database: Database, org: Org
+) -> None:
+    wallets = Wallets(database, org)
+    wallets.plan("p", [], amount_cents=4_900)
+    wallets.customer("cus", timezone="UTC")
+    wallets.subscribe("cus", "p", "sub", utc(2024, 1, 1))
+    wallet = wallets.wallet("cus", utc(2024, 1, 1), granted_credits="60")
+    # One tick bills February, March and April in one batch: each invoice must see
+    # what the one before took from the wallet.
+    wallets.tick(utc(2024, 4, 1, 1))
+    assert [(i.billing_date.isoformat(), i.total_amount_cents)
+            for i in wallets.invoices("cus")] == [
+        ("2024-02-01", 0), ("2024-03-01", 3_800), ("2024-04-01", 4_900)]  # fmt: skip
+    assert wallets.balance(wallet) == 0
+    assert [t.amount_cents for t in wallets.transactions(wallet)
+            if t.transaction_status == "invoiced"] == [4_900, 1_100]  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from meterbill.credit_notes.models import CreditNote
@@ -42,8 +42,13 @@ def forget_credit_note_holders(session: Session) -> None:
     session.info.pop(CREDIT_NOTE_HOLDERS, None)
 
 
-def apply_credit_notes(session: Session, invoice: Invoice, now: datetime) -> None:
-    """Spend available credit notes on a subscription invoice being finalized."""
+def apply_credit_notes(
+    session: Session, invoice: Invoice, now: datetime, *, coupon_credits: int = 0
+) -> None:
+    """Spend available credit notes on a subscription invoice being finalized.
+
+    Their credits follow the invoice's `coupon_credits` coupon credits (not counted in
+    the database: a billing run has not written them yet)."""
     if invoice.invoice_type != "subscription":
         return
     known = session.info.get(CREDIT_NOTE_HOLDERS)
@@ -67,9 +72,7 @@ def apply_credit_notes(session: Session, invoice: Invoice, now: datetime) -> Non
     )
     if not notes:
         return
-    position = (
-        session.scalar(select(func.count(Credit.id)).where(Credit.invoice_id == invoice.id)) or 0
-    )
+    position = coupon_credits
     spent = 0
     for note in notes:
         if remaining <= 0:

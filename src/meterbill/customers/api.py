@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
-from meterbill.customers import service
+from meterbill.customers import deletion, service
 from meterbill.customers.filters import parse_filters
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import customer_object, parse_customer
@@ -64,5 +64,5 @@ def get_customer(ctx: Context, external_id: str) -> JsonResponse:
 @router.delete("/customers/{external_id}")
 def delete_customer(ctx: Context, external_id: str) -> JsonResponse:
     with ctx.db.transaction() as session:
-        customer = service.delete_customer(session, ctx.organization_id, external_id, ctx.now)
+        customer = deletion.delete_customer(session, ctx.organization_id, external_id, ctx.now)
         return ok({"customer": _render(session, [customer], full=True)[0]})

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, delete, exists, func, select, update
+from sqlalchemy import Select, delete, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from meterbill.core.errors import NotFound, ValidationFailed
@@ -18,7 +18,6 @@ from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.customers.schemas import CustomerInput, MetadataInput
 from meterbill.organizations.models import Organization
 from meterbill.organizations.service import get_organization
-from meterbill.subscriptions.lifecycle import terminate
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
@@ -245,25 +244,3 @@ def list_customers(
         .order_by(Customer.created_at.desc(), Customer.id)
     )
     return paginate(session, apply_filters(query, filters, organization), page)
-
-
-def delete_customer(
-    session: Session, organization_id: uuid.UUID, external_id: str, now: datetime
-) -> Customer:
-    """Soft delete; the external_id becomes free for a new customer at once."""
-    customer = find_customer(session, organization_id, external_id)
-    customer.deleted_at = now
-    for subscription in session.scalars(
-        select(Subscription).where(
-            Subscription.customer_id == customer.id,
-            Subscription.status.in_(("active", "pending")),
-        )
-    ):
-        terminate(session, subscription, now)
-    session.execute(
-        update(AppliedCoupon)
-        .where(AppliedCoupon.customer_id == customer.id, AppliedCoupon.status == "active")
-        .values(status="terminated", terminated_at=now, updated_at=now)
-    )
-    session.flush()
-    return customer

@@ -282,7 +282,7 @@ def finalize_built(
     credits = apply_amounts(
         session, invoice, built, now, with_coupons=True, fresh=fresh, flush=False
     )
-    apply_credit_notes(session, invoice, now)
+    apply_credit_notes(session, invoice, now, coupon_credits=len(credits))
     apply_prepaid_credits(session, invoice, built, now)
     customer = session.get(Customer, invoice.customer_id)
     organization = session.get(Organization, invoice.organization_id)

@@ -1,0 +1,80 @@
+"""Deleting a customer, with the cascade of the customer management guide.
+
+All of it happens in the caller's one transaction: every subscription terminated
+(with the termination invoice and credit note any termination makes), pending ones
+canceled, every draft invoice finalized at once (Lago waits five minutes), applied
+coupons terminated, wallets terminated with their remaining credits voided. Finalized
+documents stay; the external id is free for a new customer once this commits.
+
+The drafts are finalized first, as the clock would have at the end of their grace
+period: a plan paid in advance is credited for its unused days only on a finalized
+invoice. Drafts the terminations make are finalized right after. The customer's
+coupons and credits therefore count on every invoice the deletion completes, and end
+only after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from meterbill.core.periods import local_date
+from meterbill.coupons.models import AppliedCoupon
+from meterbill.customers.models import Customer
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.customers.service import find_customer
+from meterbill.invoices import lifecycle
+from meterbill.invoices.models import Invoice
+from meterbill.organizations.models import Organization
+from meterbill.subscriptions.lifecycle import terminate
+from meterbill.subscriptions.models import Subscription
+from meterbill.wallets.service import terminate_customer_wallets
+
+
+def delete_customer(
+    session: Session, organization_id: uuid.UUID, external_id: str, now: datetime
+) -> Customer:
+    customer = find_customer(session, organization_id, external_id)
+    _finalize_drafts(session, customer, now)
+    _end_subscriptions(session, customer, now)
+    _finalize_drafts(session, customer, now)
+    session.execute(
+        update(AppliedCoupon)
+        .where(AppliedCoupon.customer_id == customer.id, AppliedCoupon.status == "active")
+        .values(status="terminated", terminated_at=now, updated_at=now)
+    )
+    terminate_customer_wallets(session, customer, now)
+    # Last: until here every step sees a live customer, as it would outside a deletion.
+    customer.deleted_at = now
+    customer.updated_at = now
+    session.flush()
+    return customer
+
+
+def _end_subscriptions(session: Session, customer: Customer, now: datetime) -> None:
+    # Active ones first: terminating one cancels the downgrade waiting on it.
+    for status in ("active", "pending"):
+        for subscription in session.scalars(
+            select(Subscription)
+            .where(Subscription.customer_id == customer.id, Subscription.status == status)
+            .order_by(Subscription.created_at, Subscription.id)
+        ):
+            terminate(session, subscription, now)
+        session.flush()
+
+
+def _finalize_drafts(session: Session, customer: Customer, now: datetime) -> None:
+    organization = session.get(Organization, customer.organization_id)
+    assert organization is not None
+    today = local_date(now, applicable_timezone(customer, organization))
+    drafts = session.scalars(
+        select(Invoice)
+        .where(Invoice.customer_id == customer.id, Invoice.status == "draft")
+        .order_by(Invoice.created_at, Invoice.id)
+        .with_for_update()
+    ).all()
+    for invoice in drafts:
+        lifecycle.finalize(session, invoice, now, today=today)
