@@ -104,8 +104,9 @@ def test_deleting_mid_period_completes_every_document(deletion: Deletion) -> Non
     # Used in January, February and on the termination invoice: 3 of 6 periods left.
     assert deletion.applied_coupons(customer_id) == [("terminated", 3)]
     assert deletion.customer_row("cus").deleted_at == utc(2024, 2, 11)
-    # Nothing is billed for the deleted customer afterwards.
-    assert deletion.tick(utc(2024, 3, 1, 1)).billing.invoices == []
+    # Nothing is billed for the deleted customer afterwards (the shared test database
+    # holds other tests' subscriptions: count ours only).
+    deletion.tick(utc(2024, 3, 1, 1))
     assert len(deletion.invoices("cus")) == 4
 
 

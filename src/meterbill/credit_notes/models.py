@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from meterbill.core.columns import ExactDecimal, UTCDateTime
 from meterbill.core.db import Base
+from meterbill.taxes.models import AppliedTaxColumns
 
 
 class CreditNote(Base):
@@ -90,7 +91,7 @@ class CreditNoteItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class CreditNoteTax(Base):
+class CreditNoteTax(AppliedTaxColumns, Base):
     """One tax rate given back, its name and rate as the invoice applied them."""
 
     __tablename__ = "credit_note_taxes"
@@ -99,12 +100,4 @@ class CreditNoteTax(Base):
     credit_note_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("credit_notes.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    tax_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("taxes.id"), nullable=False)
-    tax_name: Mapped[str] = mapped_column(String, nullable=False)
-    tax_code: Mapped[str] = mapped_column(String, nullable=False)
-    tax_rate: Mapped[Decimal] = mapped_column(ExactDecimal, nullable=False)
-    tax_description: Mapped[str | None] = mapped_column(String)
-    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     base_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    amount_currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from meterbill.core.columns import ExactDecimal, UTCDateTime
 from meterbill.core.db import Base
+from meterbill.taxes.models import AppliedTaxColumns
 
 
 class Invoice(Base):
@@ -216,7 +217,7 @@ class Fee(Base):
     )
 
 
-class FeeTax(Base):
+class FeeTax(AppliedTaxColumns, Base):
     """A tax applied to one fee, its name and rate frozen when applied."""
 
     __tablename__ = "fee_taxes"
@@ -225,33 +226,17 @@ class FeeTax(Base):
     fee_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("fees.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    tax_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("taxes.id"), nullable=False)
-    tax_name: Mapped[str] = mapped_column(String, nullable=False)
-    tax_code: Mapped[str] = mapped_column(String, nullable=False)
-    tax_rate: Mapped[Decimal] = mapped_column(ExactDecimal, nullable=False)
-    tax_description: Mapped[str | None] = mapped_column(String)
-    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     precise_amount_cents: Mapped[Decimal] = mapped_column(ExactDecimal, nullable=False)
-    amount_currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class InvoiceTax(Base):
+class InvoiceTax(AppliedTaxColumns, Base):
     __tablename__ = "invoice_taxes"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     invoice_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("invoices.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    tax_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("taxes.id"), nullable=False)
-    tax_name: Mapped[str] = mapped_column(String, nullable=False)
-    tax_code: Mapped[str] = mapped_column(String, nullable=False)
-    tax_rate: Mapped[Decimal] = mapped_column(ExactDecimal, nullable=False)
-    tax_description: Mapped[str | None] = mapped_column(String)
-    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
     fees_amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    amount_currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class Credit(Base):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterbill.core.columns import ExactDecimal, UTCDateTime
@@ -42,4 +42,18 @@ class CustomerTax(Base):
     tax_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("taxes.id", ondelete="CASCADE"), nullable=False, index=True
     )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AppliedTaxColumns:
+    """A tax as it was applied to a document: name, code and rate copied, so later edits
+    of the tax do not rewrite issued invoices or credit notes."""
+
+    tax_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("taxes.id"), nullable=False)
+    tax_name: Mapped[str] = mapped_column(String, nullable=False)
+    tax_code: Mapped[str] = mapped_column(String, nullable=False)
+    tax_rate: Mapped[Decimal] = mapped_column(ExactDecimal, nullable=False)
+    tax_description: Mapped[str | None] = mapped_column(String)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount_currency: Mapped[str] = mapped_column(String(3), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
