@@ -11,6 +11,7 @@ from meterbill.core.times import iso_date, iso_seconds
 from meterbill.core.validation import MISSING, Reader
 from meterbill.credit_notes.models import CreditNote, CreditNoteTax
 from meterbill.invoices.models import Invoice
+from meterbill.taxes.schemas import applied_tax_fields, rate_number
 
 REASONS = (
     "duplicated_charge",
@@ -95,11 +96,6 @@ def parse_credit_note(data: dict[str, Any]) -> CreditNoteInput:
     )
 
 
-def _rate(value: Decimal) -> float:
-    # Lago renders tax rates as JSON floats; a rate is a short percentage, exact enough.
-    return float(value)
-
-
 def _precise(value: Decimal) -> str:
     # Lago serialises these BigDecimals as strings.
     return format(value.normalize(), "f") if value != 0 else "0.0"
@@ -107,17 +103,9 @@ def _precise(value: Decimal) -> str:
 
 def applied_tax_object(tax: CreditNoteTax) -> dict[str, Any]:
     return {
-        "lago_id": str(tax.id),
+        **applied_tax_fields(tax),
         "lago_credit_note_id": str(tax.credit_note_id),
-        "lago_tax_id": str(tax.tax_id),
-        "tax_name": tax.tax_name,
-        "tax_code": tax.tax_code,
-        "tax_rate": _rate(tax.tax_rate),
-        "tax_description": tax.tax_description,
-        "amount_cents": tax.amount_cents,
-        "amount_currency": tax.amount_currency,
         "base_amount_cents": tax.base_amount_cents,
-        "created_at": iso_seconds(tax.created_at),
     }
 
 
@@ -147,7 +135,7 @@ def credit_note_object(
         "precise_total_amount_cents": _precise(note.precise_total_amount_cents),
         "taxes_amount_cents": note.taxes_amount_cents,
         "precise_taxes_amount_cents": _precise(note.precise_taxes_amount_cents),
-        "taxes_rate": _rate(note.taxes_rate),
+        "taxes_rate": rate_number(note.taxes_rate),
         "sub_total_excluding_taxes_amount_cents": note.sub_total_excluding_taxes_amount_cents,
         "balance_amount_cents": note.balance_amount_cents,
         "credit_amount_cents": note.credit_amount_cents,

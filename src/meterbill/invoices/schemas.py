@@ -9,6 +9,7 @@ from meterbill.core.money import decimal_string, round_half_up, subunit_to_unit
 from meterbill.core.times import iso_date, iso_seconds
 from meterbill.invoices.models import Credit, Fee, FeeTax, Invoice, InvoiceSubscription, InvoiceTax
 from meterbill.subscriptions.models import Subscription
+from meterbill.taxes.schemas import applied_tax_fields, rate_number
 
 # Statuses Lago never shows through the API.
 HIDDEN_STATUSES = ("closed", "generating", "open")
@@ -18,23 +19,10 @@ def _id(value: Any) -> str | None:
     return str(value) if value is not None else None
 
 
-def _rate(value: Decimal) -> float:
-    # Lago renders tax rates as JSON floats; a rate is a short percentage, exact enough.
-    return float(value)
-
-
 def fee_tax_object(tax: FeeTax) -> dict[str, Any]:
     return {
-        "lago_id": str(tax.id),
+        **applied_tax_fields(tax),
         "lago_fee_id": str(tax.fee_id),
-        "lago_tax_id": str(tax.tax_id),
-        "tax_name": tax.tax_name,
-        "tax_code": tax.tax_code,
-        "tax_rate": _rate(tax.tax_rate),
-        "tax_description": tax.tax_description,
-        "amount_cents": tax.amount_cents,
-        "amount_currency": tax.amount_currency,
-        "created_at": iso_seconds(tax.created_at),
     }
 
 
@@ -82,7 +70,7 @@ def fee_object(
         ),
         "taxes_amount_cents": fee.taxes_amount_cents,
         "taxes_precise_amount": decimal_string(fee.taxes_precise_amount_cents / unit),
-        "taxes_rate": _rate(fee.taxes_rate),
+        "taxes_rate": rate_number(fee.taxes_rate),
         "total_aggregated_units": decimal_string(fee.total_aggregated_units),
         "total_amount_cents": fee.amount_cents + fee.taxes_amount_cents,
         "total_amount_currency": fee.amount_currency,
@@ -147,17 +135,9 @@ def credit_object(credit: Credit, invoice: Invoice) -> dict[str, Any]:
 
 def invoice_tax_object(tax: InvoiceTax) -> dict[str, Any]:
     return {
-        "lago_id": str(tax.id),
+        **applied_tax_fields(tax),
         "lago_invoice_id": str(tax.invoice_id),
-        "lago_tax_id": str(tax.tax_id),
-        "tax_name": tax.tax_name,
-        "tax_code": tax.tax_code,
-        "tax_rate": _rate(tax.tax_rate),
-        "tax_description": tax.tax_description,
-        "amount_cents": tax.amount_cents,
-        "amount_currency": tax.amount_currency,
         "fees_amount_cents": tax.fees_amount_cents,
-        "created_at": iso_seconds(tax.created_at),
     }
 
 

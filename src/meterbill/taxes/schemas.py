@@ -8,7 +8,7 @@ from typing import Any
 
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import MISSING, Reader
-from meterbill.taxes.models import Tax
+from meterbill.taxes.models import AppliedTaxColumns, Tax
 
 
 @dataclass(frozen=True)
@@ -54,5 +54,25 @@ def tax_object(tax: Tax, billing_entity_code: str, customers_count: int = 0) -> 
         "plans_count": 0,
         "charges_count": 0,
         "commitments_count": 0,
+        "created_at": iso_seconds(tax.created_at),
+    }
+
+
+def rate_number(value: Decimal) -> float:
+    # Lago renders tax rates as JSON floats; a rate is a short percentage, exact enough.
+    return float(value)
+
+
+def applied_tax_fields(tax: AppliedTaxColumns) -> dict[str, Any]:
+    """The fields every applied tax (on a fee, an invoice, a credit note) shows alike."""
+    return {
+        "lago_id": str(tax.id),  # type: ignore[attr-defined]
+        "lago_tax_id": str(tax.tax_id),
+        "tax_name": tax.tax_name,
+        "tax_code": tax.tax_code,
+        "tax_rate": rate_number(tax.tax_rate),
+        "tax_description": tax.tax_description,
+        "amount_cents": tax.amount_cents,
+        "amount_currency": tax.amount_currency,
         "created_at": iso_seconds(tax.created_at),
     }
