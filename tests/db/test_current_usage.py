@@ -258,3 +258,35 @@ def test_e10_prorated_recurring_sum(setup: Setup) -> None:
     # Units shown unprorated; the amount uses the prorated units: 9.64517 × 100 EUR.
     assert (charge["units"], charge["events_count"]) == ("29.0", 4)
     assert charge["amount_cents"] == 96452
+
+
+def test_taxes_come_from_the_charge_else_plan_else_customer_else_organization(
+    setup: Setup,
+) -> None:
+    setup.tax("vat", "20", applied_to_organization=True)
+    for code, rate in (("ten", "10"), ("half", "2.5"), ("five", "5"), ("seven", "7")):
+        setup.tax(code, rate)
+    calls, seats = setup.metric("calls"), setup.metric("seats")
+    per_unit = {"charge_model": "standard", "properties": {"amount": "1"}}
+    setup.plan("a", [{"billable_metric_id": calls, **per_unit}])
+    setup.plan("b", [{"billable_metric_id": calls, **per_unit, "tax_codes": ["seven"]},
+                     {"billable_metric_id": seats, "charge_model": "standard",
+                      "properties": {"amount": "2"}}], tax_codes=["five"])  # fmt: skip
+    setup.customer("plain", timezone="UTC")
+    setup.customer("taxed", timezone="UTC", tax_codes=["ten", "half"])
+    for customer, plan in (("plain", "a"), ("taxed", "a"), ("taxed", "b")):
+        subscription = f"{customer}-{plan}"
+        setup.subscribe(customer, plan, subscription, utc(2024, 1, 1))
+        for code in ("calls", "seats"):
+            setup.events(subscription, code, *[(utc(2024, 1, 2, n), {}) for n in range(10)])
+    taxes = {
+        (customer, plan): setup.usage(customer, f"{customer}-{plan}", utc(2024, 1, 10))[
+            "taxes_amount_cents"]
+        for customer, plan in (("plain", "a"), ("taxed", "a"), ("taxed", "b"))
+    }  # fmt: skip
+    # 10 calls at 1 EUR (1 000) and, on plan b, 10 seats at 2 EUR (2 000).
+    assert taxes == {
+        ("plain", "a"): 200,  # the organization's 20 %
+        ("taxed", "a"): 125,  # the customer's 10 % + 2.5 %
+        ("taxed", "b"): 170,  # calls: the charge's own 7 %; seats: the plan's 5 %
+    }

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import and_, false, literal, select, union_all
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from meterbill import pricing
@@ -122,19 +122,42 @@ def tax_rates(
         select(sources.c.source, sources.c.owner, Tax.rate).join(Tax, Tax.id == sources.c.tax_id)
     ).all():
         rates[(source, owner)] = rates.get((source, owner), Decimal(0)) + rate
-    fallback = next(
-        (
-            rates[key]
-            for key in (
-                ("plan", plan.id),
-                ("customer", customer.id),
-                ("organization", customer.organization_id),
-            )
-            if key in rates
-        ),
-        Decimal(0),
+    fallback = TaxFallback(
+        rates.get(("plan", plan.id)),
+        rates.get(("customer", customer.id)),
+        rates.get(("organization", customer.organization_id)),
     )
-    return {charge.id: rates.get(("charge", charge.id), fallback) for charge in charges}
+    return {charge.id: rates.get(("charge", charge.id), fallback.rate) for charge in charges}
+
+
+@dataclass(frozen=True)
+class TaxFallback:
+    """The summed rates of a plan's, a customer's and an organization's taxes (None: no
+    tax there); a charge without taxes of its own takes the first that has some."""
+
+    plan: Decimal | None
+    customer: Decimal | None
+    organization: Decimal | None
+
+    @property
+    def rate(self) -> Decimal:
+        return next(
+            (rate for rate in (self.plan, self.customer, self.organization) if rate is not None),
+            Decimal(0),
+        )
+
+
+def _tax_sum(session: Session, *conditions: ColumnElement[bool], via: Any = None) -> Any:
+    """A scalar subquery: the exact sum of the matching taxes' rates, NULL when none."""
+    exact_sum = func.sum if session.get_bind().dialect.name == "postgresql" else func.mb_sum
+    query = select(exact_sum(Tax.rate))
+    if via is not None:
+        query = query.select_from(via).join(Tax, Tax.id == via.tax_id)
+    return query.where(*conditions).scalar_subquery()
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 def compute_current_usage(
@@ -154,8 +177,29 @@ def compute_current_usage(
         else false(),
         Subscription.status == "active",
     )
+    # The fallback taxes ride along, and whether any charge has taxes of its own: most
+    # plans have none, and then the rates need no query of their own.
+    charge_taxes = exists().where(
+        ChargeTax.charge_id == Charge.id,
+        Charge.plan_id == Plan.id,
+        Charge.deleted_at.is_(None),
+    )
     found = session.execute(
-        select(Customer, Organization, Subscription, Plan)
+        select(
+            Customer,
+            Organization,
+            Subscription,
+            Plan,
+            _tax_sum(session, PlanTax.plan_id == Plan.id, via=PlanTax),
+            _tax_sum(session, CustomerTax.customer_id == Customer.id, via=CustomerTax),
+            _tax_sum(
+                session,
+                Tax.organization_id == Customer.organization_id,
+                Tax.applied_to_organization.is_(True),
+                Tax.deleted_at.is_(None),
+            ),
+            charge_taxes,
+        )
         .join(Organization, Organization.id == Customer.organization_id)
         .outerjoin(Subscription, subscription_match)
         .outerjoin(Plan, Plan.id == Subscription.plan_id)
@@ -167,15 +211,19 @@ def compute_current_usage(
     ).first()
     if found is None:
         raise NotFound("customer")
-    customer, organization, subscription, plan = found
+    customer, organization, subscription, plan, plan_rate, customer_rate, org_rate, own = found
+    fallback = TaxFallback(
+        _decimal_or_none(plan_rate), _decimal_or_none(customer_rate), _decimal_or_none(org_rate)
+    )
     if subscription is None or plan is None:
         # Lago answers 405 for a missing, pending or ended subscription alike.
         raise MethodNotAllowed("no_active_subscription")
     timezone = applicable_timezone(customer, organization)
     period = charges_period(subscription, plan, timezone, now)
     return usage_in_period(
-        session, customer, subscription, plan, period, timezone, apply_taxes=apply_taxes
-    )
+        session, customer, subscription, plan, period, timezone, apply_taxes=apply_taxes,
+        known_taxes=None if own else fallback,
+    )  # fmt: skip
 
 
 def plan_charges(
@@ -210,6 +258,7 @@ def usage_in_period(
     *,
     apply_taxes: bool = True,
     charge_filter: Callable[[Charge], bool] | None = None,
+    known_taxes: TaxFallback | None = None,
 ) -> CurrentUsage:
     """Every charge of `plan` (those `charge_filter` keeps) priced over `period`.
 
@@ -226,7 +275,13 @@ def usage_in_period(
     all_charges, metrics = plan_charges(session, plan.id)
     charges = [charge for charge in all_charges if charge_filter is None or charge_filter(charge)]
     active_days = (period.period.end - local_date(period.start, timezone)).days + 1
-    rates = tax_rates(session, customer, plan, charges) if apply_taxes else {}
+    # `known_taxes`: the caller read the fallback taxes and no charge has its own.
+    if not apply_taxes:
+        rates: dict[uuid.UUID, Decimal] = {}
+    elif known_taxes is not None:
+        rates = dict.fromkeys((charge.id for charge in charges), known_taxes.rate)
+    else:
+        rates = tax_rates(session, customer, plan, charges)
     usages = []
     for charge in charges:
         metric = metrics[charge.billable_metric_id]
