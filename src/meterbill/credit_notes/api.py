@@ -26,14 +26,12 @@ from meterbill.credit_notes.schemas import (
     parse_metadata,
     parse_refund_status,
 )
-from meterbill.customers.models import Customer
-from meterbill.customers.schemas import customer_object
-from meterbill.customers.service import customer_taxes, find_customer
+from meterbill.customers.api import embedded_customers
+from meterbill.customers.service import find_customer
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.schemas import fee_object
 from meterbill.organizations.service import get_organization
 from meterbill.subscriptions.models import Subscription
-from meterbill.taxes.schemas import tax_object
 
 router = APIRouter(prefix="/api/v1")
 
@@ -43,27 +41,14 @@ def render_credit_notes(
 ) -> list[dict[str, Any]]:
     if not notes:
         return []
-    organization = get_organization(session, ctx.organization_id)
-    entity = organization.billing_entity_code
+    entity = get_organization(session, ctx.organization_id).billing_entity_code
     invoices = {
         invoice.id: invoice
         for invoice in session.scalars(
             select(Invoice).where(Invoice.id.in_({note.invoice_id for note in notes}))
         )
     }
-    customers = {
-        customer.id: customer
-        for customer in session.scalars(
-            select(Customer).where(Customer.id.in_({note.customer_id for note in notes}))
-        )
-    }
-    taxes = customer_taxes(session, list(customers))
-    rendered_customers = {
-        key: customer_object(
-            customer, organization, [tax_object(tax, entity) for tax in taxes[key]], full=False
-        )
-        for key, customer in customers.items()
-    }
+    rendered_customers = embedded_customers(session, {note.customer_id for note in notes})
     fees = list(
         session.scalars(
             select(Fee).where(Fee.id.in_({item.fee_id for note in notes for item in note.items}))
@@ -81,8 +66,8 @@ def render_credit_notes(
         fee.id: fee_object(
             fee,
             external_subscription_id=subscriptions.get(fee.subscription_id),
-            external_customer_id=customers[fee.customer_id].external_id
-            if fee.customer_id in customers
+            external_customer_id=rendered_customers[fee.customer_id]["external_id"]
+            if fee.customer_id in rendered_customers
             else None,
         )
         for fee in fees

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
@@ -20,7 +22,9 @@ from meterbill.taxes.schemas import tax_object
 router = APIRouter(prefix="/api/v1")
 
 
-def _render(session: Session, customers: list[Customer], *, full: bool) -> list[dict[str, Any]]:
+def render_customers(
+    session: Session, customers: list[Customer], *, full: bool
+) -> list[dict[str, Any]]:
     if not customers:
         return []
     organization = get_organization(session, customers[0].organization_id)
@@ -36,12 +40,22 @@ def _render(session: Session, customers: list[Customer], *, full: bool) -> list[
     ]
 
 
+def embedded_customers(
+    session: Session, customer_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The short customer objects that invoices and credit notes embed, by id (deleted
+    customers included: their documents outlive them)."""
+    customers = list(session.scalars(select(Customer).where(Customer.id.in_(customer_ids))))
+    rendered = render_customers(session, customers, full=False)
+    return {customer.id: body for customer, body in zip(customers, rendered, strict=True)}
+
+
 @router.post("/customers")
 def upsert_customer(ctx: Context, body: JsonBody) -> JsonResponse:
     data = parse_customer(root_object(body, "customer"))
     with ctx.db.transaction() as session:
         customer, _created = service.upsert_customer(session, ctx.organization_id, data, ctx.now)
-        return ok({"customer": _render(session, [customer], full=True)[0]})
+        return ok({"customer": render_customers(session, [customer], full=True)[0]})
 
 
 @router.get("/customers")
@@ -51,18 +65,23 @@ def list_customers(ctx: Context, params: Query) -> JsonResponse:
         page = service.list_customers(
             session, ctx.organization_id, filters, PageRequest.from_query(params)
         )
-        return ok({"customers": _render(session, list(page.items), full=False), "meta": page.meta})
+        return ok(
+            {
+                "customers": render_customers(session, list(page.items), full=False),
+                "meta": page.meta,
+            }
+        )
 
 
 @router.get("/customers/{external_id}")
 def get_customer(ctx: Context, external_id: str) -> JsonResponse:
     with ctx.db.transaction(write=False) as session:
         customer = service.find_customer(session, ctx.organization_id, external_id)
-        return ok({"customer": _render(session, [customer], full=True)[0]})
+        return ok({"customer": render_customers(session, [customer], full=True)[0]})
 
 
 @router.delete("/customers/{external_id}")
 def delete_customer(ctx: Context, external_id: str) -> JsonResponse:
     with ctx.db.transaction() as session:
         customer = deletion.delete_customer(session, ctx.organization_id, external_id, ctx.now)
-        return ok({"customer": _render(session, [customer], full=True)[0]})
+        return ok({"customer": render_customers(session, [customer], full=True)[0]})

@@ -14,9 +14,8 @@ from meterbill.core.http import ApiContext, Context, JsonBody, JsonResponse, Que
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.credit_notes.service import offsets_by_invoice
-from meterbill.customers.models import Customer
-from meterbill.customers.schemas import customer_object
-from meterbill.customers.service import customer_taxes, find_customer
+from meterbill.customers.api import embedded_customers
+from meterbill.customers.service import find_customer
 from meterbill.invoices import preview, service
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.one_off import create_one_off_invoice as create_one_off
@@ -26,7 +25,6 @@ from meterbill.organizations.service import get_organization
 from meterbill.subscriptions.models import Subscription
 from meterbill.subscriptions.schemas import subscription_object
 from meterbill.subscriptions.service import subscription_views
-from meterbill.taxes.schemas import tax_object
 
 router = APIRouter(prefix="/api/v1")
 
@@ -38,24 +36,8 @@ def render_invoices(
 ) -> list[dict[str, Any]]:
     if not invoices:
         return []
-    organization = get_organization(session, ctx.organization_id)
-    entity = organization.billing_entity_code
-    customers = {
-        customer.id: customer
-        for customer in session.scalars(
-            select(Customer).where(Customer.id.in_({invoice.customer_id for invoice in invoices}))
-        )
-    }
-    taxes = customer_taxes(session, list(customers))
-    rendered_customers = {
-        key: customer_object(
-            customer,
-            organization,
-            [tax_object(tax, entity) for tax in taxes[key]],
-            full=False,
-        )
-        for key, customer in customers.items()
-    }
+    entity = get_organization(session, ctx.organization_id).billing_entity_code
+    rendered_customers = embedded_customers(session, {invoice.customer_id for invoice in invoices})
     offsets = offsets_by_invoice(session, [invoice.id for invoice in invoices])
     rendered = []
     for invoice in invoices:
@@ -78,7 +60,7 @@ def render_invoices(
                 customer=rendered_customers[invoice.customer_id],
                 subscriptions=subscriptions,
                 subscription_objects=subscription_objects,
-                external_customer_id=customers[invoice.customer_id].external_id,
+                external_customer_id=rendered_customers[invoice.customer_id]["external_id"],
                 full=full,
                 offsetted=offsets.get(invoice.id, 0),
             )
