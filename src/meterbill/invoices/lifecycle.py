@@ -44,6 +44,7 @@ from meterbill.invoices.run import (
     current_run,
     deferring,
     flush_unless_deferred,
+    lock_rows,
     prepare_for,
 )
 from meterbill.invoices.taxes import prefetch_customer_taxes
@@ -377,33 +378,27 @@ def _assign_sequences(
     # each written an invoice would then wait for each other.
     run = current_run(session)
     if run is None:
-        _lock(session, Organization, organization.id)
-        _lock(session, Customer, customer.id)
+        lock_rows(session, Organization, organization.id)
+        lock_rows(session, Customer, customer.id)
         invoice.organization_sequential_id = _last_organization_sequence(session, organization) + 1
         invoice.sequential_id = _last_customer_sequences(session, [customer.id])[customer.id] + 1
         return
     if organization.id not in run.organization_sequences:
         # Locked and counted once per run: the locks hold until it commits.
-        _lock(session, Organization, organization.id)
+        lock_rows(session, Organization, organization.id)
         run.organization_sequences[organization.id] = _last_organization_sequence(
             session, organization
         )
         batch = sorted(run.customers_by_organization.get(organization.id, set()))
-        _lock(session, Customer, *batch)
+        lock_rows(session, Customer, *batch)
         run.customer_sequences.update(_last_customer_sequences(session, batch))
     if customer.id not in run.customer_sequences:
-        _lock(session, Customer, customer.id)
+        lock_rows(session, Customer, customer.id)
         run.customer_sequences.update(_last_customer_sequences(session, [customer.id]))
     run.organization_sequences[organization.id] += 1
     run.customer_sequences[customer.id] += 1
     invoice.organization_sequential_id = run.organization_sequences[organization.id]
     invoice.sequential_id = run.customer_sequences[customer.id]
-
-
-def _lock(session: Session, model: type[Organization] | type[Customer], *ids: uuid.UUID) -> None:
-    session.execute(
-        select(model.id).where(model.id.in_(ids)).order_by(model.id).with_for_update(key_share=True)
-    )
 
 
 def _last_organization_sequence(session: Session, organization: Organization) -> int:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import flush_in_table_order
+from meterbill.customers.models import Customer
+from meterbill.organizations.models import Organization
 
 RUN_KEY = "meterbill.billing_run"
 
@@ -53,3 +56,27 @@ def prepare_for(session: Session, customer_id: uuid.UUID) -> None:
         flush_in_table_order(session)
         run.pending.clear()
     run.pending.add(customer_id)
+
+
+def lock_rows(
+    session: Session, model: type[Organization] | type[Customer], *ids: uuid.UUID
+) -> None:
+    """FOR NO KEY UPDATE (key_share): rows that reference these (invoices, fees) take KEY
+    SHARE locks on them, which a plain FOR UPDATE would wait for."""
+    session.execute(
+        select(model.id).where(model.id.in_(ids)).order_by(model.id).with_for_update(key_share=True)
+    )
+
+
+def lock_for_numbering(
+    session: Session, organization_id: uuid.UUID, customer_id: uuid.UUID
+) -> None:
+    """The locks invoice numbering takes, organization then customer. Whoever locks other
+    rows (wallets) while it may number an invoice takes these first, so that no two
+    workers wait for each other. A billing run that already numbered in this
+    organization holds them."""
+    run = current_run(session)
+    if run is not None and customer_id in run.customer_sequences:
+        return
+    lock_rows(session, Organization, organization_id)
+    lock_rows(session, Customer, customer_id)

@@ -16,10 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.core.money import round_half_up
-from meterbill.customers.models import Customer
 from meterbill.invoices.building import BuiltFee
 from meterbill.invoices.models import Fee, Invoice
-from meterbill.organizations.models import Organization
+from meterbill.invoices.run import lock_for_numbering
 from meterbill.wallets.allocation import Payer, allocate, buckets_of
 from meterbill.wallets.credits import credits_of_cents
 from meterbill.wallets.models import Wallet, WalletTarget, WalletTransaction
@@ -45,22 +44,6 @@ def note_wallet_holders(session: Session, customer_ids: set[uuid.UUID]) -> None:
 
 def forget_wallet_holders(session: Session) -> None:
     session.info.pop(WALLET_HOLDERS, None)
-
-
-def lock_for_numbering(
-    session: Session, organization_id: uuid.UUID, customer_id: uuid.UUID
-) -> None:
-    """Take the locks invoice numbering takes (organization, then customer) before any
-    wallet's: a worker that numbered an invoice holds them while it spends from wallets,
-    so locking a wallet first and numbering after would deadlock against it."""
-    session.execute(
-        select(Organization.id)
-        .where(Organization.id == organization_id)
-        .with_for_update(key_share=True)
-    )
-    session.execute(
-        select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True)
-    )
 
 
 def fee_cap_cents(fee: Fee) -> int:

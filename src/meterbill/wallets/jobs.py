@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices.run import lock_for_numbering
 from meterbill.invoices.scope import Scope, within
 from meterbill.organizations.models import Organization
 from meterbill.wallets.balances import ongoing_usage
-from meterbill.wallets.consumption import lock_for_numbering
 from meterbill.wallets.credits import cents_of_credits, credits_of_cents
 from meterbill.wallets.models import RecurringTransactionRule, Wallet, WalletTransaction
 from meterbill.wallets.service import TopUp, grant, purchase, terminate_wallet

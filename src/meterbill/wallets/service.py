@@ -26,10 +26,10 @@ from meterbill.invoices.building import BillingContext, BuiltFee
 from meterbill.invoices.computation import apply_amounts
 from meterbill.invoices.lifecycle import assign_number, new_invoice
 from meterbill.invoices.models import Invoice
+from meterbill.invoices.run import lock_for_numbering
 from meterbill.metrics.models import BillableMetric
 from meterbill.organizations.models import Organization
 from meterbill.wallets.balances import ongoing_usage
-from meterbill.wallets.consumption import lock_for_numbering
 from meterbill.wallets.credits import cents_of_credits, credits_of_cents
 from meterbill.wallets.models import (
     RecurringTransactionRule,
