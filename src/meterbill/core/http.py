@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meterbill.core.auth import KeyCache, bearer_token, organization_for_key
 from meterbill.core.db import Database
-from meterbill.core.errors import BadRequest, MeterbillError
+from meterbill.core.errors import BadRequest, MeterbillError, ValidationFailed
 from meterbill.core.times import utc_now
 
 logger = logging.getLogger("meterbill")
@@ -161,3 +161,14 @@ class CatchAllErrors:
                 raise
             response = JsonResponse({"status": 500, "error": "Internal Server Error"}, 500)
             await response(scope, receive, send)
+
+
+def query_date(params: QueryParams, key: str) -> date | None:
+    """An optional ISO date query parameter; a malformed one is 422 `invalid_date`."""
+    raw = params.get(key)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed.single(key, "invalid_date") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import ValidationFailed
-from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok, query_date
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.credit_notes import service
@@ -120,16 +119,6 @@ def _estimate_object(estimate: service.Estimate) -> dict[str, Any]:
     }
 
 
-def _date(params: Query, key: str) -> date | None:
-    raw = params.get(key)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed.single(key, "invalid_date") from None
-
-
 def _integer(params: Query, key: str) -> int | None:
     raw = params.get(key)
     if raw is None or raw == "":
@@ -153,8 +142,8 @@ def filters_from(params: Query) -> service.CreditNoteFilters:
     self_billed = params.get("self_billed")
     return service.CreditNoteFilters(
         external_customer_id=params.get("external_customer_id"),
-        issuing_date_from=_date(params, "issuing_date_from"),
-        issuing_date_to=_date(params, "issuing_date_to"),
+        issuing_date_from=query_date(params, "issuing_date_from"),
+        issuing_date_to=query_date(params, "issuing_date_to"),
         search_term=params.get("search_term") or None,
         currency=params.get("currency") or None,
         reason=_choice(params, "reason", REASONS),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import BadRequest, ValidationFailed
-from meterbill.core.http import ApiContext, Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.http import ApiContext, Context, JsonBody, JsonResponse, Query, ok, query_date
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.credit_notes.service import offsets_by_invoice
@@ -68,16 +67,6 @@ def render_invoices(
     return rendered
 
 
-def _date(params: Query, key: str) -> date | None:
-    raw = params.get(key)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed.single(key, "invalid_date") from None
-
-
 def filters_from(params: Query) -> service.InvoiceFilters:
     overdue = params.get("payment_overdue")
     statuses = params.getlist("status[]") or ([params["status"]] if params.get("status") else [])
@@ -88,8 +77,8 @@ def filters_from(params: Query) -> service.InvoiceFilters:
         payment_overdue=None if overdue is None else overdue.lower() in TRUE_VALUES,
         invoice_type=params.get("invoice_type"),
         currency=params.get("currency"),
-        issuing_date_from=_date(params, "issuing_date_from"),
-        issuing_date_to=_date(params, "issuing_date_to"),
+        issuing_date_from=query_date(params, "issuing_date_from"),
+        issuing_date_to=query_date(params, "issuing_date_to"),
     )
 
 
