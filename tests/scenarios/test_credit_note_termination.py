@@ -3,11 +3,14 @@ and the customer's next invoices spend that credit (billing.md §4.4, §4.6, §5
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import pytest
 
 from meterbill.core.db import Database
+from meterbill.credit_notes.service import offsets_by_invoice
+from meterbill.invoices.service import finalize_invoice, refresh_invoice
 from meterbill.subscriptions.schemas import parse_subscription
 from meterbill.subscriptions.service import create_subscription
 from tests.conftest import Org
@@ -132,3 +135,109 @@ def test_upgrade_credits_unused_days_including_the_upgrade_day(billing: Billing)
     assert invoice_credits(billing, upgrade.id) == (3_000, 2_040)
     [note] = notes(billing)
     assert note.credit_status == "consumed"
+
+
+# --- The fee to credit is on a draft still in its grace period -------------------------
+
+
+def _draft_start(billing: Billing) -> Any:
+    """Feb 8-28 of the 5 000 plan on a draft held 3 days: 3 750 + 750 tax."""
+    billing.customer("cus", timezone="UTC", invoice_grace_period=3)
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 8, 5))
+    [start] = billing.invoices()
+    assert (start.status, start.total_amount_cents) == ("draft", 4_500)
+    return start
+
+
+def test_note_on_a_draft_waits_for_the_invoice_and_is_finalized_with_it(billing: Billing) -> None:
+    start = _draft_start(billing)
+    terminate(billing, "sub", utc(2023, 2, 9, 5))
+    assert notes(billing) == []
+    billing.tick(utc(2023, 2, 10, 6))  # still in its grace period
+    assert notes(billing) == []
+    billing.tick(utc(2023, 2, 11, 6))  # Feb 8 + 3: the draft is finalized
+    start = billing.invoices()[0]
+    assert start.status == "finalized"
+    [note] = notes(billing)
+    # Feb 9 is used: Feb 10-28, 19/28 x 5 000 = 3 392.86 -> 3 393, tax 678.57 -> 679.
+    assert (note.sub_total_excluding_taxes_amount_cents, note.taxes_amount_cents) == (3_393, 679)
+    assert (note.credit_amount_cents, note.total_amount_cents, note.balance_amount_cents) == (
+        4_072, 4_072, 4_072)  # fmt: skip
+    assert (note.status, note.credit_status, note.reason) == (
+        "finalized", "available", "order_cancellation")  # fmt: skip
+    assert (note.invoice_id, note.number) == (start.id, f"{start.number}-CN001")
+    assert note.issuing_date == date(2023, 2, 9)  # dated the termination day, as Lago's
+    # Written after the invoice's own credits: it does not pay the invoice it credits.
+    assert invoice_credits(billing, start.id) == (0, 4_500)
+    billing.tick(utc(2023, 2, 12, 6))  # the termination invoice: no second note
+    assert len(notes(billing)) == 1
+
+
+def test_refund_on_a_draft_becomes_credit_as_nothing_was_paid(billing: Billing) -> None:
+    _draft_start(billing)
+    terminate(billing, "sub", utc(2023, 2, 9, 5), on_termination_credit_note="refund")
+    billing.tick(utc(2023, 2, 11, 6))
+    [note] = notes(billing)
+    assert (note.credit_amount_cents, note.refund_amount_cents, note.refund_status) == (
+        4_072, 0, None)  # fmt: skip
+
+
+def test_offset_on_a_draft_takes_the_note_off_what_the_invoice_owes(
+    billing: Billing, database: Database
+) -> None:
+    start = _draft_start(billing)
+    terminate(billing, "sub", utc(2023, 2, 9, 5), on_termination_credit_note="offset")
+    billing.tick(utc(2023, 2, 11, 6))
+    [note] = notes(billing)
+    assert (note.offset_amount_cents, note.credit_amount_cents, note.balance_amount_cents) == (
+        4_072, 0, 0)  # fmt: skip
+    # What the invoice still owes is its total less this offset: 4 500 - 4 072 = 428.
+    with database.transaction(write=False) as session:
+        assert offsets_by_invoice(session, [start.id]) == {start.id: 4_072}
+
+
+def test_skip_on_a_draft_issues_no_note_at_finalization(billing: Billing) -> None:
+    _draft_start(billing)
+    terminate(billing, "sub", utc(2023, 2, 9, 5), on_termination_credit_note="skip")
+    billing.tick(utc(2023, 2, 12, 6))
+    assert notes(billing) == []
+
+
+def test_refreshing_the_draft_waits_and_finalizing_it_by_hand_issues_the_note(
+    billing: Billing, database: Database
+) -> None:
+    start = _draft_start(billing)
+    terminate(billing, "sub", utc(2023, 2, 9, 5))
+    with database.transaction() as session:
+        refresh_invoice(session, billing.org.id, str(start.id), utc(2023, 2, 9, 8))
+    assert notes(billing) == []
+    with database.transaction() as session:
+        finalize_invoice(session, billing.org.id, str(start.id), utc(2023, 2, 10, 8))
+    [note] = notes(billing)
+    assert (note.total_amount_cents, note.issuing_date) == (4_072, date(2023, 2, 9))
+    billing.tick(utc(2023, 2, 12, 6))
+    assert len(notes(billing)) == 1
+
+
+def test_upgrade_while_the_old_plan_is_a_draft_credits_it_at_finalization(
+    billing: Billing,
+) -> None:
+    billing.plan("bigger", [], amount_cents=8_400, pay_in_advance=True)
+    _draft_start(billing)
+    body = {"external_customer_id": "cus", "plan_code": "bigger", "external_id": "sub"}
+    with billing.database.transaction() as session:
+        create_subscription(
+            session, billing.org.id, parse_subscription(body, creating=True), utc(2023, 2, 9, 5)
+        )
+    assert notes(billing) == []
+    billing.tick(utc(2023, 2, 11, 6))
+    [note] = notes(billing)
+    # The upgrade day goes to the new plan: Feb 9-28, 20/28 x 5 000, credit only (E13's 4 285).
+    assert (note.sub_total_excluding_taxes_amount_cents, note.credit_amount_cents) == (3_571, 4_285)
+    # The upgrade invoice (Feb 9-28 of 8 400: 6 000 + 1 200) spends it when it is finalized.
+    billing.tick(utc(2023, 2, 12, 6))
+    upgrade = billing.invoices()[-1]
+    assert upgrade.status == "finalized"
+    assert invoice_credits(billing, upgrade.id) == (4_285, 7_200 - 4_285)
+    [note] = notes(billing)
+    assert (note.balance_amount_cents, note.credit_status) == (0, "consumed")

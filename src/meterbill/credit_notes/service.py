@@ -30,8 +30,8 @@ from meterbill.credit_notes.models import CreditNote, CreditNoteItem, CreditNote
 from meterbill.credit_notes.schemas import CreditNoteInput, ItemInput
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
+from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Fee, Invoice
-from meterbill.invoices.service import find_invoice
 from meterbill.organizations.models import Organization
 
 
@@ -192,8 +192,10 @@ def issue(
     description: str | None = None,
     metadata: dict[str, str | None] | None = None,
     automatic: bool = False,
+    issuing_date: date | None = None,
 ) -> CreditNote:
-    """Write a finalized credit note on a locked, finalized invoice, or refuse it whole."""
+    """Write a finalized credit note on a locked, finalized invoice, or refuse it whole;
+    dated `now` in the customer's time zone unless `issuing_date` says otherwise."""
     amounts = note_amounts(item_lines(items))
     issued = issued_on(session, invoice.id)
     _check_limits(invoice, issued, amounts, split)
@@ -214,7 +216,7 @@ def issue(
         invoice_id=invoice.id,
         sequential_id=sequence,
         number=f"{invoice.number}-CN{sequence:03d}",
-        issuing_date=local_date(now, applicable_timezone(customer, organization)),
+        issuing_date=issuing_date or local_date(now, applicable_timezone(customer, organization)),
         status="finalized",
         credit_status="available",
         refund_status="pending" if split.refund > 0 else None,

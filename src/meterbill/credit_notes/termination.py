@@ -1,9 +1,16 @@
 """The automatic credit note for the unused days of a plan paid in advance
-(billing.md §4.4, §4.6): on termination, and on upgrade (then always as credit)."""
+(billing.md §4.4, §4.6): on termination, and on upgrade (then always as credit).
+
+When the fee it credits sits on a draft still in its grace period, the note waits for
+that invoice: Lago keeps it as a draft, hidden from the API, and finalizes it with the
+invoice. Here it is written when the invoice is finalized, from the same facts (the
+termination's moment, the plan, the option chosen), so it comes out with the amounts
+and the number Lago's would have, dated the day of the termination as Lago's is.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy import select
@@ -16,7 +23,7 @@ from meterbill.credit_notes.models import CreditNote
 from meterbill.credit_notes.service import credited_on_fees, issue, issued_on, item_lines
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
-from meterbill.invoices.building import trial_end_of
+from meterbill.invoices.building import is_upgrade_termination, trial_end_of
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
@@ -68,9 +75,15 @@ def _split(option: str, invoice: Invoice, paid_left: int, total: int) -> Split:
 
 
 def credit_unused_days(
-    session: Session, subscription: Subscription, now: datetime, *, upgrade: bool = False
+    session: Session,
+    subscription: Subscription,
+    now: datetime,
+    *,
+    upgrade: bool = False,
+    issuing_date: date | None = None,
 ) -> CreditNote | None:
-    """Give back the unused part of the last in-advance subscription fee, if any."""
+    """Give back the unused part of the last in-advance subscription fee, if any; on a
+    draft invoice, nothing yet (`credit_terminations_on` does it at finalization)."""
     option = "credit" if upgrade else (subscription.on_termination_credit_note or "credit")
     if option == "skip" or subscription.terminated_at is None:
         return None
@@ -82,7 +95,7 @@ def credit_unused_days(
     if fee is None or fee.amount_cents == 0 or fee.invoice_id is None:
         return None
     invoice = session.get(Invoice, fee.invoice_id, with_for_update=True)
-    # A voided invoice owes nothing back; a draft one is not credited (yet).
+    # A voided invoice owes nothing back; a draft one is credited once finalized.
     if invoice is None or invoice.status != "finalized":
         return None
     customer = session.get(Customer, subscription.customer_id)
@@ -107,9 +120,41 @@ def credit_unused_days(
     try:
         return issue(
             session, invoice, [(fee, amount)], split, now,
-            reason="order_cancellation", automatic=True,
+            reason="order_cancellation", automatic=True, issuing_date=issuing_date,
         )  # fmt: skip
     except ValidationFailed:
         # What is left on the invoice is less than the unused days (credited by hand
         # already): the termination goes on without a note.
         return None
+
+
+def credit_terminations_on(session: Session, invoice: Invoice, now: datetime) -> None:
+    """The unused-days notes that waited for this invoice, just finalized: one per
+    subscription paid in advance that ended while this invoice was a draft."""
+    if invoice.status != "finalized":
+        return
+    terminated = session.scalars(
+        select(Subscription)
+        .join(Fee, Fee.subscription_id == Subscription.id)
+        .where(
+            Fee.invoice_id == invoice.id,
+            Fee.fee_type == "subscription",
+            Subscription.status == "terminated",
+        )
+        .order_by(Subscription.terminated_at, Subscription.id)
+        .distinct()
+    ).all()
+    for subscription in terminated:
+        assert subscription.terminated_at is not None
+        customer = session.get(Customer, subscription.customer_id)
+        organization = session.get(Organization, subscription.organization_id)
+        assert customer is not None and organization is not None
+        credit_unused_days(
+            session,
+            subscription,
+            now,
+            upgrade=is_upgrade_termination(session, subscription),
+            issuing_date=local_date(
+                subscription.terminated_at, applicable_timezone(customer, organization)
+            ),
+        )

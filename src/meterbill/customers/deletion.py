@@ -6,11 +6,10 @@ canceled, every draft invoice finalized at once (Lago waits five minutes), appli
 coupons terminated, wallets terminated with their remaining credits voided. Finalized
 documents stay; the external id is free for a new customer once this commits.
 
-The drafts are finalized first, as the clock would have at the end of their grace
-period: a plan paid in advance is credited for its unused days only on a finalized
-invoice. Drafts the terminations make are finalized right after. The customer's
-coupons and credits therefore count on every invoice the deletion completes, and end
-only after it.
+The order is the guide's and Lago's: terminations first (a credit note for a plan paid
+in advance on a draft waits for that draft), then every draft finalized, oldest first,
+as the clock would have at the end of its grace period; coupons and wallets end last,
+so they count on every invoice the deletion completes.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ def delete_customer(
     session: Session, organization_id: uuid.UUID, external_id: str, now: datetime
 ) -> Customer:
     customer = find_customer(session, organization_id, external_id)
-    _finalize_drafts(session, customer, now)
     _end_subscriptions(session, customer, now)
     _finalize_drafts(session, customer, now)
     session.execute(

@@ -122,7 +122,7 @@ def trial_end_of(
     )
 
 
-def _is_upgrade_termination(session: Session, subscription: Subscription) -> bool:
+def is_upgrade_termination(session: Session, subscription: Subscription) -> bool:
     return (
         subscription.terminated_at is not None
         and session.scalar(
@@ -165,7 +165,7 @@ def subscription_fee(
     tz = ctx.timezone
     full = _full_period(plan, subscription, plan.interval, tz, entry.from_datetime)
     last = local_date(entry.to_datetime, tz)
-    if entry.invoicing_reason == "subscription_terminating" and _is_upgrade_termination(
+    if entry.invoicing_reason == "subscription_terminating" and is_upgrade_termination(
         ctx.session, subscription
     ):
         # The upgrade day is billed by the new plan.

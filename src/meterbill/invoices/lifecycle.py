@@ -26,6 +26,7 @@ from meterbill.credit_notes.consumption import (
     forget_credit_note_holders,
     note_credit_note_holders,
 )
+from meterbill.credit_notes.termination import credit_terminations_on
 from meterbill.customers.models import Customer
 from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees, renewal_fees
 from meterbill.invoices.computation import (
@@ -265,10 +266,12 @@ def refresh(session: Session, invoice: Invoice, now: datetime) -> None:
 def finalize(
     session: Session, invoice: Invoice, now: datetime, *, today: date | None = None
 ) -> None:
-    """Rebuild the draft with late events, apply coupons, number and date it."""
+    """Rebuild the draft with late events, apply coupons, number and date it; then the
+    credit notes of subscriptions that ended while it was a draft."""
     remove_fees(session, invoice)
     session.flush()
     finalize_built(session, invoice, build_fees(session, invoice, now), now, today=today)
+    credit_terminations_on(session, invoice, now)
 
 
 def finalize_built(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import Forbidden, MethodNotAllowed, NotFound, ValidationFailed
@@ -19,6 +19,7 @@ from meterbill.credit_notes.consumption import give_back, has_standing_credit_no
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import lifecycle
+from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Credit, Invoice, InvoiceMetadata
 from meterbill.invoices.schemas import HIDDEN_STATUSES
 from meterbill.organizations.models import Organization
@@ -26,34 +27,6 @@ from meterbill.wallets import service as wallets
 
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
 VISIBLE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
-
-
-def find_invoice(
-    session: Session,
-    organization_id: uuid.UUID,
-    invoice_id: str,
-    *,
-    lock: bool = False,
-    payable: bool = False,
-) -> Invoice:
-    """A visible invoice; with `payable`, also an open credit invoice waiting for its
-    payment (a wallet top-up that must be paid before it is issued)."""
-    try:
-        key = uuid.UUID(invoice_id)
-    except ValueError:
-        raise NotFound("invoice") from None
-    visible = Invoice.status.not_in(HIDDEN_STATUSES)
-    if payable:
-        visible = or_(visible, and_(Invoice.status == "open", Invoice.invoice_type == "credit"))
-    query = select(Invoice).where(
-        Invoice.id == key,
-        Invoice.organization_id == organization_id,
-        visible,
-    )
-    invoice = session.scalar(query.with_for_update() if lock else query)
-    if invoice is None:
-        raise NotFound("invoice")
-    return invoice
 
 
 @dataclass(frozen=True)

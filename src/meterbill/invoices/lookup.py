@@ -1,0 +1,40 @@
+"""Finding an invoice the API may show, by its id, for the services that act on one."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import NotFound
+from meterbill.invoices.models import Invoice
+from meterbill.invoices.schemas import HIDDEN_STATUSES
+
+
+def find_invoice(
+    session: Session,
+    organization_id: uuid.UUID,
+    invoice_id: str,
+    *,
+    lock: bool = False,
+    payable: bool = False,
+) -> Invoice:
+    """A visible invoice; with `payable`, also an open credit invoice waiting for its
+    payment (a wallet top-up that must be paid before it is issued)."""
+    try:
+        key = uuid.UUID(invoice_id)
+    except ValueError:
+        raise NotFound("invoice") from None
+    visible = Invoice.status.not_in(HIDDEN_STATUSES)
+    if payable:
+        visible = or_(visible, and_(Invoice.status == "open", Invoice.invoice_type == "credit"))
+    query = select(Invoice).where(
+        Invoice.id == key,
+        Invoice.organization_id == organization_id,
+        visible,
+    )
+    invoice = session.scalar(query.with_for_update() if lock else query)
+    if invoice is None:
+        raise NotFound("invoice")
+    return invoice
