@@ -205,7 +205,9 @@ def bill_event(
     try:
         with session.begin_nested():
             if charge.invoiceable:
-                invoice = _invoice_for(session, ctx, organization, subscription, event, charge)
+                invoice = _invoice_for(
+                    session, ctx, organization, subscription, event, charge, period
+                )
                 finalize_built(session, invoice, [built], now, today=None, fresh=True)
                 report.invoices.append(invoice.id)
             else:
@@ -223,6 +225,7 @@ def _invoice_for(
     subscription: Subscription,
     event: Event,
     charge: Charge,
+    period: ChargesPeriod,
 ) -> Invoice:
     today = local_date(ctx.now, ctx.timezone)
     invoice = new_invoice(
@@ -241,8 +244,9 @@ def _invoice_for(
             subscription_id=subscription.id,
             invoicing_reason="in_advance_charge",
             boundary=f"{charge.id}:{event.transaction_id}",
-            charges_from_datetime=None,
-            charges_to_datetime=None,
+            # The charges period the event falls in, as Lago's billing period shows it.
+            charges_from_datetime=period.start,
+            charges_to_datetime=period.end,
             created_at=ctx.now,
         )
     )
