@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok, query_date
+from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.credit_notes import service
@@ -232,45 +233,36 @@ def void_credit_note(ctx: Context, credit_note_id: str) -> JsonResponse:
         return ok({"credit_note": render_credit_notes(session, [note], ctx)[0]})
 
 
-def _metadata_body(body: Any) -> dict[str, str | None]:
+def _metadata_body(body: Any) -> Metadata:
     if not isinstance(body, dict) or "metadata" not in body:
         raise ValidationFailed.single("metadata", "value_is_mandatory")
     return parse_metadata(body["metadata"])
 
 
-@router.post("/credit_notes/{credit_note_id}/metadata")
-def replace_metadata(ctx: Context, credit_note_id: str, body: JsonBody) -> JsonResponse:
-    values = _metadata_body(body)
+def _change_metadata(ctx: Context, credit_note_id: str, change: MetadataChange) -> JsonResponse:
     with ctx.db.transaction() as session:
-        result = service.set_metadata(
-            session, ctx.organization_id, credit_note_id, values, ctx.now, merge=False
+        result = service.change_metadata(
+            session, ctx.organization_id, credit_note_id, change, ctx.now
         )
         return ok({"metadata": result})
+
+
+@router.post("/credit_notes/{credit_note_id}/metadata")
+def replace_metadata(ctx: Context, credit_note_id: str, body: JsonBody) -> JsonResponse:
+    change = MetadataChange.replacing(_metadata_body(body))
+    return _change_metadata(ctx, credit_note_id, change)
 
 
 @router.patch("/credit_notes/{credit_note_id}/metadata")
 def merge_metadata(ctx: Context, credit_note_id: str, body: JsonBody) -> JsonResponse:
-    values = _metadata_body(body)
-    with ctx.db.transaction() as session:
-        result = service.set_metadata(
-            session, ctx.organization_id, credit_note_id, values, ctx.now, merge=True
-        )
-        return ok({"metadata": result})
+    return _change_metadata(ctx, credit_note_id, MetadataChange.merging(_metadata_body(body)))
 
 
 @router.delete("/credit_notes/{credit_note_id}/metadata")
 def delete_metadata(ctx: Context, credit_note_id: str) -> JsonResponse:
-    with ctx.db.transaction() as session:
-        result = service.set_metadata(
-            session, ctx.organization_id, credit_note_id, {}, ctx.now, merge=False
-        )
-        return ok({"metadata": result})
+    return _change_metadata(ctx, credit_note_id, MetadataChange.clearing())
 
 
 @router.delete("/credit_notes/{credit_note_id}/metadata/{key}")
 def delete_metadata_key(ctx: Context, credit_note_id: str, key: str) -> JsonResponse:
-    with ctx.db.transaction() as session:
-        result = service.set_metadata(
-            session, ctx.organization_id, credit_note_id, None, ctx.now, merge=True, remove=key
-        )
-        return ok({"metadata": result})
+    return _change_metadata(ctx, credit_note_id, MetadataChange.removing(key))

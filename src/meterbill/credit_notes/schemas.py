@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from meterbill.core import metadata
 from meterbill.core.errors import ValidationFailed
+from meterbill.core.metadata import Metadata
 from meterbill.core.times import iso_date, iso_seconds
 from meterbill.core.validation import MISSING, Reader
 from meterbill.credit_notes.models import CreditNote, CreditNoteTax
@@ -64,15 +66,9 @@ def parse_items(data: dict[str, Any]) -> list[ItemInput]:
     return items
 
 
-def parse_metadata(value: Any) -> dict[str, str | None]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(key, str) and (item is None or isinstance(item, str))
-        for key, item in value.items()
-    ):
-        raise ValidationFailed.single("metadata", "value_is_invalid")
-    return dict(value)
+def parse_metadata(value: Any) -> Metadata:
+    """A credit note's metadata; null clears it. Lago's limits are not applied here yet."""
+    return {} if value is None else metadata.checked(value, limits=False)
 
 
 def parse_credit_note(data: dict[str, Any]) -> CreditNoteInput:

@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
+from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.money import round_half_up
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
@@ -353,28 +354,18 @@ def update_credit_note(
     return note
 
 
-def set_metadata(
+def change_metadata(
     session: Session,
     organization_id: uuid.UUID,
     credit_note_id: str,
-    values: dict[str, str | None] | None,
+    change: MetadataChange,
     now: datetime,
-    *,
-    merge: bool,
-    remove: str | None = None,
-) -> dict[str, str | None]:
+) -> Metadata:
     note = find_credit_note(session, organization_id, credit_note_id, lock=True)
-    current = dict(note.metadata_values or {})
-    if remove is not None:
-        current.pop(remove, None)
-    elif merge:
-        current.update(values or {})
-    else:
-        current = dict(values or {})
-    note.metadata_values = current
+    note.metadata_values = change.apply(note.metadata_values)
     note.updated_at = now
     session.flush()
-    return current
+    return note.metadata_values
 
 
 def void_credit_note(

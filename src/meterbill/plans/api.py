@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from meterbill.core.errors import MissingParam
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.metadata import MetadataChange, body_metadata
 from meterbill.core.pagination import PageRequest, page_of
 from meterbill.core.validation import Reader, root_object
 from meterbill.organizations.service import get_organization
-from meterbill.plans import metadata, service
+from meterbill.plans import service
 from meterbill.plans.models import Charge, Plan
 from meterbill.plans.schemas import (
     filter_object,
@@ -79,42 +79,35 @@ def delete_plan(ctx: Context, code: str) -> JsonResponse:
 
 
 # Metadata ------------------------------------------------------------------------------
+# Lago's limits on item metadata are not applied to plans yet (limits=False).
 
 
-def _metadata_body(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
-        raise MissingParam("metadata")
-    return body["metadata"]
+def _change_metadata(ctx: Context, code: str, change: MetadataChange) -> JsonResponse:
+    with ctx.db.transaction() as session:
+        plan = service.find_plan(session, ctx.organization_id, code)
+        return ok({"metadata": service.change_metadata(plan, change, ctx.now)})
 
 
 @router.post("/plans/{code}/metadata")
 def replace_metadata(ctx: Context, code: str, body: JsonBody) -> JsonResponse:
-    values = metadata.parse(_metadata_body(body))
-    with ctx.db.transaction() as session:
-        plan = service.find_plan(session, ctx.organization_id, code)
-        return ok({"metadata": metadata.replace(plan, values, ctx.now)})
+    values = body_metadata(body, limits=False)
+    return _change_metadata(ctx, code, MetadataChange.replacing(values))
 
 
 @router.patch("/plans/{code}/metadata")
 def merge_metadata(ctx: Context, code: str, body: JsonBody) -> JsonResponse:
-    values = metadata.parse(_metadata_body(body))
-    with ctx.db.transaction() as session:
-        plan = service.find_plan(session, ctx.organization_id, code)
-        return ok({"metadata": metadata.merge(plan, values, ctx.now)})
+    values = body_metadata(body, limits=False)
+    return _change_metadata(ctx, code, MetadataChange.merging(values))
 
 
 @router.delete("/plans/{code}/metadata")
 def delete_all_metadata(ctx: Context, code: str) -> JsonResponse:
-    with ctx.db.transaction() as session:
-        plan = service.find_plan(session, ctx.organization_id, code)
-        return ok({"metadata": metadata.replace(plan, {}, ctx.now)})
+    return _change_metadata(ctx, code, MetadataChange.clearing())
 
 
 @router.delete("/plans/{code}/metadata/{key}")
 def delete_metadata_key(ctx: Context, code: str, key: str) -> JsonResponse:
-    with ctx.db.transaction() as session:
-        plan = service.find_plan(session, ctx.organization_id, code)
-        return ok({"metadata": metadata.remove_key(plan, key, ctx.now)})
+    return _change_metadata(ctx, code, MetadataChange.removing(key))
 
 
 # Charges -------------------------------------------------------------------------------

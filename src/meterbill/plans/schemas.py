@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from meterbill.core import fields
+from meterbill.core import fields, metadata
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import INVALID, MANDATORY, MISSING, Reader
 from meterbill.plans.models import Charge, ChargeFilter, MinimumCommitment, Plan
@@ -115,11 +115,9 @@ def _obj(reader: Reader, item: Any) -> bool:
 
 def _metadata(reader: Reader) -> Any:
     value = reader.obj("metadata")
-    if isinstance(value, dict) and not all(
-        isinstance(key, str) and (item is None or isinstance(item, str))
-        for key, item in value.items()
-    ):
-        reader.add("metadata", INVALID)
+    code = metadata.fault(value, limits=False) if isinstance(value, dict) else None
+    if code is not None:
+        reader.add("metadata", code)
         return MISSING
     return value
 

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import flush_unique
 from meterbill.core.validation import Reader
@@ -119,6 +120,12 @@ def update_plan(
         _replace_charges(session, plan, data.charges, now)
     session.expire(plan, ["charges"])
     return plan
+
+
+def change_metadata(plan: Plan, change: MetadataChange, now: datetime) -> Metadata:
+    plan.plan_metadata = change.apply(plan.plan_metadata)
+    plan.updated_at = now
+    return plan.plan_metadata
 
 
 def delete_plan(session: Session, organization_id: uuid.UUID, code: str, now: datetime) -> Plan:

@@ -1,18 +1,22 @@
-"""/api/v1/wallets, the customer-scoped wallets, and /api/v1/wallet_transactions."""
+"""/api/v1/wallets, the customer-scoped wallets, their metadata, and
+/api/v1/wallet_transactions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.metadata import MetadataChange, body_metadata
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.wallets import service
 from meterbill.wallets.models import Wallet, WalletTransaction
 from meterbill.wallets.schemas import (
+    metadata_object,
     parse_transaction,
     parse_wallet,
     transaction_object,
@@ -111,6 +115,80 @@ def terminate_customer_wallet(ctx: Context, external_id: str, code: str) -> Json
     with ctx.db.transaction() as session:
         wallet = service.find_customer_wallet(session, ctx.organization_id, external_id, code)
         return _wallet(session, service.terminate_wallet(session, wallet, ctx.now), ctx)
+
+
+# Metadata: the same four changes on a wallet found by id or by customer and code ------
+
+
+WalletFinder = Callable[[Session], Wallet]
+
+
+def _change_metadata(ctx: Context, find: WalletFinder, change: MetadataChange) -> JsonResponse:
+    with ctx.db.transaction() as session:
+        wallet = service.change_metadata(session, find(session), change, ctx.now)
+        return ok(metadata_object(wallet))
+
+
+def _by_id(ctx: Context, lago_id: str) -> WalletFinder:
+    return lambda session: service.find_wallet(session, ctx.organization_id, lago_id, lock=True)
+
+
+def _by_code(ctx: Context, external_id: str, code: str) -> WalletFinder:
+    return lambda session: service.find_customer_wallet(
+        session, ctx.organization_id, external_id, code, lock=True
+    )
+
+
+@router.post("/wallets/{lago_id}/metadata")
+def replace_wallet_metadata(ctx: Context, lago_id: str, body: JsonBody) -> JsonResponse:
+    change = MetadataChange.replacing(body_metadata(body))
+    return _change_metadata(ctx, _by_id(ctx, lago_id), change)
+
+
+@router.patch("/wallets/{lago_id}/metadata")
+def merge_wallet_metadata(ctx: Context, lago_id: str, body: JsonBody) -> JsonResponse:
+    change = MetadataChange.merging(body_metadata(body))
+    return _change_metadata(ctx, _by_id(ctx, lago_id), change)
+
+
+@router.delete("/wallets/{lago_id}/metadata")
+def delete_wallet_metadata(ctx: Context, lago_id: str) -> JsonResponse:
+    return _change_metadata(ctx, _by_id(ctx, lago_id), MetadataChange.clearing())
+
+
+@router.delete("/wallets/{lago_id}/metadata/{key}")
+def delete_wallet_metadata_key(ctx: Context, lago_id: str, key: str) -> JsonResponse:
+    return _change_metadata(ctx, _by_id(ctx, lago_id), MetadataChange.removing(key))
+
+
+@router.post("/customers/{external_id}/wallets/{code}/metadata")
+def replace_customer_wallet_metadata(
+    ctx: Context, external_id: str, code: str, body: JsonBody
+) -> JsonResponse:
+    change = MetadataChange.replacing(body_metadata(body))
+    return _change_metadata(ctx, _by_code(ctx, external_id, code), change)
+
+
+@router.patch("/customers/{external_id}/wallets/{code}/metadata")
+def merge_customer_wallet_metadata(
+    ctx: Context, external_id: str, code: str, body: JsonBody
+) -> JsonResponse:
+    change = MetadataChange.merging(body_metadata(body))
+    return _change_metadata(ctx, _by_code(ctx, external_id, code), change)
+
+
+@router.delete("/customers/{external_id}/wallets/{code}/metadata")
+def delete_customer_wallet_metadata(ctx: Context, external_id: str, code: str) -> JsonResponse:
+    change = MetadataChange.clearing()
+    return _change_metadata(ctx, _by_code(ctx, external_id, code), change)
+
+
+@router.delete("/customers/{external_id}/wallets/{code}/metadata/{key}")
+def delete_customer_wallet_metadata_key(
+    ctx: Context, external_id: str, code: str, key: str
+) -> JsonResponse:
+    change = MetadataChange.removing(key)
+    return _change_metadata(ctx, _by_code(ctx, external_id, code), change)
 
 
 def _transactions(session: Session, items: list[WalletTransaction]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from meterbill.core import fields
+from meterbill.core import fields, metadata
 from meterbill.core.dates import parse_instant
 from meterbill.core.money import decimal_string, from_cents
 from meterbill.core.times import iso_seconds
@@ -107,10 +107,9 @@ def _metadata(reader: Reader) -> Any:
     raw = reader.data["metadata"]
     if raw is None:
         return {}
-    if not isinstance(raw, dict) or not all(
-        isinstance(value, str) or value is None for value in raw.values()
-    ):
-        reader.add("metadata", INVALID)
+    code = metadata.fault(raw)
+    if code is not None:
+        reader.add("metadata", code)
         return MISSING
     return dict(raw)
 
@@ -381,6 +380,11 @@ def wallet_object(view: WalletView) -> dict[str, Any]:
         "payment_method": {"payment_method_id": None, "payment_method_type": "provider"},
         "applied_invoice_custom_sections": [],
     }
+
+
+def metadata_object(wallet: Wallet) -> dict[str, Any]:
+    """What the /metadata routes answer: Lago's null stands for a wallet without metadata."""
+    return {"metadata": wallet.metadata_items or None}
 
 
 def transaction_object(transaction: WalletTransaction, wallet: Wallet) -> dict[str, Any]:

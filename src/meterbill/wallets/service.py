@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.metadata import MetadataChange, checked
 from meterbill.core.money import round_half_up, subunit_to_unit
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
@@ -66,15 +67,23 @@ def find_wallet(
 
 
 def find_customer_wallet(
-    session: Session, organization_id: uuid.UUID, external_customer_id: str, code: str
+    session: Session,
+    organization_id: uuid.UUID,
+    external_customer_id: str,
+    code: str,
+    *,
+    lock: bool = False,
 ) -> Wallet:
     """The customer's wallet with this code: the active one, else the latest."""
     customer = find_customer(session, organization_id, external_customer_id)
-    wallet = session.scalar(
+    query = (
         select(Wallet)
         .where(Wallet.customer_id == customer.id, Wallet.code == code)
         .order_by((Wallet.status == "active").desc(), Wallet.created_at.desc())
         .limit(1)
+    )
+    wallet = session.scalar(
+        query.with_for_update().execution_options(populate_existing=True) if lock else query
     )
     if wallet is None:
         raise NotFound("wallet")
@@ -299,6 +308,23 @@ def terminate_wallet(session: Session, wallet: Wallet, now: datetime) -> Wallet:
         )
         .values(status="terminated", terminated_at=now, updated_at=now)
     )
+    session.flush()
+    return wallet
+
+
+def change_metadata(
+    session: Session, wallet: Wallet, change: MetadataChange, now: datetime
+) -> Wallet:
+    """Lago's rules: a terminated wallet's metadata is frozen, except that one of its keys
+    can still be removed; removing a key where there is no metadata is "not found"."""
+    if change.removed_key is not None:
+        if not wallet.metadata_items:
+            raise NotFound("metadata")
+    elif wallet.status != "active":
+        raise ValidationFailed.single("wallet_id", "wallet_is_terminated")
+    # Checked whole, as Lago validates the record: a merge may not exceed the key count.
+    wallet.metadata_items = checked(change.apply(wallet.metadata_items))
+    wallet.updated_at = now
     session.flush()
     return wallet
 
