@@ -148,6 +148,11 @@ def test_terminate_keeps_the_balance(lago: Client, http: httpx.Client, customer:
     )
     assert [r["status"] for r in http.get(f"/wallets/{wallet['lago_id']}").json()["wallet"][
         "recurring_transaction_rules"]] == []  # fmt: skip
+    # A terminated wallet can no longer be changed (Lago's wallet_is_terminated).
+    path = f"/wallets/{wallet['lago_id']}"
+    refusal(http.put(path, json={"wallet": {"name": "Again"}}),
+            {"wallet_id": ["wallet_is_terminated"]})  # fmt: skip
+    assert http.get(path).json()["wallet"]["name"] == "Prepaid"
 
 
 def test_code_unique_among_active_wallets(http: httpx.Client, customer: None) -> None:

@@ -281,6 +281,8 @@ def create_wallet(
 
 
 def update_wallet(session: Session, wallet: Wallet, data: WalletInput, now: datetime) -> Wallet:
+    if wallet.status == "terminated":
+        raise ValidationFailed.single("wallet_id", "wallet_is_terminated")
     _check_expiration(data.columns.get("expiration_at"), now)
     for key, value in data.columns.items():
         setattr(wallet, key, value)
