@@ -31,6 +31,7 @@ from meterbill.organizations.service import (
     ensure_bootstrap_organization,
     ensure_first_organization,
 )
+from meterbill.payments.api import router as payments_router
 from meterbill.plans.api import router as plans_router
 from meterbill.settings import Settings
 from meterbill.subscriptions.api import router as subscriptions_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         past_usage_router,
         analytics_router,
         wallets_router,
+        payments_router,
     ):
         app.include_router(router)
 

@@ -17,6 +17,7 @@ from meterbill.invoices.models import (
 )
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
 from meterbill.organizations.models import ApiKey, Organization
+from meterbill.payments.models import Payment
 from meterbill.plans.models import (
     Charge,
     ChargeFilter,
@@ -66,6 +67,7 @@ __all__ = [
     "InvoiceTax",
     "MinimumCommitment",
     "Organization",
+    "Payment",
     "Plan",
     "PlanTax",
     "RecurringTransactionRule",

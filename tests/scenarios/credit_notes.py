@@ -10,6 +10,8 @@ from meterbill.credit_notes.models import CreditNote
 from meterbill.credit_notes.schemas import parse_credit_note, parse_items
 from meterbill.credit_notes.service import Estimate, create_credit_note, estimate
 from meterbill.invoices.models import Fee, Invoice
+from meterbill.payments.schemas import parse_payment
+from meterbill.payments.service import create_manual_payment
 from meterbill.subscriptions.service import terminate_subscription
 from tests.scenarios.billing import Billing, utc
 
@@ -64,11 +66,10 @@ def plan_fee(billing: Billing, invoice_id: Any, amount_cents: int) -> Any:
 
 
 def record_payment(billing: Billing, invoice_id: Any, paid_cents: int) -> None:
-    """A partial payment, as a payment provider would record it (no API for it yet)."""
+    """A manual payment of `paid_cents`, through the payments service (POST /payments)."""
+    body = {"invoice_id": str(invoice_id), "amount_cents": paid_cents, "reference": "wire"}
     with billing.database.transaction() as session:
-        invoice = session.get(Invoice, invoice_id)
-        assert invoice is not None
-        invoice.total_paid_amount_cents = paid_cents
+        create_manual_payment(session, billing.org.id, parse_payment(body), utc(2030, 1, 1))
 
 
 def terminate(billing: Billing, external_id: str, at: Any, **options: Any) -> None:

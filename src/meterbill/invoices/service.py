@@ -101,17 +101,28 @@ def update_invoice(
         if metadata:
             raise MethodNotAllowed("metadata_on_draft_invoice")
     if payment_status is not None and payment_status != invoice.payment_status:
-        invoice.payment_status = payment_status
         if payment_status == "succeeded":
+            # Marked paid by hand: whatever payments were recorded, the rest came in too
+            # (set, not added, so recorded payments are not counted twice).
             invoice.total_paid_amount_cents = invoice.total_amount_cents
-            invoice.payment_overdue = False
-        wallets.credit_invoice_paid(session, invoice, payment_status, now)
+        change_payment_status(session, invoice, payment_status, now)
     if metadata is not None:
         _replace_metadata(session, invoice, metadata, now)
     invoice.updated_at = now
     session.flush()
     session.refresh(invoice)
     return invoice
+
+
+def change_payment_status(
+    session: Session, invoice: Invoice, payment_status: str, now: datetime
+) -> None:
+    """A paid invoice is no longer overdue, and a credit invoice's credits follow its
+    payment."""
+    invoice.payment_status = payment_status
+    if payment_status == "succeeded":
+        invoice.payment_overdue = False
+    wallets.credit_invoice_paid(session, invoice, payment_status, now)
 
 
 def _replace_metadata(

@@ -1,0 +1,1 @@
+"""Payments recorded against invoices (Lago's manual payments)."""
