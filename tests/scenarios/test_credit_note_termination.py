@@ -15,7 +15,15 @@ from meterbill.subscriptions.schemas import parse_subscription
 from meterbill.subscriptions.service import create_subscription
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
-from tests.scenarios.credit_notes import invoice_credits, notes, record_payment, terminate
+from tests.scenarios.credit_notes import (
+    invoice_credits,
+    issue,
+    notes,
+    plan_fee,
+    record_payment,
+    terminate,
+)
+from tests.scenarios.wallets import Wallets
 
 
 @pytest.fixture
@@ -241,3 +249,24 @@ def test_upgrade_while_the_old_plan_is_a_draft_credits_it_at_finalization(
     assert invoice_credits(billing, upgrade.id) == (4_285, 7_200 - 4_285)
     [note] = notes(billing)
     assert (note.balance_amount_cents, note.credit_status) == (0, "consumed")
+
+
+def test_offset_counts_what_earlier_notes_already_took_off(
+    billing: Billing, database: Database, org: Org
+) -> None:
+    wallets = Wallets(database, org)
+    wallets.customer("cus")
+    wallets.wallet("cus", utc(2023, 2, 1), granted_credits="25")
+    billing.subscribe("cus", "adv", "sub", utc(2023, 2, 8, 5))
+    [start] = billing.invoices()
+    assert start.total_amount_cents == 4_500 - 2_500  # the wallet paid 2 500
+    fee = plan_fee(billing, start.id, 3_750)
+    issue(billing, start.id, [(fee, 1_000)], offset_amount_cents=1_200)  # 800 still due
+    terminate(billing, "sub", utc(2023, 2, 8, 5), on_termination_credit_note="offset")
+    [termination_note] = [note for note in notes(billing) if note.automatic]
+    # 20/28 x 5 000 less the 1 000 already credited: 2 571.43 -> 2 571 + 514 tax = 3 085,
+    # of which only the 800 still due is offset; the rest is credit.
+    assert (termination_note.sub_total_excluding_taxes_amount_cents,
+            termination_note.total_amount_cents) == (2_571, 3_085)  # fmt: skip
+    assert (termination_note.offset_amount_cents, termination_note.credit_amount_cents) == (
+        800, 2_285)  # fmt: skip
