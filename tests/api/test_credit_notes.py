@@ -18,6 +18,7 @@ from lago_python_client.models.credit_note import (
     Items,
 )
 from lago_python_client.models.invoice import InvoiceFee, InvoiceFeesList, OneOffInvoice
+from lago_python_client.models.payment import Payment
 from lago_python_client.models.subscription import Subscription
 
 from meterbill.core.db import Database
@@ -92,6 +93,41 @@ def test_issue_find_list_update_void(lago: Client, invoice: Any) -> None:
     with pytest.raises(LagoApiError) as refused:
         lago.credit_notes.void(note.lago_id)
     assert refused.value.status_code == 405
+
+
+def test_an_offset_that_covers_what_is_due_settles_the_invoice(
+    lago: Client, http: httpx.Client, invoice: Any
+) -> None:
+    fee_id = invoice.fees.__root__[0].lago_id
+    lago.payments.create(Payment(invoice_id=invoice.lago_id, amount_cents=6_000, reference="r1"))
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_due_amount_cents) == ("pending", 6_000)
+    # 5 000 of the fee + 1 000 VAT, offset: nothing is due any more, so it is paid.
+    lago.credit_notes.create(CreditNote(invoice_id=invoice.lago_id, offset_amount_cents=6_000,
+                                        items=items(fee_id, 5_000)))  # fmt: skip
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_due_amount_cents, found.total_paid_amount_cents) == (
+        "succeeded", 0, 6_000)  # fmt: skip
+    # Only what was paid can be refunded.
+    estimate = lago.credit_notes.estimate(
+        CreditNoteEstimate(invoice_id=invoice.lago_id, items=items(fee_id, 5_000)))  # fmt: skip
+    assert estimate.max_refundable_amount_cents == 6_000
+
+
+def test_marked_paid_by_hand_after_an_offset_pays_only_what_was_due(
+    lago: Client, http: httpx.Client, invoice: Any
+) -> None:
+    fee_id = invoice.fees.__root__[0].lago_id
+    lago.credit_notes.create(CreditNote(invoice_id=invoice.lago_id, offset_amount_cents=3_600,
+                                        items=items(fee_id, 3_000)))  # fmt: skip
+    http.put(f"/invoices/{invoice.lago_id}", json={"invoice": {"payment_status": "succeeded"}})
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.total_paid_amount_cents, found.total_due_amount_cents) == (8_400, 0)
+    response = http.post("/credit_notes", json={"credit_note": {
+        "invoice_id": invoice.lago_id, "refund_amount_cents": 8_401,
+        "items": [{"fee_id": fee_id, "amount_cents": 7_000}]}})  # fmt: skip
+    assert response.json()["error_details"] == {
+        "refund_amount_cents": ["higher_than_remaining_invoice_amount"]}  # fmt: skip
 
 
 def test_refund_offset_and_the_invoice_amounts(

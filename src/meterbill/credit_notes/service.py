@@ -271,9 +271,21 @@ def issue(
             )
         )
     invoice.updated_at = now
+    if split.offset > 0:
+        _settle_if_offset_in_full(invoice, issued.offset + split.offset)
     session.flush()
     session.refresh(note)
     return note
+
+
+def _settle_if_offset_in_full(invoice: Invoice, offset: int) -> None:
+    """Lago counts an offset as settling the invoice: once payments and offsets cover
+    it, it is paid (and no longer overdue). Never a credit invoice (refused above), so
+    no wallet credits follow."""
+    if invoice.total_amount_cents - invoice.total_paid_amount_cents - offset > 0:
+        return
+    invoice.payment_status = "succeeded"
+    invoice.payment_overdue = False
 
 
 def create_credit_note(

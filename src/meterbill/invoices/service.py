@@ -16,6 +16,7 @@ from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.credit_notes.consumption import give_back, has_standing_credit_notes
+from meterbill.credit_notes.service import offsets_by_invoice
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import lifecycle
@@ -102,9 +103,12 @@ def update_invoice(
             raise MethodNotAllowed("metadata_on_draft_invoice")
     if payment_status is not None and payment_status != invoice.payment_status:
         if payment_status == "succeeded":
-            # Marked paid by hand: whatever payments were recorded, the rest came in too
-            # (set, not added, so recorded payments are not counted twice).
-            invoice.total_paid_amount_cents = invoice.total_amount_cents
+            # Marked paid by hand: what was still due came in too (set, not added, so
+            # recorded payments are not counted twice; what offsets took off was not paid).
+            offset = offsets_by_invoice(session, [invoice.id]).get(invoice.id, 0)
+            invoice.total_paid_amount_cents = max(
+                invoice.total_amount_cents - offset, invoice.total_paid_amount_cents
+            )
         change_payment_status(session, invoice, payment_status, now)
     if metadata is not None:
         _replace_metadata(session, invoice, metadata, now)
