@@ -16,13 +16,8 @@ from lago_python_client.models.credit_note import CreditNote, CreditNoteEstimate
 from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
-from tests.scenarios.credit_notes import record_payment, terminate
-from tests.scenarios.wallets import Wallets
-
-
-def standard(metric_id: str, amount: str, **fields: Any) -> dict[str, Any]:
-    return {"billable_metric_id": metric_id, "charge_model": "standard",
-            "properties": {"amount": amount}, **fields}  # fmt: skip
+from tests.scenarios.credit_notes import e15, record_payment, terminate
+from tests.scenarios.wallets import Wallets, e14_setup
 
 
 def totals(invoice: Any) -> tuple[int, int, int, int, int]:
@@ -76,18 +71,7 @@ def test_e14_restricted_wallet_pays_pay_in_advance_charges(
     database: Database, org: Org, lago: Client
 ) -> None:
     wallets = Wallets(database, org)
-    wallets.tax("vat", "24")
-    count_1, count_2 = wallets.metric("count_1"), wallets.metric("count_2")
-    other = wallets.metric("other")
-    wallets.plan("p", [
-        standard(count_1, "14.29", pay_in_advance=True, tax_codes=["vat"]),
-        standard(count_2, "14.27", pay_in_advance=True, tax_codes=["vat"]),
-        standard(other, "10", pay_in_advance=True),
-    ])  # fmt: skip
-    wallets.customer("cus", timezone="UTC")
-    wallets.subscribe("cus", "p", "sub", utc(2024, 3, 1))
-    restricted = {"billable_metric_codes": ["count_1", "count_2"]}
-    wallet = wallets.wallet("cus", utc(2024, 3, 1), granted_credits="39", applies_to=restricted)
+    wallet = e14_setup(wallets)
     wallets.tick(utc(2024, 3, 1, 1))
     balances = []
     for day, code in ((2, "other"), (3, "count_1"), (4, "count_2")):
@@ -119,20 +103,8 @@ def test_e14_restricted_wallet_pays_pay_in_advance_charges(
 
 
 def test_e15_credit_note_with_coupon_and_two_taxes(billing: Billing, lago: Client) -> None:
-    billing.tax("vat", "10", applied_to_organization=True)
-    billing.tax("tax_a", "10")
-    billing.tax("tax_b", "10")
-    billing.plan("p1", [], amount_cents=17_900, pay_in_advance=True)
-    billing.plan("p2", [], amount_cents=39_900, pay_in_advance=True, tax_codes=["tax_a", "tax_b"])
-    billing.customer("cus")
-    for plan, subscription in (("p1", "s1"), ("p2", "s2")):
-        billing.subscribe("cus", plan, subscription, utc(2023, 9, 19, 10),
-                          billing_time="anniversary")  # fmt: skip
-    billing.coupon("c", coupon_type="fixed_amount", amount_cents=25_000, amount_currency="EUR",
-                   frequency="forever", applies_to={"plan_codes": ["p2"]})  # fmt: skip
-    billing.apply("cus", "c", utc(2023, 9, 20), amount_cents=25_000)
-    billing.tick(utc(2023, 10, 19, 10))
-    october = lago.invoices.find(str(billing.invoices()[-1].id))
+    october_row = e15(billing)
+    october = lago.invoices.find(str(october_row.id))
     assert october.issuing_date == "2023-10-19"
     assert totals(october) == (57_800, 25_000, 4_770, 37_570, 37_570)
     assert sorted((t.tax_code, t.amount_cents, t.fees_amount_cents)

@@ -75,3 +75,23 @@ def record_payment(billing: Billing, invoice_id: Any, paid_cents: int) -> None:
 def terminate(billing: Billing, external_id: str, at: Any, **options: Any) -> None:
     with billing.database.transaction() as session:
         terminate_subscription(session, billing.org.id, external_id, "active", at, **options)
+
+
+def e15(billing: Billing) -> Any:
+    """E15 (billing.md §14): two anniversary in-advance plans, plan 2 taxed 10 % + 10 %,
+    a 25 000 coupon on it; returns the October invoice."""
+    billing.tax("vat", "10", applied_to_organization=True)
+    billing.tax("tax_a", "10")
+    billing.tax("tax_b", "10")
+    billing.plan("p1", [], amount_cents=17_900, pay_in_advance=True)
+    billing.plan("p2", [], amount_cents=39_900, pay_in_advance=True, tax_codes=["tax_a", "tax_b"])
+    billing.customer("cus")
+    billing.subscribe("cus", "p1", "s1", utc(2023, 9, 19, 10), billing_time="anniversary")
+    billing.subscribe("cus", "p2", "s2", utc(2023, 9, 19, 10), billing_time="anniversary")
+    billing.coupon("c", coupon_type="fixed_amount", amount_cents=25_000, amount_currency="EUR",
+                   frequency="forever", applies_to={"plan_codes": ["p2"]})  # fmt: skip
+    billing.apply("cus", "c", utc(2023, 9, 20), amount_cents=25_000)
+    billing.tick(utc(2023, 10, 19, 10))
+    october = billing.invoices()[-1]
+    assert october.billing_date.isoformat() == "2023-10-19"
+    return october

@@ -17,6 +17,7 @@ from meterbill.organizations.service import update_organization
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import (
+    e15,
     estimated,
     invoice_credits,
     issue,
@@ -29,25 +30,6 @@ from tests.scenarios.credit_notes import (
 @pytest.fixture
 def billing(database: Database, org: Org) -> Billing:
     return Billing(database, org)
-
-
-def e15(billing: Billing) -> Any:
-    """Two anniversary in-advance plans; plan 2 taxed 10 % + 10 %, a 25 000 coupon on it."""
-    billing.tax("vat", "10", applied_to_organization=True)
-    billing.tax("tax_a", "10")
-    billing.tax("tax_b", "10")
-    billing.plan("p1", [], amount_cents=17_900, pay_in_advance=True)
-    billing.plan("p2", [], amount_cents=39_900, pay_in_advance=True, tax_codes=["tax_a", "tax_b"])
-    billing.customer("cus")
-    billing.subscribe("cus", "p1", "s1", utc(2023, 9, 19, 10), billing_time="anniversary")
-    billing.subscribe("cus", "p2", "s2", utc(2023, 9, 19, 10), billing_time="anniversary")
-    billing.coupon("c", coupon_type="fixed_amount", amount_cents=25_000, amount_currency="EUR",
-                   frequency="forever", applies_to={"plan_codes": ["p2"]})  # fmt: skip
-    billing.apply("cus", "c", utc(2023, 9, 20), amount_cents=25_000)
-    billing.tick(utc(2023, 10, 19, 10))
-    october = billing.invoices()[-1]
-    assert october.billing_date.isoformat() == "2023-10-19"
-    return october
 
 
 def test_e15_invoice_with_coupon_and_two_taxes(billing: Billing) -> None:

@@ -9,7 +9,7 @@ from meterbill.core.db import Database
 from meterbill.invoices.models import Invoice
 from tests.conftest import Org
 from tests.scenarios.billing import utc
-from tests.scenarios.wallets import Wallets
+from tests.scenarios.wallets import Wallets, e14_setup, standard
 
 
 @pytest.fixture
@@ -17,28 +17,8 @@ def wallets(database: Database, org: Org) -> Wallets:
     return Wallets(database, org)
 
 
-def standard(metric_id: str, amount: str, **fields: object) -> dict[str, object]:
-    return {"billable_metric_id": metric_id, "charge_model": "standard",
-            "properties": {"amount": amount}, **fields}  # fmt: skip
-
-
 def test_e14_pay_in_advance_charges_paid_by_a_restricted_wallet(wallets: Wallets) -> None:
-    wallets.tax("vat", "24")
-    count_1, count_2 = wallets.metric("count_1"), wallets.metric("count_2")
-    other = wallets.metric("other")
-    wallets.plan("p", [
-        standard(count_1, "14.29", pay_in_advance=True, tax_codes=["vat"]),
-        standard(count_2, "14.27", pay_in_advance=True, tax_codes=["vat"]),
-        standard(other, "10", pay_in_advance=True),
-    ])  # fmt: skip
-    wallets.customer("cus", timezone="UTC")
-    wallets.subscribe("cus", "p", "sub", utc(2024, 3, 1))
-    wallet = wallets.wallet(
-        "cus",
-        utc(2024, 3, 1),
-        granted_credits="39",
-        applies_to={"billable_metric_codes": ["count_1", "count_2"]},
-    )
+    wallet = e14_setup(wallets)
     wallets.tick(utc(2024, 3, 1, 1))
     assert wallets.read(wallet, utc(2024, 3, 1, 1))["credits_balance"] == "39.0"
 

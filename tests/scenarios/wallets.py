@@ -10,7 +10,7 @@ from sqlalchemy import select
 from meterbill.wallets import service
 from meterbill.wallets.models import Wallet, WalletTransaction
 from meterbill.wallets.schemas import parse_transaction, parse_wallet, wallet_object
-from tests.scenarios.billing import Billing
+from tests.scenarios.billing import Billing, utc
 
 
 class Wallets(Billing):
@@ -52,3 +52,25 @@ class Wallets(Billing):
             )
             session.expunge_all()
             return rows
+
+
+def standard(metric_id: str, amount: str, **fields: Any) -> dict[str, Any]:
+    return {"billable_metric_id": metric_id, "charge_model": "standard",
+            "properties": {"amount": amount}, **fields}  # fmt: skip
+
+
+def e14_setup(wallets: Wallets) -> str:
+    """E14 (billing.md §14): three pay-in-advance charges, two of them taxed 24 %, and a
+    wallet of 39 granted credits restricted to those two. Returns the wallet's id."""
+    wallets.tax("vat", "24")
+    count_1, count_2 = wallets.metric("count_1"), wallets.metric("count_2")
+    other = wallets.metric("other")
+    wallets.plan("p", [
+        standard(count_1, "14.29", pay_in_advance=True, tax_codes=["vat"]),
+        standard(count_2, "14.27", pay_in_advance=True, tax_codes=["vat"]),
+        standard(other, "10", pay_in_advance=True),
+    ])  # fmt: skip
+    wallets.customer("cus", timezone="UTC")
+    wallets.subscribe("cus", "p", "sub", utc(2024, 3, 1))
+    restricted = {"billable_metric_codes": ["count_1", "count_2"]}
+    return wallets.wallet("cus", utc(2024, 3, 1), granted_credits="39", applies_to=restricted)
