@@ -36,6 +36,14 @@ def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer
     )
 
 
+def ids_ever_under(organization_id: uuid.UUID, external_id: str) -> Select[tuple[uuid.UUID]]:
+    """Every customer that has had this external id, deleted ones included: their
+    documents stay listed under it."""
+    return select(Customer.id).where(
+        Customer.organization_id == organization_id, Customer.external_id == external_id
+    )
+
+
 def find_customer(session: Session, organization_id: uuid.UUID, external_id: str) -> Customer:
     customer = session.scalar(_live(organization_id, external_id))
     if customer is None:

@@ -19,6 +19,7 @@ from meterbill.credit_notes.consumption import give_back, has_standing_credit_no
 from meterbill.credit_notes.service import offsets_by_invoice
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
+from meterbill.customers.service import ids_ever_under
 from meterbill.invoices import lifecycle
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Credit, Invoice, InvoiceMetadata
@@ -51,14 +52,8 @@ def invoice_query(organization_id: uuid.UUID, filters: InvoiceFilters) -> Select
     if filters.customer_id is not None:
         query = query.where(Invoice.customer_id == filters.customer_id)
     if filters.external_customer_id:
-        # A deleted customer's invoices stay listed under its external id.
         query = query.where(
-            Invoice.customer_id.in_(
-                select(Customer.id).where(
-                    Customer.organization_id == organization_id,
-                    Customer.external_id == filters.external_customer_id,
-                )
-            )
+            Invoice.customer_id.in_(ids_ever_under(organization_id, filters.external_customer_id))
         )
     if filters.statuses:
         query = query.where(Invoice.status.in_(filters.statuses))

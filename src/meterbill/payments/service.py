@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import Forbidden, NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.credit_notes.service import issued_on
-from meterbill.customers.models import Customer
+from meterbill.customers.service import ids_ever_under
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.schemas import HIDDEN_STATUSES
 from meterbill.invoices.service import change_payment_status, find_invoice
@@ -123,14 +123,8 @@ def payment_query(organization_id: uuid.UUID, filters: PaymentFilters) -> Select
     if filters.customer_id is not None:
         query = query.where(Payment.customer_id == filters.customer_id)
     if filters.external_customer_id:
-        # A deleted customer's payments stay listed under its external id.
         query = query.where(
-            Payment.customer_id.in_(
-                select(Customer.id).where(
-                    Customer.organization_id == organization_id,
-                    Customer.external_id == filters.external_customer_id,
-                )
-            )
+            Payment.customer_id.in_(ids_ever_under(organization_id, filters.external_customer_id))
         )
     return query.order_by(Payment.created_at.desc(), Payment.id.desc())
 
