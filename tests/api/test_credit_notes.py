@@ -250,7 +250,13 @@ def test_metadata(lago: Client, invoice: Any) -> None:
     assert lago.credit_notes.merge_metadata(note.lago_id, {"b": "2"}) == {"a": "1", "b": "2"}
     assert lago.credit_notes.delete_metadata_key(note.lago_id, "a") == {"b": "2"}
     assert lago.credit_notes.replace_metadata(note.lago_id, {"c": None}) == {"c": None}
-    assert lago.credit_notes.delete_all_metadata(note.lago_id) == {}
+    # As Lago: null once none is left, and no key to remove where there is no metadata.
+    assert lago.credit_notes.delete_all_metadata(note.lago_id) is None
+    with pytest.raises(LagoApiError) as refused:
+        lago.credit_notes.delete_metadata_key(note.lago_id, "c")
+    assert (refused.value.status_code, refused.value.response["code"]) == (
+        404, "metadata_not_found")  # fmt: skip
+    assert lago.credit_notes.find(note.lago_id).metadata is None
 
 
 def test_termination_option_sent_with_delete(lago: Client, http: httpx.Client) -> None:

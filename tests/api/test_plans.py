@@ -164,13 +164,32 @@ def test_plan_output_shape(http: httpx.Client, metrics: dict[str, str]) -> None:
         ),
     ).json()["plan"]
     assert set(body) == {
-        "lago_id", "name", "invoice_display_name", "created_at", "code", "interval",
-        "description", "amount_cents", "amount_currency", "trial_period", "pay_in_advance",
-        "bill_charges_monthly", "bill_fixed_charges_monthly", "customers_count",
-        "active_subscriptions_count", "draft_invoices_count", "parent_id", "pending_deletion",
-        "metadata", "charges", "fixed_charges", "usage_thresholds",
-        "applicable_usage_thresholds", "taxes", "minimum_commitment", "entitlements",
-    }  # fmt: skip
+        "lago_id",
+        "name",
+        "invoice_display_name",
+        "created_at",
+        "code",
+        "interval",
+        "description",
+        "amount_cents",
+        "amount_currency",
+        "trial_period",
+        "pay_in_advance",
+        "bill_charges_monthly",
+        "bill_fixed_charges_monthly",
+        "customers_count",
+        "active_subscriptions_count",
+        "draft_invoices_count",
+        "parent_id",
+        "pending_deletion",
+        "charges",
+        "fixed_charges",
+        "usage_thresholds",
+        "applicable_usage_thresholds",
+        "taxes",
+        "minimum_commitment",
+        "entitlements",
+    }  # fmt: skip  (no metadata: Lago leaves the key out)
     # Yearly plans may bill charges monthly: false unless asked.
     assert body["bill_charges_monthly"] is False
     [item] = body["charges"]
@@ -408,4 +427,7 @@ def test_plan_metadata_endpoints(lago: Client, http: httpx.Client) -> None:
     assert lago.plans.replace_metadata("startup", {"x": "1", "y": None}) == {"x": "1", "y": None}
     assert lago.plans.merge_metadata("startup", {"z": "2"}) == {"x": "1", "y": None, "z": "2"}
     assert lago.plans.delete_metadata_key("startup", "x") == {"y": None, "z": "2"}
-    assert lago.plans.delete_all_metadata("startup") == {}
+    assert lago.plans.delete_all_metadata("startup") is None
+    assert "metadata" not in http.get("/plans/startup").json()["plan"]
+    missing = http.delete("/plans/startup/metadata/y")
+    assert (missing.status_code, missing.json()["code"]) == (404, "metadata_not_found")

@@ -39,14 +39,15 @@ def create_wallet(http: httpx.Client, **fields: Any) -> dict[str, Any]:
 
 
 def shown(http: httpx.Client, lago_id: str) -> Any:
-    return http.get(f"/wallets/{lago_id}").json()["wallet"]["metadata"]
+    """The wallet's metadata as GET shows it; None when the key is left out (no metadata)."""
+    return http.get(f"/wallets/{lago_id}").json()["wallet"].get("metadata")
 
 
 def test_replace_merge_and_delete_by_wallet_id(
     lago: Client, http: httpx.Client, customer: None
 ) -> None:
     wallet_id = create_wallet(http, code="main")["lago_id"]
-    assert shown(http, wallet_id) == {}
+    assert shown(http, wallet_id) is None
 
     replaced = lago.wallets.replace_metadata(wallet_id, {"team": "ops", "region": None})
     assert replaced == {"team": "ops", "region": None}
@@ -68,7 +69,7 @@ def test_replace_merge_and_delete_by_wallet_id(
 
     # No metadata is Lago's null; the wallet object keeps showing an empty map.
     assert lago.wallets.delete_all_metadata(wallet_id) is None
-    assert shown(http, wallet_id) == {}
+    assert shown(http, wallet_id) is None
     assert http.patch(f"/wallets/{wallet_id}/metadata", json={"metadata": {}}).json() == {
         "metadata": None
     }
@@ -109,7 +110,7 @@ def test_customer_scoped_routes(lago: Client, http: httpx.Client, customer: None
     assert metadata.delete_key("cus", "credits", "c") == {"d": None}
     assert lago.customers.wallets.find("cus", "credits").metadata == {"d": None}
     assert metadata.delete_all("cus", "credits") is None
-    assert lago.customers.wallets.find("cus", "credits").metadata == {}
+    assert lago.customers.wallets.find("cus", "credits").metadata is None
 
 
 def test_customer_scoped_routes_change_the_active_wallet_of_that_code(

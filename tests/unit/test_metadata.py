@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from meterbill.core.errors import MissingParam, ValidationFailed
+from meterbill.core.errors import MissingParam, NotFound, ValidationFailed
 from meterbill.core.metadata import MetadataChange, body_metadata, checked, fault
 
 CURRENT = {"a": "1", "b": None}
@@ -32,7 +32,15 @@ def test_changes_leave_the_current_map_alone(
 
 def test_changes_of_no_metadata() -> None:
     assert MetadataChange.merging({"a": "1"}).apply(None) == {"a": "1"}
-    assert MetadataChange.removing("a").apply(None) == {}
+    with pytest.raises(NotFound):
+        MetadataChange.removing("a").apply(None)
+
+
+def test_a_merge_is_checked_whole() -> None:
+    fifty = {str(n): None for n in range(50)}
+    with pytest.raises(ValidationFailed):
+        MetadataChange.merging({"one_more": "x"}).apply(fifty)
+    assert MetadataChange.merging({"0": "x"}).apply(fifty) == {**fifty, "0": "x"}
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from meterbill.core.errors import MissingParam, ValidationFailed
+from meterbill.core.errors import MissingParam, NotFound, ValidationFailed
 from meterbill.core.validation import INVALID
 
 Metadata = dict[str, str | None]
@@ -79,10 +79,19 @@ class MetadataChange:
         return cls(removed_key=key)
 
     def apply(self, current: Metadata | None) -> Metadata:
-        """The map after the change; `current` itself is left as it was."""
+        """The map after the change; `current` itself is left as it was. A merge is
+        checked whole, as Lago validates the record: it may not exceed the key count.
+        Removing a key where there is no metadata is "not found", as in Lago."""
         current = current or {}
         if self.removed_key is not None:
+            if not current:
+                raise NotFound("metadata")
             return {key: value for key, value in current.items() if key != self.removed_key}
         if self.merges:
-            return {**current, **self.values}
+            return checked({**current, **self.values})
         return dict(self.values)
+
+
+def metadata_response(values: Metadata | None) -> dict[str, Metadata | None]:
+    """What the /metadata routes answer: Lago's null stands for no metadata."""
+    return {"metadata": values or None}

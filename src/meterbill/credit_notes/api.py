@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok, query_date
-from meterbill.core.metadata import Metadata, MetadataChange
+from meterbill.core.metadata import Metadata, MetadataChange, metadata_response
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.credit_notes import service
@@ -244,7 +244,7 @@ def _change_metadata(ctx: Context, credit_note_id: str, change: MetadataChange) 
         result = service.change_metadata(
             session, ctx.organization_id, credit_note_id, change, ctx.now
         )
-        return ok({"metadata": result})
+        return ok(metadata_response(result))
 
 
 @router.post("/credit_notes/{credit_note_id}/metadata")

@@ -68,7 +68,7 @@ def parse_items(data: dict[str, Any]) -> list[ItemInput]:
 
 def parse_metadata(value: Any) -> Metadata:
     """A credit note's metadata; null clears it. Lago's limits are not applied here yet."""
-    return {} if value is None else metadata.checked(value, limits=False)
+    return {} if value is None else metadata.checked(value)
 
 
 def parse_credit_note(data: dict[str, Any]) -> CreditNoteInput:
@@ -149,7 +149,7 @@ def credit_note_object(
         "xml_url": None,
         "self_billed": False,
         "error_details": [],
-        "metadata": note.metadata_values or {},
+        **({"metadata": note.metadata_values} if note.metadata_values else {}),
         "customer": customer,
         "items": [
             {

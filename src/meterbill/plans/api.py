@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
-from meterbill.core.metadata import MetadataChange, body_metadata
+from meterbill.core.metadata import MetadataChange, body_metadata, metadata_response
 from meterbill.core.pagination import PageRequest, page_of
 from meterbill.core.validation import Reader, root_object
 from meterbill.organizations.service import get_organization
@@ -79,24 +79,23 @@ def delete_plan(ctx: Context, code: str) -> JsonResponse:
 
 
 # Metadata ------------------------------------------------------------------------------
-# Lago's limits on item metadata are not applied to plans yet (limits=False).
 
 
 def _change_metadata(ctx: Context, code: str, change: MetadataChange) -> JsonResponse:
     with ctx.db.transaction() as session:
         plan = service.find_plan(session, ctx.organization_id, code)
-        return ok({"metadata": service.change_metadata(plan, change, ctx.now)})
+        return ok(metadata_response(service.change_metadata(plan, change, ctx.now)))
 
 
 @router.post("/plans/{code}/metadata")
 def replace_metadata(ctx: Context, code: str, body: JsonBody) -> JsonResponse:
-    values = body_metadata(body, limits=False)
+    values = body_metadata(body)
     return _change_metadata(ctx, code, MetadataChange.replacing(values))
 
 
 @router.patch("/plans/{code}/metadata")
 def merge_metadata(ctx: Context, code: str, body: JsonBody) -> JsonResponse:
-    values = body_metadata(body, limits=False)
+    values = body_metadata(body)
     return _change_metadata(ctx, code, MetadataChange.merging(values))
 
 

@@ -115,7 +115,7 @@ def _obj(reader: Reader, item: Any) -> bool:
 
 def _metadata(reader: Reader) -> Any:
     value = reader.obj("metadata")
-    code = metadata.fault(value, limits=False) if isinstance(value, dict) else None
+    code = metadata.fault(value) if isinstance(value, dict) else None
     if code is not None:
         reader.add("metadata", code)
         return MISSING
@@ -304,7 +304,8 @@ def plan_object(
         "draft_invoices_count": counts.get("draft_invoices_count", 0),
         "parent_id": str(plan.parent_id) if plan.parent_id else None,
         "pending_deletion": plan.pending_deletion,
-        "metadata": plan.plan_metadata,
+        # Lago leaves the key out for a plan without metadata.
+        **({"metadata": plan.plan_metadata} if plan.plan_metadata else {}),
         "charges": charges,
         "fixed_charges": [],
         "usage_thresholds": [],

@@ -376,15 +376,14 @@ def wallet_object(view: WalletView) -> dict[str, Any]:
             "fee_types": list(wallet.fee_types or []),
             "billable_metric_codes": view.metric_codes,
         },
-        "metadata": wallet.metadata_items or {},
+        **({"metadata": wallet.metadata_items} if wallet.metadata_items else {}),
         "payment_method": {"payment_method_id": None, "payment_method_type": "provider"},
         "applied_invoice_custom_sections": [],
     }
 
 
 def metadata_object(wallet: Wallet) -> dict[str, Any]:
-    """What the /metadata routes answer: Lago's null stands for a wallet without metadata."""
-    return {"metadata": wallet.metadata_items or None}
+    return metadata.metadata_response(wallet.metadata_items)
 
 
 def transaction_object(transaction: WalletTransaction, wallet: Wallet) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
-from meterbill.core.metadata import MetadataChange, checked
+from meterbill.core.metadata import MetadataChange
 from meterbill.core.money import round_half_up, subunit_to_unit
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
@@ -317,15 +317,11 @@ def terminate_wallet(session: Session, wallet: Wallet, now: datetime) -> Wallet:
 def change_metadata(
     session: Session, wallet: Wallet, change: MetadataChange, now: datetime
 ) -> Wallet:
-    """Lago's rules: a terminated wallet's metadata is frozen, except that one of its keys
-    can still be removed; removing a key where there is no metadata is "not found"."""
-    if change.removed_key is not None:
-        if not wallet.metadata_items:
-            raise NotFound("metadata")
-    elif wallet.status != "active":
+    """Lago's rule: a terminated wallet's metadata is frozen, except that one of its keys
+    can still be removed."""
+    if change.removed_key is None and wallet.status != "active":
         raise ValidationFailed.single("wallet_id", "wallet_is_terminated")
-    # Checked whole, as Lago validates the record: a merge may not exceed the key count.
-    wallet.metadata_items = checked(change.apply(wallet.metadata_items))
+    wallet.metadata_items = change.apply(wallet.metadata_items)
     wallet.updated_at = now
     session.flush()
     return wallet
