@@ -346,6 +346,11 @@ def test_a_draft_takes_no_payment(database: Database, org: Org, http: httpx.Clie
     assert response.status_code == 403
     assert response.json() == {"status": 403, "error": "Forbidden", "code": "feature_unavailable"}
     assert http.get("/payments").json()["payments"] == []
+    # Finalized, it takes one (and leaves no draft for other tests' clock to finalize).
+    http.put(f"/invoices/{draft['lago_id']}/finalize")
+    response = http.post("/payments", json={"payment": {
+        "invoice_id": draft["lago_id"], "amount_cents": 100, "reference": "r"}})  # fmt: skip
+    assert response.status_code == 200
 
 
 def test_racing_payments_never_overpay(
@@ -373,3 +378,18 @@ def test_racing_payments_never_overpay(
             )
         )
     assert total == 10_000
+
+
+def fee_statuses(lago: Client, invoice_id: str) -> list[str | None]:
+    return [fee.payment_status for fee in lago.invoices.find(invoice_id).fees.__root__]
+
+
+def test_fees_take_the_invoice_payment_status(
+    lago: Client, http: httpx.Client, invoice: Any
+) -> None:
+    lago.payments.create(Payment(invoice_id=invoice.lago_id, amount_cents=5_000, reference="a"))
+    assert fee_statuses(lago, invoice.lago_id) == ["pending"]  # partly paid
+    lago.payments.create(Payment(invoice_id=invoice.lago_id, amount_cents=7_000, reference="b"))
+    assert fee_statuses(lago, invoice.lago_id) == ["succeeded"]
+    http.put(f"/invoices/{invoice.lago_id}", json={"invoice": {"payment_status": "failed"}})
+    assert fee_statuses(lago, invoice.lago_id) == ["failed"]

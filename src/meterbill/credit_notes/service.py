@@ -34,6 +34,7 @@ from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import ids_ever_under
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Fee, Invoice
+from meterbill.invoices.payment_status import mark_payment_status
 from meterbill.organizations.models import Organization
 
 
@@ -273,20 +274,20 @@ def issue(
         )
     invoice.updated_at = now
     if split.offset > 0:
-        _settle_if_offset_in_full(invoice, issued.offset + split.offset)
+        _settle_if_offset_in_full(session, invoice, issued.offset + split.offset, now)
     session.flush()
     session.refresh(note)
     return note
 
 
-def _settle_if_offset_in_full(invoice: Invoice, offset: int) -> None:
+def _settle_if_offset_in_full(
+    session: Session, invoice: Invoice, offset: int, now: datetime
+) -> None:
     """Lago counts an offset as settling the invoice: once payments and offsets cover
-    it, it is paid (and no longer overdue). Never a credit invoice (refused above), so
-    no wallet credits follow."""
+    it, it is paid. Never a credit invoice (refused above), so no wallet credits follow."""
     if invoice.total_amount_cents - invoice.total_paid_amount_cents - offset > 0:
         return
-    invoice.payment_status = "succeeded"
-    invoice.payment_overdue = False
+    mark_payment_status(session, invoice, "succeeded", now)
 
 
 def create_credit_note(

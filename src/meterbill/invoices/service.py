@@ -23,6 +23,7 @@ from meterbill.customers.service import ids_ever_under
 from meterbill.invoices import lifecycle
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Credit, Invoice, InvoiceMetadata
+from meterbill.invoices.payment_status import mark_payment_status
 from meterbill.invoices.schemas import HIDDEN_STATUSES
 from meterbill.organizations.models import Organization
 from meterbill.wallets import service as wallets
@@ -116,11 +117,9 @@ def update_invoice(
 def change_payment_status(
     session: Session, invoice: Invoice, payment_status: str, now: datetime
 ) -> None:
-    """A paid invoice is no longer overdue, and a credit invoice's credits follow its
-    payment."""
-    invoice.payment_status = payment_status
-    if payment_status == "succeeded":
-        invoice.payment_overdue = False
+    """The invoice's and its fees' payment status, and a credit invoice's credits follow
+    its payment."""
+    mark_payment_status(session, invoice, payment_status, now)
     wallets.credit_invoice_paid(session, invoice, payment_status, now)
 
 
