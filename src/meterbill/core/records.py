@@ -27,6 +27,14 @@ def flush_unique(session: Session, field: str) -> None:
         raise ValidationFailed.single(field, "value_already_exist") from exc
 
 
+def key_or_not_found(raw: str, resource: str) -> uuid.UUID:
+    """A path's id as a UUID; one that is not a UUID names nothing: 404 `<resource>_not_found`."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(resource) from None
+
+
 def by_id(session: Session, model: type[T], ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, T]:
     """The rows of `model` with these ids, by id, in one query (none when `ids` is empty)."""
     wanted = set(ids)

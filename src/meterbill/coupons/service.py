@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
-from meterbill.core.records import find_live, flush_unique
+from meterbill.core.records import find_live, flush_unique, key_or_not_found
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.coupons.schemas import AppliedCouponInput, CouponInput, check_coupon
 from meterbill.customers.models import Customer
@@ -259,10 +259,7 @@ def terminate_applied_coupon(
     now: datetime,
 ) -> AppliedCoupon:  # fmt: skip
     customer = find_customer(session, organization_id, external_customer_id)
-    try:
-        key = uuid.UUID(applied_id)
-    except ValueError:
-        raise NotFound("applied_coupon") from None
+    key = key_or_not_found(applied_id, "applied_coupon")
     applied = session.get(AppliedCoupon, key)
     if applied is None or applied.customer_id != customer.id or applied.status != "active":
         raise NotFound("applied_coupon")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest, paginate
+from meterbill.core.records import key_or_not_found
 from meterbill.core.validation import root_object
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Fee, Invoice
@@ -118,10 +119,7 @@ def list_fees(ctx: Context, params: Query) -> JsonResponse:
 
 
 def _find(session: Session, organization_id: uuid.UUID, fee_id: str) -> Fee:
-    try:
-        key = uuid.UUID(fee_id)
-    except ValueError:
-        raise NotFound("fee") from None
+    key = key_or_not_found(fee_id, "fee")
     fee = session.scalar(_visible(organization_id).where(Fee.id == key))
     if fee is None:
         raise NotFound("fee")

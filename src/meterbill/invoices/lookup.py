@@ -8,6 +8,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound
+from meterbill.core.records import key_or_not_found
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.schemas import HIDDEN_STATUSES
 
@@ -22,10 +23,7 @@ def find_invoice(
 ) -> Invoice:
     """A visible invoice; with `payable`, also an open credit invoice waiting for its
     payment (a wallet top-up that must be paid before it is issued)."""
-    try:
-        key = uuid.UUID(invoice_id)
-    except ValueError:
-        raise NotFound("invoice") from None
+    key = key_or_not_found(invoice_id, "invoice")
     visible = Invoice.status.not_in(HIDDEN_STATUSES)
     if payable:
         visible = or_(visible, and_(Invoice.status == "open", Invoice.invoice_type == "credit"))

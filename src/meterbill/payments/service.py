@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import Forbidden, NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.records import key_or_not_found
 from meterbill.credit_notes.service import issued_on
 from meterbill.customers.service import ids_ever_under
 from meterbill.invoices.models import Invoice
@@ -99,10 +100,7 @@ def _visible(organization_id: uuid.UUID) -> Select[tuple[Payment]]:
 
 
 def find_payment(session: Session, organization_id: uuid.UUID, payment_id: str) -> Payment:
-    try:
-        key = uuid.UUID(payment_id)
-    except ValueError:
-        raise NotFound("payment") from None
+    key = key_or_not_found(payment_id, "payment")
     payment = session.scalar(_visible(organization_id).where(Payment.id == key))
     if payment is None:
         raise NotFound("payment")

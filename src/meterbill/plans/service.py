@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.pagination import Page, PageRequest, paginate
-from meterbill.core.records import flush_unique
+from meterbill.core.records import flush_unique, key_or_not_found
 from meterbill.core.validation import Reader
 from meterbill.coupons.models import CouponTarget
 from meterbill.metrics.models import BillableMetric
@@ -408,10 +408,7 @@ def _same_values(left: dict[str, list[str]], right: dict[str, list[str]]) -> boo
 
 
 def find_filter(session: Session, charge: Charge, filter_id: str) -> ChargeFilter:
-    try:
-        key = uuid.UUID(filter_id)
-    except ValueError:
-        raise NotFound("charge_filter") from None
+    key = key_or_not_found(filter_id, "charge_filter")
     charge_filter = session.get(ChargeFilter, key)
     if charge_filter is None or charge_filter.charge_id != charge.id or charge_filter.deleted_at:
         raise NotFound("charge_filter")
