@@ -27,12 +27,20 @@ def flush_unique(session: Session, field: str) -> None:
         raise ValidationFailed.single(field, "value_already_exist") from exc
 
 
-def key_or_not_found(raw: str, resource: str) -> uuid.UUID:
-    """A path's id as a UUID; one that is not a UUID names nothing: 404 `<resource>_not_found`."""
+def uuid_or_none(raw: str) -> uuid.UUID | None:
+    """`raw` as a UUID, or None when it is not one (it then names no record)."""
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise NotFound(resource) from None
+        return None
+
+
+def key_or_not_found(raw: str, resource: str) -> uuid.UUID:
+    """A path's id as a UUID; one that is not a UUID names nothing: 404 `<resource>_not_found`."""
+    key = uuid_or_none(raw)
+    if key is None:
+        raise NotFound(resource)
+    return key
 
 
 def by_id(session: Session, model: type[T], ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, T]:

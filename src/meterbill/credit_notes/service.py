@@ -18,6 +18,7 @@ from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.money import round_half_up
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
+from meterbill.core.records import key_or_not_found, uuid_or_none
 from meterbill.credit_notes.amounts import (
     ItemLine,
     ItemTax,
@@ -99,13 +100,6 @@ def _creditable_invoice(session: Session, organization_id: uuid.UUID, invoice_id
     return invoice
 
 
-def _uuid(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        return None
-
-
 def item_lines(items: Sequence[tuple[Fee, Decimal]]) -> list[ItemLine]:
     return [
         ItemLine(
@@ -125,7 +119,7 @@ def resolve_items(
     session: Session, invoice: Invoice, items: Sequence[ItemInput]
 ) -> list[tuple[Fee, Decimal]]:
     """Items checked one by one: the fee is on the invoice, the amount fits what is left."""
-    keys = [_uuid(item.fee_id) for item in items]
+    keys = [uuid_or_none(item.fee_id) for item in items]
     fees = {
         fee.id: fee
         for fee in session.scalars(
@@ -336,9 +330,7 @@ def estimate(
 def find_credit_note(
     session: Session, organization_id: uuid.UUID, credit_note_id: str, *, lock: bool = False
 ) -> CreditNote:
-    key = _uuid(credit_note_id)
-    if key is None:
-        raise NotFound("credit_note")
+    key = key_or_not_found(credit_note_id, "credit_note")
     query = select(CreditNote).where(
         CreditNote.id == key, CreditNote.organization_id == organization_id
     )
@@ -472,8 +464,8 @@ def credit_note_query(
             or_(
                 func.lower(CreditNote.number).like(term),
                 CreditNote.customer_id.in_(customers),
-                *([CreditNote.id == _uuid(filters.search_term)]
-                  if _uuid(filters.search_term) else []),
+                *([CreditNote.id == uuid_or_none(filters.search_term)]
+                  if uuid_or_none(filters.search_term) else []),
             )
         )  # fmt: skip
     return query.order_by(CreditNote.created_at.desc(), CreditNote.id.desc())

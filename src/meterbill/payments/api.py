@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest
-from meterbill.core.records import by_id
+from meterbill.core.records import by_id, uuid_or_none
 from meterbill.core.validation import root_object
 from meterbill.customers.models import Customer
 from meterbill.customers.service import find_customer
@@ -36,11 +36,11 @@ def _invoice_filter(params: Query) -> uuid.UUID | None:
     raw = params.get("invoice_id")
     if not raw:
         return None
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
+    key = uuid_or_none(raw)
+    if key is None:
         # Lago's filter contract answers with dry-validation's message.
-        raise ValidationFailed.single("invoice_id", "is in invalid format") from None
+        raise ValidationFailed.single("invoice_id", "is in invalid format")
+    return key
 
 
 def _page(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.pagination import Page, PageRequest, paginate
-from meterbill.core.records import flush_unique, key_or_not_found
+from meterbill.core.records import flush_unique, key_or_not_found, uuid_or_none
 from meterbill.core.validation import Reader
 from meterbill.coupons.models import CouponTarget
 from meterbill.metrics.models import BillableMetric
@@ -210,10 +210,7 @@ def _remove_commitment(session: Session, plan: Plan) -> None:
 
 
 def _metric(session: Session, organization_id: uuid.UUID, metric_id: str | None) -> BillableMetric:
-    try:
-        key = uuid.UUID(metric_id) if metric_id else None
-    except ValueError:
-        key = None
+    key = uuid_or_none(metric_id) if metric_id else None
     metric = session.get(BillableMetric, key) if key else None
     if metric is None or metric.organization_id != organization_id or metric.deleted_at:
         raise NotFound("billable_metric")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -414,10 +413,3 @@ def transaction_object(transaction: WalletTransaction, wallet: Wallet) -> dict[s
         "payment_method": {"payment_method_id": None, "payment_method_type": "provider"},
         "applied_invoice_custom_sections": [],
     }
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

@@ -19,7 +19,7 @@ from meterbill.core.metadata import MetadataChange
 from meterbill.core.money import round_half_up, subunit_to_unit
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
-from meterbill.core.records import flush_unique
+from meterbill.core.records import flush_unique, key_or_not_found, uuid_or_none
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import assign_currency, find_customer
@@ -45,7 +45,6 @@ from meterbill.wallets.schemas import (
     WalletInput,
     WalletView,
     code_from_name,
-    parse_uuid,
 )
 
 # --- finding -----------------------------------------------------------------------
@@ -54,9 +53,7 @@ from meterbill.wallets.schemas import (
 def find_wallet(
     session: Session, organization_id: uuid.UUID, wallet_id: str, *, lock: bool = False
 ) -> Wallet:
-    key = parse_uuid(wallet_id)
-    if key is None:
-        raise NotFound("wallet")
+    key = key_or_not_found(wallet_id, "wallet")
     query = select(Wallet).where(Wallet.id == key, Wallet.organization_id == organization_id)
     wallet = session.scalar(
         query.with_for_update().execution_options(populate_existing=True) if lock else query
@@ -487,7 +484,7 @@ def create_transactions(
     session: Session, organization_id: uuid.UUID, data: TransactionInput, now: datetime
 ) -> list[WalletTransaction]:
     """POST /wallet_transactions: one transaction per non-zero kind (paid, granted, voided)."""
-    key = parse_uuid(data.wallet_id)
+    key = uuid_or_none(data.wallet_id)
     owner = (
         session.scalar(
             select(Wallet.customer_id).where(
@@ -538,7 +535,7 @@ def create_transactions(
 def find_transaction(
     session: Session, organization_id: uuid.UUID, transaction_id: str
 ) -> tuple[WalletTransaction, Wallet]:
-    key = parse_uuid(transaction_id)
+    key = uuid_or_none(transaction_id)
     row = (
         session.execute(
             select(WalletTransaction, Wallet)
