@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.metadata import MetadataChange, body_metadata
 from meterbill.core.pagination import PageRequest
+from meterbill.core.records import by_id
 from meterbill.core.validation import root_object
 from meterbill.wallets import service
 from meterbill.wallets.models import Wallet, WalletTransaction
@@ -192,8 +193,8 @@ def delete_customer_wallet_metadata_key(
 
 
 def _transactions(session: Session, items: list[WalletTransaction]) -> list[dict[str, Any]]:
-    wallets = {item.wallet_id: session.get(Wallet, item.wallet_id) for item in items}
-    return [transaction_object(item, wallets[item.wallet_id]) for item in items]  # type: ignore[arg-type]
+    wallets = by_id(session, Wallet, {item.wallet_id for item in items})
+    return [transaction_object(item, wallets[item.wallet_id]) for item in items]
 
 
 @router.post("/wallet_transactions")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
-from meterbill.core.money import exponent, round_half_up, subunit_to_unit
+from meterbill.core.money import from_cents, round_half_up, to_cents
 
 CREDIT_PLACES = 5
 
@@ -20,11 +20,9 @@ def floor_credits(credits: Decimal) -> Decimal:
 
 def cents_of_credits(credits: Decimal, rate_amount: Decimal, currency: str) -> int:
     """The money `credits` are worth, in minor units (floored credits, half-up money)."""
-    amount = round_half_up(floor_credits(credits) * rate_amount, exponent(currency))
-    return int(amount * subunit_to_unit(currency))
+    return to_cents(floor_credits(credits) * rate_amount, currency)
 
 
 def credits_of_cents(cents: int, rate_amount: Decimal, currency: str) -> Decimal:
     """The credits `cents` buy, at the 5 decimals Lago stores credits with."""
-    amount = Decimal(cents) / subunit_to_unit(currency)
-    return round_half_up(amount / rate_amount, CREDIT_PLACES)
+    return round_half_up(from_cents(cents, currency) / rate_amount, CREDIT_PLACES)

@@ -4,8 +4,8 @@ falls to a threshold."""
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from meterbill.core.periods import local_date
+from meterbill.core.periods import local_date, period_containing
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.run import lock_for_numbering
@@ -24,44 +24,40 @@ from meterbill.wallets.credits import cents_of_credits, credits_of_cents
 from meterbill.wallets.models import RecurringTransactionRule, Wallet, WalletTransaction
 from meterbill.wallets.service import TopUp, grant, purchase, terminate_wallet
 
-MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "yearly": 12}
-
 
 def is_anniversary(interval: str, anchor: date, today: date) -> bool:
-    """Whether `today` is an anniversary of `anchor` at `interval` (the anchor day counts).
+    """Whether `today` starts a period of `interval` counted from `anchor` (the anchor day
+    counts); a monthly anchor on the 31st falls on the last day of shorter months."""
+    return (
+        today >= anchor
+        and period_containing(
+            interval,
+            "anniversary",
+            anchor,
+            today,  # type: ignore[arg-type]
+        ).start
+        == today
+    )
 
-    A monthly anchor on the 31st falls on the last day of shorter months.
-    """
-    if today < anchor:
-        return False
-    if interval == "weekly":
-        return (today - anchor).days % 7 == 0
-    months = (today.year - anchor.year) * 12 + today.month - anchor.month
-    if months % MONTHS[interval]:
-        return False
-    last = calendar.monthrange(today.year, today.month)[1]
-    return today.day == min(anchor.day, last)
 
-
-def _today(session: Session, wallet: Wallet, now: datetime) -> tuple[date, str]:
-    customer = session.get(Customer, wallet.customer_id)
-    organization = session.get(Organization, wallet.organization_id)
-    assert customer is not None and organization is not None
-    timezone = applicable_timezone(customer, organization)
-    return local_date(now, timezone), timezone
+Due = Callable[[RecurringTransactionRule, Wallet, str], bool]
 
 
 def _claimed_rules(
-    session: Session, scope: Scope | None, trigger: str
-) -> Iterator[tuple[RecurringTransactionRule, Wallet]]:
-    """The active rules of active wallets, each wallet locked in turn (skipped when another
-    worker has it), after the locks of invoice numbering: a top-up may number an invoice.
+    session: Session, scope: Scope | None, trigger: str, due: Due | None = None
+) -> Iterator[tuple[RecurringTransactionRule, Wallet, str]]:
+    """The active rules of active wallets (with the customer's time zone), each wallet
+    locked in turn (skipped when another worker has it), after the locks of invoice
+    numbering: a top-up may number an invoice. A rule that is not `due` is passed over
+    before any lock is taken, and checked again once locked.
 
     Candidates come by organization then customer, the order every worker locks them in.
     """
     candidates = session.execute(
-        select(RecurringTransactionRule.id, Wallet.id, Wallet.organization_id, Wallet.customer_id)
+        select(RecurringTransactionRule, Wallet, Customer, Organization)
         .join(Wallet, Wallet.id == RecurringTransactionRule.wallet_id)
+        .join(Customer, Customer.id == Wallet.customer_id)
+        .join(Organization, Organization.id == Wallet.organization_id)
         .where(
             within(scope, Wallet.customer_id),
             Wallet.status == "active",
@@ -75,18 +71,23 @@ def _claimed_rules(
             RecurringTransactionRule.created_at,
         )
     ).all()
-    for rule_id, wallet_id, organization_id, customer_id in candidates:
-        lock_for_numbering(session, organization_id, customer_id)
+    for candidate, unlocked, customer, organization in candidates:
+        timezone = applicable_timezone(customer, organization)
+        if due is not None and not due(candidate, unlocked, timezone):
+            continue
+        lock_for_numbering(session, organization.id, customer.id)
         wallet = session.scalar(
             select(Wallet)
-            .where(Wallet.id == wallet_id, Wallet.status == "active")
+            .where(Wallet.id == unlocked.id, Wallet.status == "active")
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         )
-        rule = session.get(RecurringTransactionRule, rule_id, populate_existing=True)
+        rule = session.get(RecurringTransactionRule, candidate.id, populate_existing=True)
         if wallet is None or rule is None or rule.status != "active":
             continue
-        yield rule, wallet
+        if due is not None and not due(rule, wallet, timezone):
+            continue
+        yield rule, wallet, timezone
 
 
 def expire_wallets(session: Session, now: datetime, scope: Scope | None = None) -> list[str]:
@@ -156,7 +157,7 @@ def _top_up(
         made += 1
     if granted_cents > 0:
         # The run key is the rule's idempotency key: only one transaction carries it.
-        second = TopUp(**{**top_up.__dict__, "run_key": None}) if made else top_up
+        second = replace(top_up, run_key=None) if made else top_up
         grant(session, wallet, granted_cents, second, now)
         made += 1
     return made
@@ -170,19 +171,23 @@ def _target_credits(rule: RecurringTransactionRule, ongoing: Decimal) -> tuple[D
 def interval_top_ups(session: Session, now: datetime, scope: Scope | None = None) -> int:
     """Rules with an interval trigger top their wallet up on each anniversary of their
     start (else the wallet's creation), once a day, never on the creation day."""
-    made = 0
-    for rule, wallet in _claimed_rules(session, scope, "interval"):
-        today, timezone = _today(session, wallet, now)
+
+    def due(rule: RecurringTransactionRule, wallet: Wallet, timezone: str) -> bool:
+        today = local_date(now, timezone)
         anchor = local_date(rule.started_at or wallet.created_at, timezone)
-        if today == local_date(wallet.created_at, timezone):
-            continue
-        if rule.interval is None or not is_anniversary(rule.interval, anchor, today):
-            continue
+        return (
+            rule.interval is not None
+            and today != local_date(wallet.created_at, timezone)
+            and is_anniversary(rule.interval, anchor, today)
+        )
+
+    made = 0
+    for rule, wallet, timezone in _claimed_rules(session, scope, "interval", due):
         if rule.method == "target":
             paid, granted = _target_credits(rule, _ongoing_balance_credits(session, wallet, now))
         else:
             paid, granted = rule.paid_credits, rule.granted_credits
-        top_up = _rule_top_up(rule, "interval", today.isoformat())
+        top_up = _rule_top_up(rule, "interval", local_date(now, timezone).isoformat())
         try:
             with session.begin_nested():
                 made += _top_up(session, wallet, rule, paid, granted, top_up, now)
@@ -206,7 +211,7 @@ def _pending_purchased_credits(session: Session, wallet: Wallet) -> Decimal:
 def threshold_top_ups(session: Session, now: datetime, scope: Scope | None = None) -> int:
     """Rules with a threshold trigger top up a wallet whose ongoing balance fell to it."""
     made = 0
-    for rule, wallet in _claimed_rules(session, scope, "threshold"):
+    for rule, wallet, _timezone in _claimed_rules(session, scope, "threshold"):
         threshold = rule.threshold_credits or Decimal(0)
         ongoing = _ongoing_balance_credits(session, wallet, now)
         if ongoing > threshold:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.metadata import MetadataChange
-from meterbill.core.money import round_half_up, subunit_to_unit
+from meterbill.core.money import to_cents
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
 from meterbill.core.records import flush_unique, key_or_not_found, uuid_or_none
@@ -453,7 +453,7 @@ def _credit_invoice(
         invoice_display_name=transaction.name,
         amount_cents=transaction.amount_cents,
         precise_amount_cents=Decimal(transaction.amount_cents),
-        unit_amount_cents=int(round_half_up(rate * subunit_to_unit(wallet.currency))),
+        unit_amount_cents=to_cents(rate, wallet.currency),
         precise_unit_amount=rate,
         units=transaction.credit_amount,
         total_aggregated_units=transaction.credit_amount,
