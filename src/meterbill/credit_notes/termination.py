@@ -10,7 +10,7 @@ and the number Lago's would have, dated the day of the termination as Lago's is.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy import select
@@ -81,10 +81,11 @@ def credit_unused_days(
     now: datetime,
     *,
     upgrade: bool = False,
-    issuing_date: date | None = None,
+    dated_at_termination: bool = False,
 ) -> CreditNote | None:
     """Give back the unused part of the last in-advance subscription fee, if any; on a
-    draft invoice, nothing yet (`credit_terminations_on` does it at finalization)."""
+    draft invoice, nothing yet (`credit_terminations_on` does it at finalization, and
+    dates the note the termination day)."""
     option = "credit" if upgrade else (subscription.on_termination_credit_note or "credit")
     if option == "skip" or subscription.terminated_at is None:
         return None
@@ -121,7 +122,9 @@ def credit_unused_days(
     try:
         return issue(
             session, invoice, [(fee, amount)], split, now,
-            reason="order_cancellation", automatic=True, issuing_date=issuing_date,
+            reason="order_cancellation", automatic=True,
+            issuing_date=local_date(subscription.terminated_at, timezone)
+            if dated_at_termination else None,
         )  # fmt: skip
     except ValidationFailed:
         # What is left on the invoice is less than the unused days (credited by hand
@@ -137,25 +140,21 @@ def credit_terminations_on(session: Session, invoice: Invoice, now: datetime) ->
     terminated = session.scalars(
         select(Subscription)
         .join(Fee, Fee.subscription_id == Subscription.id)
+        .join(Plan, Plan.id == Subscription.plan_id)
         .where(
             Fee.invoice_id == invoice.id,
             Fee.fee_type == "subscription",
             Subscription.status == "terminated",
+            Plan.pay_in_advance.is_(True),
         )
         .order_by(Subscription.terminated_at, Subscription.id)
         .distinct()
     ).all()
     for subscription in terminated:
-        assert subscription.terminated_at is not None
-        customer = session.get(Customer, subscription.customer_id)
-        organization = session.get(Organization, subscription.organization_id)
-        assert customer is not None and organization is not None
         credit_unused_days(
             session,
             subscription,
             now,
             upgrade=is_upgrade_termination(session, subscription),
-            issuing_date=local_date(
-                subscription.terminated_at, applicable_timezone(customer, organization)
-            ),
+            dated_at_termination=True,
         )
