@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -50,6 +50,15 @@ class Issued:
     @property
     def total(self) -> int:
         return self.credited + self.refunded + self.offset
+
+    def due(self, invoice: Invoice) -> int:
+        """What the invoice still owes: its total less payments and offsets (below 0 when
+        more came in than it asked)."""
+        return invoice.total_amount_cents - invoice.total_paid_amount_cents - self.offset
+
+    def paid_left(self, invoice: Invoice) -> int:
+        """What was paid for the invoice and not refunded yet."""
+        return invoice.total_paid_amount_cents - self.refunded
 
 
 def issued_on(session: Session, invoice_id: uuid.UUID) -> Issued:
@@ -159,17 +168,15 @@ def _check_limits(invoice: Invoice, issued: Issued, amounts: NoteAmounts, split:
     if split.refund > 0:
         if invoice.total_paid_amount_cents <= 0:
             add("refund_amount_cents", "cannot_refund_unpaid_invoice")
-        elif split.refund > invoice.total_paid_amount_cents - issued.refunded:
+        elif split.refund > issued.paid_left(invoice):
             add("refund_amount_cents", "higher_than_remaining_invoice_amount")
     if not matches_items(amounts, split):
         add("base", "does_not_match_item_amounts")
     creditable = _fee_total(invoice) - issued.credited - issued.offset
     if split.credit > creditable + 1:
         add("credit_amount_cents", "higher_than_remaining_invoice_amount")
-    if split.offset > 0:
-        due = invoice.total_amount_cents - invoice.total_paid_amount_cents - issued.offset
-        if split.offset > min(due, creditable):
-            add("offset_amount_cents", "higher_than_remaining_invoice_amount")
+    if split.offset > 0 and split.offset > min(issued.due(invoice), creditable):
+        add("offset_amount_cents", "higher_than_remaining_invoice_amount")
     if split.total > _fee_total(invoice) - issued.total + 1:
         add("base", "higher_than_remaining_invoice_amount")
     if split.total <= 0:
@@ -268,18 +275,19 @@ def issue(
         )
     invoice.updated_at = now
     if split.offset > 0:
-        _settle_if_offset_in_full(session, invoice, issued.offset + split.offset, now)
+        after = replace(issued, offset=issued.offset + split.offset)
+        _settle_if_offset_in_full(session, invoice, after, now)
     session.flush()
     session.refresh(note)
     return note
 
 
 def _settle_if_offset_in_full(
-    session: Session, invoice: Invoice, offset: int, now: datetime
+    session: Session, invoice: Invoice, issued: Issued, now: datetime
 ) -> None:
     """Lago counts an offset as settling the invoice: once payments and offsets cover
     it, it is paid. Never a credit invoice (refused above), so no wallet credits follow."""
-    if invoice.total_amount_cents - invoice.total_paid_amount_cents - offset > 0:
+    if issued.due(invoice) > 0:
         return
     mark_payment_status(session, invoice, "succeeded", now)
 
@@ -315,8 +323,8 @@ def estimate(
     issued = issued_on(session, invoice.id)
     # What issuing these items gives once settled (sub-total + taxes).
     creditable = amounts.total_amount_cents
-    paid_left = max(invoice.total_paid_amount_cents - issued.refunded, 0)
-    due = max(invoice.total_amount_cents - invoice.total_paid_amount_cents - issued.offset, 0)
+    paid_left = max(issued.paid_left(invoice), 0)
+    due = max(issued.due(invoice), 0)
     return Estimate(
         invoice=invoice,
         items=resolved,

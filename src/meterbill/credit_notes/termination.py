@@ -63,14 +63,12 @@ def unused_days(
     return max((period.end - billed_from).days, 0), period.days
 
 
-def _split(option: str, invoice: Invoice, paid_left: int, offset_before: int, total: int) -> Split:
+def _split(option: str, paid_left: int, due: int, total: int) -> Split:
     if option == "credit":
         return Split(total, 0, 0)
     refund = max(min(paid_left, total), 0)
     if option == "refund":
         return Split(total - refund, refund, 0)
-    # What the invoice still owes: its total less payments and earlier offsets.
-    due = max(invoice.total_amount_cents - invoice.total_paid_amount_cents - offset_before, 0)
     offset = max(min(total - refund, due), 0)
     return Split(total - refund - offset, refund, offset)
 
@@ -116,9 +114,9 @@ def credit_unused_days(
         return None
     amounts = note_amounts(item_lines([(fee, amount)]))
     issued = issued_on(session, invoice.id)
-    paid_left = invoice.total_paid_amount_cents - issued.refunded
     # Split the settled total (sub-total + taxes), so no rounding cent moves between parts.
-    split = _split(option, invoice, paid_left, issued.offset, amounts.total_amount_cents)
+    total = amounts.total_amount_cents
+    split = _split(option, issued.paid_left(invoice), issued.due(invoice), total)
     try:
         return issue(
             session, invoice, [(fee, amount)], split, now,

@@ -12,8 +12,11 @@ from meterbill.invoices.models import Fee, Invoice
 
 def mark_payment_status(
     session: Session, invoice: Invoice, payment_status: str, now: datetime
-) -> None:
-    """A paid invoice is no longer overdue; its fees take its status."""
+) -> bool:
+    """A paid invoice is no longer overdue; its fees take its status. False when the
+    invoice already had it (nothing written)."""
+    if invoice.payment_status == payment_status:
+        return False
     invoice.payment_status = payment_status
     invoice.updated_at = now
     if payment_status == "succeeded":
@@ -22,5 +25,5 @@ def mark_payment_status(
         update(Fee)
         .where(Fee.invoice_id == invoice.id)
         .values(payment_status=payment_status, updated_at=now)
-        .execution_options(synchronize_session="fetch")
     )
+    return True

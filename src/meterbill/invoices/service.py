@@ -16,7 +16,7 @@ from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.credit_notes.consumption import give_back, has_standing_credit_notes
-from meterbill.credit_notes.service import offsets_by_invoice
+from meterbill.credit_notes.service import issued_on
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import ids_ever_under
@@ -101,10 +101,8 @@ def update_invoice(
         if payment_status == "succeeded":
             # Marked paid by hand: what was still due came in too (set, not added, so
             # recorded payments are not counted twice; what offsets took off was not paid).
-            offset = offsets_by_invoice(session, [invoice.id]).get(invoice.id, 0)
-            invoice.total_paid_amount_cents = max(
-                invoice.total_amount_cents - offset, invoice.total_paid_amount_cents
-            )
+            due = issued_on(session, invoice.id).due(invoice)
+            invoice.total_paid_amount_cents += max(due, 0)
         change_payment_status(session, invoice, payment_status, now)
     if metadata is not None:
         _replace_metadata(session, invoice, metadata, now)
@@ -119,8 +117,8 @@ def change_payment_status(
 ) -> None:
     """The invoice's and its fees' payment status, and a credit invoice's credits follow
     its payment."""
-    mark_payment_status(session, invoice, payment_status, now)
-    wallets.credit_invoice_paid(session, invoice, payment_status, now)
+    if mark_payment_status(session, invoice, payment_status, now):
+        wallets.credit_invoice_paid(session, invoice, payment_status, now)
 
 
 def _replace_metadata(

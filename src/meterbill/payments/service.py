@@ -19,9 +19,10 @@ from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import key_or_not_found
 from meterbill.credit_notes.service import issued_on
 from meterbill.customers.service import ids_ever_under
+from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.schemas import HIDDEN_STATUSES
-from meterbill.invoices.service import change_payment_status, find_invoice
+from meterbill.invoices.service import change_payment_status
 from meterbill.payments.models import Payment
 from meterbill.payments.schemas import PaymentInput
 
@@ -54,8 +55,7 @@ def create_manual_payment(
         raise Forbidden("feature_unavailable")
     if data.paid_at_invalid:
         raise ValidationFailed.single("paid_at", "invalid_date")
-    offset = issued_on(session, invoice.id).offset
-    due = invoice.total_amount_cents - invoice.total_paid_amount_cents - offset
+    due = issued_on(session, invoice.id).due(invoice)
     errors: dict[str, list[str]] = {}
     if data.reference_error is not None:
         errors["reference"] = [data.reference_error]
@@ -81,7 +81,7 @@ def create_manual_payment(
     session.add(payment)
     invoice.total_paid_amount_cents += data.amount_cents
     invoice.updated_at = now
-    if data.amount_cents == due and invoice.payment_status != "succeeded":
+    if data.amount_cents == due:
         change_payment_status(session, invoice, "succeeded", now)
     session.flush()
     return payment
