@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok, query_date
-from meterbill.core.metadata import Metadata, MetadataChange, metadata_response
+from meterbill.core.metadata import MetadataChange, metadata_response
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.credit_notes import service
@@ -23,7 +23,7 @@ from meterbill.credit_notes.schemas import (
     credit_note_object,
     parse_credit_note,
     parse_items,
-    parse_metadata,
+    parse_metadata_body,
     parse_refund_status,
 )
 from meterbill.customers.api import embedded_customers
@@ -233,12 +233,6 @@ def void_credit_note(ctx: Context, credit_note_id: str) -> JsonResponse:
         return ok({"credit_note": render_credit_notes(session, [note], ctx)[0]})
 
 
-def _metadata_body(body: Any) -> Metadata:
-    if not isinstance(body, dict) or "metadata" not in body:
-        raise ValidationFailed.single("metadata", "value_is_mandatory")
-    return parse_metadata(body["metadata"])
-
-
 def _change_metadata(ctx: Context, credit_note_id: str, change: MetadataChange) -> JsonResponse:
     with ctx.db.transaction() as session:
         result = service.change_metadata(
@@ -249,13 +243,13 @@ def _change_metadata(ctx: Context, credit_note_id: str, change: MetadataChange) 
 
 @router.post("/credit_notes/{credit_note_id}/metadata")
 def replace_metadata(ctx: Context, credit_note_id: str, body: JsonBody) -> JsonResponse:
-    change = MetadataChange.replacing(_metadata_body(body))
+    change = MetadataChange.replacing(parse_metadata_body(body))
     return _change_metadata(ctx, credit_note_id, change)
 
 
 @router.patch("/credit_notes/{credit_note_id}/metadata")
 def merge_metadata(ctx: Context, credit_note_id: str, body: JsonBody) -> JsonResponse:
-    return _change_metadata(ctx, credit_note_id, MetadataChange.merging(_metadata_body(body)))
+    return _change_metadata(ctx, credit_note_id, MetadataChange.merging(parse_metadata_body(body)))
 
 
 @router.delete("/credit_notes/{credit_note_id}/metadata")

@@ -67,8 +67,17 @@ def parse_items(data: dict[str, Any]) -> list[ItemInput]:
 
 
 def parse_metadata(value: Any) -> Metadata:
-    """A credit note's metadata; null clears it. Lago's limits are not applied here yet."""
+    """A credit note's metadata, within Lago's limits; null clears it."""
     return {} if value is None else metadata.checked(value)
+
+
+def parse_metadata_body(body: Any) -> Metadata:
+    """The body of a credit note's /metadata request: `{"metadata": {...}}`, where null
+    clears it. A body without the key is refused as a missing value (422), as credit notes
+    have always answered; plans and wallets answer 400 (core.metadata.body_metadata)."""
+    if not isinstance(body, dict) or "metadata" not in body:
+        raise ValidationFailed.single("metadata", "value_is_mandatory")
+    return parse_metadata(body["metadata"])
 
 
 def parse_credit_note(data: dict[str, Any]) -> CreditNoteInput:

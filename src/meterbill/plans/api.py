@@ -83,8 +83,8 @@ def delete_plan(ctx: Context, code: str) -> JsonResponse:
 
 def _change_metadata(ctx: Context, code: str, change: MetadataChange) -> JsonResponse:
     with ctx.db.transaction() as session:
-        plan = service.find_plan(session, ctx.organization_id, code)
-        return ok(metadata_response(service.change_metadata(plan, change, ctx.now)))
+        values = service.change_metadata(session, ctx.organization_id, code, change, ctx.now)
+        return ok(metadata_response(values))
 
 
 @router.post("/plans/{code}/metadata")

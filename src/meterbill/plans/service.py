@@ -122,7 +122,11 @@ def update_plan(
     return plan
 
 
-def change_metadata(plan: Plan, change: MetadataChange, now: datetime) -> Metadata:
+def change_metadata(
+    session: Session, organization_id: uuid.UUID, code: str, change: MetadataChange,
+    now: datetime,
+) -> Metadata:  # fmt: skip
+    plan = find_plan(session, organization_id, code)
     plan.plan_metadata = change.apply(plan.plan_metadata)
     plan.updated_at = now
     return plan.plan_metadata
