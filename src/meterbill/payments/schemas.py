@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from meterbill.core.dates import parse_instant
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import Reader
 from meterbill.customers.models import Customer
@@ -47,15 +48,8 @@ def parse_paid_at(value: Any) -> tuple[datetime | None, bool]:
     """(instant, invalid): a date or a date and time; without an offset it is UTC."""
     if value is None or value == "":
         return None, False
-    if not isinstance(value, str):
-        return None, True
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None, True
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC), False
+    parsed = parse_instant(value)
+    return parsed, parsed is None
 
 
 def parse_payment(data: dict[str, Any]) -> PaymentInput:

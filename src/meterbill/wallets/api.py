@@ -107,14 +107,18 @@ def update_customer_wallet(
 ) -> JsonResponse:
     data = parse_wallet(root_object(body, "wallet"), creating=False)
     with ctx.db.transaction() as session:
-        wallet = service.find_customer_wallet(session, ctx.organization_id, external_id, code)
+        wallet = service.find_customer_wallet(
+            session, ctx.organization_id, external_id, code, lock=True
+        )
         return _wallet(session, service.update_wallet(session, wallet, data, ctx.now), ctx)
 
 
 @router.delete("/customers/{external_id}/wallets/{code}")
 def terminate_customer_wallet(ctx: Context, external_id: str, code: str) -> JsonResponse:
     with ctx.db.transaction() as session:
-        wallet = service.find_customer_wallet(session, ctx.organization_id, external_id, code)
+        wallet = service.find_customer_wallet(
+            session, ctx.organization_id, external_id, code, lock=True
+        )
         return _wallet(session, service.terminate_wallet(session, wallet, ctx.now), ctx)
 
 
