@@ -7,6 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from meterbill.core.db import Database
+from meterbill.coupons.models import AppliedCoupon
+from meterbill.customers.models import Customer
 from meterbill.invoices.models import Invoice
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
@@ -36,6 +38,13 @@ def test_missed_months_billed_in_one_batch_share_a_coupon_and_number_in_order(
             for i in a] == [("2024-02-01", 4_900, 0), ("2024-03-01", 4_900, 0),
                             ("2024-04-01", 200, 4_700)]  # fmt: skip
     assert [i.total_amount_cents for i in b] == [4_900, 4_900, 4_900]
+    # April took the last 200 it had: used up, the coupon ends with that invoice.
+    with billing.database.transaction(write=False) as session:
+        assert session.scalars(
+            select(AppliedCoupon.status)
+            .join(Customer, Customer.id == AppliedCoupon.customer_id)
+            .where(Customer.organization_id == billing.org.id, Customer.external_id == "a")
+        ).all() == ["terminated"]
     assert [i.number.rsplit("-", 1)[1] for i in a] == ["001", "002", "003"]
     assert [i.number.rsplit("-", 1)[1] for i in b] == ["001", "002", "003"]
     assert len({i.number for i in a + b}) == 6

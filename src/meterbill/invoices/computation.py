@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,6 +22,15 @@ from meterbill.taxes.models import Tax
 # Within a billing run: the customers that had an active coupon when it began (coupons
 # are only ever used up during a run, never applied).
 COUPON_HOLDERS = "meterbill.coupon_holders"
+
+
+@dataclass(frozen=True)
+class CouponUse:
+    """A coupon credit written on an invoice, with what a once-only fixed-amount coupon
+    had left before it (None for the others, which keep no running amount)."""
+
+    credit: Credit
+    left_before: int | None
 
 
 def note_coupon_holders(session: Session, customer_ids: set[uuid.UUID]) -> None:
@@ -111,13 +121,13 @@ def apply_amounts(
     with_coupons: bool,
     fresh: bool = False,
     flush: bool = True,
-) -> list[Credit]:
+) -> list[CouponUse]:
     """Write the fees, their taxes, coupon credits and the invoice totals.
 
     Drafts get fees and taxes only; coupons arrive at finalization (§5.3). A `fresh`
     invoice (just created) has no earlier credits or taxes to clear. Without `flush`
     the invoice's new figures wait for the caller's next flush. Returns the coupon
-    credits written.
+    credits written, with what their coupons had left.
     """
     if not fresh:
         session.execute(delete(Credit).where(Credit.invoice_id == invoice.id))
@@ -153,26 +163,26 @@ def apply_amounts(
                 created_at=now,
             )
         )
-    by_key = {line.key: (applied, coupon) for line, applied, coupon in coupons}
-    credits = []
+    by_key = {line.key: (line, applied, coupon) for line, applied, coupon in coupons}
+    uses = []
     for position, credit in enumerate(totals.credits):
-        applied, coupon = by_key[credit.key]
-        credits.append(
-            Credit(
-                invoice_id=invoice.id,
-                applied_coupon_id=applied.id,
-                item_code=coupon.code,
-                item_name=coupon.name,
-                item_id=coupon.id,
-                item_type="coupon",
-                amount_cents=credit.amount_cents,
-                amount_currency=invoice.currency,
-                before_taxes=True,
-                position=position,
-                created_at=now,
-            )
+        line, applied, coupon = by_key[credit.key]
+        running = coupon.coupon_type == "fixed_amount" and applied.frequency == "once"
+        written = Credit(
+            invoice_id=invoice.id,
+            applied_coupon_id=applied.id,
+            item_code=coupon.code,
+            item_name=coupon.name,
+            item_id=coupon.id,
+            item_type="coupon",
+            amount_cents=credit.amount_cents,
+            amount_currency=invoice.currency,
+            before_taxes=True,
+            position=position,
+            created_at=now,
         )
-    session.add_all(credits)
+        uses.append(CouponUse(written, line.amount_cents if running else None))
+    session.add_all(use.credit for use in uses)
     invoice.fees_amount_cents = totals.fees_amount_cents
     invoice.coupons_amount_cents = totals.coupons_amount_cents
     invoice.sub_total_excluding_taxes_amount_cents = totals.sub_total_excluding_taxes_amount_cents
@@ -183,7 +193,7 @@ def apply_amounts(
     invoice.updated_at = now
     if flush:
         flush_unless_deferred(session)
-    return credits
+    return uses
 
 
 def _effective_rate(totals: Totals) -> Decimal:

@@ -31,14 +31,14 @@ from meterbill.customers.models import Customer
 from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees, renewal_fees
 from meterbill.invoices.computation import (
     COUPON_HOLDERS,
+    CouponUse,
     apply_amounts,
-    consumed_cents,
     note_coupon_holders,
     remove_fees,
     write_standalone_fee,
 )
 from meterbill.invoices.entries import EntrySpec
-from meterbill.invoices.models import Credit, Invoice, InvoiceSubscription
+from meterbill.invoices.models import Invoice, InvoiceSubscription
 from meterbill.invoices.run import (
     RUN_KEY,
     BillingRun,
@@ -283,10 +283,8 @@ def finalize_built(
     today: date | None,
     fresh: bool = False,
 ) -> None:
-    credits = apply_amounts(
-        session, invoice, built, now, with_coupons=True, fresh=fresh, flush=False
-    )
-    apply_credit_notes(session, invoice, now, coupon_credits=len(credits))
+    uses = apply_amounts(session, invoice, built, now, with_coupons=True, fresh=fresh, flush=False)
+    apply_credit_notes(session, invoice, now, coupon_credits=len(uses))
     apply_prepaid_credits(session, invoice, built, now)
     customer = session.get(Customer, invoice.customer_id)
     organization = session.get(Organization, invoice.organization_id)
@@ -307,10 +305,7 @@ def finalize_built(
         assign_number(session, invoice, customer, organization, now)
     invoice.finalized_at = now
     invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
-    if credits:
-        # What the coupons already took is summed in the database, this invoice included.
-        flush_in_table_order(session)
-    _consume_coupons(session, credits, now)
+    _consume_coupons(session, uses, now)
     flush_unless_deferred(session)
 
 
@@ -426,9 +421,14 @@ def _last_customer_sequences(session: Session, ids: list[uuid.UUID]) -> dict[uui
     return last
 
 
-def _consume_coupons(session: Session, credits: list[Credit], now: datetime) -> None:
-    """§7 step 7: once-coupons end when used up, recurring ones count a period down."""
-    for credit in credits:
+def _consume_coupons(session: Session, uses: list[CouponUse], now: datetime) -> None:
+    """§7 step 7: once-coupons end when used up, recurring ones count a period down.
+
+    A fixed amount is used up when this invoice took all it had left before: what it
+    took on earlier invoices was read when the pipeline priced this one, so nothing is
+    summed (or flushed) again here."""
+    for use in uses:
+        credit = use.credit
         if credit.applied_coupon_id is None:
             continue
         applied = session.get(AppliedCoupon, credit.applied_coupon_id)
@@ -437,7 +437,7 @@ def _consume_coupons(session: Session, credits: list[Credit], now: datetime) -> 
             continue
         if applied.frequency == "once":
             used_up = coupon.coupon_type == "percentage" or (
-                consumed_cents(session, applied.id) >= (applied.amount_cents or 0)
+                credit.amount_cents >= (use.left_before or 0)
             )
             if used_up:
                 _end(applied, now)
