@@ -1,9 +1,12 @@
 """One billing run: N active subscriptions with usage, one `tick` at a period boundary.
 
     .venv/bin/python bench/billing_run.py [--sqlite] [--subscriptions 10000] [--events 10]
+                                          [--coupons]
 
 Each subscription is on a monthly plan (fixed fee, a sum charge and a count charge,
-a 20 % tax) and has `--events` events in January 2024. The timed part is one
+a 20 % tax) and has `--events` events in January 2024; with `--coupons`, every customer also has a
+once-only fixed coupon of 10.00 EUR (larger than no invoice: each ends used up or
+not). The timed part is one
 `tick(now=2024-02-01T01:00Z)`, which bills and finalizes every subscription. Prints
 seconds, invoices per second and the process's peak memory.
 """
@@ -23,6 +26,7 @@ from sqlalchemy import func, select
 
 from meterbill.clock import tick
 from meterbill.core.db import Database
+from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.customers.models import Customer
 from meterbill.events.schemas import EventInput
 from meterbill.events.service import insert_events
@@ -44,7 +48,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 BILLING = datetime(2024, 2, 1, 1, tzinfo=UTC)
 
 
-def populate(db: Database, subscriptions: int, events_each: int) -> None:
+def populate(db: Database, subscriptions: int, events_each: int, coupons: bool) -> None:
     with db.transaction() as session:
         organization = create_organization(session, "Bench", START)
         org_id = organization.id
@@ -69,11 +73,21 @@ def populate(db: Database, subscriptions: int, events_each: int) -> None:
                       "flat_amount": "1"}]}},
             ]}, creating=True), START)  # fmt: skip
         plan_id = plan.id
+        coupon_id = None
+        if coupons:
+            coupon = Coupon(organization_id=org_id, name="Ten", code="ten",
+                            coupon_type="fixed_amount", amount_cents=1_000,
+                            amount_currency="EUR", frequency="once", expiration="no_expiration",
+                            created_at=START, updated_at=START)  # fmt: skip
+            session.add(coupon)
+            session.flush()
+            coupon_id = coupon.id
     # Customers and subscriptions go in straight: the API's per-row cost is not what
     # this benchmark measures.
     chunk = 2_000
     for first in range(0, subscriptions, chunk):
         with db.transaction() as session:
+            applied = []
             for index in range(first, min(first + chunk, subscriptions)):
                 customer_id = uuid.uuid4()
                 session.add(Customer(
@@ -85,6 +99,14 @@ def populate(db: Database, subscriptions: int, events_each: int) -> None:
                     external_id=f"sub_{index}", status="active", billing_time="calendar",
                     subscription_at=START, started_at=START, created_at=START,
                     updated_at=START))  # fmt: skip
+                applied.append(customer_id)
+            # Applied coupons have no relationship to order them after their customers.
+            session.flush()
+            for customer_id in applied if coupon_id is not None else []:
+                session.add(AppliedCoupon(
+                    organization_id=org_id, coupon_id=coupon_id, customer_id=customer_id,
+                    amount_cents=1_000, amount_currency="EUR", frequency="once",
+                    created_at=START, updated_at=START))  # fmt: skip
     for first in range(0, subscriptions, 1_000):
         rows = [
             EventInput(f"e{index}-{n}", f"sub_{index}", "storage" if n % 2 else "calls",
@@ -101,6 +123,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--subscriptions", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=10, help="events per subscription")
+    parser.add_argument("--coupons", action="store_true", help="a once coupon per customer")
     parser.add_argument(
         "--postgres-admin", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -113,7 +136,7 @@ def main() -> None:
         upgrade(url)
         db = Database(url, pool_size=4)
         started = time.perf_counter()
-        populate(db, args.subscriptions, args.events)
+        populate(db, args.subscriptions, args.events, args.coupons)
         setup_seconds = time.perf_counter() - started
         events = args.subscriptions * args.events
         print(
