@@ -298,6 +298,17 @@ def finalize_built(
             issuing = today
         invoice.issuing_date = issuing
         invoice.payment_due_date = issuing + timedelta(days=invoice.net_payment_term)
+    close_or_number(session, invoice, customer, organization, now)
+    _consume_coupons(session, uses, now)
+    flush_unless_deferred(session)
+
+
+def close_or_number(
+    session: Session, invoice: Invoice, customer: Customer, organization: Organization,
+    now: datetime,
+) -> None:  # fmt: skip
+    """The end of every finalization: an invoice of no fees is closed (unless the
+    customer or organization finalizes those), any other numbered; nothing due, paid."""
     if invoice.fees_amount_cents == 0 and not zero_amount_finalized(customer, organization):
         invoice.status = "closed"
     else:
@@ -305,8 +316,6 @@ def finalize_built(
         assign_number(session, invoice, customer, organization, now)
     invoice.finalized_at = now
     invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
-    _consume_coupons(session, uses, now)
-    flush_unless_deferred(session)
 
 
 def zero_amount_finalized(customer: Customer, organization: Organization) -> bool:

@@ -22,7 +22,7 @@ from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import assign_currency, find_customer
 from meterbill.invoices.building import BillingContext, BuiltFee
 from meterbill.invoices.computation import apply_amounts
-from meterbill.invoices.lifecycle import assign_number, new_invoice, zero_amount_finalized
+from meterbill.invoices.lifecycle import close_or_number, new_invoice
 from meterbill.invoices.models import Invoice
 from meterbill.organizations.service import get_organization
 from meterbill.taxes.service import find_taxes_by_codes
@@ -174,13 +174,7 @@ def create_one_off_invoice(
             )
         )
     apply_amounts(session, invoice, built, now, with_coupons=False)
-    if invoice.fees_amount_cents == 0 and not zero_amount_finalized(customer, organization):
-        invoice.status = "closed"
-    else:
-        invoice.status = "finalized"
-        assign_number(session, invoice, customer, organization, now)
-    invoice.finalized_at = now
-    invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
+    close_or_number(session, invoice, customer, organization, now)
     session.flush()
     session.refresh(invoice)
     return invoice

@@ -25,7 +25,7 @@ from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import assign_currency, find_customer
 from meterbill.invoices.building import BillingContext, BuiltFee
 from meterbill.invoices.computation import apply_amounts
-from meterbill.invoices.lifecycle import assign_number, new_invoice
+from meterbill.invoices.lifecycle import close_or_number, new_invoice
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.run import lock_for_numbering
 from meterbill.metrics.models import BillableMetric
@@ -465,19 +465,10 @@ def _credit_invoice(
     if transaction.invoice_requires_successful_payment:
         invoice.status = "open"
     else:
-        _finalize(session, invoice, customer, organization, now)
+        # A top-up always has a fee worth something: it is numbered, never closed.
+        close_or_number(session, invoice, customer, organization, now)
     session.flush()
     return invoice
-
-
-def _finalize(
-    session: Session, invoice: Invoice, customer: Customer, organization: Organization,
-    now: datetime,
-) -> None:  # fmt: skip
-    invoice.status = "finalized"
-    assign_number(session, invoice, customer, organization, now)
-    invoice.finalized_at = now
-    invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
 
 
 def create_transactions(
@@ -603,7 +594,7 @@ def credit_invoice_paid(
         customer = session.get(Customer, invoice.customer_id)
         organization = session.get(Organization, invoice.organization_id)
         assert customer is not None and organization is not None
-        _finalize(session, invoice, customer, organization, now)
+        close_or_number(session, invoice, customer, organization, now)
         invoice.payment_status = "succeeded"
     session.flush()
 
