@@ -20,8 +20,8 @@ from meterbill.invoices.building import BuiltFee
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.run import lock_for_numbering
 from meterbill.wallets.allocation import Payer, allocate, buckets_of
-from meterbill.wallets.credits import credits_of_cents
-from meterbill.wallets.models import Wallet, WalletTarget, WalletTransaction
+from meterbill.wallets.models import Wallet, WalletTarget
+from meterbill.wallets.transactions import TopUp, credit_balance, new_transaction
 
 # Within a billing run: the customers that had an active wallet with a balance when it
 # began (a run only ever spends balances, it never tops one up).
@@ -121,28 +121,15 @@ def apply_prepaid_credits(
         cents = paid[wallet.id]
         if cents <= 0:
             continue
-        wallet.balance_cents -= cents
+        credit_balance(wallet, -cents, now)
         wallet.consumed_amount_cents += cents
         wallet.last_consumed_credit_at = now
-        wallet.last_balance_sync_at = now
-        wallet.updated_at = now
         session.add(
-            WalletTransaction(
-                organization_id=wallet.organization_id,
-                wallet_id=wallet.id,
-                invoice_id=invoice.id,
-                status="settled",
-                source="manual",
-                transaction_status="invoiced",
-                transaction_type="outbound",
-                amount_cents=cents,
-                credit_amount=credits_of_cents(cents, wallet.rate_amount, wallet.currency),
-                priority=wallet.priority,
-                settled_at=now,
-                created_at=now,
-                updated_at=now,
+            new_transaction(
+                wallet, cents, TopUp(), now, invoice_id=invoice.id, status="settled",
+                transaction_status="invoiced", transaction_type="outbound", settled_at=now,
             )
-        )
+        )  # fmt: skip
         total += cents
     invoice.prepaid_credit_amount_cents = total
     invoice.total_amount_cents = max(invoice.total_amount_cents - total, 0)

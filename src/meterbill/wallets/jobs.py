@@ -22,7 +22,8 @@ from meterbill.organizations.models import Organization
 from meterbill.wallets.balances import ongoing_usage
 from meterbill.wallets.credits import cents_of_credits, credits_of_cents
 from meterbill.wallets.models import RecurringTransactionRule, Wallet, WalletTransaction
-from meterbill.wallets.service import TopUp, grant, purchase, terminate_wallet
+from meterbill.wallets.service import grant, purchase, terminate_wallet
+from meterbill.wallets.transactions import TopUp
 
 
 def is_anniversary(interval: str, anchor: date, today: date) -> bool:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,7 +29,7 @@ from meterbill.invoices.run import lock_for_numbering
 from meterbill.metrics.models import BillableMetric
 from meterbill.organizations.models import Organization
 from meterbill.wallets.balances import ongoing_usage
-from meterbill.wallets.credits import cents_of_credits, credits_of_cents
+from meterbill.wallets.credits import cents_of_credits
 from meterbill.wallets.models import (
     RecurringTransactionRule,
     Wallet,
@@ -46,6 +44,7 @@ from meterbill.wallets.schemas import (
     WalletView,
     code_from_name,
 )
+from meterbill.wallets.transactions import TopUp, credit_balance, new_transaction
 
 # --- finding -----------------------------------------------------------------------
 
@@ -341,49 +340,16 @@ def terminate_customer_wallets(session: Session, customer: Customer, now: dateti
 # --- transactions ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TopUp:
-    """How a top-up was asked for: by hand, or by one of the wallet's rules."""
-
-    source: str = "manual"
-    name: str | None = None
-    metadata: list[dict[str, str]] | None = None
-    invoice_requires_successful_payment: bool | None = None
-    rule_id: uuid.UUID | None = None
-    run_key: str | None = None
-
-
-def _transaction(
-    wallet: Wallet, cents: int, top_up: TopUp, now: datetime, **columns: Any
-) -> WalletTransaction:
-    return WalletTransaction(
-        id=uuid.uuid4(),
-        organization_id=wallet.organization_id,
-        wallet_id=wallet.id,
-        amount_cents=cents,
-        credit_amount=credits_of_cents(cents, wallet.rate_amount, wallet.currency),
-        source=top_up.source,
-        name=top_up.name,
-        metadata_items=top_up.metadata or [],
-        priority=wallet.priority,
-        rule_id=top_up.rule_id,
-        run_key=top_up.run_key,
-        created_at=now,
-        updated_at=now,
-        **columns,
-    )
-
-
 def grant(
     session: Session, wallet: Wallet, cents: int, top_up: TopUp, now: datetime
 ) -> WalletTransaction:
     """Free credits: settled and in the balance at once."""
-    transaction = _transaction(
+    transaction = new_transaction(
         wallet, cents, top_up, now, status="settled", transaction_status="granted",
         transaction_type="inbound", settled_at=now,
         invoice_requires_successful_payment=False,
     )  # fmt: skip
-    _credit(wallet, cents, now)
+    credit_balance(wallet, cents, now)
     session.add(transaction)
     return transaction
 
@@ -391,12 +357,12 @@ def grant(
 def void(
     session: Session, wallet: Wallet, cents: int, top_up: TopUp, now: datetime
 ) -> WalletTransaction:
-    transaction = _transaction(
+    transaction = new_transaction(
         wallet, cents, top_up, now, status="settled", transaction_status="voided",
         transaction_type="outbound", settled_at=now,
         invoice_requires_successful_payment=False,
     )  # fmt: skip
-    _credit(wallet, -cents, now)
+    credit_balance(wallet, -cents, now)
     session.add(transaction)
     return transaction
 
@@ -408,7 +374,7 @@ def purchase(
     requires = top_up.invoice_requires_successful_payment
     if requires is None:
         requires = wallet.invoice_requires_successful_payment
-    transaction = _transaction(
+    transaction = new_transaction(
         wallet, cents, top_up, now, status="pending", transaction_status="purchased",
         transaction_type="inbound", invoice_requires_successful_payment=requires,
     )  # fmt: skip
@@ -416,12 +382,6 @@ def purchase(
     session.flush()
     transaction.invoice_id = _credit_invoice(session, wallet, transaction, now).id
     return transaction
-
-
-def _credit(wallet: Wallet, cents: int, now: datetime) -> None:
-    wallet.balance_cents += cents
-    wallet.last_balance_sync_at = now
-    wallet.updated_at = now
 
 
 def _credit_invoice(
@@ -589,7 +549,7 @@ def credit_invoice_paid(
         assert wallet is not None
         transaction.status = "settled"
         transaction.settled_at = now
-        _credit(wallet, transaction.amount_cents, now)
+        credit_balance(wallet, transaction.amount_cents, now)
     if payment_status == "succeeded" and invoice.status == "open":
         customer = session.get(Customer, invoice.customer_id)
         organization = session.get(Organization, invoice.organization_id)
