@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, Final
 
+from meterbill.core.dates import parse_instant
 from meterbill.core.errors import MissingParam, ValidationFailed
 
 
@@ -180,6 +182,19 @@ class Reader:
             self.add(field or key, INVALID)
             return MISSING
         return value
+
+    def instant(self, key: str) -> datetime | _Missing | None:
+        """An ISO 8601 instant (UTC when it has no offset), else `invalid_date`."""
+        if key not in self.data:
+            return MISSING
+        value = self.data[key]
+        if value is None:
+            return None
+        parsed = parse_instant(value)
+        if parsed is None:
+            self.add(key, "invalid_date")
+            return MISSING
+        return parsed
 
     def obj(self, key: str, *, field: str | None = None) -> dict[str, Any] | _Missing | None:
         if key not in self.data:

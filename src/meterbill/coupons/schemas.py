@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from meterbill.core import fields
-from meterbill.core.dates import parse_instant
 from meterbill.core.money import decimal_string
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import INVALID, MISSING, Reader
@@ -33,16 +32,6 @@ class AppliedCouponInput:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def _instant(reader: Reader, key: str) -> Any:
-    if not reader.has(key) or reader.data[key] is None:
-        return None if reader.has(key) else MISSING
-    parsed = parse_instant(reader.data[key])
-    if parsed is None:
-        reader.add(key, "invalid_date")
-        return MISSING
-    return parsed
-
-
 def _rate(reader: Reader, key: str = "percentage_rate") -> Any:
     return reader.decimal(key)
 
@@ -60,7 +49,7 @@ def parse_coupon(data: dict[str, Any], *, creating: bool) -> CouponInput:
         "frequency": reader.choice("frequency", FREQUENCIES),
         "frequency_duration": reader.integer("frequency_duration"),
         "expiration": reader.choice("expiration", EXPIRATIONS),
-        "expiration_at": _instant(reader, "expiration_at"),
+        "expiration_at": reader.instant("expiration_at"),
         "reusable": reader.boolean("reusable"),
     }
     for key in ("coupon_type", "frequency", "expiration", "reusable"):

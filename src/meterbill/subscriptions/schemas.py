@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from meterbill.core.dates import parse_instant
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import MISSING, Reader
@@ -28,19 +27,6 @@ class SubscriptionInput:
     plan_overrides: PlanInput | None = None
 
 
-def _instant(reader: Reader, key: str) -> Any:
-    if not reader.has(key):
-        return MISSING
-    raw = reader.data[key]
-    if raw is None:
-        return None
-    parsed = parse_instant(raw)
-    if parsed is None:
-        reader.add(key, "invalid_date")
-        return MISSING
-    return parsed
-
-
 def parse_subscription(data: dict[str, Any], *, creating: bool) -> SubscriptionInput:
     reader = Reader(data)
     customer = reader.string("external_customer_id", required=creating)
@@ -49,8 +35,8 @@ def parse_subscription(data: dict[str, Any], *, creating: bool) -> SubscriptionI
     columns = {
         "name": reader.string("name"),
         "billing_time": reader.choice("billing_time", BILLING_TIMES),
-        "subscription_at": _instant(reader, "subscription_at"),
-        "ending_at": _instant(reader, "ending_at"),
+        "subscription_at": reader.instant("subscription_at"),
+        "ending_at": reader.instant("ending_at"),
         "on_termination_credit_note": reader.choice(
             "on_termination_credit_note", TERMINATION_CREDIT_NOTES
         ),

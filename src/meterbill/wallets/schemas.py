@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from meterbill.core import fields, metadata
-from meterbill.core.dates import parse_instant
 from meterbill.core.money import decimal_string, from_cents
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import INVALID, MANDATORY, MISSING, OUT_OF_RANGE, Reader
@@ -73,18 +72,6 @@ def credits(reader: Reader, key: str) -> Decimal | None:
     return value
 
 
-def _instant(reader: Reader, key: str) -> Any:
-    if not reader.has(key):
-        return MISSING
-    if reader.data[key] is None:
-        return None
-    parsed = parse_instant(reader.data[key])
-    if parsed is None:
-        reader.add(key, "invalid_date")
-        return MISSING
-    return parsed
-
-
 def key_value_list(reader: Reader, key: str, field_name: str = "metadata") -> list[dict[str, str]]:
     raw = reader.data.get(key)
     if raw is None:
@@ -143,8 +130,8 @@ def _rule(raw: Any, errors: dict[str, Any]) -> RuleInput | None:
         "granted_credits": credits(reader, "granted_credits"),
         "threshold_credits": credits(reader, "threshold_credits"),
         "target_ongoing_balance": credits(reader, "target_ongoing_balance"),
-        "started_at": _instant(reader, "started_at"),
-        "expiration_at": _instant(reader, "expiration_at"),
+        "started_at": reader.instant("started_at"),
+        "expiration_at": reader.instant("expiration_at"),
         "grants_target_top_up": reader.boolean("grants_target_top_up"),
         "invoice_requires_successful_payment": reader.boolean(
             "invoice_requires_successful_payment"
@@ -207,7 +194,7 @@ def parse_wallet(
     columns: dict[str, Any] = {
         "name": reader.string("name", max_length=255),
         "priority": reader.integer("priority"),
-        "expiration_at": _instant(reader, "expiration_at"),
+        "expiration_at": reader.instant("expiration_at"),
         "invoice_requires_successful_payment": reader.boolean(
             "invoice_requires_successful_payment"
         ),
