@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meterbill.core.errors import MissingParam, NotFound, ValidationFailed
-from meterbill.core.validation import INVALID
+from meterbill.core.validation import INVALID, MISSING, Reader, _Missing
 
 Metadata = dict[str, str | None]
 
@@ -40,6 +40,19 @@ def checked(value: Any, *, limits: bool = True) -> Metadata:
     code = fault(value, limits=limits)
     if code is not None:
         raise ValidationFailed.single("metadata", code)
+    return dict(value)
+
+
+def read_metadata(reader: Reader) -> Metadata | _Missing | None:
+    """The `metadata` field of a request body: MISSING when absent (or refused, with its
+    error added to `reader`), None when null, else the map."""
+    value = reader.obj("metadata")
+    if not isinstance(value, dict):
+        return value
+    code = fault(value)
+    if code is not None:
+        reader.add("metadata", code)
+        return MISSING
     return dict(value)
 
 

@@ -77,7 +77,7 @@ def parse_plan(data: dict[str, Any], *, creating: bool) -> PlanInput:
         ),
         "bill_charges_monthly": reader.boolean("bill_charges_monthly"),
         "bill_fixed_charges_monthly": reader.boolean("bill_fixed_charges_monthly"),
-        "plan_metadata": _metadata(reader),
+        "plan_metadata": metadata.read_metadata(reader),
     }
     for key, code in (("interval", INVALID), ("amount_currency", INVALID)):
         if (creating and not reader.has(key)) or (reader.has(key) and data[key] is None):
@@ -111,15 +111,6 @@ def _obj(reader: Reader, item: Any) -> bool:
         return True
     reader.add("charges", INVALID)
     return False
-
-
-def _metadata(reader: Reader) -> Any:
-    value = reader.obj("metadata")
-    code = metadata.fault(value) if isinstance(value, dict) else None
-    if code is not None:
-        reader.add("metadata", code)
-        return MISSING
-    return value
 
 
 def _commitment(reader: Reader) -> Any:

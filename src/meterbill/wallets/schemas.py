@@ -88,16 +88,8 @@ def key_value_list(reader: Reader, key: str, field_name: str = "metadata") -> li
 
 
 def _metadata(reader: Reader) -> Any:
-    if not reader.has("metadata"):
-        return MISSING
-    raw = reader.data["metadata"]
-    if raw is None:
-        return {}
-    code = metadata.fault(raw)
-    if code is not None:
-        reader.add("metadata", code)
-        return MISSING
-    return dict(raw)
+    value = metadata.read_metadata(reader)
+    return {} if value is None else value
 
 
 def _applies_to(reader: Reader) -> dict[str, list[str]] | None:
