@@ -436,26 +436,14 @@ def create_transactions(
 ) -> list[WalletTransaction]:
     """POST /wallet_transactions: one transaction per non-zero kind (paid, granted, voided)."""
     key = uuid_or_none(data.wallet_id)
-    owner = (
-        session.scalar(
-            select(Wallet.customer_id).where(
-                Wallet.id == key, Wallet.organization_id == organization_id
-            )
-        )
-        if key is not None
-        else None
-    )
+    if key is None:
+        raise ValidationFailed.single("wallet_id", "wallet_not_found")
+    mine = (Wallet.id == key, Wallet.organization_id == organization_id)
+    owner = session.scalar(select(Wallet.customer_id).where(*mine))
     if owner is not None:
         lock_for_numbering(session, organization_id, owner)
-    wallet = (
-        session.scalar(
-            select(Wallet)
-            .where(Wallet.id == key, Wallet.organization_id == organization_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if key is not None
-        else None
+    wallet = session.scalar(
+        select(Wallet).where(*mine).with_for_update().execution_options(populate_existing=True)
     )
     if wallet is None:
         raise ValidationFailed.single("wallet_id", "wallet_not_found")
@@ -486,18 +474,12 @@ def create_transactions(
 def find_transaction(
     session: Session, organization_id: uuid.UUID, transaction_id: str
 ) -> tuple[WalletTransaction, Wallet]:
-    key = uuid_or_none(transaction_id)
-    row = (
-        session.execute(
-            select(WalletTransaction, Wallet)
-            .join(Wallet, Wallet.id == WalletTransaction.wallet_id)
-            .where(
-                WalletTransaction.id == key, WalletTransaction.organization_id == organization_id
-            )
-        ).first()
-        if key is not None
-        else None
-    )
+    key = key_or_not_found(transaction_id, "wallet_transaction")
+    row = session.execute(
+        select(WalletTransaction, Wallet)
+        .join(Wallet, Wallet.id == WalletTransaction.wallet_id)
+        .where(WalletTransaction.id == key, WalletTransaction.organization_id == organization_id)
+    ).first()
     if row is None:
         raise NotFound("wallet_transaction")
     return row[0], row[1]
