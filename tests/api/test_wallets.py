@@ -238,3 +238,15 @@ def test_client_raises_on_refusal(lago: Client, customer: None) -> None:
     with pytest.raises(LagoApiError) as raised:
         lago.wallets.create(Wallet(external_customer_id="cus", rate_amount="-2", currency="EUR"))
     assert raised.value.status_code == 422
+
+
+def test_a_rate_no_column_can_hold_is_refused(http: httpx.Client, customer: None) -> None:
+    # Found by tests/api/test_prepaid_refusal_properties.py: it was stored, then a 500.
+    for rate in ("1e400", "1e23"):
+        refusal(http.post("/wallets", json=wallet_body(rate_amount=rate)),
+                {"rate_amount": ["value_is_out_of_range"]})  # fmt: skip
+    assert http.get("/wallets", params={"external_customer_id": "cus"}).json()["wallets"] == []
+    assert (
+        http.post("/wallets", json=wallet_body(rate_amount="99999999999999999999999")).status_code
+        == 200
+    )

@@ -25,6 +25,8 @@ class _Missing(Enum):
 
 
 MISSING: Final = _Missing.MISSING
+# Decimals are stored as NUMERIC(38, 15): 23 digits before the point at most.
+LARGEST_DECIMAL: Final = Decimal(10) ** 23
 
 INVALID = "value_is_invalid"
 MANDATORY = "value_is_mandatory"
@@ -139,6 +141,10 @@ class Reader:
             return MISSING
         if not number.is_finite():
             self.add(field, INVALID)
+            return MISSING
+        if abs(number) >= LARGEST_DECIMAL:
+            # No column holds it (NUMERIC(38, 15)): refused, not a database error.
+            self.add(field, OUT_OF_RANGE)
             return MISSING
         if minimum is not None and number < minimum:
             self.add(field, OUT_OF_RANGE)

@@ -10,7 +10,14 @@ from typing import Any
 from meterbill.core import fields, metadata
 from meterbill.core.money import decimal_string, from_cents
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import INVALID, MANDATORY, MISSING, OUT_OF_RANGE, Reader
+from meterbill.core.validation import (
+    INVALID,
+    LARGEST_DECIMAL,
+    MANDATORY,
+    MISSING,
+    OUT_OF_RANGE,
+    Reader,
+)
 from meterbill.wallets.credits import credits_of_cents
 from meterbill.wallets.models import RecurringTransactionRule, Wallet, WalletTransaction
 
@@ -65,7 +72,8 @@ def credits(reader: Reader, key: str) -> Decimal | None:
         value = Decimal(raw.strip()) if isinstance(raw, str) else None
     except InvalidOperation:
         value = None
-    if value is None or not value.is_finite() or value < 0:
+    # Beyond what a column holds, an amount is as unusable as a malformed one.
+    if value is None or not value.is_finite() or value < 0 or value >= LARGEST_DECIMAL:
         reader.add(key, f"invalid_{key}")
         reader.add(key, "invalid_amount")
         return None
