@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, literal, select, union_all
+from sqlalchemy import ColumnElement, and_, exists, false, literal, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from meterbill import pricing
@@ -36,6 +36,7 @@ from meterbill.usage.aggregation import (
     event_values,
 )
 from meterbill.usage.periods import ChargesPeriod, charges_period
+from meterbill.usage.sql import Dialect
 
 PERCENT = Decimal(100)
 FREE_OR_BOUNDED = (
@@ -149,8 +150,8 @@ class TaxFallback:
 
 def _tax_sum(session: Session, *conditions: ColumnElement[bool], via: Any = None) -> Any:
     """A scalar subquery: the exact sum of the matching taxes' rates, NULL when none."""
-    exact_sum = func.sum if session.get_bind().dialect.name == "postgresql" else func.mb_sum
-    query = select(exact_sum(Tax.rate))
+    dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
+    query = select(dialect.sum(Tax.rate))
     if via is not None:
         query = query.select_from(via).join(Tax, Tax.id == via.tax_id)
     return query.where(*conditions).scalar_subquery()
