@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,17 +46,23 @@ def note_coupon_holders(session: Session, customer_ids: set[uuid.UUID]) -> None:
 
 def consumed_cents(session: Session, applied_coupon_id: uuid.UUID) -> int:
     """What a coupon already took off invoices that still stand (voided ones give it back)."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(Credit.amount_cents), 0))
-            .join(Invoice, Invoice.id == Credit.invoice_id)
-            .where(
-                Credit.applied_coupon_id == applied_coupon_id,
-                Invoice.status.in_(("finalized", "closed")),
-            )
+    return consumed_by(session, [applied_coupon_id]).get(applied_coupon_id, 0)
+
+
+def consumed_by(session: Session, applied_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """`consumed_cents` of several applied coupons in one query (absent: nothing taken)."""
+    if not applied_ids:
+        return {}
+    rows = session.execute(
+        select(Credit.applied_coupon_id, func.sum(Credit.amount_cents))
+        .join(Invoice, Invoice.id == Credit.invoice_id)
+        .where(
+            Credit.applied_coupon_id.in_(applied_ids),
+            Invoice.status.in_(("finalized", "closed")),
         )
-        or 0
-    )
+        .group_by(Credit.applied_coupon_id)
+    ).all()
+    return {applied_id: int(total or 0) for applied_id, total in rows if applied_id is not None}
 
 
 def coupon_lines(
@@ -71,22 +78,32 @@ def coupon_lines(
         .where(AppliedCoupon.customer_id == customer_id, AppliedCoupon.status == "active")
         .order_by(AppliedCoupon.created_at, AppliedCoupon.id)
     ).all()
+    if not rows:
+        return []
+    # The coupons' targets and what the once-only fixed ones already took: one query each.
+    plans: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    metrics: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for coupon_id, plan_id, metric_id in session.execute(
+        select(CouponTarget.coupon_id, CouponTarget.plan_id, CouponTarget.billable_metric_id).where(
+            CouponTarget.coupon_id.in_({coupon.id for _a, coupon in rows}),
+            CouponTarget.deleted_at.is_(None),
+        )
+    ).all():
+        if plan_id:
+            plans[coupon_id].add(plan_id)
+        if metric_id:
+            metrics[coupon_id].add(metric_id)
+    running = [
+        applied.id
+        for applied, coupon in rows
+        if coupon.coupon_type == "fixed_amount" and applied.frequency == "once"
+    ]
+    consumed = consumed_by(session, running)
     lines = []
     for applied, coupon in rows:
-        plans: set[uuid.UUID] = set()
-        metrics: set[uuid.UUID] = set()
-        for plan_id, metric_id in session.execute(
-            select(CouponTarget.plan_id, CouponTarget.billable_metric_id).where(
-                CouponTarget.coupon_id == coupon.id, CouponTarget.deleted_at.is_(None)
-            )
-        ).all():
-            if plan_id:
-                plans.add(plan_id)
-            if metric_id:
-                metrics.add(metric_id)
         amount = applied.amount_cents
         if coupon.coupon_type == "fixed_amount" and applied.frequency == "once":
-            amount = (amount or 0) - consumed_cents(session, applied.id)
+            amount = (amount or 0) - consumed.get(applied.id, 0)
             if amount <= 0:
                 continue
         line = CouponLine(
@@ -95,8 +112,8 @@ def coupon_lines(
             amount_cents=amount,
             currency=applied.amount_currency,
             percentage_rate=applied.percentage_rate,
-            metric_ids=frozenset(metrics) if coupon.limited_billable_metrics else None,
-            plan_ids=frozenset(plans) if coupon.limited_plans else None,
+            metric_ids=frozenset(metrics[coupon.id]) if coupon.limited_billable_metrics else None,
+            plan_ids=frozenset(plans[coupon.id]) if coupon.limited_plans else None,
         )
         lines.append((line, applied, coupon))
     return lines
