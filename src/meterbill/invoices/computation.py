@@ -80,15 +80,17 @@ def coupon_lines(
     ).all()
     if not rows:
         return []
-    # The coupons' targets and what the once-only fixed ones already took: one query each.
+    # The limited coupons' targets and what the once-only fixed ones already took: one
+    # query each, and none when no coupon needs it.
     plans: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     metrics: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for coupon_id, plan_id, metric_id in session.execute(
-        select(CouponTarget.coupon_id, CouponTarget.plan_id, CouponTarget.billable_metric_id).where(
-            CouponTarget.coupon_id.in_({coupon.id for _a, coupon in rows}),
-            CouponTarget.deleted_at.is_(None),
-        )
-    ).all():
+    limited = {
+        coupon.id for _a, coupon in rows if coupon.limited_plans or coupon.limited_billable_metrics
+    }
+    targets = select(
+        CouponTarget.coupon_id, CouponTarget.plan_id, CouponTarget.billable_metric_id
+    ).where(CouponTarget.coupon_id.in_(limited), CouponTarget.deleted_at.is_(None))
+    for coupon_id, plan_id, metric_id in session.execute(targets).all() if limited else []:
         if plan_id:
             plans[coupon_id].add(plan_id)
         if metric_id:
