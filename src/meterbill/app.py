@@ -15,6 +15,7 @@ from meterbill.analytics.api import router as analytics_router
 from meterbill.clock_runner import BackgroundClock
 from meterbill.core.auth import KeyCache
 from meterbill.core.db import Database
+from meterbill.core.guards import RequestGuards
 from meterbill.core.http import JsonResponse, install_error_handlers, logger
 from meterbill.core.times import utc_now
 from meterbill.coupons.api import router as coupons_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     app.state.group_committer = GroupCommitter(db)
     install_error_handlers(app)
+    app.add_middleware(RequestGuards, max_body_bytes=settings.max_body_bytes)
     for router in (
         customers_router,
         taxes_router,

@@ -23,3 +23,5 @@ class Settings(BaseSettings):
     # Seconds between two runs of the clock (billing, finalization...) inside `serve`;
     # 0 turns it off, e.g. when `meterbill worker` processes run it instead.
     clock_interval_seconds: float = 60.0
+    # Request bodies larger than this are refused with 413 before they are read whole.
+    max_body_bytes: int = 1_048_576

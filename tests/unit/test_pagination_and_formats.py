@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meterbill.core.errors import MissingParam
+from meterbill.core.errors import MissingParam, ValidationFailed
 from meterbill.core.formats import is_valid_email_list, normalize_country, sanitize_email
+from meterbill.core.http import without_nul
 from meterbill.core.pagination import PageRequest, build_meta
 from meterbill.core.validation import MISSING, Reader, root_object
 
@@ -57,13 +58,25 @@ def test_country_rules() -> None:
 
 
 def test_reader_distinguishes_missing_from_null() -> None:
-    reader = Reader({"a": None, "b": "x\x00y", "n": "12", "bad": True})
+    reader = Reader({"a": None, "b": "xy", "n": "12", "bad": True, "big": 2**31})
     assert reader.string("missing") is MISSING
     assert reader.string("a") is None
     assert reader.string("b") == "xy"
     assert reader.integer("n") == 12
     assert reader.integer("bad") is MISSING
-    assert reader.errors == {"bad": ["value_is_invalid"]}
+    assert reader.integer("big") is MISSING
+    assert reader.errors == {"bad": ["value_is_invalid"], "big": ["value_is_out_of_range"]}
+
+
+def test_nul_bytes_are_stripped_from_body_strings_and_refused_in_keys() -> None:
+    body = {"event": {"code": "a\x00", "properties": {"k": ["\x00", {"v": "x\x00y"}]}}}
+    assert without_nul(body) == {"event": {"code": "a", "properties": {"k": ["", {"v": "xy"}]}}}
+    with pytest.raises(ValidationFailed) as refused:
+        without_nul({"event": {"code": "c", "properties": {"k\x00": "v"}}})
+    assert refused.value.details == {"properties": ["value_is_invalid"]}
+    with pytest.raises(ValidationFailed) as at_root:
+        without_nul({"\x00": 1, "b": 2})
+    assert at_root.value.details == {"base": ["value_is_invalid"]}
 
 
 @pytest.mark.parametrize("body", [{}, [], "x", {"customer": "customer"}, {"customer": {}}])

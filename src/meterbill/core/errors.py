@@ -58,6 +58,16 @@ class MethodNotAllowed(MeterbillError):
     error = "Method Not Allowed"
 
 
+class PayloadTooLarge(MeterbillError):
+    """A request body over the configured limit, refused before it is parsed."""
+
+    status = 413
+    error = "Payload Too Large"
+
+    def __init__(self) -> None:
+        super().__init__("request_too_large")
+
+
 class ValidationFailed(MeterbillError):
     """422 validation_errors; details map a field (or "base") to a list of codes."""
 

@@ -87,9 +87,56 @@ async def json_body(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest("the request body is not valid JSON") from exc
+    # JSON can only carry a NUL as the escape \u0000: the walk costs nothing otherwise.
+    return without_nul(body) if b"\\u0000" in raw else body
+
+
+def without_nul(body: Any) -> Any:
+    """The body with NUL bytes stripped from its strings, as Lago strips them from names.
+
+    PostgreSQL cannot store a NUL in text or jsonb. In an object key it is refused
+    (422 on the field below the root object) rather than stripped, since stripping
+    could merge two keys into one.
+    """
+    field = _nul_key_field(body)
+    if field is not None:
+        raise ValidationFailed.single(field, "value_is_invalid")
+    return _stripped(body)
+
+
+def _stripped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {key: _stripped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_stripped(item) for item in value]
+    return value
+
+
+def _nul_key_field(body: Any) -> str | None:
+    if not _has_nul_key(body):
+        return None
+    scope = body
+    if isinstance(body, dict) and len(body) == 1:
+        [inner] = body.values()
+        scope = inner if isinstance(inner, dict) else body
+    if isinstance(scope, dict):
+        for key, item in scope.items():
+            if "\x00" not in key and _has_nul_key(item):
+                return key
+    return "base"
+
+
+def _has_nul_key(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any("\x00" in key or _has_nul_key(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul_key(item) for item in value)
+    return False
 
 
 def query_params(request: Request) -> QueryParams:

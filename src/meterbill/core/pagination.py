@@ -10,9 +10,16 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from meterbill.core.errors import ValidationFailed
+
 DEFAULT_PER_PAGE = 100
 # Kaminari's own default, which Lago falls back to for an unusable per_page.
 FALLBACK_PER_PAGE = 25
+# A page of more rows than this is served as this many (meta says how many pages that
+# makes), so one request cannot make the server load a whole table.
+MAX_PER_PAGE = 1_000
+# Past this, no offset the database takes is reached: the page is refused.
+MAX_PAGE = 2**31 - 1
 
 T = TypeVar("T")
 
@@ -24,7 +31,10 @@ class PageRequest:
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> PageRequest:
-        return cls(page=_page(params.get("page")), per_page=_per_page(params.get("per_page")))
+        page = _page(params.get("page"))
+        if page > MAX_PAGE:
+            raise ValidationFailed.single("page", "value_is_out_of_range")
+        return cls(page=page, per_page=min(_per_page(params.get("per_page")), MAX_PER_PAGE))
 
 
 def _as_int(raw: str | None) -> int | None:

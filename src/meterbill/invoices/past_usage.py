@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.http import Context, JsonResponse, Query, ok
 from meterbill.core.money import decimal_string
-from meterbill.core.pagination import PageRequest, build_meta
+from meterbill.core.pagination import MAX_PAGE, PageRequest, build_meta
 from meterbill.core.records import by_id, find_live
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
@@ -91,7 +91,8 @@ def _window(query: PastUsageQuery) -> tuple[int, int]:
     offset = (query.page.page - 1) * query.page.per_page
     if query.periods_count is None:
         return query.page.per_page, offset
-    return max(ruby_to_i(query.periods_count), 0), offset
+    # Clamped to what a LIMIT takes on both databases (no page holds that many anyway).
+    return min(max(ruby_to_i(query.periods_count), 0), MAX_PAGE), offset
 
 
 def _meta(limit: int, offset: int, total: int, per_page: int) -> dict[str, Any]:
