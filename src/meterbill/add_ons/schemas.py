@@ -8,7 +8,7 @@ from typing import Any
 from meterbill.add_ons.models import AddOn
 from meterbill.core import fields
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import INVALID, MANDATORY, MISSING, Reader
+from meterbill.core.validation import INVALID, LONG_TEXT_MAX, MANDATORY, MISSING, Reader
 
 
 @dataclass
@@ -23,8 +23,8 @@ def parse_add_on(data: dict[str, Any], *, creating: bool) -> AddOnInput:
         "name": reader.string("name", required=creating),
         "code": reader.string("code", required=creating),
         "invoice_display_name": reader.string("invoice_display_name"),
-        "description": reader.string("description"),
-        "amount_cents": reader.integer("amount_cents", minimum=0),
+        "description": reader.string("description", max_length=LONG_TEXT_MAX),
+        "amount_cents": reader.amount_cents("amount_cents"),
         "amount_currency": fields.currency(reader, "amount_currency"),
     }
     if (creating and not reader.has("amount_cents")) or (

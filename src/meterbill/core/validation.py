@@ -27,6 +27,27 @@ class _Missing(Enum):
 MISSING: Final = _Missing.MISSING
 # Decimals are stored as NUMERIC(38, 15): 23 digits before the point at most.
 LARGEST_DECIMAL: Final = Decimal(10) ** 23
+# Integer columns are int4 unless they hold money (int8).
+INT32_MAX: Final = 2**31 - 1
+# Bounds chosen so that anything accepted can be billed for a century without a
+# column or a date overflowing (README, "Limits"). Lago has none of these.
+# Money: ten trillion units of a currency per amount; an invoice adding up thousands
+# of such fees, with taxes, still fits a 64-bit column.
+AMOUNT_CENTS_MAX: Final = 10**15
+# A price in major units (charge amounts, tier prices, flat fees): ten trillion, as
+# AMOUNT_CENTS_MAX in a two-decimal currency. Prices times usage that still overflow
+# a column are a failure recorded on the invoice at billing time, never a crash.
+PRICE_MAX: Final = Decimal(10) ** 13
+# Units billed at once (a one-off fee's units): with the largest unit amount the
+# product is refused at billing instead (AMOUNT_CENTS_MAX).
+UNITS_MAX: Final = Decimal(10) ** 15
+# Day counts (trial periods, payment terms, grace periods): a century.
+DAYS_MAX: Final = 36_500
+# Free text: names, codes, external ids and other one-line values; then descriptions.
+TEXT_MAX: Final = 255
+LONG_TEXT_MAX: Final = 10_000
+# Rounding precision of a metric: decimals are kept to 15 places.
+ROUNDING_MAX: Final = 15
 
 INVALID = "value_is_invalid"
 MANDATORY = "value_is_mandatory"
@@ -44,10 +65,6 @@ def root_object(body: Any, root: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not value:
         raise MissingParam(root)
     return value
-
-
-def strip_null_bytes(value: str) -> str:
-    return value.replace("\x00", "")
 
 
 class Reader:
@@ -73,7 +90,7 @@ class Reader:
         self,
         key: str,
         *,
-        max_length: int | None = None,
+        max_length: int = TEXT_MAX,
         empty_as_null: bool = False,
         required: bool = False,
         field: str | None = None,
@@ -91,11 +108,10 @@ class Reader:
         if not isinstance(value, str):
             self.add(field, INVALID)
             return MISSING
-        value = strip_null_bytes(value)
         if required and not value.strip():
             self.add(field, MANDATORY)
             return MISSING
-        if max_length is not None and len(value) > max_length:
+        if len(value) > max_length:
             self.add(field, TOO_LONG)
             return MISSING
         if empty_as_null and value == "":
@@ -103,7 +119,12 @@ class Reader:
         return value
 
     def integer(
-        self, key: str, *, minimum: int | None = None, field: str | None = None
+        self,
+        key: str,
+        *,
+        minimum: int | None = None,
+        maximum: int = INT32_MAX,
+        field: str | None = None,
     ) -> int | _Missing | None:
         field = field or key
         if key not in self.data:
@@ -116,13 +137,25 @@ class Reader:
         if isinstance(value, bool) or not isinstance(value, int):
             self.add(field, INVALID)
             return MISSING
-        if minimum is not None and value < minimum:
+        if (minimum is not None and value < minimum) or value > maximum:
             self.add(field, OUT_OF_RANGE)
             return MISSING
         return value
 
+    def amount_cents(
+        self, key: str, *, minimum: int | None = 0, field: str | None = None
+    ) -> int | _Missing | None:
+        """An amount in minor units, within AMOUNT_CENTS_MAX either way."""
+        low = -AMOUNT_CENTS_MAX if minimum is None else minimum
+        return self.integer(key, minimum=low, maximum=AMOUNT_CENTS_MAX, field=field)
+
     def decimal(
-        self, key: str, *, minimum: Decimal | None = None, field: str | None = None
+        self,
+        key: str,
+        *,
+        minimum: Decimal | None = None,
+        maximum: Decimal | None = None,
+        field: str | None = None,
     ) -> Decimal | _Missing | None:
         field = field or key
         if key not in self.data:
@@ -142,11 +175,11 @@ class Reader:
         if not number.is_finite():
             self.add(field, INVALID)
             return MISSING
-        if abs(number) >= LARGEST_DECIMAL:
+        if number.copy_abs() >= LARGEST_DECIMAL:
             # No column holds it (NUMERIC(38, 15)): refused, not a database error.
             self.add(field, OUT_OF_RANGE)
             return MISSING
-        if minimum is not None and number < minimum:
+        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
             self.add(field, OUT_OF_RANGE)
             return MISSING
         return number

@@ -10,7 +10,7 @@ from typing import Any
 from meterbill.core import fields
 from meterbill.core.money import decimal_string
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import INVALID, MISSING, Reader
+from meterbill.core.validation import INVALID, LONG_TEXT_MAX, MISSING, Reader
 from meterbill.coupons.models import AppliedCoupon, Coupon
 
 COUPON_TYPES = ("fixed_amount", "percentage")
@@ -41,9 +41,9 @@ def parse_coupon(data: dict[str, Any], *, creating: bool) -> CouponInput:
     columns = {
         "name": reader.string("name", required=creating),
         "code": reader.string("code", required=creating),
-        "description": reader.string("description"),
+        "description": reader.string("description", max_length=LONG_TEXT_MAX),
         "coupon_type": reader.choice("coupon_type", COUPON_TYPES),
-        "amount_cents": reader.integer("amount_cents"),
+        "amount_cents": reader.amount_cents("amount_cents", minimum=None),
         "amount_currency": fields.currency(reader, "amount_currency"),
         "percentage_rate": _rate(reader),
         "frequency": reader.choice("frequency", FREQUENCIES),
@@ -105,7 +105,7 @@ def parse_applied_coupon(data: dict[str, Any]) -> AppliedCouponInput:
     customer = reader.string("external_customer_id", required=True)
     code = reader.string("coupon_code", required=True)
     overrides = {
-        "amount_cents": reader.integer("amount_cents", minimum=1),
+        "amount_cents": reader.amount_cents("amount_cents", minimum=1),
         "amount_currency": fields.currency(reader, "amount_currency"),
         "percentage_rate": _rate(reader),
         "frequency": reader.choice("frequency", FREQUENCIES),

@@ -12,7 +12,7 @@ from meterbill.core.errors import ValidationFailed
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok, query_date
 from meterbill.core.metadata import MetadataChange, metadata_response
 from meterbill.core.pagination import PageRequest
-from meterbill.core.validation import root_object
+from meterbill.core.validation import AMOUNT_CENTS_MAX, root_object
 from meterbill.credit_notes import service
 from meterbill.credit_notes.amounts import NoteAmounts
 from meterbill.credit_notes.models import CreditNote
@@ -125,9 +125,12 @@ def _integer(params: Query, key: str) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValidationFailed.single(key, "value_is_invalid") from None
+    if abs(value) > AMOUNT_CENTS_MAX:
+        raise ValidationFailed.single(key, "value_is_out_of_range")
+    return value
 
 
 def _choice(params: Query, key: str, choices: tuple[str, ...]) -> str | None:

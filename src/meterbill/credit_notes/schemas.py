@@ -10,7 +10,7 @@ from meterbill.core import metadata
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.metadata import Metadata
 from meterbill.core.times import iso_date, iso_seconds
-from meterbill.core.validation import MISSING, Reader
+from meterbill.core.validation import LONG_TEXT_MAX, MISSING, Reader
 from meterbill.credit_notes.models import CreditNote, CreditNoteTax
 from meterbill.invoices.models import Invoice
 from meterbill.taxes.schemas import applied_tax_fields, rate_number
@@ -84,9 +84,9 @@ def parse_credit_note(data: dict[str, Any]) -> CreditNoteInput:
     reader = Reader(data)
     invoice_id = reader.string("invoice_id")
     reason = reader.choice("reason", REASONS)
-    description = reader.string("description")
+    description = reader.string("description", max_length=LONG_TEXT_MAX)
     amounts = {
-        key: reader.integer(key, minimum=0)
+        key: reader.amount_cents(key)
         for key in ("credit_amount_cents", "refund_amount_cents", "offset_amount_cents")
     }
     reader.raise_if_any()

@@ -8,7 +8,7 @@ from typing import Any
 from meterbill.core import fields
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import INVALID, MISSING, Reader
+from meterbill.core.validation import DAYS_MAX, INVALID, MISSING, Reader
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.organizations.models import Organization
 
@@ -81,8 +81,8 @@ def parse_customer(data: dict[str, Any]) -> CustomerInput:
         "currency": fields.currency(reader),
         "timezone": fields.timezone(reader),
         "customer_type": reader.choice("customer_type", CUSTOMER_TYPES),
-        "net_payment_term": reader.integer("net_payment_term", minimum=0),
-        "invoice_grace_period": reader.integer("invoice_grace_period", minimum=0),
+        "net_payment_term": reader.integer("net_payment_term", minimum=0, maximum=DAYS_MAX),
+        "invoice_grace_period": reader.integer("invoice_grace_period", minimum=0, maximum=DAYS_MAX),
         "skip_invoice_custom_sections": fields.required_value(
             reader, "skip_invoice_custom_sections", reader.boolean("skip_invoice_custom_sections")
         ),
@@ -129,7 +129,7 @@ def _shipping(reader: Reader) -> dict[str, Any]:
 
 def _billing_configuration(reader: Reader) -> dict[str, Any]:
     return {
-        "invoice_grace_period": reader.integer("invoice_grace_period", minimum=0),
+        "invoice_grace_period": reader.integer("invoice_grace_period", minimum=0, maximum=DAYS_MAX),
         "document_locale": fields.document_locale(reader),
         "payment_provider": reader.choice("payment_provider", PAYMENT_PROVIDERS),
         "payment_provider_code": reader.string("payment_provider_code"),

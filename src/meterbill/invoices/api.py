@@ -19,7 +19,7 @@ from meterbill.invoices import preview, service
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.one_off import create_one_off_invoice as create_one_off
 from meterbill.invoices.one_off import parse_one_off
-from meterbill.invoices.schemas import invoice_object
+from meterbill.invoices.schemas import invoice_object, parse_invoice_update
 from meterbill.organizations.service import get_organization
 from meterbill.subscriptions.models import Subscription
 from meterbill.subscriptions.schemas import subscription_object
@@ -131,13 +131,7 @@ def get_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
 
 @router.put("/invoices/{invoice_id}")
 def update_invoice(ctx: Context, invoice_id: str, body: JsonBody) -> JsonResponse:
-    data = root_object(body, "invoice")
-    metadata = data.get("metadata")
-    if metadata is not None and not isinstance(metadata, list):
-        raise ValidationFailed.single("metadata", "value_is_invalid")
-    payment_status = data.get("payment_status")
-    if payment_status is not None and not isinstance(payment_status, str):
-        raise ValidationFailed.single("payment_status", "value_is_invalid")
+    payment_status, metadata = parse_invoice_update(root_object(body, "invoice"))
     with ctx.db.transaction() as session:
         invoice = service.update_invoice(
             session, ctx.organization_id, invoice_id, payment_status, metadata, ctx.now

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,7 +17,13 @@ from meterbill.add_ons.service import find_add_on
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.money import is_currency, round_half_up, subunit_to_unit
 from meterbill.core.periods import local_date
-from meterbill.core.validation import Reader
+from meterbill.core.validation import (
+    AMOUNT_CENTS_MAX,
+    LONG_TEXT_MAX,
+    MISSING,
+    UNITS_MAX,
+    Reader,
+)
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import assign_currency, find_customer
 from meterbill.invoices.building import BillingContext, BuiltFee
@@ -59,6 +65,34 @@ def _instant(raw: Any) -> datetime | None:
     return value
 
 
+def _fee(raw: dict[str, Any]) -> OneOffFee:
+    """One fee of the request; Lago answers the first bad field alone, so this raises."""
+    reader = Reader(raw)
+    unit_amount = reader.amount_cents("unit_amount_cents")
+    if unit_amount is MISSING and "unit_amount_cents" in reader.errors:
+        raise ValidationFailed.single("unit_amount_cents", "value_is_invalid")
+    units = reader.decimal("units", minimum=Decimal(0), maximum=UNITS_MAX)
+    if "units" in reader.errors:
+        raise ValidationFailed.single("units", "value_is_invalid")
+    start, end = _instant(raw.get("from_datetime")), _instant(raw.get("to_datetime"))
+    if (start is None) != (end is None) or (start and end and start > end):
+        raise ValidationFailed.single("boundaries", "values_are_invalid")
+    codes = reader.string_list("tax_codes")
+    description = reader.string("description", max_length=LONG_TEXT_MAX)
+    display_name = reader.string("invoice_display_name")
+    reader.raise_if_any()
+    return OneOffFee(
+        add_on_code=raw["add_on_code"],
+        unit_amount_cents=unit_amount if isinstance(unit_amount, int) else None,
+        units=units if isinstance(units, Decimal) else Decimal(1),
+        description=description if isinstance(description, str) else None,
+        invoice_display_name=display_name if isinstance(display_name, str) else None,
+        from_datetime=start,
+        to_datetime=end,
+        tax_codes=codes if isinstance(codes, list) else None,
+    )
+
+
 def parse_one_off(data: dict[str, Any]) -> OneOffInput:
     reader = Reader(data)
     customer = reader.string("external_customer_id", required=True)
@@ -73,37 +107,7 @@ def parse_one_off(data: dict[str, Any]) -> OneOffInput:
     for raw in raw_fees or []:
         if not isinstance(raw, dict) or not isinstance(raw.get("add_on_code"), str):
             raise NotFound("add_on")
-        unit_amount = raw.get("unit_amount_cents")
-        if unit_amount is not None and (
-            isinstance(unit_amount, bool) or not isinstance(unit_amount, int) or unit_amount < 0
-        ):
-            raise ValidationFailed.single("unit_amount_cents", "value_is_invalid")
-        try:
-            units = Decimal(str(raw.get("units", 1) if raw.get("units") is not None else 1))
-        except InvalidOperation:
-            raise ValidationFailed.single("units", "value_is_invalid") from None
-        if not units.is_finite() or units < 0:
-            raise ValidationFailed.single("units", "value_is_invalid")
-        start, end = _instant(raw.get("from_datetime")), _instant(raw.get("to_datetime"))
-        if (start is None) != (end is None) or (start and end and start > end):
-            raise ValidationFailed.single("boundaries", "values_are_invalid")
-        codes = raw.get("tax_codes")
-        if codes is not None and (
-            not isinstance(codes, list) or not all(isinstance(code, str) for code in codes)
-        ):
-            raise ValidationFailed.single("tax_codes", "value_is_invalid")
-        fees.append(
-            OneOffFee(
-                add_on_code=raw["add_on_code"],
-                unit_amount_cents=unit_amount,
-                units=units,
-                description=raw.get("description"),
-                invoice_display_name=raw.get("invoice_display_name"),
-                from_datetime=start,
-                to_datetime=end,
-                tax_codes=codes,
-            )
-        )
+        fees.append(_fee(raw))
     assert isinstance(customer, str)
     return OneOffInput(external_customer_id=customer, currency=currency, fees=fees)
 
@@ -140,6 +144,8 @@ def create_one_off_invoice(
             fee.unit_amount_cents if fee.unit_amount_cents is not None else add_on.amount_cents
         )
         precise = Decimal(unit_cents) * fee.units
+        if precise > AMOUNT_CENTS_MAX:
+            raise ValidationFailed.single("units", "value_is_out_of_range")
         explicit = (
             find_taxes_by_codes(session, organization_id, fee.tax_codes) if fee.tax_codes else None
         )

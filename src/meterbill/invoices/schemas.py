@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from meterbill.core.errors import ValidationFailed
 from meterbill.core.money import decimal_string, round_half_up, subunit_to_unit
 from meterbill.core.times import iso_date, iso_seconds
+from meterbill.core.validation import TEXT_MAX
 from meterbill.invoices.models import Credit, Fee, FeeTax, Invoice, InvoiceSubscription, InvoiceTax
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.schemas import applied_tax_fields, rate_number
@@ -232,3 +234,25 @@ def invoice_object(
         ]
         body["credits"] = [credit_object(credit, invoice) for credit in invoice.credits]
     return body
+
+
+def parse_invoice_update(data: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
+    """PUT /invoices/{id}: the payment status and the metadata items (key, value, id)."""
+    metadata = data.get("metadata")
+    if metadata is not None and not (
+        isinstance(metadata, list)
+        and all(
+            isinstance(item, dict)
+            and isinstance(item.get("key"), str)
+            and isinstance(item.get("value"), str)
+            and len(item["key"]) <= TEXT_MAX
+            and len(item["value"]) <= TEXT_MAX
+            and (item.get("id") is None or isinstance(item["id"], str))
+            for item in metadata
+        )
+    ):
+        raise ValidationFailed.single("metadata", "value_is_invalid")
+    payment_status = data.get("payment_status")
+    if payment_status is not None and not isinstance(payment_status, str):
+        raise ValidationFailed.single("payment_status", "value_is_invalid")
+    return payment_status, metadata

@@ -10,8 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_UP,
+    Decimal,
+    DecimalException,
+    InvalidOperation,
+)
 from typing import Any
+
+from meterbill.core.validation import LARGEST_DECIMAL
 
 Value = Decimal | str
 TOKEN = re.compile(
@@ -52,9 +61,13 @@ def _number(value: Value) -> Decimal:
     if isinstance(value, Decimal):
         return value
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except InvalidOperation as exc:
         raise ExpressionError(f"{value!r} is not a number") from exc
+    if not number.is_finite() or number.copy_abs() >= LARGEST_DECIMAL:
+        # Nothing could store or bill it; Decimal would also spend its time on it.
+        raise ExpressionError(f"{value!r} is out of range")
+    return number
 
 
 def _variable(name: str) -> Node:
@@ -188,4 +201,10 @@ def compile_expression(text: str) -> Node:
 
 
 def evaluate(text: str, event: EventView) -> Value:
-    return compile_expression(text)(event)
+    try:
+        value = compile_expression(text)(event)
+    except DecimalException as exc:  # overflow, or a quantize beyond the precision
+        raise ExpressionError(str(exc)) from exc
+    if isinstance(value, Decimal) and value.copy_abs() >= LARGEST_DECIMAL:
+        raise ExpressionError("the result is out of range")
+    return value

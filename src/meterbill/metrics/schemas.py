@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import INVALID, MANDATORY, MISSING, Reader
+from meterbill.core.validation import (
+    INVALID,
+    LONG_TEXT_MAX,
+    MANDATORY,
+    MISSING,
+    ROUNDING_MAX,
+    Reader,
+)
 from meterbill.metrics.expression import ExpressionError, compile_expression
 from meterbill.metrics.models import BillableMetric
 
@@ -34,7 +41,7 @@ def parse_metric(data: dict[str, Any], *, creating: bool) -> MetricInput:
     columns: dict[str, Any] = {
         "name": reader.string("name", required=creating),
         "code": reader.string("code", required=creating),
-        "description": reader.string("description"),
+        "description": reader.string("description", max_length=LONG_TEXT_MAX),
         # custom_agg runs customer Ruby code in Lago's sandbox; meterbill has no
         # such sandbox, so it is refused like any unknown aggregation.
         "aggregation_type": reader.choice("aggregation_type", AGGREGATION_TYPES),
@@ -42,8 +49,10 @@ def parse_metric(data: dict[str, Any], *, creating: bool) -> MetricInput:
         "weighted_interval": reader.choice("weighted_interval", ("seconds",)),
         "recurring": reader.boolean("recurring"),
         "rounding_function": reader.choice("rounding_function", ROUNDING_FUNCTIONS),
-        "rounding_precision": reader.integer("rounding_precision"),
-        "expression": reader.string("expression"),
+        "rounding_precision": reader.integer(
+            "rounding_precision", minimum=-ROUNDING_MAX, maximum=ROUNDING_MAX
+        ),
+        "expression": reader.string("expression", max_length=LONG_TEXT_MAX),
     }
     for key in ("aggregation_type", "recurring"):
         if reader.has(key) and data[key] is None:

@@ -7,7 +7,7 @@ from typing import Any
 from meterbill.core import fields
 from meterbill.core.fields import required_value
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import MISSING, Reader
+from meterbill.core.validation import DAYS_MAX, LONG_TEXT_MAX, MISSING, Reader
 from meterbill.organizations.models import Organization
 
 DOCUMENT_NUMBERINGS = ("per_customer", "per_billing_entity")
@@ -36,7 +36,7 @@ def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
         reader, "default_currency", fields.currency(reader, "default_currency")
     )
     values["net_payment_term"] = required_value(
-        reader, "net_payment_term", reader.integer("net_payment_term", minimum=0)
+        reader, "net_payment_term", reader.integer("net_payment_term", minimum=0, maximum=DAYS_MAX)
     )
     values["document_numbering"] = required_value(
         reader, "document_numbering", reader.choice("document_numbering", DOCUMENT_NUMBERINGS)
@@ -55,12 +55,14 @@ def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(billing, dict):
         nested = Reader(billing, reader.errors)
         values["invoice_grace_period"] = required_value(
-            nested, "invoice_grace_period", nested.integer("invoice_grace_period", minimum=0)
+            nested,
+            "invoice_grace_period",
+            nested.integer("invoice_grace_period", minimum=0, maximum=DAYS_MAX),
         )
         values["document_locale"] = required_value(
             nested, "document_locale", fields.document_locale(nested)
         )
-        values["invoice_footer"] = nested.string("invoice_footer")
+        values["invoice_footer"] = nested.string("invoice_footer", max_length=LONG_TEXT_MAX)
     reader.raise_if_any()
     return {key: value for key, value in values.items() if value is not MISSING}
 

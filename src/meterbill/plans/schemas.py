@@ -8,7 +8,7 @@ from typing import Any
 
 from meterbill.core import fields, metadata
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import INVALID, MANDATORY, MISSING, Reader
+from meterbill.core.validation import DAYS_MAX, INVALID, LONG_TEXT_MAX, MANDATORY, MISSING, Reader
 from meterbill.plans.models import Charge, ChargeFilter, MinimumCommitment, Plan
 from meterbill.taxes.schemas import tax_object
 
@@ -67,11 +67,13 @@ def parse_plan(data: dict[str, Any], *, creating: bool) -> PlanInput:
         "name": reader.string("name", required=creating),
         "code": reader.string("code", required=creating),
         "invoice_display_name": reader.string("invoice_display_name"),
-        "description": reader.string("description"),
+        "description": reader.string("description", max_length=LONG_TEXT_MAX),
         "interval": reader.choice("interval", INTERVALS),
-        "amount_cents": reader.integer("amount_cents", minimum=0),
+        "amount_cents": reader.amount_cents("amount_cents"),
         "amount_currency": fields.currency(reader, "amount_currency"),
-        "trial_period": reader.decimal("trial_period", minimum=Decimal(0)),
+        "trial_period": reader.decimal(
+            "trial_period", minimum=Decimal(0), maximum=Decimal(DAYS_MAX)
+        ),
         "pay_in_advance": fields.required_value(
             reader, "pay_in_advance", reader.boolean("pay_in_advance")
         ),
@@ -121,7 +123,7 @@ def _commitment(reader: Reader) -> Any:
         # Lago removes the commitment when it is sent empty.
         return None
     nested = Reader(raw, reader.errors)
-    amount = nested.integer("amount_cents", minimum=0)
+    amount = nested.amount_cents("amount_cents")
     if amount is None or amount is MISSING:
         if "amount_cents" not in reader.errors:
             nested.add("amount_cents", MANDATORY)
@@ -159,7 +161,7 @@ def _charge(reader: Reader) -> ChargeInput:
         "prorated": fields.required_value(reader, "prorated", reader.boolean("prorated")),
         "regroup_paid_fees": reader.choice("regroup_paid_fees", REGROUP_PAID_FEES),
         "min_amount_cents": fields.required_value(
-            reader, "min_amount_cents", reader.integer("min_amount_cents", minimum=0)
+            reader, "min_amount_cents", reader.amount_cents("min_amount_cents")
         ),
         "accepts_target_wallet": fields.required_value(
             reader, "accepts_target_wallet", reader.boolean("accepts_target_wallet")

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from meterbill.core.validation import LARGEST_DECIMAL, PRICE_MAX
+
 Errors = dict[str, list[str]]
 
 
@@ -39,7 +41,7 @@ def is_amount(value: Any) -> bool:
         number = Decimal(value.strip())
     except InvalidOperation:
         return False
-    return number.is_finite() and number >= 0
+    return number.is_finite() and 0 <= number <= PRICE_MAX
 
 
 def is_count(value: Any, *, minimum: int) -> bool:
@@ -66,7 +68,7 @@ def _bound(value: Any) -> Decimal | None:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    return number if number.is_finite() and number.copy_abs() < LARGEST_DECIMAL else None
 
 
 def validate_ranges(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import MISSING, Reader
+from meterbill.core.validation import LONG_TEXT_MAX, MISSING, Reader
 from meterbill.taxes.models import AppliedTaxColumns, Tax
 
 
@@ -24,7 +24,7 @@ def parse_tax(data: dict[str, Any], *, creating: bool) -> TaxInput:
         "code": reader.string("code", required=creating),
         "name": reader.string("name", required=creating),
         "rate": reader.decimal("rate", minimum=Decimal(0)),
-        "description": reader.string("description"),
+        "description": reader.string("description", max_length=LONG_TEXT_MAX),
         "applied_to_organization": reader.boolean("applied_to_organization"),
     }
     if creating and values["rate"] in (MISSING, None) and "rate" not in reader.errors:

@@ -198,8 +198,12 @@ def parse_wallet(
         "invoice_requires_successful_payment": reader.boolean(
             "invoice_requires_successful_payment"
         ),
-        "paid_top_up_min_amount_cents": reader.integer("paid_top_up_min_amount_cents", minimum=1),
-        "paid_top_up_max_amount_cents": reader.integer("paid_top_up_max_amount_cents", minimum=1),
+        "paid_top_up_min_amount_cents": reader.amount_cents(
+            "paid_top_up_min_amount_cents", minimum=1
+        ),
+        "paid_top_up_max_amount_cents": reader.amount_cents(
+            "paid_top_up_max_amount_cents", minimum=1
+        ),
         "metadata_items": _metadata(reader),
     }
     if creating:
