@@ -35,6 +35,15 @@ def free_port() -> int:
 
 @contextmanager
 def served(database_url: str, workers: int = 1) -> Iterator[str]:
+    with served_process(database_url, workers) as (base, _process):
+        yield base
+
+
+@contextmanager
+def served_process(
+    database_url: str, workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`served`, also giving the server process (to read its memory)."""
     port = free_port()
     env = {**os.environ, "METERBILL_DATABASE_URL": database_url, "METERBILL_API_KEY": BENCH_KEY,
            "METERBILL_LOG_LEVEL": "warning", "METERBILL_WORKERS": str(workers)}  # fmt: skip
@@ -52,7 +61,7 @@ def served(database_url: str, workers: int = 1) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -209,7 +209,15 @@ def seed(client: TestClient) -> dict[str, str]:
     )
     post(
         "/api/v1/customers",
-        {"customer": {"external_id": "cus", "name": "Cus", "currency": "EUR"}},
+        # West of UTC: the earliest instants would fall before year 1 locally.
+        {
+            "customer": {
+                "external_id": "cus",
+                "name": "Cus",
+                "currency": "EUR",
+                "timezone": "America/Los_Angeles",
+            }
+        },
     )
     post(
         "/api/v1/subscriptions",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 def parse_instant(value: object) -> datetime | None:
     """An aware UTC datetime from an ISO 8601 string; None when it is not one.
@@ -21,4 +24,7 @@ def parse_instant(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    # A century of billing periods (and a century of trial) in any timezone must still
+    # be a date: the years 0001 or 9999 would overflow in the first local conversion.
+    return parsed if EARLIEST_INSTANT <= parsed < LATEST_INSTANT else None

@@ -23,7 +23,8 @@ def parse_tax(data: dict[str, Any], *, creating: bool) -> TaxInput:
     values: dict[str, Any] = {
         "code": reader.string("code", required=creating),
         "name": reader.string("name", required=creating),
-        "rate": reader.decimal("rate", minimum=Decimal(0)),
+        # Ten times the taxed amount at most: a tax on the largest amount still fits.
+        "rate": reader.decimal("rate", minimum=Decimal(0), maximum=Decimal(1000)),
         "description": reader.string("description", max_length=LONG_TEXT_MAX),
         "applied_to_organization": reader.boolean("applied_to_organization"),
     }
