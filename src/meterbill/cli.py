@@ -77,8 +77,13 @@ def tick(
     typer.echo(
         f"activated {len(report.activated)}, terminated {len(report.terminated)}, "
         f"downgraded {len(report.downgraded)}, invoices {len(report.billing.invoices)}, "
-        f"finalized {len(report.billing.finalized)}, overdue {len(report.overdue)}"
+        f"retried {len(report.billing.retried)}, finalized {len(report.billing.finalized)}, "
+        f"overdue {len(report.overdue)}, failures {len(report.failures)}"
     )
+    # Failures are reported, not fatal: the other units were done (exit status 0).
+    for failure in report.failures:
+        ids = ", ".join(f"{key} {value}" for key, value in failure.ids.items())
+        typer.echo(f"failed: {failure.job} ({ids}): {failure.error}")
 
 
 @app.command()

@@ -7,16 +7,22 @@ against one PostgreSQL (SQLite has one writer anyway).
 
 Order, as Lago's clock: activate pending subscriptions, bill the events of
 pay-in-advance charges (Lago does it as events arrive), terminate ended ones (with
-their termination invoices), hand over to scheduled downgrades, bill the subscriptions
-whose billing day it is, bill plans paid in advance whose trial just ended,
-finalize drafts past their grace period, flag overdue
-invoices, terminate expired coupons, then the wallets: terminate expired wallets and
-recurring rules, interval top-ups, threshold top-ups.
+their termination invoices), hand over to scheduled downgrades, generate again the
+invoices whose generation failed, bill the subscriptions whose billing day it is, bill
+plans paid in advance whose trial just ended, finalize drafts past their grace period,
+flag overdue invoices, terminate expired coupons, then the wallets: terminate expired
+wallets and recurring rules, interval top-ups, threshold top-ups.
+
+A failure never stops a tick: each unit of work (a subscription, an event, a draft, a
+wallet...) runs in a savepoint, and one that fails is rolled back alone, logged with its
+ids and counted in the report's `failures` (invoices.failures records the failed
+invoices); a job that fails as a whole is noted the same way and the next job runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,6 +30,7 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Transactions
+from meterbill.core.isolation import Failure, isolated, note
 from meterbill.core.periods import local_date, utc_bounds
 from meterbill.coupons.models import Coupon
 from meterbill.customers.models import Customer
@@ -36,6 +43,7 @@ from meterbill.invoices.billing import (
     bill_terminated,
     finalize_due_drafts,
 )
+from meterbill.invoices.failures import retry_failed_invoices
 from meterbill.invoices.in_advance import InAdvanceReport, bill_pending_events
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.scope import Scope, within, within_subscriptions
@@ -57,6 +65,12 @@ class TickReport:
     expired_coupons: list[str] = field(default_factory=list)
     expired_wallets: list[str] = field(default_factory=list)
     wallet_top_ups: int = 0
+    # Units of work that failed, in the order they did (the sub-reports share this list).
+    failures: list[Failure] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.in_advance.failures = self.failures
+        self.billing.failures = self.failures
 
 
 def _timezone(session: Session, subscription: Subscription) -> str:
@@ -64,6 +78,15 @@ def _timezone(session: Session, subscription: Subscription) -> str:
     organization = session.get(Organization, subscription.organization_id)
     assert customer is not None and organization is not None
     return applicable_timezone(customer, organization)
+
+
+def _alone(
+    session: Session, report: TickReport, job: str, subscription: Subscription
+) -> AbstractContextManager[None]:
+    """One subscription's step in a savepoint: if it fails, nothing of it is kept (its
+    status does not move), so the next tick tries it again."""
+    return isolated(session, report.failures, job, subscription=subscription.id,
+                    customer=subscription.customer_id)  # fmt: skip
 
 
 def _claim(session: Session, scope: Scope | None, *conditions: object) -> list[Subscription]:
@@ -88,14 +111,15 @@ def activate_pending(
         Subscription.previous_subscription_id.is_(None),
         Subscription.subscription_at <= now + timedelta(days=1),
     ):
-        timezone = _timezone(session, subscription)
-        if local_date(subscription.subscription_at, timezone) <= local_date(now, timezone):
-            subscription.status = "active"
-            subscription.started_at = subscription.subscription_at
-            subscription.updated_at = now
-            session.flush()
-            bill_started(session, subscription, now)
-            report.activated.append(subscription.external_id)
+        with _alone(session, report, "activate_pending", subscription):
+            timezone = _timezone(session, subscription)
+            if local_date(subscription.subscription_at, timezone) <= local_date(now, timezone):
+                subscription.status = "active"
+                subscription.started_at = subscription.subscription_at
+                subscription.updated_at = now
+                session.flush()
+                bill_started(session, subscription, now)
+                report.activated.append(subscription.external_id)
 
 
 def terminate_ended(
@@ -109,20 +133,25 @@ def terminate_ended(
         Subscription.ending_at.is_not(None),
         Subscription.ending_at <= now,
     ):
-        assert subscription.ending_at is not None
-        for pending in session.scalars(
-            select(Subscription).where(
-                Subscription.previous_subscription_id == subscription.id,
-                Subscription.status == "pending",
-            )
-        ):
-            pending.status, pending.canceled_at, pending.updated_at = "canceled", now, now
-        subscription.status = "terminated"
-        subscription.terminated_at = subscription.ending_at
-        subscription.updated_at = now
-        session.flush()
-        bill_terminated(session, subscription, now)
-        report.terminated.append(subscription.external_id)
+        with _alone(session, report, "terminate_ended", subscription):
+            _terminate(session, subscription, now)
+            report.terminated.append(subscription.external_id)
+
+
+def _terminate(session: Session, subscription: Subscription, now: datetime) -> None:
+    assert subscription.ending_at is not None
+    for pending in session.scalars(
+        select(Subscription).where(
+            Subscription.previous_subscription_id == subscription.id,
+            Subscription.status == "pending",
+        )
+    ):
+        pending.status, pending.canceled_at, pending.updated_at = "canceled", now, now
+    subscription.status = "terminated"
+    subscription.terminated_at = subscription.ending_at
+    subscription.updated_at = now
+    session.flush()
+    bill_terminated(session, subscription, now)
 
 
 def apply_downgrades(
@@ -135,27 +164,35 @@ def apply_downgrades(
         Subscription.status == "pending",
         Subscription.previous_subscription_id.is_not(None),
     ):
-        current = session.get(Subscription, pending.previous_subscription_id)
-        if current is None or current.status != "active":
-            continue
-        plan = session.get(Plan, current.plan_id)
-        assert plan is not None
-        timezone = _timezone(session, current)
-        # The period running when the downgrade was asked for.
-        asked = max(pending.created_at, current.started_at or pending.created_at)
-        running = billing_period(current, plan, timezone, asked)
-        if local_date(now, timezone) <= running.end:
-            continue
-        _start, end = utc_bounds(running, timezone)
-        current.status, current.terminated_at, current.updated_at = "terminated", end, now
-        session.flush()
-        bill_terminated(session, current, now)
-        pending.status = "active"
-        pending.started_at = end + timedelta(seconds=1)
-        pending.updated_at = now
-        session.flush()
-        bill_started(session, pending, now)
-        report.downgraded.append(current.external_id)
+        with _alone(session, report, "apply_downgrades", pending):
+            current = _downgrade(session, pending, now)
+            if current is not None:
+                report.downgraded.append(current.external_id)
+
+
+def _downgrade(session: Session, pending: Subscription, now: datetime) -> Subscription | None:
+    """The subscription `pending` takes over from, once its period has ended."""
+    current = session.get(Subscription, pending.previous_subscription_id)
+    if current is None or current.status != "active":
+        return None
+    plan = session.get(Plan, current.plan_id)
+    assert plan is not None
+    timezone = _timezone(session, current)
+    # The period running when the downgrade was asked for.
+    asked = max(pending.created_at, current.started_at or pending.created_at)
+    running = billing_period(current, plan, timezone, asked)
+    if local_date(now, timezone) <= running.end:
+        return None
+    _start, end = utc_bounds(running, timezone)
+    current.status, current.terminated_at, current.updated_at = "terminated", end, now
+    session.flush()
+    bill_terminated(session, current, now)
+    pending.status = "active"
+    pending.started_at = end + timedelta(seconds=1)
+    pending.updated_at = now
+    session.flush()
+    bill_started(session, pending, now)
+    return current
 
 
 def mark_overdue(
@@ -205,7 +242,7 @@ def expire_wallets(
     session: Session, now: datetime, report: TickReport, scope: Scope | None = None
 ) -> None:
     """Wallets past expiration_at are terminated, and so are rules past theirs."""
-    report.expired_wallets.extend(wallet_jobs.expire_wallets(session, now, scope))
+    report.expired_wallets.extend(wallet_jobs.expire_wallets(session, now, report.failures, scope))
     wallet_jobs.expire_rules(session, now, scope)
 
 
@@ -213,37 +250,76 @@ def top_up_wallets(
     session: Session, now: datetime, report: TickReport, scope: Scope | None = None
 ) -> None:
     """Recurring top-ups: anniversaries of interval rules, then thresholds reached."""
-    report.wallet_top_ups += wallet_jobs.interval_top_ups(session, now, scope)
-    report.wallet_top_ups += wallet_jobs.threshold_top_ups(session, now, scope)
+    report.wallet_top_ups += wallet_jobs.interval_top_ups(session, now, report.failures, scope)
+    report.wallet_top_ups += wallet_jobs.threshold_top_ups(session, now, report.failures, scope)
 
 
 Job = Callable[[Session, datetime, TickReport, Scope | None], None]
-LIFECYCLE_JOBS: tuple[Job, ...] = (terminate_ended, apply_downgrades)
-AFTER_BILLING_JOBS: tuple[Job, ...] = (
-    mark_overdue,
-    terminate_expired_coupons,
-    expire_wallets,
-    top_up_wallets,
+# A step of the tick: opens its own transaction(s).
+Step = Callable[[Transactions, datetime, TickReport, Scope | None], None]
+
+
+def _in_transaction(job: Job) -> Step:
+    def step(db: Transactions, now: datetime, report: TickReport, scope: Scope | None) -> None:
+        with db.transaction() as session:
+            job(session, now, report, scope)
+
+    return step
+
+
+def _pending_events(db: Transactions, now: datetime, report: TickReport,
+                    scope: Scope | None) -> None:  # fmt: skip
+    bill_pending_events(db, now, report.in_advance, scope)
+
+
+def _retry_failed(db: Transactions, now: datetime, report: TickReport,
+                  scope: Scope | None) -> None:  # fmt: skip
+    retry_failed_invoices(db, now, report.billing.retried, report.failures, scope)
+
+
+def _due_subscriptions(db: Transactions, now: datetime, report: TickReport,
+                       scope: Scope | None) -> None:  # fmt: skip
+    bill_due_subscriptions(db, now, report.billing, scope)
+
+
+def _ended_trials(db: Transactions, now: datetime, report: TickReport,
+                  scope: Scope | None) -> None:  # fmt: skip
+    bill_ended_trials(db, now, report.billing, scope)
+
+
+def _due_drafts(db: Transactions, now: datetime, report: TickReport,
+                scope: Scope | None) -> None:  # fmt: skip
+    finalize_due_drafts(db, now, report.billing, scope)
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("activate_pending", _in_transaction(activate_pending)),
+    ("bill_pending_events", _pending_events),
+    ("terminate_ended", _in_transaction(terminate_ended)),
+    ("apply_downgrades", _in_transaction(apply_downgrades)),
+    ("retry_failed_invoices", _retry_failed),
+    ("bill_due_subscriptions", _due_subscriptions),
+    ("bill_ended_trials", _ended_trials),
+    ("finalize_due_drafts", _due_drafts),
+    ("mark_overdue", _in_transaction(mark_overdue)),
+    ("terminate_expired_coupons", _in_transaction(terminate_expired_coupons)),
+    ("expire_wallets", _in_transaction(expire_wallets)),
+    ("top_up_wallets", _in_transaction(top_up_wallets)),
 )
 
 
 def tick(db: Transactions, now: datetime, scope: Scope | None = None) -> TickReport:
     """Run every periodic job once, in Lago's order, each in its own transaction(s).
 
-    With a scope, only that customer's subscriptions and invoices (and its
-    organization's coupons) are touched: previews rehearse one customer.
+    Never raises for a job's sake: what fails is in the report's `failures` (and the
+    log), and the other units and the later jobs still run. With a scope, only that
+    customer's subscriptions and invoices (and its organization's coupons) are
+    touched: previews rehearse one customer.
     """
     report = TickReport()
-    with db.transaction() as session:
-        activate_pending(session, now, report, scope)
-    bill_pending_events(db, now, report.in_advance, scope)
-    for job in LIFECYCLE_JOBS:
-        with db.transaction() as session:
-            job(session, now, report, scope)
-    bill_due_subscriptions(db, now, report.billing, scope)
-    bill_ended_trials(db, now, report.billing, scope)
-    finalize_due_drafts(db, now, report.billing, scope)
-    for job in AFTER_BILLING_JOBS:
-        with db.transaction() as session:
-            job(session, now, report, scope)
+    for name, step in STEPS:
+        try:
+            step(db, now, report, scope)
+        except Exception as error:
+            note(report.failures, name, error)
     return report

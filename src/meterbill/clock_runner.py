@@ -17,7 +17,8 @@ logger = logging.getLogger("meterbill.clock")
 
 
 def tick_once(db: Database) -> None:
-    """One tick; a failure is logged and the next tick tries again (jobs are idempotent)."""
+    """One tick. A unit that fails is logged and counted by the tick itself; anything
+    that still escapes is logged here, and the next tick tries again (jobs are idempotent)."""
     try:
         report = tick(db, utc_now())
     except Exception:
@@ -32,6 +33,9 @@ def tick_once(db: Database) -> None:
             billed,
             len(report.billing.finalized),
         )
+    if report.failures:
+        # Each was logged with its ids and traceback as it happened.
+        logger.warning("clock: %d failures this tick", len(report.failures))
 
 
 def run_forever(db: Database, interval_seconds: float, stop: threading.Event) -> None:

@@ -9,6 +9,11 @@ import httpx
 import pytest
 from lago_python_client.client import Client
 
+from meterbill.core.db import Database
+from meterbill.events.schemas import EventInput
+from meterbill.events.service import insert_events
+from tests.conftest import Org
+
 NO_ACTIVE = {"status": 405, "error": "Method Not Allowed", "code": "no_active_subscription"}
 
 
@@ -78,3 +83,31 @@ def test_events_for_unknown_codes_or_subscriptions_are_stored_not_billed(
     ).json()["customer_usage"]
     assert [c["units"] for c in usage["charges_usage"]] == ["1.0"]
     assert usage["amount_cents"] == 50
+
+
+def test_usage_no_integer_can_hold_is_refused_with_an_envelope(
+    database: Database, org: Org, http: httpx.Client
+) -> None:
+    metric = http.post("/billable_metrics", json={"billable_metric": {
+        "name": "Units", "code": "units", "aggregation_type": "sum_agg",
+        "field_name": "units"}}).json()  # fmt: skip
+    http.post("/plans", json={"plan": {
+        "name": "P", "code": "p", "interval": "monthly", "amount_cents": 0,
+        "amount_currency": "EUR", "charges": [{
+            "billable_metric_id": metric["billable_metric"]["lago_id"],
+            "charge_model": "standard", "properties": {"amount": "0.01"}}]}})  # fmt: skip
+    now = datetime.now(UTC)
+    started = (now - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    http.post("/subscriptions", json={"subscription": {
+        "external_customer_id": "cus", "plan_code": "p", "external_id": "sub",
+        "subscription_at": started}})  # fmt: skip
+    # 10^20 units at 0.01 EUR: 10^20 cents. Stored below the API's door, as data
+    # accepted before the API bounded event values.
+    event = EventInput("huge", "sub", "units", now - timedelta(minutes=1),
+                       {"units": "100000000000000000000"}, None)  # fmt: skip
+    with database.transaction() as session:
+        insert_events(session, org.id, [event], now)
+    response = http.get("/customers/cus/current_usage", params={"external_subscription_id": "sub"})
+    assert (response.status_code, response.json()) == (422, {
+        "status": 422, "error": "Unprocessable Entity", "code": "validation_errors",
+        "error_details": {"amount_cents": ["value_is_out_of_range"]}})  # fmt: skip

@@ -15,13 +15,18 @@ from lago_python_client.models.invoice import (
     InvoiceFeesList,
     OneOffInvoice,
 )
+from sqlalchemy import select, update
 
 from meterbill.clock import tick
 from meterbill.core.db import Database
+from meterbill.customers.models import Customer
+from meterbill.invoices.scope import Scope
+from meterbill.plans.models import Plan
 from tests.conftest import Org
 from tests.db.test_current_usage import Setup, utc
 
 UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors"}
+DATE_ERROR = "OverflowError: date value out of range"
 
 
 @pytest.fixture
@@ -211,3 +216,61 @@ def test_draft_is_finalized_and_refreshed_by_hand(
     assert unchanged["fees_amount_cents"] == 1_400
     # The clock later finds nothing left to finalize.
     assert tick(database, utc(2024, 2, 5, 1)).billing.finalized == []
+
+
+def test_failed_invoice_is_shown_with_its_error_and_retried_by_hand(
+    database: Database, org: Org, lago: Client, http: httpx.Client
+) -> None:
+    # A trial whose end is past year 9999, stored before the API bounded trial_period.
+    setup = Setup(database, org)
+    setup.plan("p", [], amount_cents=1_000)
+    setup.customer("cus", timezone="UTC")
+    setup.subscribe("cus", "p", "sub", utc(2024, 1, 1))
+    with database.transaction() as session:
+        session.execute(
+            update(Plan).where(Plan.organization_id == org.id).values(trial_period=99_999_999)
+        )
+        customer_id = session.scalars(
+            select(Customer.id).where(Customer.organization_id == org.id)
+        ).one()
+    scope = Scope(customer_id, org.id)  # the shared database: this customer only
+    report = tick(database, utc(2024, 2, 1, 1), scope)
+    assert [failure.error for failure in report.failures] == [DATE_ERROR]
+
+    [listed] = http.get("/invoices", params={"status": "failed"}).json()["invoices"]
+    assert listed["error_details"][0]["details"] == {"error": DATE_ERROR}
+    invoice = lago.invoices.find(listed["lago_id"])
+    assert (invoice.status, invoice.number[-6:]) == ("failed", "-DRAFT")
+    assert invoice.sequential_id is None
+    assert (invoice.total_amount_cents, invoice.fees.__root__) == (0, [])
+    [error] = invoice.error_details.__root__
+    assert (error.error_code, error.details) == ("invoice_generation_error", {"error": DATE_ERROR})
+    [period] = invoice.billing_periods.__root__
+    assert (period.invoicing_reason, period.charges_from_datetime) == (
+        "subscription_periodic", "2024-01-01T00:00:00Z")  # fmt: skip
+    # Nothing to pay on an invoice that was not generated.
+    refused = http.put(f"/invoices/{invoice.lago_id}",
+                       json={"invoice": {"payment_status": "succeeded"}})  # fmt: skip
+    assert (refused.status_code, refused.json()["code"]) == (405, "invalid_status")
+
+    # Retried while the cause is still there: still failed, the error noted again.
+    again = http.post(f"/invoices/{invoice.lago_id}/retry")
+    assert again.status_code == 200
+    still = again.json()["invoice"]
+    assert (still["status"], still["error_details"][0]["details"]) == (
+        "failed", {"error": DATE_ERROR})  # fmt: skip
+    with database.transaction() as session:
+        session.execute(update(Plan).where(Plan.organization_id == org.id).values(trial_period=0))
+    retried = lago.invoices.retry(invoice.lago_id)
+    assert (retried.lago_id, retried.status, retried.number[-8:]) == (
+        invoice.lago_id, "finalized", "-001-001")  # fmt: skip
+    assert (retried.total_amount_cents, retried.issuing_date) == (1_000, "2024-02-01")
+    assert retried.error_details.__root__ == []
+    # Only a failed invoice can be retried; the clock finds nothing left to do.
+    refused = http.post(f"/invoices/{invoice.lago_id}/retry")
+    assert (refused.status_code, refused.json()) == (
+        405, {"status": 405, "error": "Method Not Allowed", "code": "invalid_status"})  # fmt: skip
+    later = tick(database, utc(2024, 2, 1, 2), scope)
+    assert (later.failures, later.billing.retried, later.billing.invoices) == ([], [], [])
+    listed = http.get("/invoices", params={"external_customer_id": "cus"}).json()["invoices"]
+    assert [item["lago_id"] for item in listed] == [invoice.lago_id]

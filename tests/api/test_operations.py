@@ -80,7 +80,8 @@ def test_cli_migrates_creates_organizations_and_keys(tmp_path: Path) -> None:
 
     ticked = run_cli("tick", "--now", "2024-01-01T00:00:00Z", database_url=url)
     assert ticked.strip() == (
-        "activated 0, terminated 0, downgraded 0, invoices 0, finalized 0, overdue 0"
+        "activated 0, terminated 0, downgraded 0, invoices 0, retried 0, finalized 0, "
+        "overdue 0, failures 0"
     )
 
     db = Database(url, pool_size=1)

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from meterbill.core.db import Database
+from meterbill.core.limits import ValueOutOfRange
 from meterbill.customers.schemas import parse_customer
 from meterbill.customers.service import upsert_customer
-from meterbill.events.service import create_batch
+from meterbill.events.schemas import EventInput
+from meterbill.events.service import create_batch, insert_events
 from meterbill.metrics.schemas import parse_metric
 from meterbill.metrics.service import create_metric
 from meterbill.plans.schemas import parse_plan
@@ -21,7 +23,7 @@ from meterbill.taxes.schemas import parse_tax
 from meterbill.taxes.service import create_tax
 from meterbill.usage.schemas import customer_usage_object
 from meterbill.usage.service import compute_current_usage
-from tests.conftest import Org
+from tests.conftest import Org, make_org
 
 
 def utc(*parts: int) -> datetime:
@@ -290,3 +292,21 @@ def test_taxes_come_from_the_charge_else_plan_else_customer_else_organization(
         ("taxed", "a"): 125,  # the customer's 10 % + 2.5 %
         ("taxed", "b"): 170,  # calls: the charge's own 7 %; seats: the plan's 5 %
     }
+
+
+def test_usage_beyond_64_bit_integers_is_refused_not_crashed(fresh: Database) -> None:
+    # 10^20 units at 0.01: 10^20 cents, beyond what an integer amount can hold (issue 13).
+    setup = Setup(fresh, make_org(fresh))
+    units = setup.metric("units", "sum_agg", field_name="units")
+    setup.plan("p", [{"billable_metric_id": units, "charge_model": "standard",
+                      "properties": {"amount": "0.01"}}])  # fmt: skip
+    setup.subscribe("cus", "p", "sub", utc(2024, 1, 1))
+    event = EventInput("huge", "sub", "units", utc(2024, 1, 5), {"units": "1" + "0" * 20}, None)
+    with fresh.transaction() as session:
+        insert_events(session, setup.org.id, [event], utc(2024, 1, 5))
+    with pytest.raises(ValueOutOfRange) as refused:
+        setup.usage("cus", "sub", utc(2024, 1, 20))
+    assert refused.value.body() == {
+        "status": 422, "error": "Unprocessable Entity", "code": "validation_errors",
+        "error_details": {"amount_cents": ["value_is_out_of_range"]},
+    }  # fmt: skip

@@ -154,6 +154,13 @@ def refresh_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
         return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
 
 
+@router.post("/invoices/{invoice_id}/retry")
+def retry_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
+    with ctx.db.transaction() as session:
+        invoice = service.retry_invoice(session, ctx.organization_id, invoice_id, ctx.now)
+        return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
+
+
 @router.post("/invoices/{invoice_id}/void")
 def void_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
     with ctx.db.transaction() as session:

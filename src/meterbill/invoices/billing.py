@@ -8,9 +8,10 @@ of them twice, or from two workers at once, bills a moment exactly once.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -18,12 +19,19 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Transactions, frozen_catalog
+from meterbill.core.isolation import Failure, isolated, note
 from meterbill.core.periods import local_date
 from meterbill.credit_notes.termination import credit_unused_days
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import entries
 from meterbill.invoices.building import first_started_at, trial_end_of
+from meterbill.invoices.failures import (
+    clear_errors,
+    keep_error,
+    periodic_key,
+    record_failed_invoice,
+)
 from meterbill.invoices.lifecycle import (
     Billed,
     billing_run,
@@ -38,11 +46,16 @@ from meterbill.subscriptions.models import Subscription
 
 BATCH = 200
 
+logger = logging.getLogger("meterbill.clock")
+
 
 @dataclass
 class BillingReport:
     invoices: list[uuid.UUID] = field(default_factory=list)
     finalized: list[uuid.UUID] = field(default_factory=list)
+    # Failed invoices generated at last.
+    retried: list[uuid.UUID] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
 
 def _owner(session: Session, subscription: Subscription) -> tuple[Customer, Organization, Plan]:
@@ -94,17 +107,17 @@ def _due_specs(
     until: datetime,
 ) -> list[entries.EntrySpec]:
     """What each billing day up to `until`'s local date bills, after the last one billed."""
+    days = entries.billing_days(
+        subscription,
+        plan,
+        timezone,
+        _billed_until(subscription, timezone, last_boundary),
+        local_date(until, timezone),
+    )
+    if not days:
+        return []
     trial_end = trial_end_of(session, subscription, plan, timezone)
-    return [
-        entries.periodic(subscription, plan, timezone, day, trial_end)
-        for day in entries.billing_days(
-            subscription,
-            plan,
-            timezone,
-            _billed_until(subscription, timezone, last_boundary),
-            local_date(until, timezone),
-        )
-    ]
+    return [entries.periodic(subscription, plan, timezone, day, trial_end) for day in days]
 
 
 def _billed_until(subscription: Subscription, timezone: str, boundary: str | None) -> date:
@@ -208,31 +221,127 @@ def bill_due_subscriptions(
     billing day on, as Lago does.
     """
     for batch in _due_batches(db, scope):
-        report.invoices.extend(_bill_batch(db, batch, now))
+        report.invoices.extend(_bill_batch(db, batch, now, report.failures))
 
 
-def _bill_batch(db: Transactions, batch: list[uuid.UUID], now: datetime) -> list[uuid.UUID]:
+def _bill_batch(
+    db: Transactions, batch: list[uuid.UUID], now: datetime, failures: list[Failure]
+) -> list[uuid.UUID]:
+    """The batch in one billing run, written in one flush. If anything in it fails, that
+    run is rolled back whole and the batch billed again one invoice at a time, each in a
+    savepoint: only what fails then fails, recorded as a failed invoice."""
+    try:
+        return _bill_together(db, batch, now)
+    except Exception as error:
+        logger.warning("clock: a billing batch of %d subscriptions failed (%r); billing "
+                       "them one invoice at a time", len(batch), error)  # fmt: skip
+    return _bill_apart(db, batch, now, failures)
+
+
+Unit = tuple[Customer, Organization, list[Billed]]
+Owned = tuple[Subscription, Customer, Organization, Plan]
+# What to do with a subscription whose billing days cannot be computed.
+Broken = Callable[[Owned, str | None, Exception], None]
+
+
+def _due_units(
+    session: Session, rows: list[Owned], now: datetime, broken: Broken | None = None
+) -> list[Unit]:
+    """The invoices due, one per customer and billing day, in billing-day order. Without
+    `broken`, a subscription whose days cannot be computed fails the whole call."""
+    last = _last_boundaries(session, [row[0].id for row in rows])
+    due: dict[tuple[uuid.UUID, date], list[Billed]] = defaultdict(list)
+    owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
+    for row in rows:
+        subscription, customer, organization, plan = row
+        timezone = applicable_timezone(customer, organization)
+        boundary = last.get(subscription.id)
+        if broken is None:
+            specs = _due_specs(session, subscription, plan, timezone, boundary, now)
+        else:
+            try:
+                with session.begin_nested():
+                    specs = _due_specs(session, subscription, plan, timezone, boundary, now)
+            except Exception as error:
+                broken(row, boundary, error)
+                continue
+        for spec in specs:
+            due[(customer.id, spec.billing_date)].append(Billed(subscription, spec))
+            owners[customer.id] = (customer, organization)
+    ordered = sorted(due.items(), key=lambda item: item[0][1])
+    return [(*owners[customer_id], billed) for (customer_id, _day), billed in ordered]
+
+
+def _bill_together(db: Transactions, batch: list[uuid.UUID], now: datetime) -> list[uuid.UUID]:
     billed_ids: list[uuid.UUID] = []
     with db.transaction() as session:
         rows = _claim_with_owners(
             session, Subscription.id.in_(batch), Subscription.status == "active"
         )
         with billing_run(session, (row[1] for row in rows)):
-            last = _last_boundaries(session, [row[0].id for row in rows])
-            due: dict[tuple[uuid.UUID, date], list[Billed]] = defaultdict(list)
-            owners: dict[uuid.UUID, tuple[Customer, Organization]] = {}
-            for subscription, customer, organization, plan in rows:
-                timezone = applicable_timezone(customer, organization)
-                boundary = last.get(subscription.id)
-                for spec in _due_specs(session, subscription, plan, timezone, boundary, now):
-                    due[(customer.id, spec.billing_date)].append(Billed(subscription, spec))
-                    owners[customer.id] = (customer, organization)
-            for (customer_id, _day), billed in sorted(due.items(), key=lambda item: item[0][1]):
-                customer, organization = owners[customer_id]
+            for customer, organization, billed in _due_units(session, rows, now):
                 invoice = create_subscription_invoice(session, customer, organization, billed, now)
                 if invoice is not None:
                     billed_ids.append(invoice.id)
     return billed_ids
+
+
+def _bill_apart(
+    db: Transactions, batch: list[uuid.UUID], now: datetime, failures: list[Failure]
+) -> list[uuid.UUID]:
+    """The slow, careful way: each invoice in a savepoint, numbered as it is finalized
+    (a billing run's counters could not survive a savepoint rolled back)."""
+    billed_ids: list[uuid.UUID] = []
+    with db.transaction() as session, frozen_catalog(session):
+        rows = _claim_with_owners(
+            session, Subscription.id.in_(batch), Subscription.status == "active"
+        )
+
+        def broken(row: Owned, boundary: str | None, error: Exception) -> None:
+            _record_broken(session, row, boundary, error, now, failures)
+
+        for customer, organization, billed in _due_units(session, rows, now, broken):
+            try:
+                with session.begin_nested():
+                    invoice = create_subscription_invoice(
+                        session, customer, organization, billed, now
+                    )
+            except Exception as error:
+                failed = record_failed_invoice(session, customer, organization, billed, error, now)
+                ids = ",".join(str(item.subscription.id) for item in billed)
+                failed_id = failed.id if failed else None
+                note(failures, "bill_due_subscriptions", error, customer=customer.id,
+                     subscriptions=ids, invoice=failed_id)  # fmt: skip
+                continue
+            if invoice is not None:
+                billed_ids.append(invoice.id)
+    return billed_ids
+
+
+def _record_broken(
+    session: Session, row: Owned, boundary: str | None, error: Exception, now: datetime,
+    failures: list[Failure],
+) -> None:  # fmt: skip
+    """A subscription whose billing days could not be computed (a trial ending after
+    year 9999...): a failed invoice holds each day due, to be completed by a retry."""
+    subscription, customer, organization, plan = row
+    timezone = applicable_timezone(customer, organization)
+    recorded = []
+    try:
+        with session.begin_nested():
+            days = entries.billing_days(
+                subscription, plan, timezone,
+                _billed_until(subscription, timezone, boundary), local_date(now, timezone),
+            )  # fmt: skip
+    except Exception:
+        days = []  # not even the days: nothing holds them, the next tick tries again
+    for day in days:
+        billed = [Billed(subscription, periodic_key(subscription, plan, timezone, day))]
+        failed = record_failed_invoice(session, customer, organization, billed, error, now)
+        if failed is not None:
+            recorded.append(str(failed.id))
+    note(failures, "bill_due_subscriptions", error, customer=customer.id,
+         subscriptions=subscription.id, invoice=",".join(recorded) or None)  # fmt: skip
 
 
 def bill_ended_trials(
@@ -251,23 +360,33 @@ def bill_ended_trials(
         for subscription, customer, organization, plan in rows:
             assert plan.trial_period is not None
             first = first_started_at(session, subscription)
-            ends_at = first + timedelta(seconds=int(plan.trial_period * 86_400))
-            if ends_at > now:
+            # In whole microseconds: a trial too long for a datetime has not ended.
+            trial = int(plan.trial_period * 86_400) * 1_000_000
+            if trial > (now - first) // timedelta(microseconds=1):
                 continue
-            subscription.trial_ended_at = ends_at
-            subscription.updated_at = now
-            timezone = applicable_timezone(customer, organization)
-            trial_end = trial_end_of(session, subscription, plan, timezone)
-            spec = (
-                entries.trial_ended(subscription, plan, timezone, trial_end) if trial_end else None
-            )
-            if spec is None:
-                continue
-            invoice = create_subscription_invoice(
-                session, customer, organization, [Billed(subscription, spec)], now
-            )
-            if invoice is not None:
-                report.invoices.append(invoice.id)
+            with isolated(session, report.failures, "bill_ended_trials",
+                          subscription=subscription.id, customer=customer.id):  # fmt: skip
+                invoice = _end_trial(session, subscription, customer, organization, plan, first,
+                                     now)  # fmt: skip
+                if invoice is not None:
+                    report.invoices.append(invoice.id)
+
+
+def _end_trial(
+    session: Session, subscription: Subscription, customer: Customer,
+    organization: Organization, plan: Plan, first: datetime, now: datetime,
+) -> Invoice | None:  # fmt: skip
+    assert plan.trial_period is not None
+    subscription.trial_ended_at = first + timedelta(seconds=int(plan.trial_period * 86_400))
+    subscription.updated_at = now
+    timezone = applicable_timezone(customer, organization)
+    trial_end = trial_end_of(session, subscription, plan, timezone)
+    spec = entries.trial_ended(subscription, plan, timezone, trial_end) if trial_end else None
+    if spec is None:
+        return None
+    return create_subscription_invoice(
+        session, customer, organization, [Billed(subscription, spec)], now
+    )
 
 
 def finalize_due_drafts(
@@ -295,9 +414,26 @@ def finalize_due_drafts(
                 organization = session.get(Organization, invoice.organization_id)
                 assert customer is not None and organization is not None
                 today = local_date(now, applicable_timezone(customer, organization))
-                if (
-                    invoice.expected_finalization_date
-                    and invoice.expected_finalization_date <= today
-                ):
-                    finalize(session, invoice, now, today=today)
+                expected = invoice.expected_finalization_date
+                if expected and expected <= today and _finalize_alone(session, invoice, now,
+                                                                      today, report):  # fmt: skip
                     report.finalized.append(invoice.id)
+
+
+def _finalize_alone(
+    session: Session, invoice: Invoice, now: datetime, today: date, report: BillingReport
+) -> bool:
+    """Finalize one draft in a savepoint. If that fails, it stays a draft (the next tick
+    tries again) and carries the error meanwhile."""
+    had_errors = bool(invoice.error_details)
+    try:
+        with session.begin_nested():
+            finalize(session, invoice, now, today=today)
+    except Exception as error:
+        note(report.failures, "finalize_due_drafts", error, invoice=invoice.id,
+             customer=invoice.customer_id)  # fmt: skip
+        keep_error(session, invoice, error, now)
+        return False
+    if had_errors:
+        clear_errors(session, invoice)
+    return True

@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from meterbill.core.limits import check_bigint, check_decimal
 from meterbill.core.money import round_half_up
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.invoices.amounts import CouponLine, FeeLine, TaxRate, Totals, compute_totals
@@ -154,6 +155,7 @@ def apply_amounts(
     lines = [_line(item) for item in built]
     coupons = coupon_lines(session, invoice.customer_id) if with_coupons else []
     totals = compute_totals(lines, [line for line, _a, _c in coupons], invoice.currency)
+    check_storable(built, lines, totals)
     taxes_by_id: dict[uuid.UUID, Tax] = {tax.id: tax for item in built for tax in item.taxes}
     for position, (item, line) in enumerate(zip(built, lines, strict=True)):
         fee = item.fee
@@ -215,6 +217,27 @@ def apply_amounts(
     return uses
 
 
+def check_storable(built: Sequence[BuiltFee], lines: Sequence[FeeLine], totals: Totals) -> None:
+    """Refuse (ValueOutOfRange) figures no column can hold, before anything is written:
+    usage priced from absurd data must fail as itself, not as a database error."""
+    for item, line in zip(built, lines, strict=True):
+        fee = item.fee
+        for name in ("amount_cents", "unit_amount_cents"):
+            check_bigint(name, getattr(fee, name))
+        check_bigint("taxes_amount_cents", line.taxes_amount_cents)
+        for name in ("precise_amount_cents", "precise_unit_amount", "units",
+                     "total_aggregated_units"):  # fmt: skip
+            check_decimal(name, getattr(fee, name))
+        check_decimal("taxes_precise_amount_cents", line.taxes_precise_amount_cents)
+    for name in ("fees_amount_cents", "coupons_amount_cents",
+                 "sub_total_excluding_taxes_amount_cents", "taxes_amount_cents",
+                 "sub_total_including_taxes_amount_cents", "total_amount_cents"):  # fmt: skip
+        check_bigint(name, getattr(totals, name))
+    for tax in totals.taxes:
+        check_bigint("taxes_amount_cents", tax.amount_cents)
+        check_bigint("fees_amount_cents", tax.fees_amount_cents)
+
+
 def _effective_rate(totals: Totals) -> Decimal:
     """Each rate weighed by the share of the sub-total it taxes (Lago's invoice taxes_rate)."""
     base = totals.sub_total_excluding_taxes_amount_cents
@@ -256,7 +279,8 @@ def _write_fee_taxes(
 def write_standalone_fee(session: Session, built: BuiltFee, now: datetime) -> None:
     """A fee on no invoice (non-invoiceable pay-in-advance): its own taxes, no coupons."""
     line = _line(built)
-    compute_totals([line], [], built.fee.amount_currency)
+    totals = compute_totals([line], [], built.fee.amount_currency)
+    check_storable([built], [line], totals)
     fee = built.fee
     fee.invoice_id = None
     fee.taxes_amount_cents = line.taxes_amount_cents

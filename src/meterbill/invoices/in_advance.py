@@ -20,12 +20,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill import pricing
 from meterbill.core.db import Transactions, frozen_catalog
+from meterbill.core.isolation import Failure, note
 from meterbill.core.periods import local_date
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
@@ -52,12 +53,14 @@ BATCH = 500
 class InAdvanceReport:
     fees: list[uuid.UUID] = field(default_factory=list)
     invoices: list[uuid.UUID] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
 
 def _pending(
-    session: Session, limit: int, scope: Scope | None
+    session: Session, limit: int, scope: Scope | None, failed: set[int]
 ) -> list[tuple[Event, Subscription, Charge]]:
-    """Events on a pay-in-advance charge of their active subscription, not yet billed."""
+    """Events on a pay-in-advance charge of their active subscription, not yet billed
+    (and not among those that already `failed` in this tick)."""
     billed = exists().where(
         Fee.subscription_id == Subscription.id,
         Fee.charge_id == Charge.id,
@@ -89,6 +92,7 @@ def _pending(
             Event.timestamp >= Subscription.started_at,
             within_subscriptions(scope, Subscription),
             ~billed,
+            Event.id.not_in(failed) if failed else true(),
         )
         .order_by(Event.timestamp, Event.id, Charge.position)
         .limit(limit)
@@ -99,13 +103,23 @@ def _pending(
 def bill_pending_events(
     db: Transactions, now: datetime, report: InAdvanceReport, scope: Scope | None = None
 ) -> None:
-    """Price every event of a pay-in-advance charge that has no fee yet, oldest first."""
+    """Price every event of a pay-in-advance charge that has no fee yet, oldest first.
+
+    An event that cannot be billed is rolled back alone and stays pending: the next
+    tick tries it again (this one does not)."""
+    failed: set[int] = set()
     while True:
         billed = len(report.fees)
         with db.transaction() as session, frozen_catalog(session):
-            pending = _pending(session, BATCH, scope)
+            pending = _pending(session, BATCH, scope, failed)
             for event, subscription, charge in pending:
-                bill_event(session, event, subscription, charge, now, report)
+                try:
+                    bill_event(session, event, subscription, charge, now, report)
+                except Exception as error:
+                    failed.add(event.id)
+                    note(report.failures, "bill_pending_events", error,
+                         event=event.transaction_id, subscription=subscription.id,
+                         charge=charge.id)  # fmt: skip
         # A batch that billed nothing would come back whole: stop rather than spin.
         if len(pending) < BATCH or len(report.fees) == billed:
             return
@@ -186,6 +200,23 @@ def bill_event(
     now: datetime,
     report: InAdvanceReport,
 ) -> None:
+    """The event's fee, in a savepoint: whatever fails rolls back this event only."""
+    try:
+        with session.begin_nested():
+            _bill_event(session, event, subscription, charge, now, report)
+    except IntegrityError:
+        # Another worker billed this event first.
+        return
+
+
+def _bill_event(
+    session: Session,
+    event: Event,
+    subscription: Subscription,
+    charge: Charge,
+    now: datetime,
+    report: InAdvanceReport,
+) -> None:
     plan = session.get(Plan, subscription.plan_id)
     assert plan is not None
     metric = session.get(BillableMetric, charge.billable_metric_id)
@@ -202,20 +233,16 @@ def bill_event(
         (period.start, period.end), properties,
     )  # fmt: skip
     built.fee.event_transaction_id = event.transaction_id
-    try:
-        with session.begin_nested():
-            if charge.invoiceable:
-                invoice = _invoice_for(
-                    session, ctx, organization, subscription, event, charge, period
-                )
-                finalize_built(session, invoice, [built], now, today=None, fresh=True)
-                report.invoices.append(invoice.id)
-            else:
-                write_standalone_fee(session, built, now)
-            report.fees.append(built.fee.id)
-    except IntegrityError:
-        # Another worker billed this event first.
-        return
+    # Flushed before the fee is reported: another worker's fee for the event fails here.
+    if charge.invoiceable:
+        invoice = _invoice_for(session, ctx, organization, subscription, event, charge, period)
+        finalize_built(session, invoice, [built], now, today=None, fresh=True)
+        session.flush()
+        report.invoices.append(invoice.id)
+    else:
+        write_standalone_fee(session, built, now)
+        session.flush()
+    report.fees.append(built.fee.id)
 
 
 def _invoice_for(

@@ -134,7 +134,7 @@ def new_invoice(
     )
 
 
-def _billed_entries(
+def billed_entries(
     session: Session, invoice: Invoice
 ) -> list[tuple[InvoiceSubscription, Subscription, Plan]]:
     rows = []
@@ -161,21 +161,17 @@ def _fees_of_entries(
 
 
 def build_fees(session: Session, invoice: Invoice, now: datetime) -> list[BuiltFee]:
-    return _fees_of_entries(_context(session, invoice, now), _billed_entries(session, invoice))
+    return _fees_of_entries(_context(session, invoice, now), billed_entries(session, invoice))
 
 
-def create_subscription_invoice(
+def subscription_invoice(
     session: Session,
     customer: Customer,
     organization: Organization,
     billed: list[Billed],
     now: datetime,
-) -> Invoice | None:
-    """One invoice for `billed` entries of one customer, or None if already billed.
-
-    The entries' unique key (subscription, reason, boundary) settles races between
-    workers: the loser's savepoint rolls back and nothing is written twice.
-    """
+) -> tuple[Invoice, list[tuple[InvoiceSubscription, Subscription, Plan]]]:
+    """A new draft for `billed` entries of one customer, and its entries: both unsaved."""
     plan = session.get(Plan, billed[0].subscription.plan_id)
     assert plan is not None
     grace = grace_period(customer, organization)
@@ -195,6 +191,22 @@ def create_subscription_invoice(
         (_entry(invoice, position, item, now), item.subscription, _plan_of(session, item))
         for position, item in enumerate(billed)
     ]
+    return invoice, rows
+
+
+def create_subscription_invoice(
+    session: Session,
+    customer: Customer,
+    organization: Organization,
+    billed: list[Billed],
+    now: datetime,
+) -> Invoice | None:
+    """One invoice for `billed` entries of one customer, or None if already billed.
+
+    The entries' unique key (subscription, reason, boundary) settles races between
+    workers: the loser's savepoint rolls back and nothing is written twice.
+    """
+    invoice, rows = subscription_invoice(session, customer, organization, billed, now)
     if deferring(session):
         # No savepoint: the batch holds these subscriptions FOR UPDATE, which no other
         # writer of their entries gets past (the entries' foreign key needs KEY SHARE),
@@ -210,15 +222,32 @@ def create_subscription_invoice(
                 session.flush()
         except IntegrityError:
             return None
+    generate(session, customer, organization, invoice, rows, now, today=invoice.billing_date)
+    return invoice
+
+
+def generate(
+    session: Session,
+    customer: Customer,
+    organization: Organization,
+    invoice: Invoice,
+    rows: list[tuple[InvoiceSubscription, Subscription, Plan]],
+    now: datetime,
+    *,
+    today: date,
+) -> None:
+    """The fees of a draft's new entries (and the standalone renewals they bill); then
+    it stays a draft for its grace period, or is finalized once `today` (the customer's
+    local date) reaches the end of it."""
     ctx = BillingContext.of(session, customer, organization, invoice.currency, now)
     for entry, subscription, entry_plan in rows:
         bill_standalone_renewals(ctx, entry, subscription, entry_plan)
     built = _fees_of_entries(ctx, rows)
-    if grace > 0:
+    expected = invoice.expected_finalization_date
+    if expected is not None and today < expected:
         apply_amounts(session, invoice, built, now, with_coupons=False, fresh=True)
     else:
-        finalize_built(session, invoice, built, now, today=billing_date, fresh=True)
-    return invoice
+        finalize_built(session, invoice, built, now, today=today, fresh=True)
 
 
 def _plan_of(session: Session, item: Billed) -> Plan:

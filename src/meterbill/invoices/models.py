@@ -103,6 +103,9 @@ class Invoice(Base):
     metadata_items: Mapped[list[InvoiceMetadata]] = relationship(
         order_by="InvoiceMetadata.created_at", lazy="selectin", viewonly=True
     )
+    error_details: Mapped[list[ErrorDetail]] = relationship(
+        order_by="ErrorDetail.created_at", lazy="selectin", viewonly=True
+    )
 
 
 class InvoiceSubscription(Base):
@@ -275,5 +278,28 @@ class InvoiceMetadata(Base):
     )
     key: Mapped[str] = mapped_column(String, nullable=False)
     value: Mapped[str] = mapped_column(String, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ErrorDetail(Base):
+    """Why an invoice could not be generated (Lago's error_details, owned by the invoice).
+
+    One per (invoice, error code): a later attempt that fails again updates it, one that
+    succeeds removes it.
+    """
+
+    __tablename__ = "error_details"
+    __table_args__ = (UniqueConstraint("invoice_id", "error_code", name="ux_error_details_code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), nullable=False
+    )
+    error_code: Mapped[str] = mapped_column(String, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

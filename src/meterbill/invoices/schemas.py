@@ -9,7 +9,15 @@ from meterbill.core.errors import ValidationFailed
 from meterbill.core.money import decimal_string, round_half_up, subunit_to_unit
 from meterbill.core.times import iso_date, iso_seconds
 from meterbill.core.validation import TEXT_MAX
-from meterbill.invoices.models import Credit, Fee, FeeTax, Invoice, InvoiceSubscription, InvoiceTax
+from meterbill.invoices.models import (
+    Credit,
+    ErrorDetail,
+    Fee,
+    FeeTax,
+    Invoice,
+    InvoiceSubscription,
+    InvoiceTax,
+)
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.schemas import applied_tax_fields, rate_number
 
@@ -135,6 +143,10 @@ def credit_object(credit: Credit, invoice: Invoice) -> dict[str, Any]:
     }
 
 
+def error_detail_object(detail: ErrorDetail) -> dict[str, Any]:
+    return {"lago_id": str(detail.id), "error_code": detail.error_code, "details": detail.details}
+
+
 def invoice_tax_object(tax: InvoiceTax) -> dict[str, Any]:
     return {
         **applied_tax_fields(tax),
@@ -212,7 +224,7 @@ def invoice_object(
         "applied_taxes": [invoice_tax_object(tax) for tax in invoice.applied_taxes],
         "applied_invoice_custom_sections": [],
         "applied_usage_thresholds": [],
-        "error_details": [],
+        "error_details": [error_detail_object(detail) for detail in invoice.error_details],
     }
     if full:
         body["billing_periods"] = [

@@ -1,4 +1,4 @@
-"""Invoice operations behind the API: find, list, pay, finalize, refresh, void."""
+"""Invoice operations behind the API: find, list, pay, finalize, refresh, void, retry."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from meterbill.credit_notes.service import issued_on
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import ids_ever_under
-from meterbill.invoices import lifecycle
+from meterbill.invoices import failures, lifecycle
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Credit, Invoice, InvoiceMetadata
 from meterbill.invoices.payment_status import mark_payment_status
@@ -92,6 +92,9 @@ def update_invoice(
         raise ValidationFailed.single("payment_status", "value_is_invalid")
     if invoice.status == "voided":
         raise MethodNotAllowed("update_on_voided_invoice")
+    if invoice.status == "failed" and payment_status is not None:
+        # Nothing was generated: nothing to pay until a retry generates it.
+        raise MethodNotAllowed("invalid_status")
     if invoice.status == "draft":
         if payment_status is not None:
             raise MethodNotAllowed("payment_status_update_on_draft_invoice")
@@ -167,6 +170,20 @@ def finalize_invoice(
     if invoice.invoice_type != "subscription":
         raise Forbidden("forbidden")
     lifecycle.finalize(session, invoice, now, today=_today(session, invoice, now))
+    failures.clear_errors(session, invoice)
+    session.refresh(invoice)
+    return invoice
+
+
+def retry_invoice(
+    session: Session, organization_id: uuid.UUID, invoice_id: str, now: datetime
+) -> Invoice:
+    """Generate a failed invoice again now (the clock also retries it on every tick).
+    If it fails again, it stays failed with the new error in its error_details."""
+    invoice = find_invoice(session, organization_id, invoice_id, lock=True)
+    if invoice.status != "failed":
+        raise MethodNotAllowed("invalid_status")
+    failures.retry(session, invoice, now, [], job="retry_invoice")
     session.refresh(invoice)
     return invoice
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from meterbill import pricing
 from meterbill.core.db import memo
 from meterbill.core.errors import MethodNotAllowed, NotFound
+from meterbill.core.limits import check_bigint
 from meterbill.core.money import round_half_up
 from meterbill.core.periods import local_date
 from meterbill.customers.models import Customer
@@ -221,10 +222,24 @@ def compute_current_usage(
         raise MethodNotAllowed("no_active_subscription")
     timezone = applicable_timezone(customer, organization)
     period = charges_period(subscription, plan, timezone, now)
-    return usage_in_period(
+    usage = usage_in_period(
         session, customer, subscription, plan, period, timezone, apply_taxes=apply_taxes,
         known_taxes=None if own else fallback,
     )  # fmt: skip
+    check_representable(usage)
+    return usage
+
+
+def check_representable(usage: CurrentUsage) -> None:
+    """Refuse (422 value_is_out_of_range) amounts beyond 64-bit integers: usage priced
+    from absurd data (stored before the API bounded it) cannot be answered in minor units."""
+    for charge in usage.charges:
+        for bucket in charge.buckets:
+            check_bigint("amount_cents", bucket.amount_cents)
+        check_bigint("amount_cents", charge.amount_cents)
+    check_bigint("amount_cents", usage.amount_cents)
+    check_bigint("taxes_amount_cents", usage.taxes_amount_cents)
+    check_bigint("total_amount_cents", usage.amount_cents + usage.taxes_amount_cents)
 
 
 def plan_charges(

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from meterbill.core.isolation import Failure, isolated
 from meterbill.core.periods import local_date, period_containing
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
@@ -91,7 +92,10 @@ def _claimed_rules(
         yield rule, wallet, timezone
 
 
-def expire_wallets(session: Session, now: datetime, scope: Scope | None = None) -> list[str]:
+def expire_wallets(
+    session: Session, now: datetime, failures: list[Failure], scope: Scope | None = None
+) -> list[str]:
+    """Each wallet in a savepoint: one that cannot be terminated is noted and skipped."""
     expired = []
     for wallet in session.scalars(
         select(Wallet)
@@ -104,8 +108,10 @@ def expire_wallets(session: Session, now: datetime, scope: Scope | None = None) 
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ):
-        terminate_wallet(session, wallet, now)
-        expired.append(str(wallet.id))
+        with isolated(session, failures, "expire_wallets", wallet=wallet.id,
+                      customer=wallet.customer_id):  # fmt: skip
+            terminate_wallet(session, wallet, now)
+            expired.append(str(wallet.id))
     return expired
 
 
@@ -169,7 +175,9 @@ def _target_credits(rule: RecurringTransactionRule, ongoing: Decimal) -> tuple[D
     return (Decimal(0), gap) if rule.grants_target_top_up else (gap, Decimal(0))
 
 
-def interval_top_ups(session: Session, now: datetime, scope: Scope | None = None) -> int:
+def interval_top_ups(
+    session: Session, now: datetime, failures: list[Failure], scope: Scope | None = None
+) -> int:
     """Rules with an interval trigger top their wallet up on each anniversary of their
     start (else the wallet's creation), once a day, never on the creation day."""
 
@@ -184,18 +192,27 @@ def interval_top_ups(session: Session, now: datetime, scope: Scope | None = None
 
     made = 0
     for rule, wallet, timezone in _claimed_rules(session, scope, "interval", due):
-        if rule.method == "target":
-            paid, granted = _target_credits(rule, _ongoing_balance_credits(session, wallet, now))
-        else:
-            paid, granted = rule.paid_credits, rule.granted_credits
-        top_up = _rule_top_up(rule, "interval", local_date(now, timezone).isoformat())
-        try:
-            with session.begin_nested():
-                made += _top_up(session, wallet, rule, paid, granted, top_up, now)
-                session.flush()
-        except IntegrityError:
-            continue  # already topped up today (another tick or worker)
+        with isolated(session, failures, "interval_top_ups", rule=rule.id, wallet=wallet.id):
+            made += _interval_top_up(session, rule, wallet, timezone, now)
     return made
+
+
+def _interval_top_up(
+    session: Session, rule: RecurringTransactionRule, wallet: Wallet, timezone: str,
+    now: datetime,
+) -> int:  # fmt: skip
+    if rule.method == "target":
+        paid, granted = _target_credits(rule, _ongoing_balance_credits(session, wallet, now))
+    else:
+        paid, granted = rule.paid_credits, rule.granted_credits
+    top_up = _rule_top_up(rule, "interval", local_date(now, timezone).isoformat())
+    try:
+        with session.begin_nested():
+            made = _top_up(session, wallet, rule, paid, granted, top_up, now)
+            session.flush()
+            return made
+    except IntegrityError:
+        return 0  # already topped up today (another tick or worker)
 
 
 def _pending_purchased_credits(session: Session, wallet: Wallet) -> Decimal:
@@ -209,26 +226,35 @@ def _pending_purchased_credits(session: Session, wallet: Wallet) -> Decimal:
     return credits_of_cents(int(cents or 0), wallet.rate_amount, wallet.currency)
 
 
-def threshold_top_ups(session: Session, now: datetime, scope: Scope | None = None) -> int:
+def threshold_top_ups(
+    session: Session, now: datetime, failures: list[Failure], scope: Scope | None = None
+) -> int:
     """Rules with a threshold trigger top up a wallet whose ongoing balance fell to it."""
     made = 0
     for rule, wallet, _timezone in _claimed_rules(session, scope, "threshold"):
-        threshold = rule.threshold_credits or Decimal(0)
-        ongoing = _ongoing_balance_credits(session, wallet, now)
-        if ongoing > threshold:
-            continue
-        if ongoing + _pending_purchased_credits(session, wallet) > threshold:
-            continue
-        if rule.method == "target":
-            paid, granted = _target_credits(rule, ongoing)
-        else:
-            paid, granted = rule.paid_credits, rule.granted_credits
-            gap = threshold - ongoing
-            if paid > 0 and gap > paid:
-                paid = paid * ((gap / paid).to_integral_value(rounding=ROUND_FLOOR) + 1)
-        made += _top_up(session, wallet, rule, paid, granted, _rule_top_up(rule, "threshold"),
-                        now)  # fmt: skip
-        session.flush()
+        with isolated(session, failures, "threshold_top_ups", rule=rule.id, wallet=wallet.id):
+            made += _threshold_top_up(session, rule, wallet, now)
+    return made
+
+
+def _threshold_top_up(
+    session: Session, rule: RecurringTransactionRule, wallet: Wallet, now: datetime
+) -> int:
+    threshold = rule.threshold_credits or Decimal(0)
+    ongoing = _ongoing_balance_credits(session, wallet, now)
+    if ongoing > threshold:
+        return 0
+    if ongoing + _pending_purchased_credits(session, wallet) > threshold:
+        return 0
+    if rule.method == "target":
+        paid, granted = _target_credits(rule, ongoing)
+    else:
+        paid, granted = rule.paid_credits, rule.granted_credits
+        gap = threshold - ongoing
+        if paid > 0 and gap > paid:
+            paid = paid * ((gap / paid).to_integral_value(rounding=ROUND_FLOOR) + 1)
+    made = _top_up(session, wallet, rule, paid, granted, _rule_top_up(rule, "threshold"), now)
+    session.flush()
     return made
 
 
