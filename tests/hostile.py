@@ -541,6 +541,7 @@ def seed_bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("POST", f"{v1}/invoices/{{invoice_id}}/refresh"): {},
         ("PUT", f"{v1}/invoices/{{invoice_id}}/refresh"): {},
         ("POST", f"{v1}/invoices/{{invoice_id}}/void"): {},
+        ("POST", f"{v1}/invoices/{{invoice_id}}/retry"): {},
         ("POST", f"{v1}/invoices/preview"): preview,
         ("POST", f"{v1}/credit_notes"): {"credit_note": credit_note},
         ("POST", f"{v1}/credit_notes/estimate"): {"credit_note": credit_note},

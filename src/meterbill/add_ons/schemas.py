@@ -7,8 +7,9 @@ from typing import Any
 
 from meterbill.add_ons.models import AddOn
 from meterbill.core import fields
+from meterbill.core.limits import LONG_TEXT_MAX
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import INVALID, LONG_TEXT_MAX, MANDATORY, MISSING, Reader
+from meterbill.core.validation import INVALID, MANDATORY, MISSING, Reader
 
 
 @dataclass

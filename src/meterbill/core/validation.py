@@ -15,6 +15,13 @@ from typing import Any, Final
 
 from meterbill.core.dates import parse_instant
 from meterbill.core.errors import MissingParam, ValidationFailed
+from meterbill.core.limits import (
+    AMOUNT_CENTS_MAX,
+    INT32_MAX,
+    LARGEST_DECIMAL,
+    OUT_OF_RANGE,
+    TEXT_MAX,
+)
 
 
 class _Missing(Enum):
@@ -25,34 +32,9 @@ class _Missing(Enum):
 
 
 MISSING: Final = _Missing.MISSING
-# Decimals are stored as NUMERIC(38, 15): 23 digits before the point at most.
-LARGEST_DECIMAL: Final = Decimal(10) ** 23
-# Integer columns are int4 unless they hold money (int8).
-INT32_MAX: Final = 2**31 - 1
-# Bounds chosen so that anything accepted can be billed for a century without a
-# column or a date overflowing (README, "Limits"). Lago has none of these.
-# Money: ten trillion units of a currency per amount; an invoice adding up thousands
-# of such fees, with taxes, still fits a 64-bit column.
-AMOUNT_CENTS_MAX: Final = 10**15
-# A price in major units (charge amounts, tier prices, flat fees): ten trillion, as
-# AMOUNT_CENTS_MAX in a two-decimal currency. Prices times usage that still overflow
-# a column are a failure recorded on the invoice at billing time, never a crash.
-PRICE_MAX: Final = Decimal(10) ** 13
-# Units billed at once (a one-off fee's units): with the largest unit amount the
-# product is refused at billing instead (AMOUNT_CENTS_MAX).
-UNITS_MAX: Final = Decimal(10) ** 15
-# Day counts (trial periods, payment terms, grace periods): a century.
-DAYS_MAX: Final = 36_500
-# Free text: names, codes, external ids and other one-line values; then descriptions.
-TEXT_MAX: Final = 255
-LONG_TEXT_MAX: Final = 10_000
-# Rounding precision of a metric: decimals are kept to 15 places.
-ROUNDING_MAX: Final = 15
-
 INVALID = "value_is_invalid"
 MANDATORY = "value_is_mandatory"
 TOO_LONG = "value_is_too_long"
-OUT_OF_RANGE = "value_is_out_of_range"
 
 _INTEGER = re.compile(r"^-?\d+$")
 

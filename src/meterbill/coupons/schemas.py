@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from meterbill.core import fields
+from meterbill.core.limits import LONG_TEXT_MAX
 from meterbill.core.money import decimal_string
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import INVALID, LONG_TEXT_MAX, MISSING, Reader
+from meterbill.core.validation import INVALID, MISSING, Reader
 from meterbill.coupons.models import AppliedCoupon, Coupon
 
 COUPON_TYPES = ("fixed_amount", "percentage")

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok, query_date
+from meterbill.core.limits import AMOUNT_CENTS_MAX
 from meterbill.core.metadata import MetadataChange, metadata_response
 from meterbill.core.pagination import PageRequest
-from meterbill.core.validation import AMOUNT_CENTS_MAX, root_object
+from meterbill.core.validation import root_object
 from meterbill.credit_notes import service
 from meterbill.credit_notes.amounts import NoteAmounts
 from meterbill.credit_notes.models import CreditNote

@@ -8,9 +8,10 @@ from typing import Any
 
 from meterbill.core import metadata
 from meterbill.core.errors import ValidationFailed
+from meterbill.core.limits import LONG_TEXT_MAX
 from meterbill.core.metadata import Metadata
 from meterbill.core.times import iso_date, iso_seconds
-from meterbill.core.validation import LONG_TEXT_MAX, MISSING, Reader
+from meterbill.core.validation import MISSING, Reader
 from meterbill.credit_notes.models import CreditNote, CreditNoteTax
 from meterbill.invoices.models import Invoice
 from meterbill.taxes.schemas import applied_tax_fields, rate_number

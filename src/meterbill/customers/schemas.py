@@ -7,8 +7,9 @@ from typing import Any
 
 from meterbill.core import fields
 from meterbill.core.errors import ValidationFailed
+from meterbill.core.limits import DAYS_MAX
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import DAYS_MAX, INVALID, MISSING, Reader
+from meterbill.core.validation import INVALID, MISSING, Reader
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.organizations.models import Organization
 

@@ -15,15 +15,10 @@ from sqlalchemy.orm import Session
 
 from meterbill.add_ons.service import find_add_on
 from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.limits import AMOUNT_CENTS_MAX, LONG_TEXT_MAX, UNITS_MAX
 from meterbill.core.money import is_currency, round_half_up, subunit_to_unit
 from meterbill.core.periods import local_date
-from meterbill.core.validation import (
-    AMOUNT_CENTS_MAX,
-    LONG_TEXT_MAX,
-    MISSING,
-    UNITS_MAX,
-    Reader,
-)
+from meterbill.core.validation import MISSING, Reader
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import assign_currency, find_customer
 from meterbill.invoices.building import BillingContext, BuiltFee

@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from meterbill.core.errors import ValidationFailed
+from meterbill.core.limits import TEXT_MAX
 from meterbill.core.money import decimal_string, round_half_up, subunit_to_unit
 from meterbill.core.times import iso_date, iso_seconds
-from meterbill.core.validation import TEXT_MAX
 from meterbill.invoices.models import (
     Credit,
     ErrorDetail,

@@ -20,7 +20,7 @@ from decimal import (
 )
 from typing import Any
 
-from meterbill.core.validation import LARGEST_DECIMAL
+from meterbill.core.limits import LARGEST_DECIMAL
 
 Value = Decimal | str
 TOKEN = re.compile(

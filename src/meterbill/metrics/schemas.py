@@ -5,15 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from meterbill.core.limits import LONG_TEXT_MAX, ROUNDING_MAX
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import (
-    INVALID,
-    LONG_TEXT_MAX,
-    MANDATORY,
-    MISSING,
-    ROUNDING_MAX,
-    Reader,
-)
+from meterbill.core.validation import INVALID, MANDATORY, MISSING, Reader
 from meterbill.metrics.expression import ExpressionError, compile_expression
 from meterbill.metrics.models import BillableMetric
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from meterbill.core import fields
 from meterbill.core.fields import required_value
+from meterbill.core.limits import DAYS_MAX, LONG_TEXT_MAX
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import DAYS_MAX, LONG_TEXT_MAX, MISSING, Reader
+from meterbill.core.validation import MISSING, Reader
 from meterbill.organizations.models import Organization
 
 DOCUMENT_NUMBERINGS = ("per_customer", "per_billing_entity")

@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from meterbill.core import fields, metadata
+from meterbill.core.limits import DAYS_MAX, LONG_TEXT_MAX
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import DAYS_MAX, INVALID, LONG_TEXT_MAX, MANDATORY, MISSING, Reader
+from meterbill.core.validation import INVALID, MANDATORY, MISSING, Reader
 from meterbill.plans.models import Charge, ChargeFilter, MinimumCommitment, Plan
 from meterbill.taxes.schemas import tax_object
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from meterbill.core.validation import LARGEST_DECIMAL, PRICE_MAX
+from meterbill.core.limits import LARGEST_DECIMAL, PRICE_MAX
 
 Errors = dict[str, list[str]]
 

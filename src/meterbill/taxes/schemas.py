@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from meterbill.core.limits import LONG_TEXT_MAX
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import LONG_TEXT_MAX, MISSING, Reader
+from meterbill.core.validation import MISSING, Reader
 from meterbill.taxes.models import AppliedTaxColumns, Tax
 
 

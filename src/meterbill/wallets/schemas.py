@@ -8,16 +8,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from meterbill.core import fields, metadata
+from meterbill.core.limits import LARGEST_DECIMAL, OUT_OF_RANGE
 from meterbill.core.money import decimal_string, from_cents
 from meterbill.core.times import iso_seconds
-from meterbill.core.validation import (
-    INVALID,
-    LARGEST_DECIMAL,
-    MANDATORY,
-    MISSING,
-    OUT_OF_RANGE,
-    Reader,
-)
+from meterbill.core.validation import INVALID, MANDATORY, MISSING, Reader
 from meterbill.wallets.credits import credits_of_cents
 from meterbill.wallets.models import RecurringTransactionRule, Wallet, WalletTransaction
 
