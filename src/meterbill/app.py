@@ -44,14 +44,26 @@ from meterbill.wallets.api import router as wallets_router
 def bootstrap(db: Database, settings: Settings) -> None:
     """Make sure someone can call the API once the server is up.
 
-    With METERBILL_API_KEY, the organization owning that key is created once (like
-    Lago's LAGO_ORG_API_KEY). Without it, an empty database gets one organization
-    whose new key is printed once; later starts print nothing.
+    With METERBILL_API_KEY, the key is attached to the organization named
+    METERBILL_ORG_NAME, created only if there is none (like Lago's LAGO_ORG_API_KEY and
+    LAGO_ORG_NAME), and what was done is logged. Without it, an empty database gets one
+    organization whose new key is printed once; later starts print nothing.
     """
+    if settings.api_key:
+        with db.transaction() as session:
+            done = ensure_bootstrap_organization(
+                session, settings.api_key, settings.org_name, utc_now()
+            )
+        if done.action != "kept":
+            how = "attached to the existing" if done.action == "attached" else "created with"
+            logger.warning(
+                "METERBILL_API_KEY %s organization %r (%s)",
+                how,
+                settings.org_name,
+                done.organization_id,
+            )
+        return
     with db.transaction() as session:
-        if settings.api_key:
-            ensure_bootstrap_organization(session, settings.api_key, settings.org_name, utc_now())
-            return
         key = ensure_first_organization(session, settings.org_name, utc_now())
     if key is not None:
         logger.warning(

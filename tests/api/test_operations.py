@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -19,8 +22,9 @@ from meterbill.core.auth import hash_key
 from meterbill.core.db import Database
 from meterbill.invoices.models import Invoice
 from meterbill.organizations.models import ApiKey, Organization
+from meterbill.organizations.service import create_organization
 from meterbill.settings import Settings
-from tests.conftest import _free_port, make_org
+from tests.conftest import NOW, _free_port, make_org
 from tests.db.test_current_usage import Setup
 
 
@@ -65,6 +69,41 @@ def test_bootstrap_key_is_idempotent(database: Database) -> None:
         ).all()
         assert len(owners) == 1
         assert session.get(Organization, owners[0]).name == "Boot Org"  # type: ignore[union-attr]
+
+
+def test_a_new_key_joins_the_named_organization_and_never_makes_a_second(
+    fresh: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14, point 8: Lago's bootstrap finds the organization by name."""
+    with fresh.transaction() as session:
+        create_organization(session, "Other", NOW)
+        named = create_organization(session, "Acme", NOW)
+
+    def owner(key: str) -> uuid.UUID:
+        with fresh.transaction(write=False) as session:
+            return session.scalars(
+                select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(key))
+            ).one()
+
+    def organizations() -> list[str]:
+        with fresh.transaction(write=False) as session:
+            return sorted(session.scalars(select(Organization.name)))
+
+    settings = Settings(database_url=fresh.url, api_key="k-acme", org_name="Acme")
+    with caplog.at_level(logging.WARNING, logger="meterbill"):
+        bootstrap(fresh, settings)
+    assert owner("k-acme") == named.id
+    assert organizations() == ["Acme", "Other"]
+    assert f"attached to the existing organization 'Acme' ({named.id})" in caplog.text
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="meterbill"):
+        bootstrap(fresh, settings)
+    assert caplog.text == ""
+
+    bootstrap(fresh, Settings(database_url=fresh.url, api_key="k-new", org_name="Newco"))
+    assert organizations() == ["Acme", "Newco", "Other"]
+    assert owner("k-new") != named.id
 
 
 def test_cli_migrates_creates_organizations_and_keys(tmp_path: Path) -> None:

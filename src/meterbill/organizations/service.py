@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -66,25 +67,52 @@ def add_api_key(
     return key
 
 
+@dataclass(frozen=True)
+class Bootstrapped:
+    """What the start-up bootstrap did with METERBILL_API_KEY."""
+
+    organization_id: uuid.UUID
+    # "kept" (the key was there), "attached" (to the organization of that name) or "created"
+    action: str
+
+
 def ensure_bootstrap_organization(
     session: Session, api_key: str, name: str, now: datetime
-) -> uuid.UUID:
-    """The organization that owns `api_key`, created on first start (idempotent)."""
-    existing = session.scalar(
-        select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(api_key))
-    )
+) -> Bootstrapped:
+    """The organization that owns `api_key`, as Lago's bootstrap does it (idempotent).
+
+    A key seen before is kept. A new key is attached to the (oldest) organization named
+    `name`, which is created only when there is none: a key given to a database that
+    already has organizations never creates a second one silently.
+    """
+    existing = _key_owner(session, api_key)
     if existing is not None:
-        return existing
+        return Bootstrapped(existing, "kept")
     try:
         with session.begin_nested():
-            organization = create_organization(session, name, now)
+            organization = session.scalar(
+                select(Organization)
+                .where(Organization.name == name)
+                .order_by(Organization.created_at, Organization.id)
+                .limit(1)
+            )
+            action = "attached"
+            if organization is None:
+                organization, action = create_organization(session, name, now), "created"
             add_api_key(session, organization.id, now, api_key)
-            return organization.id
+            return Bootstrapped(organization.id, action)
     except IntegrityError:
-        # Another process bootstrapped the same key at the same moment.
-        return session.scalars(
-            select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(api_key))
-        ).one()
+        # Another process bootstrapped the same key at the same moment (what this one
+        # created is rolled back with the savepoint).
+        owner = _key_owner(session, api_key)
+        assert owner is not None
+        return Bootstrapped(owner, "kept")
+
+
+def _key_owner(session: Session, api_key: str) -> uuid.UUID | None:
+    return session.scalar(
+        select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(api_key))
+    )
 
 
 def ensure_first_organization(session: Session, name: str, now: datetime) -> str | None:
