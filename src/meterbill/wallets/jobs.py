@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill.core.periods import local_date, period_containing
+from meterbill.core.rehearsal import for_update
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.run import lock_for_numbering
@@ -77,11 +78,9 @@ def _claimed_rules(
         if due is not None and not due(candidate, unlocked, timezone):
             continue
         lock_for_numbering(session, organization.id, customer.id)
+        query = select(Wallet).where(Wallet.id == unlocked.id, Wallet.status == "active")
         wallet = session.scalar(
-            select(Wallet)
-            .where(Wallet.id == unlocked.id, Wallet.status == "active")
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+            for_update(session, query, skip_locked=True).execution_options(populate_existing=True)
         )
         rule = session.get(RecurringTransactionRule, candidate.id, populate_existing=True)
         if wallet is None or rule is None or rule.status != "active":
@@ -93,16 +92,14 @@ def _claimed_rules(
 
 def expire_wallets(session: Session, now: datetime, scope: Scope | None = None) -> list[str]:
     expired = []
+    query = select(Wallet).where(
+        within(scope, Wallet.customer_id),
+        Wallet.status == "active",
+        Wallet.expiration_at.is_not(None),
+        Wallet.expiration_at <= now,
+    )
     for wallet in session.scalars(
-        select(Wallet)
-        .where(
-            within(scope, Wallet.customer_id),
-            Wallet.status == "active",
-            Wallet.expiration_at.is_not(None),
-            Wallet.expiration_at <= now,
-        )
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+        for_update(session, query, skip_locked=True).execution_options(populate_existing=True)
     ):
         terminate_wallet(session, wallet, now)
         expired.append(str(wallet.id))
@@ -110,7 +107,7 @@ def expire_wallets(session: Session, now: datetime, scope: Scope | None = None) 
 
 
 def expire_rules(session: Session, now: datetime, scope: Scope | None = None) -> None:
-    for rule in session.scalars(
+    query = (
         select(RecurringTransactionRule)
         .join(Wallet, Wallet.id == RecurringTransactionRule.wallet_id)
         .where(
@@ -119,9 +116,9 @@ def expire_rules(session: Session, now: datetime, scope: Scope | None = None) ->
             RecurringTransactionRule.expiration_at.is_not(None),
             RecurringTransactionRule.expiration_at <= now,
         )
-        .with_for_update(of=RecurringTransactionRule, skip_locked=True)
-        .execution_options(populate_existing=True)
-    ):
+    )
+    locked = for_update(session, query, of=RecurringTransactionRule, skip_locked=True)
+    for rule in session.scalars(locked.execution_options(populate_existing=True)):
         rule.status = "terminated"
         rule.terminated_at = now
         rule.updated_at = now
