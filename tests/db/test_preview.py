@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.db import Database
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.http import ApiContext
+from meterbill.core.pagination import PageRequest
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.customers.models import Customer
 from meterbill.events.models import Event
@@ -65,7 +66,9 @@ def _preview(billing: Billing, body: dict[str, Any]) -> dict[str, Any]:
 
 def _forecast(billing: Billing, external_id: str, periods: int) -> list[dict[str, Any]]:
     render = _render(billing.database, billing.org)
-    return forecast(billing.database, billing.org.id, external_id, periods, NOW, render)
+    every = PageRequest(page=1, per_page=100)
+    page = forecast(billing.database, billing.org.id, external_id, periods, NOW, render, every)
+    return list(page.items)
 
 
 def _totals(invoice: dict[str, Any]) -> tuple[int, int, int, int]:
@@ -180,9 +183,10 @@ def test_a_rehearsal_holds_none_of_the_locks_real_billing_takes(billing: Billing
             other.rollback()
         return render(session, invoices)
 
-    invoices = forecast(billing.database, billing.org.id, "sub", 2, NOW, probe)
+    every = PageRequest(page=1, per_page=100)
+    page = forecast(billing.database, billing.org.id, "sub", 2, NOW, probe, every)
     assert seen == {"written": 2, "claimed": ["sub"], "held": []}
-    assert [invoice["issuing_date"] for invoice in invoices] == ["2024-04-01", "2024-05-01"]
+    assert [invoice["issuing_date"] for invoice in page.items] == ["2024-04-01", "2024-05-01"]
 
 
 @pytest.mark.parametrize(

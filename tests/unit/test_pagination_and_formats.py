@@ -36,6 +36,11 @@ def test_empty_meta_has_page_zero() -> None:
         ({"page": "abc", "per_page": "-1"}, (1, 25)),
         ({"per_page": "0"}, (1, 25)),
         ({"per_page": "1000"}, (1, 1000)),
+        # Past 2**31 - 1, read as it: OFFSET and meta stay within 64 bits.
+        (
+            {"page": "99999999999999999999", "per_page": "99999999999999999999"},
+            (2**31 - 1, 2**31 - 1),
+        ),
     ],
 )
 def test_page_request(params: dict[str, str], expected: tuple[int, int]) -> None:

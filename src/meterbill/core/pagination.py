@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 DEFAULT_PER_PAGE = 100
 # Kaminari's own default, which Lago falls back to for an unusable per_page.
 FALLBACK_PER_PAGE = 25
+# A larger page or per_page is read as this: (page - 1) * per_page stays a 64-bit
+# OFFSET, and the meta's numbers stay within the 64 bits orjson writes.
+LARGEST = 2**31 - 1
 
 T = TypeVar("T")
 
@@ -31,7 +34,7 @@ def _as_int(raw: str | None) -> int | None:
     if raw is None:
         return None
     try:
-        return int(raw.strip())
+        return min(int(raw.strip()), LARGEST)
     except ValueError:
         return None
 

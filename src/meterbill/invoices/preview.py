@@ -31,6 +31,7 @@ from meterbill.clock import tick
 from meterbill.core.dates import parse_instant
 from meterbill.core.db import Database
 from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, page_of
 from meterbill.core.periods import local_date
 from meterbill.core.rehearsal import Rehearsal, rehearse
 from meterbill.core.validation import Reader
@@ -347,15 +348,17 @@ def forecast(
     periods: int,
     now: datetime,
     render: Render,
-) -> list[dict[str, Any]]:
-    """Every invoice of the subscription's next `periods` billing days, nothing written.
+    page: PageRequest,
+) -> Page[dict[str, Any]]:
+    """Every invoice of the subscription's next `periods` billing days, nothing written,
+    one page of them.
 
     Usage already sent counts; no further usage is assumed. Drafts are shown finalized.
     """
     if not 1 <= periods <= FORECAST_MAX_PERIODS:
         raise ValidationFailed.single("periods", "value_is_out_of_range")
 
-    def act(rehearsal: Rehearsal) -> list[dict[str, Any]]:
+    def act(rehearsal: Rehearsal) -> Page[dict[str, Any]]:
         session = rehearsal.session
         subscription = session.scalar(
             select(Subscription)
@@ -382,7 +385,8 @@ def forecast(
             tick(rehearsal, instant, _scope(customer, {external_subscription_id}))
             forecasted.extend(_written(session, customer, now, {external_subscription_id}, seen))
             moment = instant
-        return render(session, forecasted)
+        shown = page_of(forecasted, page)
+        return Page(items=render(session, list(shown.items)), meta=shown.meta)
 
     return rehearse(db, act)
 
