@@ -3,7 +3,10 @@
 Every job evaluates "today" in the customer's timezone, so ticking every hour (or
 every minute, or once late) gives the same result. Rows are claimed with
 FOR UPDATE SKIP LOCKED, so several `meterbill worker` processes can tick at once
-against one PostgreSQL (SQLite has one writer anyway).
+against one PostgreSQL (SQLite has one writer anyway). Subscriptions are claimed FOR NO
+KEY UPDATE: rows being written that refer to one (a preview's fees) hold KEY SHARE on
+it, and a claim that conflicted with that would pass the subscription over. A
+rehearsal (a preview) claims nothing (core/rehearsal.py).
 
 Order, as Lago's clock: activate pending subscriptions, bill the events of
 pay-in-advance charges (Lago does it as events arrive), terminate ended ones (with
@@ -32,6 +35,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.db import Transactions
 from meterbill.core.isolation import Failure, isolated, note
 from meterbill.core.periods import local_date, utc_bounds
+from meterbill.core.rehearsal import for_update, rehearsing
 from meterbill.coupons.models import Coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
@@ -90,14 +94,12 @@ def _alone(
 
 
 def _claim(session: Session, scope: Scope | None, *conditions: object) -> list[Subscription]:
-    return list(
-        session.scalars(
-            select(Subscription)
-            .where(within_subscriptions(scope, Subscription), *conditions)  # type: ignore[arg-type]
-            .order_by(Subscription.created_at)
-            .with_for_update(skip_locked=True)
-        )
+    query = (
+        select(Subscription)
+        .where(within_subscriptions(scope, Subscription), *conditions)  # type: ignore[arg-type]
+        .order_by(Subscription.created_at)
     )
+    return list(session.scalars(for_update(session, query, skip_locked=True, key_share=True)))
 
 
 def activate_pending(
@@ -199,18 +201,15 @@ def mark_overdue(
     session: Session, now: datetime, report: TickReport, scope: Scope | None = None
 ) -> None:
     """Finalized, unpaid invoices past their due date are flagged payment_overdue."""
-    for invoice in session.scalars(
-        select(Invoice)
-        .where(
-            within(scope, Invoice.customer_id),
-            Invoice.status == "finalized",
-            Invoice.payment_status != "succeeded",
-            Invoice.payment_overdue.is_(False),
-            Invoice.payment_dispute_lost_at.is_(None),
-            Invoice.payment_due_date < now.date(),
-        )
-        .with_for_update(skip_locked=True)
-    ):
+    overdue = select(Invoice).where(
+        within(scope, Invoice.customer_id),
+        Invoice.status == "finalized",
+        Invoice.payment_status != "succeeded",
+        Invoice.payment_overdue.is_(False),
+        Invoice.payment_dispute_lost_at.is_(None),
+        Invoice.payment_due_date < now.date(),
+    )
+    for invoice in session.scalars(for_update(session, overdue, skip_locked=True)):
         invoice.payment_overdue = True
         invoice.updated_at = now
         report.overdue.append(invoice.number)
@@ -219,7 +218,13 @@ def mark_overdue(
 def terminate_expired_coupons(
     session: Session, now: datetime, report: TickReport, scope: Scope | None = None
 ) -> None:
-    """Time-limited coupons past expiration_at can no longer be applied."""
+    """Time-limited coupons past expiration_at can no longer be applied.
+
+    Not in a rehearsal: coupons are the whole organization's, so every rehearsal would
+    write the same rows, and ending one changes no invoice (applied coupons run on).
+    """
+    if rehearsing(session):
+        return
     organization = None if scope is None else scope.organization_id
     for coupon in session.scalars(
         select(Coupon)

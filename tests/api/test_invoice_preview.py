@@ -6,6 +6,8 @@ periods are whole whatever the day: the figures do not depend on today's date.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from lago_python_client.client import Client
@@ -59,6 +61,44 @@ def test_forecast_of_the_next_periods(http: httpx.Client, catalog: None) -> None
             for i in invoices] == [(5_000, 1_000, 6_000, "finalized")] * 3  # fmt: skip
     dates = [invoice["issuing_date"] for invoice in invoices]
     assert dates == sorted(set(dates))
+    _nothing_kept(http)
+
+
+def test_forecast_pages_and_odd_page_numbers(http: httpx.Client, catalog: None) -> None:
+    body = {"external_customer_id": "cus", "plan_code": "arr", "external_id": "sub",
+            "billing_time": "anniversary"}  # fmt: skip
+    assert http.post("/subscriptions", json={"subscription": body}).status_code == 200
+
+    def forecast(**params: str) -> tuple[int, list[int], dict[str, Any]]:
+        path = "/subscriptions/sub/invoice_forecast"
+        response = http.get(path, params={"periods": "3", **params})
+        assert response.status_code == 200, response.text
+        invoices, meta = response.json()["invoices"], response.json()["meta"]
+        return len(invoices), [invoice["total_amount_cents"] for invoice in invoices], meta
+
+    def meta(page: int, next_page: int | None, prev_page: int | None,
+             total_pages: int) -> dict[str, Any]:  # fmt: skip
+        return {"current_page": page, "next_page": next_page, "prev_page": prev_page,
+                "total_pages": total_pages, "total_count": 3}  # fmt: skip
+
+    assert forecast() == (3, [6_000] * 3, meta(1, None, None, 1))
+    assert forecast(page="2", per_page="1") == (1, [6_000], meta(2, 3, 1, 3))
+    # Unusable numbers read as Lago reads them: page 1, Kaminari's 25 a page.
+    assert forecast(page="abc", per_page="x") == (3, [6_000] * 3, meta(1, None, None, 1))
+    assert forecast(page="-1", per_page="-5") == (3, [6_000] * 3, meta(1, None, None, 1))
+    # A page past 2**31 - 1 is refused (not a 500); a huge per_page serves 1,000 rows.
+    huge = "99999999999999999999"
+    response = http.get("/subscriptions/sub/invoice_forecast", params={"page": huge})
+    assert (response.status_code, response.json()["error_details"]) == (
+        422, {"page": ["value_is_out_of_range"]})  # fmt: skip
+    assert forecast(per_page=huge) == (3, [6_000] * 3, meta(1, None, None, 1))
+    last = str(2**31 - 1)
+    assert forecast(page=last, per_page=huge) == (0, [], meta(2**31 - 1, None, 2**31 - 2, 1))
+    for periods in ("²", "٣", huge, "-1", "1.5", ""):
+        response = http.get("/subscriptions/sub/invoice_forecast", params={"periods": periods})
+        assert response.status_code == 422, periods
+        code = "value_is_out_of_range" if periods == huge else "value_is_invalid"
+        assert response.json()["error_details"] == {"periods": [code]}
     _nothing_kept(http)
 
 

@@ -6,16 +6,21 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.http import ApiContext
+from meterbill.core.pagination import PageRequest
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.customers.models import Customer
 from meterbill.events.models import Event
 from meterbill.invoices.api import render_invoices
+from meterbill.invoices.billing import _claim_with_owners
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.preview import Render, forecast, parse_preview, preview_invoice
+from meterbill.organizations.models import Organization
 from meterbill.subscriptions.models import Subscription
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
@@ -61,7 +66,9 @@ def _preview(billing: Billing, body: dict[str, Any]) -> dict[str, Any]:
 
 def _forecast(billing: Billing, external_id: str, periods: int) -> list[dict[str, Any]]:
     render = _render(billing.database, billing.org)
-    return forecast(billing.database, billing.org.id, external_id, periods, NOW, render)
+    every = PageRequest(page=1, per_page=100)
+    page = forecast(billing.database, billing.org.id, external_id, periods, NOW, render, every)
+    return list(page.items)
 
 
 def _totals(invoice: dict[str, Any]) -> tuple[int, int, int, int]:
@@ -143,6 +150,43 @@ def test_forecast_stops_at_the_end_of_a_subscription(billing: Billing) -> None:
     # Apr 1 (March), then the termination invoice on Apr 10: 10/30 of 3 100 = 1 033.
     assert [(invoice["issuing_date"], invoice["fees_amount_cents"]) for invoice in invoices] == [
         ("2024-04-01", 3700), ("2024-04-10", 1033)]  # fmt: skip
+
+
+def test_a_rehearsal_holds_none_of_the_locks_real_billing_takes(billing: Billing) -> None:
+    """While a forecast rehearses (its invoices written, not yet rolled back), real
+    billing claims the subscription (it is not passed over), and the numbering locks on
+    the organization and the customer are free. The rehearsal's fees and invoices hold
+    KEY SHARE on those rows: FOR NO KEY UPDATE does not wait for it, FOR UPDATE did."""
+    with billing.database.transaction(write=False) as session:
+        subscription = session.scalars(
+            select(Subscription).where(
+                Subscription.organization_id == billing.org.id, Subscription.external_id == "sub"
+            )
+        ).one()
+        numbering = ((Organization, billing.org.id), (Customer, subscription.customer_id))
+    seen: dict[str, Any] = {}
+    render = _render(billing.database, billing.org)
+
+    def probe(session: Session, invoices: list[Invoice]) -> list[dict[str, Any]]:
+        seen["written"] = len(invoices)
+        with Session(billing.database.engine) as other:
+            claimed = _claim_with_owners(other, Subscription.id == subscription.id)
+            seen["claimed"] = [row[0].external_id for row in claimed]
+            seen["held"] = []
+            for model, key in numbering:
+                query = select(model.id).where(model.id == key)  # type: ignore[attr-defined]
+                try:
+                    with other.begin_nested():
+                        other.execute(query.with_for_update(key_share=True, nowait=True))
+                except OperationalError:  # LockNotAvailable: the rehearsal holds it
+                    seen["held"].append(model.__tablename__)
+            other.rollback()
+        return render(session, invoices)
+
+    every = PageRequest(page=1, per_page=100)
+    page = forecast(billing.database, billing.org.id, "sub", 2, NOW, probe, every)
+    assert seen == {"written": 2, "claimed": ["sub"], "held": []}
+    assert [invoice["issuing_date"] for invoice in page.items] == ["2024-04-01", "2024-05-01"]
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,8 @@ def test_empty_meta_has_page_zero() -> None:
         ({"page": "abc", "per_page": "-1"}, (1, 25)),
         ({"per_page": "0"}, (1, 25)),
         ({"per_page": "1000"}, (1, 1000)),
+        # A page of more than 1,000 rows serves 1,000.
+        ({"page": "2147483647", "per_page": "99999999999999999999"}, (2**31 - 1, 1000)),
     ],
 )
 def test_page_request(params: dict[str, str], expected: tuple[int, int]) -> None:

@@ -94,42 +94,7 @@ class Transactions(Protocol):
     def transaction(self, write: bool = True) -> AbstractContextManager[Session]: ...
 
 
-class Rehearsal:
-    """Transactions that are savepoints of one outer transaction, which is rolled back.
-
-    Code written as many transactions (the clock) runs unchanged as a dry run.
-    """
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Session]:
-        with self.session.begin_nested():
-            yield self.session
-
-
-class _RolledBack(Exception):
-    pass
-
-
 T = TypeVar("T")
-
-
-def rehearse(db: Database, act: Callable[[Rehearsal], T]) -> T:
-    """Run `act` in one transaction and roll everything it wrote back.
-
-    `act` must turn what it wants to keep into plain values: the rows are gone after.
-    """
-    outcome: list[T] = []
-    try:
-        with db.transaction() as session:
-            outcome.append(act(Rehearsal(session)))
-            raise _RolledBack
-    except _RolledBack:
-        pass
-    return outcome[0]
-
 
 MEMO_KEY = "meterbill.memo"
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from meterbill.core.rehearsal import for_update
 from meterbill.credit_notes.models import CreditNote
 from meterbill.invoices.models import Credit, Invoice
 
@@ -57,19 +58,17 @@ def apply_credit_notes(
     remaining = invoice.total_amount_cents
     if remaining <= 0:
         return
-    notes = list(
-        session.scalars(
-            select(CreditNote)
-            .where(
-                *_available(),
-                CreditNote.customer_id == invoice.customer_id,
-                CreditNote.currency == invoice.currency,
-                CreditNote.invoice_id != invoice.id,
-            )
-            .order_by(CreditNote.created_at, CreditNote.sequential_id, CreditNote.id)
-            .with_for_update()
+    query = (
+        select(CreditNote)
+        .where(
+            *_available(),
+            CreditNote.customer_id == invoice.customer_id,
+            CreditNote.currency == invoice.currency,
+            CreditNote.invoice_id != invoice.id,
         )
+        .order_by(CreditNote.created_at, CreditNote.sequential_id, CreditNote.id)
     )
+    notes = list(session.scalars(for_update(session, query)))
     if not notes:
         return
     position = coupon_credits

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import flush_unique
+from meterbill.core.rehearsal import for_update
 from meterbill.coupons.models import AppliedCoupon
 from meterbill.customers.filters import CustomerFilters, apply_filters
 from meterbill.customers.models import Customer, CustomerMetadata
@@ -124,12 +125,10 @@ def upsert_customer(
 def _lock_organization(session: Session, organization_id: uuid.UUID) -> None:
     # SQLite renders no FOR UPDATE; there the process-wide write lock already
     # serialises writers. NO KEY UPDATE (key_share) does not wait for the KEY SHARE
-    # locks that inserts referencing the organization take.
-    session.execute(
-        select(Organization.id)
-        .where(Organization.id == organization_id)
-        .with_for_update(key_share=True)
-    )
+    # locks that inserts referencing the organization take. A preview's made-up
+    # customer takes none: real billing numbers invoices under this lock.
+    query = select(Organization.id).where(Organization.id == organization_id)
+    session.execute(for_update(session, query, key_share=True))
 
 
 def _new_customer(

@@ -184,9 +184,11 @@ def preview_invoice(ctx: Context, body: JsonBody) -> JsonResponse:
 @router.get("/subscriptions/{external_id}/invoice_forecast")
 def forecast_invoices(ctx: Context, external_id: str, params: Query) -> JsonResponse:
     raw = params.get("periods", "1")
-    if not raw.isdigit():
+    # ASCII only: str.isdigit() also accepts "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()):
         raise ValidationFailed.single("periods", "value_is_invalid")
-    invoices = preview.forecast(
-        ctx.db, ctx.organization_id, external_id, int(raw), ctx.now, _renderer(ctx)
-    )
-    return ok({"invoices": invoices})
+    page = preview.forecast(
+        ctx.db, ctx.organization_id, external_id, int(raw), ctx.now, _renderer(ctx),
+        PageRequest.from_query(params),
+    )  # fmt: skip
+    return ok({"invoices": list(page.items), "meta": page.meta})

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.db import Transactions, frozen_catalog
 from meterbill.core.isolation import Failure, isolated, note
 from meterbill.core.periods import local_date
+from meterbill.core.rehearsal import for_update
 from meterbill.credit_notes.termination import credit_unused_days
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
@@ -198,15 +199,20 @@ def _due_batches(db: Transactions, scope: Scope | None) -> Iterator[list[uuid.UU
 def _claim_with_owners(
     session: Session, *conditions: ColumnElement[bool]
 ) -> list[tuple[Subscription, Customer, Organization, Plan]]:
-    """Subscriptions no other worker holds, locked, with their customer, organization, plan."""
-    rows = session.execute(
+    """Subscriptions no other worker holds, locked, with their customer, organization, plan.
+
+    FOR NO KEY UPDATE (key_share): a preview writing fees of the subscription holds KEY
+    SHARE on it, which FOR UPDATE conflicts with: real billing would pass it over."""
+    query = (
         select(Subscription, Customer, Organization, Plan)
         .join(Customer, Customer.id == Subscription.customer_id)
         .join(Organization, Organization.id == Subscription.organization_id)
         .join(Plan, Plan.id == Subscription.plan_id)
         .where(*conditions)
         .order_by(Subscription.customer_id, Subscription.created_at)
-        .with_for_update(skip_locked=True, of=Subscription)
+    )
+    rows = session.execute(
+        for_update(session, query, skip_locked=True, key_share=True, of=Subscription)
     ).all()
     return [(row[0], row[1], row[2], row[3]) for row in rows]
 
@@ -405,11 +411,10 @@ def finalize_due_drafts(
         )
     for index in range(0, len(candidates), BATCH):
         with db.transaction() as session, frozen_catalog(session):
-            for invoice in session.scalars(
-                select(Invoice)
-                .where(Invoice.id.in_(candidates[index : index + BATCH]), Invoice.status == "draft")
-                .with_for_update(skip_locked=True)
-            ):
+            drafts = select(Invoice).where(
+                Invoice.id.in_(candidates[index : index + BATCH]), Invoice.status == "draft"
+            )
+            for invoice in session.scalars(for_update(session, drafts, skip_locked=True)):
                 customer = session.get(Customer, invoice.customer_id)
                 organization = session.get(Organization, invoice.organization_id)
                 assert customer is not None and organization is not None

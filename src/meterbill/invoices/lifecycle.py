@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.db import flush_in_table_order, frozen_catalog
 from meterbill.core.periods import local_date
+from meterbill.core.rehearsal import rehearsing
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.credit_notes.consumption import (
     apply_credit_notes,
@@ -393,7 +394,15 @@ def assign_number(
 
     No autoflush on the way: the invoice's other changes go out with its numbers, in
     one UPDATE.
+
+    A rehearsal (a preview) numbers nothing: its invoice keeps its draft number, as
+    Lago's preview (an invoice never saved) has none. Sequences are unique per
+    organization: one written by a rehearsal would make every finalization of the
+    organization wait for its rollback, and a number shown in a preview may be taken
+    by another invoice before that one exists.
     """
+    if rehearsing(session):
+        return
     with session.no_autoflush:
         _assign_sequences(session, invoice, customer, organization)
     prefix = organization.document_number_prefix

@@ -4,7 +4,12 @@ A preview writes what the request describes (a customer, a subscription, coupons
 plan change or a termination) and runs the clock for that customer up to the next
 billing day, all inside one transaction that is then rolled back (`rehearse`). So a
 preview goes through exactly the code that bills for real, and leaves nothing behind;
-its ids (which the official client requires) name records that never existed.
+its ids (which the official client requires) name records that never existed, and its
+invoices keep their draft number (a rehearsal numbers nothing, as Lago's preview).
+
+Many previews and real billing run side by side (core/rehearsal.py): a rehearsal takes
+no row lock, gives way to real writers, and rehearsals of one customer run one after
+another (`Rehearsal.one_at_a_time`, taken before the first write).
 
 `POST /invoices/preview` is Lago's; `forecast` (beyond Lago) walks the next N billing
 periods of one subscription the same way.
@@ -24,9 +29,11 @@ from sqlalchemy.orm import Session
 
 from meterbill.clock import tick
 from meterbill.core.dates import parse_instant
-from meterbill.core.db import Database, Rehearsal, rehearse
+from meterbill.core.db import Database
 from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, page_of
 from meterbill.core.periods import local_date
+from meterbill.core.rehearsal import Rehearsal, rehearse
 from meterbill.core.validation import Reader
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.coupons.schemas import parse_applied_coupon, parse_coupon
@@ -127,9 +134,11 @@ def parse_preview(data: dict[str, Any]) -> PreviewInput:
     )
 
 
-def _customer(session: Session, organization_id: uuid.UUID, fields: dict[str, Any],
+def _customer(rehearsal: Rehearsal, organization_id: uuid.UUID, fields: dict[str, Any],
               now: datetime) -> Customer:  # fmt: skip
-    """The live customer with that external id, or one made up for the preview."""
+    """The live customer with that external id (no other rehearsal of it runs from then
+    on), or one made up for the preview (which no other rehearsal can see)."""
+    session = rehearsal.session
     external_id = fields.get("external_id")
     if isinstance(external_id, str) and external_id:
         found = session.scalar(
@@ -140,6 +149,7 @@ def _customer(session: Session, organization_id: uuid.UUID, fields: dict[str, An
             )
         )
         if found is not None:
+            rehearsal.one_at_a_time(found.id)
             return found
     body = {**fields, "external_id": external_id or f"preview-{uuid.uuid4()}"}
     customer, _created = upsert_customer(session, organization_id, parse_customer(body), now)
@@ -303,7 +313,7 @@ def preview_invoice(
 
     def act(rehearsal: Rehearsal) -> dict[str, Any]:
         session = rehearsal.session
-        customer = _customer(session, organization_id, data.customer, now)
+        customer = _customer(rehearsal, organization_id, data.customer, now)
         _use_coupons(session, customer, data.coupons, now)
         subscriptions = _subscriptions(session, customer, data, now)
         if data.terminated_at is not None:
@@ -338,15 +348,17 @@ def forecast(
     periods: int,
     now: datetime,
     render: Render,
-) -> list[dict[str, Any]]:
-    """Every invoice of the subscription's next `periods` billing days, nothing written.
+    page: PageRequest,
+) -> Page[dict[str, Any]]:
+    """Every invoice of the subscription's next `periods` billing days, nothing written,
+    one page of them.
 
     Usage already sent counts; no further usage is assumed. Drafts are shown finalized.
     """
     if not 1 <= periods <= FORECAST_MAX_PERIODS:
         raise ValidationFailed.single("periods", "value_is_out_of_range")
 
-    def act(rehearsal: Rehearsal) -> list[dict[str, Any]]:
+    def act(rehearsal: Rehearsal) -> Page[dict[str, Any]]:
         session = rehearsal.session
         subscription = session.scalar(
             select(Subscription)
@@ -361,6 +373,7 @@ def forecast(
             raise NotFound("subscription")
         customer = session.get(Customer, subscription.customer_id)
         assert customer is not None
+        rehearsal.one_at_a_time(customer.id)
         forecasted: list[Invoice] = []
         seen: set[uuid.UUID] = set()
         moment = now
@@ -372,7 +385,8 @@ def forecast(
             tick(rehearsal, instant, _scope(customer, {external_subscription_id}))
             forecasted.extend(_written(session, customer, now, {external_subscription_id}, seen))
             moment = instant
-        return render(session, forecasted)
+        shown = page_of(forecasted, page)
+        return Page(items=render(session, list(shown.items)), meta=shown.meta)
 
     return rehearse(db, act)
 

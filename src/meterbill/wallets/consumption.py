@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.core.money import round_half_up
+from meterbill.core.rehearsal import for_update
 from meterbill.invoices.building import BuiltFee
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.run import lock_for_numbering
@@ -94,19 +95,20 @@ def apply_prepaid_credits(
     # No autoflush: the invoice's new figures go out with its number, in one UPDATE.
     with session.no_autoflush:
         lock_for_numbering(session, invoice.organization_id, invoice.customer_id)
+        query = (
+            select(Wallet)
+            .where(
+                Wallet.customer_id == invoice.customer_id,
+                Wallet.status == "active",
+                Wallet.currency == invoice.currency,
+                Wallet.balance_cents > 0,
+            )
+            .order_by(Wallet.priority, Wallet.created_at, Wallet.id)
+        )
         wallets = list(
             session.scalars(
-                select(Wallet)
-                .where(
-                    Wallet.customer_id == invoice.customer_id,
-                    Wallet.status == "active",
-                    Wallet.currency == invoice.currency,
-                    Wallet.balance_cents > 0,
-                )
-                .order_by(Wallet.priority, Wallet.created_at, Wallet.id)
-                .with_for_update()
                 # Another worker may have spent from them since this session read them.
-                .execution_options(populate_existing=True)
+                for_update(session, query).execution_options(populate_existing=True)
             )
         )
         holders = payers(session, wallets) if wallets else []

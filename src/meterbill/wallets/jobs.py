@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.isolation import Failure, isolated
 from meterbill.core.periods import local_date, period_containing
+from meterbill.core.rehearsal import for_update
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.run import lock_for_numbering
@@ -78,11 +79,9 @@ def _claimed_rules(
         if due is not None and not due(candidate, unlocked, timezone):
             continue
         lock_for_numbering(session, organization.id, customer.id)
+        query = select(Wallet).where(Wallet.id == unlocked.id, Wallet.status == "active")
         wallet = session.scalar(
-            select(Wallet)
-            .where(Wallet.id == unlocked.id, Wallet.status == "active")
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+            for_update(session, query, skip_locked=True).execution_options(populate_existing=True)
         )
         rule = session.get(RecurringTransactionRule, candidate.id, populate_existing=True)
         if wallet is None or rule is None or rule.status != "active":
@@ -97,16 +96,14 @@ def expire_wallets(
 ) -> list[str]:
     """Each wallet in a savepoint: one that cannot be terminated is noted and skipped."""
     expired = []
+    query = select(Wallet).where(
+        within(scope, Wallet.customer_id),
+        Wallet.status == "active",
+        Wallet.expiration_at.is_not(None),
+        Wallet.expiration_at <= now,
+    )
     for wallet in session.scalars(
-        select(Wallet)
-        .where(
-            within(scope, Wallet.customer_id),
-            Wallet.status == "active",
-            Wallet.expiration_at.is_not(None),
-            Wallet.expiration_at <= now,
-        )
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+        for_update(session, query, skip_locked=True).execution_options(populate_existing=True)
     ):
         with isolated(session, failures, "expire_wallets", wallet=wallet.id,
                       customer=wallet.customer_id):  # fmt: skip
@@ -116,7 +113,7 @@ def expire_wallets(
 
 
 def expire_rules(session: Session, now: datetime, scope: Scope | None = None) -> None:
-    for rule in session.scalars(
+    query = (
         select(RecurringTransactionRule)
         .join(Wallet, Wallet.id == RecurringTransactionRule.wallet_id)
         .where(
@@ -125,9 +122,9 @@ def expire_rules(session: Session, now: datetime, scope: Scope | None = None) ->
             RecurringTransactionRule.expiration_at.is_not(None),
             RecurringTransactionRule.expiration_at <= now,
         )
-        .with_for_update(of=RecurringTransactionRule, skip_locked=True)
-        .execution_options(populate_existing=True)
-    ):
+    )
+    locked = for_update(session, query, of=RecurringTransactionRule, skip_locked=True)
+    for rule in session.scalars(locked.execution_options(populate_existing=True)):
         rule.status = "terminated"
         rule.terminated_at = now
         rule.updated_at = now
