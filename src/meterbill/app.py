@@ -67,7 +67,10 @@ def bootstrap(db: Database, settings: Settings) -> None:
         key = ensure_first_organization(session, settings.org_name, utc_now())
     if key is not None:
         logger.warning(
-            "created organization %r; its API key (shown once): %s", settings.org_name, key
+            "created organization %r; its API key is shown this once. Paste this line into "
+            "the shell you call the API from:\n\n    export METERBILL_API_KEY=%s\n",
+            settings.org_name,
+            key,
         )
 
 
