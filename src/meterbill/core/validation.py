@@ -27,6 +27,9 @@ class _Missing(Enum):
 MISSING: Final = _Missing.MISSING
 # Decimals are stored as NUMERIC(38, 15): 23 digits before the point at most.
 LARGEST_DECIMAL: Final = Decimal(10) ** 23
+# Codes, external ids and other identifiers: at most this many characters (they are
+# indexed, and PostgreSQL refuses an index entry over 2704 bytes).
+IDENTIFIER_MAX_LENGTH: Final = 255
 
 INVALID = "value_is_invalid"
 MANDATORY = "value_is_mandatory"
