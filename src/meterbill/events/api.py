@@ -8,7 +8,15 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from meterbill.core.errors import MissingParam, ValidationFailed
-from meterbill.core.http import AsyncContext, Context, JsonBody, JsonResponse, Query, ok
+from meterbill.core.http import (
+    ApiContext,
+    AsyncContext,
+    Context,
+    JsonBody,
+    JsonResponse,
+    Query,
+    ok,
+)
 from meterbill.core.pagination import PageRequest
 from meterbill.events import service
 from meterbill.events.group_commit import GroupCommitter
@@ -34,12 +42,12 @@ def _stored_object(event: Event) -> dict[str, object]:
     )
 
 
-def _refuse_big_numbers(ctx: AsyncContext, events: Sequence[EventInput], batch: bool) -> None:
+def _refuse_big_numbers(ctx: ApiContext, events: Sequence[EventInput], batch: bool) -> None:
     with ctx.db.transaction(write=False) as session:
         service.refuse_big_numbers(session, ctx.organization_id, events, batch=batch)
 
 
-async def _checked(ctx: AsyncContext, events: Sequence[EventInput], *, batch: bool) -> None:
+async def _checked(ctx: ApiContext, events: Sequence[EventInput], *, batch: bool) -> None:
     # Rare: only an event holding a number no column holds needs the metrics (and a thread).
     if any(event.big_numbers for event in events):
         await run_in_threadpool(_refuse_big_numbers, ctx, events, batch)

@@ -35,6 +35,9 @@ NUMERIC_MAX_SCALE = 16383
 # The rollup's unique index holds (organization, subscription, code, hour, property name);
 # PostgreSQL refuses a B-tree entry over 2704 bytes, so the three texts get 2600 of them.
 ROLLUP_KEY_MAX_BYTES = 2600
+NO_NAMES: frozenset[str] = frozenset()
+LARGEST_INTEGER = int(LARGEST_DECIMAL)
+LARGEST_FLOAT = float(LARGEST_DECIMAL)
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class EventInput:
     # reused by the insert), and the top-level properties holding a number no column
     # holds (refused only where a metric aggregates them: events.service).
     properties_json: str | None = None
-    big_numbers: frozenset[str] = frozenset()
+    big_numbers: frozenset[str] = NO_NAMES
 
 
 def parse_timestamp(raw: Any, now: datetime) -> datetime | None:
@@ -67,20 +70,6 @@ def parse_timestamp(raw: Any, now: datetime) -> datetime | None:
     whole = int(seconds)
     micros = int(((seconds - whole) * 1_000_000).to_integral_value())
     return EPOCH + timedelta(seconds=whole, microseconds=micros)
-
-
-def property_number(value: Any) -> Decimal | None:
-    """The number aggregation reads from a top-level property value, as PostgreSQL
-    reads it (a JSON number, or a string of decimal digits), or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))  # JSON parsing refused infinities
-    if isinstance(value, str) and NUMBER.match(value):
-        return Decimal(value)
-    return None
 
 
 def _fraction_digits(number: Decimal) -> int:
@@ -124,10 +113,10 @@ def _check_properties(
         text = orjson.dumps(properties)
     except orjson.JSONEncodeError:  # nested deeper than orjson writes (254 levels)
         reader.add("properties", INVALID)
-        return None, frozenset()
+        return None, NO_NAMES
     if len(text) > PROPERTIES_MAX_BYTES:
         reader.add("properties", TOO_LONG)
-        return None, frozenset()
+        return None, NO_NAMES
     # The walk is needed only when the text hints at a NUL (orjson writes \u0000) or at
     # deep nesting.
     if b"\\u0000" in text or text.count(b"[") + text.count(b"{") > PROPERTIES_MAX_DEPTH:
@@ -135,24 +124,35 @@ def _check_properties(
         if holds_nul or depth > PROPERTIES_MAX_DEPTH:
             reader.add("properties", INVALID)
     big: set[str] = set()
+    names_length = len(subscription) + len(code)
     for key, value in properties.items():
         if len(key) > IDENTIFIER_MAX_LENGTH:
             reader.add("properties", TOO_LONG)
             continue
-        number = property_number(value)
-        if number is None:
+        # Fast paths first: this runs for every numeric property of every event.
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             continue
-        if _fraction_digits(number) > NUMERIC_MAX_SCALE:
-            reader.add("properties", OUT_OF_RANGE)
-        elif number.copy_abs() >= LARGEST_DECIMAL:
-            big.add(key)
+        if isinstance(value, int):
+            if not -LARGEST_INTEGER < value < LARGEST_INTEGER:
+                big.add(key)
+        elif isinstance(value, float):
+            # Floats order like their shortest decimal forms, which aggregation reads.
+            if abs(value) >= LARGEST_FLOAT:
+                big.add(key)
+        elif not NUMBER.match(value):
+            continue
+        elif len(value) > 23:  # shorter, it is below 10^23 with few decimals
+            number = Decimal(value)
+            if _fraction_digits(number) > NUMERIC_MAX_SCALE:
+                reader.add("properties", OUT_OF_RANGE)
+            elif number.copy_abs() >= LARGEST_DECIMAL:
+                big.add(key)
         # Every numeric property gets a rollup row, keyed by its name.
-        names = (subscription, code, key)
-        if sum(map(len, names)) * 4 > ROLLUP_KEY_MAX_BYTES and (
-            sum(len(name.encode()) for name in names) > ROLLUP_KEY_MAX_BYTES
+        if (names_length + len(key)) * 4 > ROLLUP_KEY_MAX_BYTES and (
+            sum(len(name.encode()) for name in (subscription, code, key)) > ROLLUP_KEY_MAX_BYTES
         ):
             reader.add("properties", TOO_LONG)
-    return text.decode(), frozenset(big)
+    return text.decode(), frozenset(big) if big else NO_NAMES
 
 
 def parse_event(data: Any, now: datetime) -> tuple[EventInput | None, dict[str, list[str]]]:
@@ -174,7 +174,7 @@ def parse_event(data: Any, now: datetime) -> tuple[EventInput | None, dict[str, 
     if timestamp is None:
         reader.add("timestamp", "invalid_format")
     properties = data.get("properties") or {}
-    properties_json, big_numbers = None, frozenset[str]()
+    properties_json, big_numbers = None, NO_NAMES
     if not isinstance(properties, dict):
         reader.add("properties", INVALID)
     else:
