@@ -300,6 +300,9 @@ def test_reading_events(http: httpx.Client) -> None:
     assert http.get("/events/nope").json() == {
         "status": 404, "error": "Not Found", "code": "event_not_found",
     }  # fmt: skip
+    # A NUL matches nothing (no stored identifier holds one); it is no database error.
+    assert ids(code="a\u0000") == [] and ids(external_subscription_id="s1\u0000") == []
+    assert http.get("/events/t1%00").status_code == 404
     http.post("/events", json={"event": event("a/b c")})
     assert http.get("/events/a%2Fb%20c").json()["event"]["transaction_id"] == "a/b c"
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Insert, select, text
+from sqlalchemy import Insert, false, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -223,7 +223,15 @@ def create_batch(
     return stored
 
 
+def _holds_nul(*values: str | None) -> bool:
+    # No stored identifier holds a NUL (parse_event refuses them), and PostgreSQL would
+    # refuse the query's parameter: such a lookup finds nothing.
+    return any(value is not None and "\x00" in value for value in values)
+
+
 def find_event(session: Session, organization_id: uuid.UUID, transaction_id: str) -> Event:
+    if _holds_nul(transaction_id):
+        raise NotFound("event")
     event = session.scalar(
         select(Event)
         .where(Event.organization_id == organization_id, Event.transaction_id == transaction_id)
@@ -265,6 +273,8 @@ def list_events(
     session: Session, organization_id: uuid.UUID, filters: EventFilters, page: PageRequest
 ) -> Page[Event]:
     query = select(Event).where(Event.organization_id == organization_id)
+    if _holds_nul(filters.external_subscription_id, filters.code):
+        query = query.where(false())
     if filters.external_subscription_id is not None:
         query = query.where(Event.external_subscription_id == filters.external_subscription_id)
     if filters.code is not None:
