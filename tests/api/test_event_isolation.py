@@ -11,6 +11,9 @@ from __future__ import annotations
 import itertools
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -18,6 +21,7 @@ from sqlalchemy import func, select
 
 from meterbill.core.db import Database
 from meterbill.events.models import Event as EventRow
+from meterbill.usage.aggregation import MetricSpec, Window, aggregate
 from tests.conftest import Org, make_org
 from tests.factories import make_metric
 
@@ -86,13 +90,19 @@ def test_refused_events_of_one_organization_never_fail_another_organizations(
     make_metric(database, noisy.id, "calls", field_name="units")
     counter = itertools.count()
 
-    def send_bad(_thread: int) -> list[tuple[int, Any, Any]]:
+    def send_bad(thread: int) -> list[tuple[int, Any, Any]]:
         answers = []
         with client(server, noisy) as http:
-            for _ in range(8):
+            for round_ in range(8):
                 for path, body, details in bad_requests(f"bad-{next(counter)}"):
                     response = http.post(path, json=body)
                     answers.append((response.status_code, response.json(), details))
+                # Accepted: no metric reads `iccid`, so its 26 digits are an identifier
+                # (its hourly rollup keeps no total, and no insert fails on it).
+                big = event(f"big-{thread}-{round_}", properties={"iccid": "9" * 26, "units": 1})
+                response = http.post("/events", json={"event": big})
+                answers.append((response.status_code, response.json()["event"]["properties"],
+                                big["properties"]))  # fmt: skip
         return answers
 
     def send_good(thread: int) -> list[int]:
@@ -123,7 +133,23 @@ def test_refused_events_of_one_organization_never_fail_another_organizations(
     )
     assert stored(database, quiet.id) == expected
     assert counted(database, quiet.id) == 96 + 240
-    assert len(bad_answers) == 2 * 8 * 6
+    assert len(bad_answers) == 2 * 8 * 7
     for status, body, details in bad_answers:
-        assert (status, body) == (422, {**UNPROCESSABLE, "error_details": details})
-    assert counted(database, noisy.id) == 0
+        if status == 200:
+            assert body == details  # the accepted event's properties, echoed
+        else:
+            assert (status, body) == (422, {**UNPROCESSABLE, "error_details": details})
+    assert stored(database, noisy.id) == sorted(f"big-{t}-{r}" for t in range(2) for r in range(8))
+    # Usage (whole hours from the rollups) counts exactly what was stored.
+    window = Window(quiet.id, "sub", datetime(2026, 1, 1, tzinfo=UTC),
+                    datetime(2026, 1, 2, tzinfo=UTC), 1)  # fmt: skip
+    with database.transaction(write=False) as session:
+        [units] = aggregate(session, window, MetricSpec("calls", "sum_agg", "units")).values()
+        [noisy_units] = aggregate(
+            session,
+            replace(window, organization_id=noisy.id),
+            MetricSpec("calls", "sum_agg", "units"),
+        ).values()
+    # 96 single events of 1.5, and 24 batches of 0 + 1 + … + 9.
+    assert (units.units, units.events_count) == (96 * Decimal("1.5") + 24 * 45, 336)
+    assert (noisy_units.units, noisy_units.events_count) == (16, 16)
