@@ -118,8 +118,11 @@ def _check_properties(
         reader.add("properties", TOO_LONG)
         return None, NO_NAMES
     # The walk is needed only when the text hints at a NUL (orjson writes \u0000) or at
-    # deep nesting.
-    if b"\\u0000" in text or text.count(b"[") + text.count(b"{") > PROPERTIES_MAX_DEPTH:
+    # deep nesting (each level takes two brackets).
+    if b"\\u0000" in text or (
+        len(text) > 2 * PROPERTIES_MAX_DEPTH
+        and text.count(b"[") + text.count(b"{") > PROPERTIES_MAX_DEPTH
+    ):
         holds_nul, depth = _shape(properties)
         if holds_nul or depth > PROPERTIES_MAX_DEPTH:
             reader.add("properties", INVALID)
