@@ -22,6 +22,7 @@ from meterbill.core.validation import (
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TIMESTAMP_END = 253402300800  # 10000-01-01T00:00:00Z
 BATCH_MAX = 100
 # A number sent as a string is read as a number (aggregation, rollups) when it matches.
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -59,13 +60,15 @@ def parse_timestamp(raw: Any, now: datetime) -> datetime | None:
     """Unix seconds (int, float or numeric string, millisecond precision); None if invalid."""
     if raw is None:
         return now
+    if type(raw) is int:  # the usual form, without decimal arithmetic
+        return EPOCH + timedelta(seconds=raw) if 0 <= raw < TIMESTAMP_END else None
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         return None
     try:
         seconds = Decimal(str(raw).strip())
     except InvalidOperation:
         return None
-    if not seconds.is_finite() or not Decimal(0) <= seconds < Decimal(253402300800):
+    if not seconds.is_finite() or not Decimal(0) <= seconds < TIMESTAMP_END:
         return None
     whole = int(seconds)
     micros = int(((seconds - whole) * 1_000_000).to_integral_value())
