@@ -1,6 +1,7 @@
 """Event ingestion throughput: batches of 100 and single events, against the raw floor.
 
     .venv/bin/python bench/ingest.py [--sqlite] [--batches 400] [--singles 5000]
+        [--database-name NAME]
 
 Server (`meterbill serve`, one process) and load generator share this 2-core machine;
 the load comes from worker processes, each with its own keep-alive connections.
@@ -206,6 +207,9 @@ def main() -> None:
     parser.add_argument(
         "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
+    parser.add_argument(
+        "--database-name", default="meterbill_bench_ingest", help="dropped and created afresh"
+    )
     args = parser.parse_args()
     if args.sqlite:
         with TemporaryDirectory() as folder:
@@ -213,7 +217,7 @@ def main() -> None:
             bench(f"sqlite:///{folder}/bench.db", args)
     else:
         print("database: PostgreSQL")
-        bench(fresh_postgres(args.postgres_admin_url, "meterbill_bench_ingest"), args)
+        bench(fresh_postgres(args.postgres_admin_url, args.database_name), args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from meterbill.core.db import Database
 from meterbill.events.models import Event as EventRow
 from tests.conftest import Org
+from tests.factories import make_metric
 
 UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors"}
 
@@ -21,6 +22,14 @@ UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "valida
 def event(transaction_id: str = "tr_1", **fields: Any) -> dict[str, Any]:
     return {"transaction_id": transaction_id, "external_subscription_id": "sub_1",
             "code": "storage", **fields}  # fmt: skip
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """Properties nesting `depth` levels deep."""
+    value: Any = "leaf"
+    for _ in range(depth - 1):
+        value = [value]
+    return {"deep": value}
 
 
 def stored_count(database: Database, org: Org) -> int:
@@ -86,6 +95,49 @@ def test_missing_timestamp_is_reception_time(http: httpx.Client) -> None:
             {"precise_total_amount_cents": "lots"},
             {"precise_total_amount_cents": ["value_is_invalid"]},
         ),
+        # What the database would refuse, refused before the event joins a group commit.
+        ({"transaction_id": "a\u0000b"}, {"transaction_id": ["value_is_invalid"]}),
+        ({"code": "storage\u0000"}, {"code": ["value_is_invalid"]}),
+        (
+            {"external_subscription_id": "\u0000"},
+            {"external_subscription_id": ["value_is_invalid"]},
+        ),
+        ({"transaction_id": "t" * 256}, {"transaction_id": ["value_is_too_long"]}),
+        ({"code": "c" * 1_000_000}, {"code": ["value_is_too_long"]}),
+        (
+            {"external_subscription_id": "s" * 256},
+            {"external_subscription_id": ["value_is_too_long"]},
+        ),
+        ({"properties": {"k\u0000": "v"}}, {"properties": ["value_is_invalid"]}),
+        ({"properties": {"k": "v\u0000"}}, {"properties": ["value_is_invalid"]}),
+        (
+            {"properties": {"a": {"b": [1, {"c\u0000d": None}]}}},
+            {"properties": ["value_is_invalid"]},
+        ),
+        ({"properties": nested(101)}, {"properties": ["value_is_invalid"]}),
+        ({"properties": nested(300)}, {"properties": ["value_is_invalid"]}),
+        ({"properties": {"blob": "x" * 65_536}}, {"properties": ["value_is_too_long"]}),
+        ({"properties": {"k" * 256: "v"}}, {"properties": ["value_is_too_long"]}),
+        # Rollups index the names of numeric properties, with the subscription and code:
+        # 710 four-byte characters are more than PostgreSQL indexes.
+        (
+            {
+                "external_subscription_id": "😀" * 255,
+                "code": "😀" * 255,
+                "properties": {"😀" * 200: 1},
+            },
+            {"properties": ["value_is_too_long"]},
+        ),
+        # No NUMERIC reads more than 16383 digits after the point.
+        ({"properties": {"v": "0." + "1" * 16_384}}, {"properties": ["value_is_out_of_range"]}),
+        (
+            {"precise_total_amount_cents": "1e-20000"},
+            {"precise_total_amount_cents": ["value_is_out_of_range"]},
+        ),
+        (
+            {"precise_total_amount_cents": "1e23"},
+            {"precise_total_amount_cents": ["value_is_out_of_range"]},
+        ),
     ],
 )
 def test_invalid_event_is_refused(
@@ -95,6 +147,67 @@ def test_invalid_event_is_refused(
     assert response.status_code == 422
     assert response.json() == {**UNPROCESSABLE, "error_details": details}
     assert stored_count(database, org) == 0
+
+
+def test_the_largest_accepted_values_are_stored_as_sent(
+    http: httpx.Client, database: Database, org: Org
+) -> None:
+    properties = {
+        "k" * 255: "v",
+        "deep": nested(100)["deep"],
+        # Numbers no column holds, in properties no metric reads: identifiers, stored
+        # as Lago stores them (an ICCID, digits beyond NUMERIC(38, 15)).
+        "iccid": "89014103211118510720",
+        "huge": "1" + "0" * 30,
+        "float": 1e300,
+        "fine": "0." + "1" * 16_383,
+        # A backslash and "u0000" are six characters, not a NUL.
+        "escaped": "\\u0000",
+    }
+    body = event("t" * 255, code="c" * 255, external_subscription_id="s" * 255,
+                 properties=properties)  # fmt: skip
+    response = http.post("/events", json={"event": body})
+    assert response.status_code == 200
+    assert http.get("/events/" + "t" * 255).json()["event"]["properties"] == properties
+    padding = 65_536 - len('{"blob":""}')
+    response = http.post(
+        "/events", json={"event": event("big", properties={"blob": "x" * padding})}
+    )
+    assert response.status_code == 200
+    assert stored_count(database, org) == 2
+
+
+@pytest.mark.parametrize("aggregation", ["sum_agg", "max_agg", "weighted_sum_agg", "latest_agg"])
+def test_numbers_no_column_holds_are_refused_where_a_metric_reads_them(
+    http: httpx.Client, database: Database, org: Org, aggregation: str
+) -> None:
+    make_metric(database, org.id, "storage", aggregation, field_name="gb")
+    make_metric(database, org.id, "ids", "unique_count_agg", field_name="gb")
+    refused = {**UNPROCESSABLE, "error_details": {"properties": ["value_is_out_of_range"]}}
+    for value in (1e23, -1e23, "100000000000000000000000", 10**19 * 1e5):
+        response = http.post("/events", json={"event": event("t", properties={"gb": value})})
+        assert response.json() == refused, value
+    batch = [
+        event("b0", properties={"gb": "99999999999999999999999.999999999999999"}),
+        event("b1", properties={"gb": "1" + "0" * 23, "other": 1}),
+        event("b2", properties={"other": "1" + "0" * 23}),
+        event("b3", properties={"gb": "-1" + "0" * 40}),
+    ]
+    assert http.post("/events/batch", json={"events": batch}).json() == {
+        **UNPROCESSABLE, "error_details": {"1": {"properties": ["value_is_out_of_range"]},
+                                           "3": {"properties": ["value_is_out_of_range"]}},
+    }  # fmt: skip
+    assert stored_count(database, org) == 0
+    # The largest number the column holds; any number where no such metric reads it.
+    accepted = [
+        event("ok0", properties={"gb": "99999999999999999999999.999999999999999"}),
+        event("ok1", properties={"other": 1e30}),
+        event("ok2", code="ids", properties={"gb": 1e30}),
+        event("ok3", code="nothing", properties={"gb": 1e30}),
+    ]
+    for item in accepted:
+        assert http.post("/events", json={"event": item}).status_code == 200
+    assert stored_count(database, org) == 4
 
 
 def test_missing_event_root_is_400(http: httpx.Client) -> None:
@@ -187,6 +300,10 @@ def test_reading_events(http: httpx.Client) -> None:
     assert http.get("/events/nope").json() == {
         "status": 404, "error": "Not Found", "code": "event_not_found",
     }  # fmt: skip
+    # A NUL in a filter is a 400 and in a path a 404 (core/guards.py), no database error.
+    for params in ({"code": "a\u0000"}, {"external_subscription_id": "s1\u0000"}):
+        assert http.get("/events", params=params).status_code == 400
+    assert http.get("/events/t1%00").status_code == 404
     http.post("/events", json={"event": event("a/b c")})
     assert http.get("/events/a%2Fb%20c").json()["event"]["transaction_id"] == "a/b c"
 

@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from meterbill.core.db import Database
+from meterbill.events.models import EventRollup
+from meterbill.events.rollups import UNREADABLE
 from meterbill.events.schemas import EventInput
 from meterbill.events.service import insert_events
 from meterbill.usage.aggregation import FilterSpec, MetricSpec, Window, aggregate
@@ -90,3 +93,72 @@ def test_concurrent_ingestion_keeps_rollups_exact(database: Database, org: Org) 
     fast, scanned = both(database, org, window, MetricSpec("m", "sum_agg", "v"))
     assert fast == scanned and fast is not None
     assert (fast.units, fast.events_count) == (Decimal(2400), 2400)
+
+
+def rollup_rows(database: Database, org: Org, name: str) -> list[tuple[int, Decimal]]:
+    with database.transaction(write=False) as session:
+        return [
+            (row.events_count, row.total)
+            for row in session.scalars(
+                select(EventRollup)
+                .where(EventRollup.organization_id == org.id, EventRollup.property == name)
+                .order_by(EventRollup.hour)
+            )
+        ]
+
+
+def test_totals_no_rollup_holds_are_scanned_exactly(database: Database, org: Org) -> None:
+    """Numbers far beyond NUMERIC(38, 15) (an identifier no metric reads yet) are stored;
+    their hour keeps no total, and a sum over them is still the exact one."""
+    six = "6" + "0" * 22  # 6 × 10^22: one fits, two do not
+    batches = [
+        # Hour 1: two in one insert. Hour 2: two inserts, the second meets the first's row.
+        [("a1", 1, six), ("a2", 1, six)],
+        [("b1", 2, six)],
+        [("b2", 2, six)],
+        # Hour 3: a single value beyond the column, and a negative one.
+        [("c1", 3, "1" + "0" * 30), ("c2", 3, -(10**18)), ("c3", 3, "0.5")],
+        # Hour 4: values that fit, on both sides of zero.
+        [("d1", 4, 7), ("d2", 4, "-2.25")],
+    ]
+    for batch in batches:
+        events = [EventInput(tx, "sub", "m", START + timedelta(hours=hour, minutes=5),
+                             {"v": value}, None) for tx, hour, value in batch]  # fmt: skip
+        with database.transaction() as session:
+            insert_events(session, org.id, events, START)
+    assert rollup_rows(database, org, "v") == [
+        (UNREADABLE, 0),
+        (UNREADABLE, 0),
+        (UNREADABLE, 0),
+        (2, Decimal("4.75")),
+    ]
+    # 4 × 6·10^22 + 10^30 − 10^18 + 0.5 + 4.75
+    expected = Decimal("1000000239999000000000000000005.25")
+    for start, end, units in (
+        (START, START + timedelta(days=1), expected),
+        # Only hour 4 is read from a rollup, whole hours 1 to 3 and the edges are scanned.
+        (START + timedelta(hours=4), START + timedelta(days=1), Decimal("4.75")),
+        # Hour 2 whole (both of its events), hour 1's only event before the window.
+        (START + timedelta(hours=1, minutes=30), START + timedelta(hours=3), 2 * Decimal(six)),
+    ):
+        window = Window(org.id, "sub", start, end, 1)
+        fast, scanned = both(database, org, window, MetricSpec("m", "sum_agg", "v"))
+        assert fast == scanned and fast is not None and fast.units == units, (start, end)
+    history = Window(org.id, "sub", START + timedelta(hours=5), START + timedelta(days=1), 1)
+    fast, scanned = both(database, org, history, MetricSpec("m", "sum_agg", "v", recurring=True))
+    assert fast == scanned and fast is not None and fast.units == expected
+
+
+def test_sums_beyond_28_digits_stay_exact(database: Database, org: Org) -> None:
+    """Python's default decimal context keeps 28 digits; SQLite's sums used it."""
+    value = "12345678901234567890.123456789012345"
+    # 00:20 and 00:50 are scanned (the window starts at 00:10); 01:40 is in a rollup.
+    events = [EventInput(f"e{minutes}", "sub", "m", START + timedelta(minutes=minutes),
+                         {"v": value}, None) for minutes in (20, 50, 100)]  # fmt: skip
+    with database.transaction() as session:
+        insert_events(session, org.id, events, START)
+    for end in (START + timedelta(hours=2), START + timedelta(days=1)):
+        window = Window(org.id, "sub", START + timedelta(minutes=10), end, 1)
+        fast, scanned = both(database, org, window, MetricSpec("m", "sum_agg", "v"))
+        assert fast == scanned and fast is not None
+        assert fast.units == Decimal("37037036703703703670.370370367037035")

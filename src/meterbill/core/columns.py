@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, Numeric, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from meterbill.core.sqlite_functions import EXACT
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC instants. SQLite has no timezone type and drops tzinfo."""
@@ -49,10 +51,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return format(Decimal(value).normalize(), "f")
+            # normalize() in the default context would round to 28 digits.
+            return format(Decimal(value).normalize(EXACT), "f")
         return Decimal(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(value).normalize() if isinstance(value, str) else Decimal(value)
+        return Decimal(value).normalize(EXACT) if isinstance(value, str) else Decimal(value)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from sqlalchemy import Engine, Index, create_engine, event, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -34,7 +35,15 @@ def make_engine(url: str, pool_size: int = 20) -> Engine:
         return engine
     # No ping before each checkout: it costs a round trip per transaction. Connections
     # are recycled instead, and a dropped one fails that one request only.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    # JSON is read back with orjson, as the API parsed it: JSONB writes a JSON number
+    # such as 1e300 in full, which json.loads makes an int orjson cannot write.
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        json_deserializer=orjson.loads,
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -40,7 +40,8 @@ PRICE_MAX: Final = Decimal(10) ** 13
 UNITS_MAX: Final = Decimal(10) ** 15
 # Day counts (trial periods, payment terms, grace periods): a century.
 DAYS_MAX: Final = 36_500
-# Free text: names, codes, external ids and other one-line values; then descriptions.
+# Free text: names, codes, external ids and other one-line values (identifiers are
+# indexed, and PostgreSQL refuses an index entry over 2704 bytes); then descriptions.
 TEXT_MAX: Final = 255
 LONG_TEXT_MAX: Final = 10_000
 # Rounding precision of a metric: decimals are kept to 15 places.

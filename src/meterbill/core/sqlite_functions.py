@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 import sqlite3
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+# Sums, differences and products without rounding: the default context keeps 28
+# significant digits, fewer than a NUMERIC(38, 15) holds.
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def is_number(value: Any) -> int:
@@ -44,7 +47,7 @@ class DecimalSum:
 
     def step(self, value: Any) -> None:
         if value is not None:
-            self.total = (self.total or Decimal(0)) + Decimal(str(value))
+            self.total = EXACT.add(self.total or Decimal(0), Decimal(str(value)))
 
     def finalize(self) -> str | None:
         return None if self.total is None else str(self.total)
@@ -71,8 +74,8 @@ class DecimalProductSum:
 
     def step(self, left: Any, right: Any) -> None:
         if left is not None and right is not None:
-            product = Decimal(str(left)) * Decimal(str(right))
-            self.total = (self.total or Decimal(0)) + product
+            product = EXACT.multiply(Decimal(str(left)), Decimal(str(right)))
+            self.total = EXACT.add(self.total or Decimal(0), product)
 
     def finalize(self) -> str | None:
         return None if self.total is None else str(self.total)
@@ -81,13 +84,24 @@ class DecimalProductSum:
 def decimal_add(left: Any, right: Any) -> str | None:
     if left is None or right is None:
         return None
-    return str(Decimal(str(left)) + Decimal(str(right)))
+    return str(EXACT.add(Decimal(str(left)), Decimal(str(right))))
 
 
 def decimal_sub(left: Any, right: Any) -> str | None:
     if left is None or right is None:
         return None
-    return str(Decimal(str(left)) - Decimal(str(right)))
+    return str(EXACT.subtract(Decimal(str(left)), Decimal(str(right))))
+
+
+def decimal_abs(value: Any) -> str | None:
+    return None if value is None else str(Decimal(str(value)).copy_abs())
+
+
+def decimal_compare(left: Any, right: Any) -> int | None:
+    """-1, 0 or 1 as `left` is below, equal to or above `right`."""
+    if left is None or right is None:
+        return None
+    return int(Decimal(str(left)).compare(Decimal(str(right))))
 
 
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:
@@ -95,6 +109,8 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     connection.create_function("mb_epoch", 1, epoch_seconds, deterministic=True)
     connection.create_function("mb_sub", 2, decimal_sub, deterministic=True)
     connection.create_function("mb_add", 2, decimal_add, deterministic=True)
+    connection.create_function("mb_abs", 1, decimal_abs, deterministic=True)
+    connection.create_function("mb_cmp", 2, decimal_compare, deterministic=True)
     connection.create_function("mb_local_date", 2, local_date, deterministic=True)
     connection.create_aggregate("mb_sum", 1, DecimalSum)  # type: ignore[arg-type]
     connection.create_aggregate("mb_max", 1, DecimalMax)  # type: ignore[arg-type]

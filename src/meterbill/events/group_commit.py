@@ -6,6 +6,11 @@ takes every request queued while the previous commit was running, inserts them
 and commits once. Under load, one commit serves many requests; alone, a request
 costs one commit as before. A batch stays all-or-nothing inside the shared
 transaction through its own savepoint.
+
+One request must never fail another: parse_event refuses what a database would,
+before a request is queued. Should a shared transaction fail all the same (a row
+validation did not foresee), each of its requests is retried alone, in its own
+transaction, and only a request that fails alone gets the error.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
 from meterbill.events.schemas import EventInput
-from meterbill.events.service import StoredEvent, insert_events
+from meterbill.events.service import StoredEvent, database_refusal, insert_events
 
 logger = logging.getLogger("meterbill")
 MAX_GROUP_EVENTS = 2000
+# Properties are up to 64 KiB an event: a group also stops at this many bytes of them,
+# so that one statement never carries hundreds of MiB.
+MAX_GROUP_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,12 +46,15 @@ class Outcome:
 
 
 @dataclass
-class _Request:
+class Pending:
+    """One request waiting for its events to be committed."""
+
     organization_id: uuid.UUID
     events: list[EventInput]
     now: datetime
     atomic: bool
     result: Future[Outcome]
+    size: int = 0  # bytes of properties JSON
 
 
 class GroupCommitter:
@@ -51,7 +62,7 @@ class GroupCommitter:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._queue: queue.Queue[Pending | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -68,7 +79,8 @@ class GroupCommitter:
         A non-atomic request carries exactly one event (POST /events).
         """
         self._ensure_started()
-        request = _Request(organization_id, events, now, atomic, Future())
+        size = sum(len(event.properties_json or "") for event in events)
+        request = Pending(organization_id, events, now, atomic, Future(), size)
         self._queue.put(request)
         return await asyncio.wrap_future(request.result)
 
@@ -92,38 +104,65 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            group, size = [first], len(first.events)
-            while size < MAX_GROUP_EVENTS:
+            group, events, size = [first], len(first.events), first.size
+            while events < MAX_GROUP_EVENTS and size < MAX_GROUP_BYTES:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
-                    self._flush(group)
+                    commit(self.db, group)
                     return
                 group.append(item)
-                size += len(item.events)
-            self._flush(group)
+                events += len(item.events)
+                size += item.size
+            commit(self.db, group)
 
-    def _flush(self, group: list[_Request]) -> None:
-        try:
-            with self.db.transaction() as session:
-                outcomes = _insert_group(session, group)
-        except Exception as exc:  # every waiting request must get an answer
-            logger.exception("group commit failed")
-            for request in group:
-                request.result.set_exception(exc)
+
+def commit(db: Database, group: list[Pending]) -> None:
+    """Insert the group's events in one transaction and answer every request.
+
+    Should the transaction fail, each request is retried alone; only one that fails
+    alone gets an error.
+    """
+    try:
+        with db.transaction() as session:
+            outcomes = _insert_group(session, group)
+    except Exception as exc:  # every waiting request must get an answer
+        if len(group) == 1:
+            _fail(group[0], exc)
             return
-        for request, outcome in zip(group, outcomes, strict=True):
-            request.result.set_result(outcome)
+        # No savepoint per request in the shared transaction (each costs a round trip):
+        # the rare failure pays instead, with one transaction per request.
+        logger.warning(
+            "group commit of %d requests failed (%s); retrying them one by one",
+            len(group),
+            type(exc).__name__,
+        )
+        for request in group:
+            commit(db, [request])
+        return
+    for request, outcome in zip(group, outcomes, strict=True):
+        request.result.set_result(outcome)
 
 
-def _insert_group(session: Session, group: list[_Request]) -> list[Outcome]:
+def _fail(request: Pending, error: Exception) -> None:
+    refusal = database_refusal(error, batch=request.atomic)
+    if refusal is None:
+        logger.error("event insert failed", exc_info=error)
+        request.result.set_exception(error)
+    else:
+        # The driver's message, without the statement and its parameters.
+        logger.warning("the database refused a request's events: %s", getattr(error, "orig", error))
+        request.result.set_exception(refusal)
+
+
+def _insert_group(session: Session, group: list[Pending]) -> list[Outcome]:
     """Batches one by one under savepoints; single events together, one insert per organization."""
     outcomes: list[Outcome | None] = [None] * len(group)
     taken: set[tuple[uuid.UUID, str, str]] = set()
 
-    def keys(request: _Request) -> list[tuple[uuid.UUID, str, str]]:
+    def keys(request: Pending) -> list[tuple[uuid.UUID, str, str]]:
         return [
             (request.organization_id, event.external_subscription_id, event.transaction_id)
             for event in request.events

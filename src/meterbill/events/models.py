@@ -61,7 +61,9 @@ class EventRollup(Base):
     One row per (hour, property): `property` "" counts every event, any other holds
     the sum of that property's numeric values. Written in the same transaction as
     the events, so it is never stale; usage reads whole hours from here and only the
-    ragged edges of a period from the events themselves.
+    ragged edges of a period from the events themselves. A property row whose total
+    this column cannot hold has events_count -1 (rollups.UNREADABLE): usage scans
+    the events of a range that meets it.
     """
 
     __tablename__ = "event_rollups"

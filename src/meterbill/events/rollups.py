@@ -8,7 +8,6 @@ the event scan would compute from the same events.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,16 +15,45 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from meterbill.core.sqlite_functions import EXACT
+from meterbill.core.validation import LARGEST_DECIMAL
 from meterbill.events.models import EventRollup
-from meterbill.events.schemas import EventInput
+from meterbill.events.schemas import NUMBER, EventInput
 
-NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 COUNT_PROPERTY = ""
 HOUR = timedelta(hours=1)
+BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
+
+# Every numeric property is rolled up, whatever its size: most are quantities, but some
+# are identifiers (an ICCID, a snowflake id) that no metric sums. A total is kept only
+# while NUMERIC(38, 15) holds it (rounded to 15 decimals: one unit short of 10^23). An
+# hour whose total would not fit keeps events_count UNREADABLE and total 0 instead, and
+# range_totals scans the events of a range that meets one. So ingestion never fails on a
+# large number, and a sum read later stays the exact sum of the events.
+TOTAL_LIMIT = LARGEST_DECIMAL - 1
+UNREADABLE = -1
+_LIMIT = format(TOTAL_LIMIT, "f")
+_OVERFLOW_POSTGRES = (
+    "event_rollups.events_count < 0 OR EXCLUDED.events_count < 0"
+    f" OR abs(event_rollups.total + EXCLUDED.total) >= {_LIMIT}"
+)
+# The ON CONFLICT clause both PostgreSQL upserts share (here, and events.service's insert).
+CONFLICT_POSTGRES = (
+    " ON CONFLICT (organization_id, external_subscription_id, code, hour, property)"
+    f" DO UPDATE SET events_count = CASE WHEN {_OVERFLOW_POSTGRES} THEN {UNREADABLE}"
+    " ELSE event_rollups.events_count + EXCLUDED.events_count END,"
+    f" total = CASE WHEN {_OVERFLOW_POSTGRES} THEN 0"
+    " ELSE event_rollups.total + EXCLUDED.total END"
+)
+# Fresh increments (columns events_count and total of a row source) as rollup values.
+FITTING_POSTGRES = (
+    f"CASE WHEN abs(total) < {_LIMIT} THEN events_count ELSE {UNREADABLE} END,"
+    f" CASE WHEN abs(total) < {_LIMIT} THEN total ELSE 0 END"
+)
 
 UPSERT_POSTGRES = text(
     "INSERT INTO event_rollups (organization_id, external_subscription_id, code, hour,"
@@ -33,12 +61,16 @@ UPSERT_POSTGRES = text(
     " SELECT * FROM unnest(CAST(:organization_id AS uuid[]),"
     " CAST(:external_subscription_id AS text[]), CAST(:code AS text[]),"
     " CAST(:hour AS timestamptz[]), CAST(:property AS text[]), CAST(:events_count AS bigint[]),"
-    " CAST(:total AS numeric[]))"
-    " ON CONFLICT (organization_id, external_subscription_id, code, hour, property)"
-    " DO UPDATE SET events_count = event_rollups.events_count + EXCLUDED.events_count,"
-    " total = event_rollups.total + EXCLUDED.total"
+    " CAST(:total AS numeric[]))" + CONFLICT_POSTGRES
 )
 _table = EventRollup.__table__
+_excluded = sqlite.insert(_table).excluded
+_sum_sqlite = func.mb_add(_table.c.total, _excluded.total)
+_overflow_sqlite = or_(
+    _table.c.events_count < 0,
+    _excluded.events_count < 0,
+    func.mb_cmp(func.mb_abs(_sum_sqlite), _LIMIT) >= 0,
+)
 UPSERT_SQLITE = (
     sqlite.insert(_table)
     .on_conflict_do_update(
@@ -46,8 +78,11 @@ UPSERT_SQLITE = (
             "organization_id", "external_subscription_id", "code", "hour", "property",
         ],
         set_={
-            "events_count": _table.c.events_count + sqlite.insert(_table).excluded.events_count,
-            "total": func.mb_add(_table.c.total, sqlite.insert(_table).excluded.total),
+            "events_count": case(
+                (_overflow_sqlite, UNREADABLE),
+                else_=_table.c.events_count + _excluded.events_count,
+            ),
+            "total": case((_overflow_sqlite, "0"), else_=_sum_sqlite),
         },
     )
 )  # fmt: skip
@@ -92,21 +127,25 @@ def record(session: Session, organization_id: uuid.UUID, events: Sequence[EventI
             number = numeric_value(value, postgres)
             if number is not None and name != COUNT_PROPERTY:
                 counts[(*base, name)] += 1
-                totals[(*base, name)] += number
+                totals[(*base, name)] = EXACT.add(totals[(*base, name)], number)
     # A constant order of keys keeps concurrent writers from deadlocking.
     keys = sorted(counts)
-    rows = [
-        {
-            "organization_id": organization_id,
-            "external_subscription_id": subscription,
-            "code": code,
-            "hour": hour,
-            "property": name,
-            "events_count": counts[(subscription, code, hour, name)],
-            "total": totals.get((subscription, code, hour, name), Decimal(0)),
-        }
-        for subscription, code, hour, name in keys
-    ]
+    rows = []
+    for key in keys:
+        subscription, code, hour, name = key
+        total = totals.get(key, Decimal(0))
+        fits = total.copy_abs() < TOTAL_LIMIT
+        rows.append(
+            {
+                "organization_id": organization_id,
+                "external_subscription_id": subscription,
+                "code": code,
+                "hour": hour,
+                "property": name,
+                "events_count": counts[key] if fits else UNREADABLE,
+                "total": total if fits else Decimal(0),
+            }
+        )
     if postgres:
         columns = {key: [row[key] for row in rows] for key in rows[0]}
         session.execute(UPSERT_POSTGRES, columns)
@@ -147,21 +186,27 @@ def range_totals(
     if first_full is not None:
         conditions.append(EventRollup.hour >= first_full)
     dialect_sum = func.sum if session.get_bind().dialect.name == "postgresql" else func.mb_sum
-    for name, events_count, value in session.execute(
+    for name, events_count, value, lowest in session.execute(
         select(
-            EventRollup.property, func.sum(EventRollup.events_count), dialect_sum(EventRollup.total)
+            EventRollup.property,
+            func.sum(EventRollup.events_count),
+            dialect_sum(EventRollup.total),
+            func.min(EventRollup.events_count),
         )
         .where(*conditions)
         .group_by(EventRollup.property)
     ).all():
+        if field_name and name == field_name and lowest is not None and lowest < 0:
+            # An hour whose total no column holds (see TOTAL_LIMIT): scan the whole range.
+            return edge_totals(start or BEGINNING, stop)  # type: ignore[no-any-return]
         if name == COUNT_PROPERTY:
             count += int(events_count or 0)
         if field_name and name == field_name:
-            total += Decimal(str(value or 0))
+            total = EXACT.add(total, Decimal(str(value or 0)))
     if start is not None and first_full is not None and start < first_full:
         edge_count, edge_total = edge_totals(start, first_full)
-        count, total = count + edge_count, total + edge_total
+        count, total = count + edge_count, EXACT.add(total, edge_total)
     if last_full < stop:
         edge_count, edge_total = edge_totals(last_full, stop)
-        count, total = count + edge_count, total + edge_total
+        count, total = count + edge_count, EXACT.add(total, edge_total)
     return count, total

@@ -9,16 +9,19 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Insert, select, text
+from sqlalchemy import Insert, false, select, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill.core.dates import parse_instant
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.validation import INVALID, OUT_OF_RANGE
 from meterbill.events import rollups
 from meterbill.events.models import Event
 from meterbill.events.schemas import BATCH_MAX, EventInput, parse_event
+from meterbill.metrics import service as metrics_service
 
 DUPLICATE = {"transaction_id": ["value_already_exist"]}
 
@@ -72,19 +75,28 @@ INSERT_POSTGRES = text(
     " rolled AS ("
     " INSERT INTO event_rollups (organization_id, external_subscription_id, code, hour,"
     " property, events_count, total)"
-    " SELECT * FROM increments ORDER BY 1, 2, 3, 4, 5"
-    " ON CONFLICT (organization_id, external_subscription_id, code, hour, property)"
-    " DO UPDATE SET events_count = event_rollups.events_count + EXCLUDED.events_count,"
-    " total = event_rollups.total + EXCLUDED.total)"
-    " SELECT external_subscription_id, transaction_id FROM inserted"
+    " SELECT organization_id, external_subscription_id, code, hour, property, "
+    + rollups.FITTING_POSTGRES
+    + " FROM increments ORDER BY 1, 2, 3, 4, 5"
+    + rollups.CONFLICT_POSTGRES
+    + ") SELECT external_subscription_id, transaction_id FROM inserted"
 )
+# The database refused the row itself (not an outage): SQLSTATE classes 22 (data
+# exception: a number out of range, an untranslatable character), 23 (integrity
+# constraint) and 54 (program limit exceeded: an index row too large).
+REFUSED_SQLSTATE_CLASSES = ("22", "23", "54")
 
 
-def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+def _insert_rows(
+    session: Session, rows: list[dict[str, Any]], events: Sequence[EventInput]
+) -> set[tuple[str, str]]:
     """Insert, skipping rows whose idempotency key exists; return the keys inserted."""
     if session.get_bind().dialect.name == "postgresql":
         columns = {key: [row[key] for row in rows] for key in rows[0]}
-        columns["properties"] = [orjson.dumps(value).decode() for value in columns["properties"]]
+        # parse_event already wrote the properties as JSON to measure them.
+        columns["properties"] = [
+            event.properties_json or orjson.dumps(event.properties).decode() for event in events
+        ]
         result = session.execute(INSERT_POSTGRES, columns)
     else:
         result = session.execute(INSERT_SQLITE, rows)
@@ -114,7 +126,7 @@ def insert_events(
         }
         for item in stored
     ]
-    inserted = _insert_rows(session, rows)
+    inserted = _insert_rows(session, rows, events)
     duplicates = {
         index
         for index, event in enumerate(events)
@@ -154,11 +166,55 @@ def parse_batch(data: Any, now: datetime) -> list[EventInput]:
     return events
 
 
+def refuse_big_numbers(
+    session: Session, organization_id: uuid.UUID, events: Sequence[EventInput], *, batch: bool
+) -> None:
+    """Refuse events holding a number no column holds in a property that a sum, max,
+    weighted sum or latest metric of their code reads (Lago's 422, for a batch keyed by
+    position).
+
+    Only there: such a number in any other property (an ICCID or a snowflake id sent as
+    a number) is an identifier, stored like Lago stores it; refusing it everywhere would
+    refuse events Lago accepts. The rollups keep no total they cannot hold and fall back
+    to scanning the events (rollups.TOTAL_LIMIT), so a metric created later over such a
+    property still sums exactly what the events hold.
+    """
+    codes = {event.code for event in events if event.big_numbers}
+    if not codes:
+        return
+    fields = metrics_service.numeric_fields(session, organization_id, codes)
+    refused = [
+        index for index, event in enumerate(events) if fields.get(event.code) in event.big_numbers
+    ]
+    if not refused:
+        return
+    details = {"properties": [OUT_OF_RANGE]}
+    if not batch:
+        raise ValidationFailed(details)
+    raise ValidationFailed({str(index): details for index in refused})
+
+
+def database_refusal(error: BaseException, *, batch: bool) -> ValidationFailed | None:
+    """Lago's 422 for a request whose own rows the database refused, None for a failure
+    of the database itself (an outage is a 500, never the client's fault)."""
+    if isinstance(error, DataError | IntegrityError):
+        refused = True
+    elif isinstance(error, DBAPIError):
+        state = getattr(error.orig, "sqlstate", None) or ""
+        refused = state[:2] in REFUSED_SQLSTATE_CLASSES
+    else:
+        refused = False
+    if not refused:
+        return None
+    return ValidationFailed.single("events" if batch else "event", INVALID)
+
+
 def create_batch(
     session: Session, organization_id: uuid.UUID, data: Any, now: datetime
 ) -> list[StoredEvent]:
     """All or nothing: any invalid or duplicate event refuses the whole batch."""
     events = parse_batch(data, now)
+    refuse_big_numbers(session, organization_id, events, batch=True)
     with session.begin_nested() as savepoint:
         stored, duplicates = insert_events(session, organization_id, events, now)
         if duplicates:
@@ -167,7 +223,15 @@ def create_batch(
     return stored
 
 
+def _holds_nul(*values: str | None) -> bool:
+    # No stored identifier holds a NUL (parse_event refuses them), and PostgreSQL would
+    # refuse the query's parameter: such a lookup finds nothing.
+    return any(value is not None and "\x00" in value for value in values)
+
+
 def find_event(session: Session, organization_id: uuid.UUID, transaction_id: str) -> Event:
+    if _holds_nul(transaction_id):
+        raise NotFound("event")
     event = session.scalar(
         select(Event)
         .where(Event.organization_id == organization_id, Event.transaction_id == transaction_id)
@@ -209,6 +273,8 @@ def list_events(
     session: Session, organization_id: uuid.UUID, filters: EventFilters, page: PageRequest
 ) -> Page[Event]:
     query = select(Event).where(Event.organization_id == organization_id)
+    if _holds_nul(filters.external_subscription_id, filters.code):
+        query = query.where(false())
     if filters.external_subscription_id is not None:
         query = query.where(Event.external_subscription_id == filters.external_subscription_id)
     if filters.code is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,8 @@ from meterbill.subscriptions.models import Subscription
 
 # Once a live charge uses the metric, only these may change (Lago's update rule).
 EDITABLE_WHEN_CHARGED = ("name", "description")
+# Aggregations that read their field as a number.
+NUMERIC_AGGREGATIONS = ("sum_agg", "max_agg", "weighted_sum_agg", "latest_agg")
 
 
 def find_metric(session: Session, organization_id: uuid.UUID, code: str) -> BillableMetric:
@@ -130,6 +133,22 @@ def delete_metric(
     )
     session.flush()
     return metric
+
+
+def numeric_fields(
+    session: Session, organization_id: uuid.UUID, codes: Collection[str]
+) -> dict[str, str]:
+    """The property each live metric among `codes` reads as a number, by code."""
+    rows = session.execute(
+        select(BillableMetric.code, BillableMetric.field_name).where(
+            BillableMetric.organization_id == organization_id,
+            BillableMetric.code.in_(codes),
+            BillableMetric.deleted_at.is_(None),
+            BillableMetric.aggregation_type.in_(NUMERIC_AGGREGATIONS),
+            BillableMetric.field_name.is_not(None),
+        )
+    ).all()
+    return {code: field_name for code, field_name in rows}
 
 
 def list_metrics(
