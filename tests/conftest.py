@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,14 +101,15 @@ def make_org(database: Database, name: str = "Acme Corp") -> Org:
     return Org(organization.id, key)
 
 
-@pytest.fixture
-def fresh(database: Database, tmp_path: Path) -> Iterator[Database]:
-    """A migrated database of its own (a new SQLite file, or a new PostgreSQL schema)."""
+@contextmanager
+def migrated_database(database: Database, folder: Path, name: str) -> Iterator[Database]:
+    """A migrated database of its own beside `database`: a new SQLite file in `folder`,
+    or a new PostgreSQL schema (dropped afterwards)."""
     schema = None
     if database.sqlite:
-        url = f"sqlite:///{tmp_path / 'travel.db'}"
+        url = f"sqlite:///{folder / f'{name}.db'}"
     else:
-        schema = f"travel_{uuid.uuid4().hex[:12]}"
+        schema = f"{name}_{uuid.uuid4().hex[:12]}"
         with database.engine.begin() as connection:
             connection.execute(text(f"CREATE SCHEMA {schema}"))
         url = (
@@ -117,11 +119,20 @@ def fresh(database: Database, tmp_path: Path) -> Iterator[Database]:
         )
     upgrade(url)
     db = Database(url, pool_size=5)
-    yield db
-    db.dispose()
-    if schema is not None:
-        with database.engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    try:
+        yield db
+    finally:
+        db.dispose()
+        if schema is not None:
+            with database.engine.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
+def fresh(database: Database, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database of its own (a new SQLite file, or a new PostgreSQL schema)."""
+    with migrated_database(database, tmp_path, "travel") as db:
+        yield db
 
 
 @pytest.fixture

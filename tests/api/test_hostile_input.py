@@ -3,7 +3,6 @@ Lago's envelope, and a refusal writes nothing (issue 13, points 5 and 6)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import make_url, text
 from starlette.testclient import TestClient
 
 from meterbill.app import create_app
@@ -22,6 +20,7 @@ from meterbill.migrations.runner import upgrade
 from meterbill.organizations.service import add_api_key, create_organization
 from meterbill.settings import Settings
 from tests import hostile
+from tests.conftest import migrated_database
 
 ROUTES = hostile.app_routes(
     create_app(
@@ -42,34 +41,20 @@ class Target:
 @pytest.fixture(scope="module")
 def target(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """A seeded database of its own (so a digest of all of it is cheap) and an app on it."""
-    schema = None
-    if database.sqlite:
-        url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'hostile.db'}"
-    else:
-        schema = f"hostile_{uuid.uuid4().hex[:12]}"
-        with database.engine.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-        url = (
-            make_url(database.url)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    upgrade(url)
-    db = Database(url, pool_size=5)
-    now = datetime(2026, 1, 15, tzinfo=UTC)
-    with db.transaction() as session:
-        organization = create_organization(session, "Hostile", now)
-        key = add_api_key(session, organization.id, now)
-    app = create_app(Settings(database_url=url, api_key=None, clock_interval_seconds=0), db)
-    with TestClient(
-        app, headers={"Authorization": f"Bearer {key}"}, raise_server_exceptions=False
-    ) as client:
-        ids = hostile.seed(client)
-        yield Target(client, db, ids, hostile.seed_bodies(ids))
-    db.dispose()
-    if schema is not None:
-        with database.engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    folder = tmp_path_factory.mktemp("hostile")
+    with migrated_database(database, folder, "hostile") as db:
+        now = datetime(2026, 1, 15, tzinfo=UTC)
+        with db.transaction() as session:
+            organization = create_organization(session, "Hostile", now)
+            key = add_api_key(session, organization.id, now)
+        settings_ = Settings(database_url=db.url, api_key=None, clock_interval_seconds=0)
+        with TestClient(
+            create_app(settings_, db),
+            headers={"Authorization": f"Bearer {key}"},
+            raise_server_exceptions=False,
+        ) as client:
+            ids = hostile.seed(client)
+            yield Target(client, db, ids, hostile.seed_bodies(ids))
 
 
 def test_the_walk_covers_every_route(target: Target) -> None:
