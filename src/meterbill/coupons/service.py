@@ -16,7 +16,7 @@ from meterbill.core.records import find_live, flush_unique, key_or_not_found
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.coupons.schemas import AppliedCouponInput, CouponInput, check_coupon
 from meterbill.customers.models import Customer
-from meterbill.customers.service import assign_currency, find_customer
+from meterbill.customers.service import assign_currency, find_customer, live_id
 from meterbill.metrics.models import BillableMetric
 from meterbill.plans.models import Plan
 
@@ -242,8 +242,8 @@ def list_applied_coupons(
     if filters.status:
         query = query.where(AppliedCoupon.status == filters.status)
     if filters.external_customer_id:
-        query = query.join(Customer, Customer.id == AppliedCoupon.customer_id).where(
-            Customer.external_id == filters.external_customer_id, Customer.deleted_at.is_(None)
+        query = query.where(
+            AppliedCoupon.customer_id.in_(live_id(organization_id, filters.external_customer_id))
         )
     if filters.coupon_codes:
         query = query.join(Coupon, Coupon.id == AppliedCoupon.coupon_id).where(

@@ -32,7 +32,7 @@ from meterbill.credit_notes.models import CreditNote, CreditNoteItem, CreditNote
 from meterbill.credit_notes.schemas import CreditNoteInput, ItemInput
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
-from meterbill.customers.service import ids_ever_under
+from meterbill.customers.service import live_id
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.payment_status import mark_payment_status
@@ -424,8 +424,8 @@ def credit_note_query(
     if filters.customer_id is not None:
         query = query.where(CreditNote.customer_id == filters.customer_id)
     if filters.external_customer_id:
-        customers = ids_ever_under(organization.id, filters.external_customer_id)
-        query = query.where(CreditNote.customer_id.in_(customers))
+        customer = live_id(organization.id, filters.external_customer_id)
+        query = query.where(CreditNote.customer_id.in_(customer))
     if filters.issuing_date_from:
         query = query.where(CreditNote.issuing_date >= filters.issuing_date_from)
     if filters.issuing_date_to:

@@ -37,11 +37,15 @@ def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer
     )
 
 
-def ids_ever_under(organization_id: uuid.UUID, external_id: str) -> Select[tuple[uuid.UUID]]:
-    """Every customer that has had this external id, deleted ones included: their
-    documents stay listed under it."""
+def live_id(organization_id: uuid.UUID, external_id: str) -> Select[tuple[uuid.UUID]]:
+    """The id of the live customer holding this external id, for lists filtered by
+    external_customer_id: a deleted customer's objects are not listed under the id
+    (a customer re-created with it starts with empty lists); they stay reachable by
+    their own id and in unfiltered lists."""
     return select(Customer.id).where(
-        Customer.organization_id == organization_id, Customer.external_id == external_id
+        Customer.organization_id == organization_id,
+        Customer.external_id == external_id,
+        Customer.deleted_at.is_(None),
     )
 
 

@@ -16,6 +16,7 @@ from meterbill.core.pagination import PageRequest, paginate
 from meterbill.core.records import key_or_not_found
 from meterbill.core.validation import root_object
 from meterbill.customers.models import Customer
+from meterbill.customers.service import live_id
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.schemas import HIDDEN_STATUSES, fee_object
 from meterbill.subscriptions.models import Subscription
@@ -77,12 +78,7 @@ def list_fees(ctx: Context, params: Query) -> JsonResponse:
     query = _visible(ctx.organization_id)
     if params.get("external_customer_id"):
         query = query.where(
-            Fee.customer_id.in_(
-                select(Customer.id).where(
-                    Customer.organization_id == ctx.organization_id,
-                    Customer.external_id == params["external_customer_id"],
-                )
-            )
+            Fee.customer_id.in_(live_id(ctx.organization_id, params["external_customer_id"]))
         )
     if params.get("external_subscription_id"):
         query = query.where(

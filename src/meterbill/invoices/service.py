@@ -19,7 +19,7 @@ from meterbill.credit_notes.consumption import give_back, has_standing_credit_no
 from meterbill.credit_notes.service import issued_on
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
-from meterbill.customers.service import ids_ever_under
+from meterbill.customers.service import live_id
 from meterbill.invoices import failures, lifecycle
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Credit, Invoice, InvoiceMetadata
@@ -54,7 +54,7 @@ def invoice_query(organization_id: uuid.UUID, filters: InvoiceFilters) -> Select
         query = query.where(Invoice.customer_id == filters.customer_id)
     if filters.external_customer_id:
         query = query.where(
-            Invoice.customer_id.in_(ids_ever_under(organization_id, filters.external_customer_id))
+            Invoice.customer_id.in_(live_id(organization_id, filters.external_customer_id))
         )
     if filters.statuses:
         query = query.where(Invoice.status.in_(filters.statuses))

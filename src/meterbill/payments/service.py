@@ -18,7 +18,7 @@ from meterbill.core.errors import Forbidden, NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import key_or_not_found
 from meterbill.credit_notes.service import issued_on
-from meterbill.customers.service import ids_ever_under
+from meterbill.customers.service import live_id
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.schemas import HIDDEN_STATUSES
@@ -122,7 +122,7 @@ def payment_query(organization_id: uuid.UUID, filters: PaymentFilters) -> Select
         query = query.where(Payment.customer_id == filters.customer_id)
     if filters.external_customer_id:
         query = query.where(
-            Payment.customer_id.in_(ids_ever_under(organization_id, filters.external_customer_id))
+            Payment.customer_id.in_(live_id(organization_id, filters.external_customer_id))
         )
     return query.order_by(Payment.created_at.desc(), Payment.id.desc())
 

@@ -16,7 +16,7 @@ from meterbill.core.periods import local_date, utc_bounds
 from meterbill.core.records import flush_unique
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import CustomerInput, applicable_timezone
-from meterbill.customers.service import assign_currency, upsert_customer
+from meterbill.customers.service import assign_currency, live_id, upsert_customer
 from meterbill.invoices.billing import bill_started, bill_upgrade
 from meterbill.organizations.service import get_organization
 from meterbill.plans.models import Plan
@@ -311,8 +311,8 @@ def list_subscriptions(
         Subscription.status.in_(filters.statuses or ["active"]),
     )
     if filters.external_customer_id is not None:
-        query = query.join(Customer, Customer.id == Subscription.customer_id).where(
-            Customer.external_id == filters.external_customer_id, Customer.deleted_at.is_(None)
+        query = query.where(
+            Subscription.customer_id.in_(live_id(organization_id, filters.external_customer_id))
         )
     if filters.plan_code is not None:
         query = query.join(Plan, Plan.id == Subscription.plan_id).where(
