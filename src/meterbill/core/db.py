@@ -63,6 +63,34 @@ def _begin_immediate_on_sqlite(connection: Any) -> None:
     connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
+class WriteLock:
+    """SQLite's single write slot, in which real writers pass yielding ones."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._taken = False
+        self._real_waiting = 0
+
+    @contextmanager
+    def held(self, *, yielding: bool) -> Iterator[None]:
+        with self._changed:
+            if not yielding:
+                self._real_waiting += 1
+            try:
+                while self._taken or (yielding and self._real_waiting):
+                    self._changed.wait()
+                self._taken = True
+            finally:
+                if not yielding:
+                    self._real_waiting -= 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._taken = False
+                self._changed.notify_all()
+
+
 class Database:
     """One engine plus the rules for opening transactions on it."""
 
@@ -83,12 +111,20 @@ class Database:
         )
         # SQLite has one writer; waiting in Python is fairer and far faster than
         # SQLite's own busy loop, which sleeps up to 100 ms between attempts.
-        self._write_lock = threading.Lock() if self.sqlite else None
+        self._write_lock = WriteLock() if self.sqlite else None
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Session]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        lock = self._write_lock if (write and self._write_lock) else nullcontext()
+    def transaction(self, write: bool = True, *, yielding: bool = False) -> Iterator[Session]:
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        A `yielding` writer (a preview's rehearsal) lets every real writer waiting for
+        SQLite's one write slot go first; PostgreSQL needs no such order.
+        """
+        lock = (
+            self._write_lock.held(yielding=yielding)
+            if (write and self._write_lock)
+            else nullcontext()
+        )
         sessions = self._write_sessions if write else self._read_sessions
         with lock, sessions() as session, session.begin():
             yield session

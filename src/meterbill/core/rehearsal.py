@@ -122,7 +122,7 @@ def rehearse(db: Database, act: Callable[[Rehearsal], T]) -> T:
 def _rehearse_once(db: Database, act: Callable[[Rehearsal], T], patient: bool) -> T:
     outcome: list[T] = []
     try:
-        with db.transaction() as session:
+        with db.transaction(yielding=True) as session:
             session.info[REHEARSAL_KEY] = True
             rehearsal = Rehearsal(session, patient=patient)
             rehearsal.give_way()
