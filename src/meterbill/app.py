@@ -13,14 +13,17 @@ from sqlalchemy import text
 from meterbill.add_ons.api import router as add_ons_router
 from meterbill.analytics.api import router as analytics_router
 from meterbill.clock_runner import BackgroundClock
+from meterbill.core import apidoc
 from meterbill.core.auth import KeyCache
 from meterbill.core.db import Database
 from meterbill.core.guards import RequestGuards
 from meterbill.core.http import JsonResponse, install_error_handlers, logger
+from meterbill.core.swagger import install_docs_page
 from meterbill.core.times import utc_now
 from meterbill.coupons.api import router as coupons_router
 from meterbill.credit_notes.api import router as credit_notes_router
 from meterbill.customers.api import router as customers_router
+from meterbill.customers.docs import REFERENCE as customers_reference
 from meterbill.events.api import router as events_router
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.invoices.api import router as invoices_router
@@ -37,8 +40,21 @@ from meterbill.plans.api import router as plans_router
 from meterbill.settings import Settings
 from meterbill.subscriptions.api import router as subscriptions_router
 from meterbill.taxes.api import router as taxes_router
+from meterbill.taxes.docs import REFERENCE as taxes_reference
 from meterbill.usage.api import router as usage_router
 from meterbill.wallets.api import router as wallets_router
+
+
+DESCRIPTION = (
+    "meterbill's HTTP API, compatible with Lago's public API: the same paths, field names "
+    "and error envelopes. Authenticate with an organization's API key as a Bearer token. "
+    "Money is in integer minor units (`*_amount_cents`); exact decimals travel as strings."
+)
+# Each feature's part of the API reference (its docs.py), in the order /docs shows them.
+REFERENCES = (
+    customers_reference,
+    taxes_reference,
+)
 
 
 def bootstrap(db: Database, settings: Settings) -> None:
@@ -99,8 +115,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app = FastAPI(
         title="meterbill",
         version="0.1.0",
+        description=DESCRIPTION,
         default_response_class=JsonResponse,
         lifespan=lifespan,
+        # /docs is served from local assets below; ReDoc would load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.database = db
     app.state.settings = settings
@@ -128,6 +148,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         payments_router,
     ):
         app.include_router(router)
+    apidoc.install(app, REFERENCES)
+    install_docs_page(app)
 
     @app.get("/health")
     def health() -> JsonResponse:
