@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from meterbill.add_ons.api import router as add_ons_router
+from meterbill.add_ons.docs import REFERENCE as add_ons_reference
 from meterbill.analytics.api import router as analytics_router
 from meterbill.clock_runner import BackgroundClock
 from meterbill.core import apidoc
@@ -30,13 +31,16 @@ from meterbill.invoices.api import router as invoices_router
 from meterbill.invoices.fees_api import router as fees_router
 from meterbill.invoices.past_usage import router as past_usage_router
 from meterbill.metrics.api import router as metrics_router
+from meterbill.metrics.docs import REFERENCE as metrics_reference
 from meterbill.organizations.api import router as organizations_router
+from meterbill.organizations.docs import REFERENCE as organizations_reference
 from meterbill.organizations.service import (
     ensure_bootstrap_organization,
     ensure_first_organization,
 )
 from meterbill.payments.api import router as payments_router
 from meterbill.plans.api import router as plans_router
+from meterbill.plans.docs import REFERENCE as plans_reference
 from meterbill.settings import Settings
 from meterbill.subscriptions.api import router as subscriptions_router
 from meterbill.taxes.api import router as taxes_router
@@ -54,6 +58,10 @@ DESCRIPTION = (
 REFERENCES = (
     customers_reference,
     taxes_reference,
+    organizations_reference,
+    metrics_reference,
+    plans_reference,
+    add_ons_reference,
 )
 
 

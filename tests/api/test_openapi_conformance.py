@@ -8,6 +8,8 @@ the ids of records seeded beforehand, so 200 responses are checked, not only 404
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -76,11 +78,12 @@ def test_every_operation_answers_as_documented(
     session = requests.Session()
     headers = {"Authorization": f"Bearer {key}"}
     failures: dict[str, str] = {}
+    answered: dict[str, set[int]] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 100
 
     for operation in operations:
-        if not operation.path.startswith(("/api/v1/customers", "/api/v1/taxes")):
+        if os.environ.get("ONLY") and not re.match(os.environ["ONLY"], operation.path):
             continue  # TEMP
         route = Route(operation.method.upper(), operation.path)
         strategies: list[Any] = [operation.as_strategy()]
@@ -94,8 +97,11 @@ def test_every_operation_answers_as_documented(
             @EXAMPLES
             @given(case=strategy)
             def check(case: schemathesis.Case) -> None:
-                case.call_and_validate(
+                response = case.call_and_validate(
                     base_url=server, session=session, headers=headers, checks=CHECKS
+                )
+                answered.setdefault(f"{route.method} {route.path}", set()).add(
+                    response.status_code
                 )
 
             failure = _failures(check)
@@ -103,4 +109,6 @@ def test_every_operation_answers_as_documented(
                 failures[f"{route.method} {route.path} #{index}"] = failure
 
     print("FAILED:", sorted(failures))
+    for name, codes in sorted(answered.items()):
+        print("ANSWERED", name, sorted(codes))
     assert not failures, "\n\n".join(f"{name}\n{text}" for name, text in failures.items())

@@ -302,3 +302,48 @@ def install(app: FastAPI, references: Iterable[Reference]) -> None:
         return built[0]
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# The four /metadata routes plans, credit notes and wallets share (core/metadata.py).
+METADATA_MAP: Schema = {
+    "type": "object",
+    "additionalProperties": STR_,
+    "description": "String keys (at most 50, 100 characters) to string-or-null values.",
+}
+METADATA_RESPONSE = root("metadata", {**METADATA_MAP, "type": ["object", "null"]})
+
+
+def metadata_operations(
+    base: str, path: Mapping[str, str], noun: str
+) -> dict[tuple[str, str], Operation]:
+    """The replace / merge / clear / remove-one-key routes under `base`/metadata."""
+    request = root("metadata", METADATA_MAP)
+    with_key = {**path, "key": "The metadata key to remove."}
+    return {
+        ("POST", f"{base}/metadata"): op(
+            f"Replace the {noun}'s metadata",
+            f"The {noun}'s metadata becomes the map sent.",
+            METADATA_RESPONSE,
+            request=request,
+            path=path,
+        ),
+        ("PATCH", f"{base}/metadata"): op(
+            f"Merge into the {noun}'s metadata",
+            "The keys sent are added or overwritten; the others stay.",
+            METADATA_RESPONSE,
+            request=request,
+            path=path,
+        ),
+        ("DELETE", f"{base}/metadata"): op(
+            f"Clear the {noun}'s metadata",
+            "Removes every key; the answer's metadata is null.",
+            METADATA_RESPONSE,
+            path=path,
+        ),
+        ("DELETE", f"{base}/metadata/{{key}}"): op(
+            f"Remove one key of the {noun}'s metadata",
+            "Removes the key; 404 when the record has no metadata at all.",
+            METADATA_RESPONSE,
+            path=with_key,
+        ),
+    }
