@@ -22,10 +22,12 @@ from meterbill.core.http import JsonResponse, install_error_handlers, logger
 from meterbill.core.swagger import install_docs_page
 from meterbill.core.times import utc_now
 from meterbill.coupons.api import router as coupons_router
+from meterbill.coupons.docs import REFERENCE as coupons_reference
 from meterbill.credit_notes.api import router as credit_notes_router
 from meterbill.customers.api import router as customers_router
 from meterbill.customers.docs import REFERENCE as customers_reference
 from meterbill.events.api import router as events_router
+from meterbill.events.docs import REFERENCE as events_reference
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.invoices.api import router as invoices_router
 from meterbill.invoices.fees_api import router as fees_router
@@ -43,9 +45,11 @@ from meterbill.plans.api import router as plans_router
 from meterbill.plans.docs import REFERENCE as plans_reference
 from meterbill.settings import Settings
 from meterbill.subscriptions.api import router as subscriptions_router
+from meterbill.subscriptions.docs import REFERENCE as subscriptions_reference
 from meterbill.taxes.api import router as taxes_router
 from meterbill.taxes.docs import REFERENCE as taxes_reference
 from meterbill.usage.api import router as usage_router
+from meterbill.usage.docs import REFERENCE as usage_reference
 from meterbill.wallets.api import router as wallets_router
 
 
@@ -62,6 +66,10 @@ REFERENCES = (
     metrics_reference,
     plans_reference,
     add_ons_reference,
+    coupons_reference,
+    subscriptions_reference,
+    events_reference,
+    usage_reference,
 )
 
 

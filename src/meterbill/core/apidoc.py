@@ -176,7 +176,9 @@ class Reference:
 ERROR_DESCRIPTIONS = {
     400: "The body is not JSON or lacks its root object, or a query value holds a NUL byte.",
     401: "No API key, or an unknown one.",
+    403: "The action is not available for this record or this edition.",
     404: "A record named by the path or the body does not exist in this organization.",
+    405: "The record's state does not allow the action (`code` says why, e.g. not_voidable).",
     413: "The body is larger than the server accepts.",
     422: "The request was read but refused; `error_details` says which field and why.",
 }
