@@ -30,6 +30,7 @@ from meterbill.events.api import router as events_router
 from meterbill.events.docs import REFERENCE as events_reference
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.invoices.api import router as invoices_router
+from meterbill.invoices.docs import REFERENCE as invoices_reference
 from meterbill.invoices.fees_api import router as fees_router
 from meterbill.invoices.past_usage import router as past_usage_router
 from meterbill.metrics.api import router as metrics_router
@@ -70,6 +71,7 @@ REFERENCES = (
     subscriptions_reference,
     events_reference,
     usage_reference,
+    invoices_reference,
 )
 
 

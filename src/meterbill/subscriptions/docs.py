@@ -22,6 +22,7 @@ from meterbill.core.apidoc import (
     q,
     ref,
     root,
+    with_optional,
 )
 from meterbill.subscriptions.schemas import (
     BILLING_TIMES,
@@ -30,8 +31,8 @@ from meterbill.subscriptions.schemas import (
     TERMINATION_INVOICES,
 )
 
-SUBSCRIPTION = obj(
-    "A customer's subscription to a plan.",
+SUBSCRIPTION_ALONE = obj(
+    "A customer's subscription (as invoices embed it: without its plan).",
     lago_id=UUID,
     external_id=STR,
     lago_customer_id=UUID,
@@ -65,8 +66,16 @@ SUBSCRIPTION = obj(
     activation_rules=arr({}),
     applied_invoice_custom_sections=arr({}),
     payment_method={"type": "null"},
+)
+SUBSCRIPTION = with_optional(
+    SUBSCRIPTION_ALONE,
     plan={**ref("Plan"), "description": "The plan, with this subscription's overrides."},
 )
+SUBSCRIPTION = {
+    **SUBSCRIPTION,
+    "description": "A customer's subscription to a plan.",
+    "required": [*SUBSCRIPTION_ALONE["required"], "plan"],
+}
 SUBSCRIPTION_INPUT = body(
     external_customer_id={**STR, "description": "The customer subscribed."},
     plan_code=STR,
@@ -93,7 +102,7 @@ SUBSCRIPTIONS = "/api/v1/subscriptions"
 
 REFERENCE = Reference(
     tag="Subscriptions",
-    schemas={"Subscription": SUBSCRIPTION},
+    schemas={"Subscription": SUBSCRIPTION, "InvoiceSubscription": SUBSCRIPTION_ALONE},
     operations={
         ("POST", SUBSCRIPTIONS): op(
             "Assign a plan to a customer",
