@@ -24,6 +24,7 @@ from meterbill.core.times import utc_now
 from meterbill.coupons.api import router as coupons_router
 from meterbill.coupons.docs import REFERENCE as coupons_reference
 from meterbill.credit_notes.api import router as credit_notes_router
+from meterbill.credit_notes.docs import REFERENCE as credit_notes_reference
 from meterbill.customers.api import router as customers_router
 from meterbill.customers.docs import REFERENCE as customers_reference
 from meterbill.events.api import router as events_router
@@ -72,6 +73,7 @@ REFERENCES = (
     events_reference,
     usage_reference,
     invoices_reference,
+    credit_notes_reference,
 )
 
 
