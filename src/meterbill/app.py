@@ -53,6 +53,7 @@ from meterbill.taxes.docs import REFERENCE as taxes_reference
 from meterbill.usage.api import router as usage_router
 from meterbill.usage.docs import REFERENCE as usage_reference
 from meterbill.wallets.api import router as wallets_router
+from meterbill.wallets.docs import REFERENCE as wallets_reference
 
 
 DESCRIPTION = (
@@ -74,6 +75,7 @@ REFERENCES = (
     usage_reference,
     invoices_reference,
     credit_notes_reference,
+    wallets_reference,
 )
 
 
