@@ -13,6 +13,7 @@ from sqlalchemy import text
 from meterbill.add_ons.api import router as add_ons_router
 from meterbill.add_ons.docs import REFERENCE as add_ons_reference
 from meterbill.analytics.api import router as analytics_router
+from meterbill.analytics.docs import REFERENCE as analytics_reference
 from meterbill.clock_runner import BackgroundClock
 from meterbill.core import apidoc
 from meterbill.core.auth import KeyCache
@@ -43,6 +44,7 @@ from meterbill.organizations.service import (
     ensure_first_organization,
 )
 from meterbill.payments.api import router as payments_router
+from meterbill.payments.docs import REFERENCE as payments_reference
 from meterbill.plans.api import router as plans_router
 from meterbill.plans.docs import REFERENCE as plans_reference
 from meterbill.settings import Settings
@@ -55,12 +57,19 @@ from meterbill.usage.docs import REFERENCE as usage_reference
 from meterbill.wallets.api import router as wallets_router
 from meterbill.wallets.docs import REFERENCE as wallets_reference
 
-
 DESCRIPTION = (
     "meterbill's HTTP API, compatible with Lago's public API: the same paths, field names "
     "and error envelopes. Authenticate with an organization's API key as a Bearer token. "
     "Money is in integer minor units (`*_amount_cents`); exact decimals travel as strings."
 )
+HEALTH = {
+    "type": "object",
+    "required": ["status", "database"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "database": {"type": "string", "enum": ["ok", "unreachable"]},
+    },
+}
 # Each feature's part of the API reference (its docs.py), in the order /docs shows them.
 REFERENCES = (
     customers_reference,
@@ -76,6 +85,8 @@ REFERENCES = (
     invoices_reference,
     credit_notes_reference,
     wallets_reference,
+    payments_reference,
+    analytics_reference,
 )
 
 
@@ -173,7 +184,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     apidoc.install(app, REFERENCES)
     install_docs_page(app)
 
-    @app.get("/health")
+    @app.get(
+        "/health",
+        tags=["Operations"],
+        summary="Health",
+        description="Whether the server is up and reaches its database; no API key needed.",
+        responses={200: {"content": {"application/json": {"schema": HEALTH}}}},
+    )
     def health() -> JsonResponse:
         try:
             with db.transaction(write=False) as session:

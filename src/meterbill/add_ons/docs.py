@@ -54,6 +54,14 @@ REFERENCE = Reference(
                 "add_on",
                 {**ADD_ON_INPUT, "required": ["name", "code", "amount_cents", "amount_currency"]},
             ),
+            example={
+                "add_on": {
+                    "name": "Onboarding",
+                    "code": "onboarding",
+                    "amount_cents": 50_000,
+                    "amount_currency": "EUR",
+                }
+            },
         ),
         ("GET", "/api/v1/add_ons"): op(
             "List add-ons", "The organization's add-ons.", page("add_ons", ref("AddOn")), query=PAGE

@@ -146,7 +146,8 @@ class Operation:
     path: Mapping[str, str] = field(default_factory=dict)
     # Error statuses beyond the ones its shape implies (see `statuses`).
     errors: tuple[int, ...] = ()
-    tag: str | None = None
+    # A valid request body, shown in /docs (and sent by the conformance test).
+    example: Any = None
 
 
 def op(
@@ -158,9 +159,17 @@ def op(
     query: Iterable[Param] = (),
     path: Mapping[str, str] | None = None,
     errors: Iterable[int] = (),
+    example: Any = None,
 ) -> Operation:
     return Operation(
-        summary, description, response, request, tuple(query), dict(path or {}), tuple(errors)
+        summary,
+        description,
+        response,
+        request,
+        tuple(query),
+        dict(path or {}),
+        tuple(errors),
+        example,
     )
 
 
@@ -250,10 +259,10 @@ def _operation(generated: Schema, method: str, path: str, operation: Operation, 
     if parameters:
         described["parameters"] = parameters
     if operation.request is not None:
-        described["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": operation.request}},
-        }
+        content: Schema = {"schema": operation.request}
+        if operation.example is not None:
+            content["example"] = operation.example
+        described["requestBody"] = {"required": True, "content": {"application/json": content}}
     return described
 
 

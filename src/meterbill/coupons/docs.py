@@ -121,10 +121,22 @@ REFERENCE = Reference(
                     "required": ["name", "code", "coupon_type", "frequency", "expiration"],
                 },
             ),
+            example={
+                "coupon": {
+                    "name": "Welcome",
+                    "code": "welcome",
+                    "coupon_type": "percentage",
+                    "percentage_rate": "10",
+                    "frequency": "once",
+                    "expiration": "no_expiration",
+                }
+            },
             errors=(404,),
         ),
         ("GET", COUPONS): op(
-            "List coupons", "The organization's coupons.", page("coupons", ref("Coupon")),
+            "List coupons",
+            "The organization's coupons.",
+            page("coupons", ref("Coupon")),
             query=PAGE,
         ),
         ("GET", COUPONS + "/{code}"): op(

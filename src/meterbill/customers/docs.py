@@ -193,6 +193,15 @@ REFERENCE = Reference(
             "exists.",
             root("customer", ref("Customer")),
             request=root("customer", CUSTOMER_INPUT),
+            example={
+                "customer": {
+                    "external_id": "acme",
+                    "name": "Acme Corp",
+                    "currency": "EUR",
+                    "timezone": "Europe/Paris",
+                    "billing_configuration": {"document_locale": "fr"},
+                }
+            },
         ),
         ("GET", "/api/v1/customers"): op(
             "List customers",

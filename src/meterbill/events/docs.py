@@ -79,6 +79,14 @@ REFERENCE = Reference(
             "Records one event; a `transaction_id` already used is refused (422).",
             root("event", ref("Event")),
             request=root("event", EVENT_INPUT),
+            example={
+                "event": {
+                    "transaction_id": "tx_0001",
+                    "external_subscription_id": "sub",
+                    "code": "calls",
+                    "properties": {"units": 12, "region": "eu"},
+                }
+            },
         ),
         ("POST", EVENTS + "/batch"): op(
             "Send usage events in a batch",

@@ -163,9 +163,7 @@ INVOICE = with_optional(
         voided_at=TIME_,
         customer={**ref("Customer"), "description": "The customer, in its list form."},
         metadata=arr(obj(lago_id=UUID, key=STR, value=STR, created_at=TIME)),
-        applied_taxes=arr(
-            obj(**APPLIED_TAX_FIELDS, lago_invoice_id=UUID, fees_amount_cents=INT)
-        ),
+        applied_taxes=arr(obj(**APPLIED_TAX_FIELDS, lago_invoice_id=UUID, fees_amount_cents=INT)),
         applied_invoice_custom_sections=arr({}),
         applied_usage_thresholds=arr({}),
         error_details=arr(obj(lago_id=UUID, error_code=STR, details=ANY_OBJECT)),

@@ -74,6 +74,14 @@ REFERENCE = Reference(
                 "billable_metric",
                 {**METRIC_INPUT, "required": ["name", "code", "aggregation_type"]},
             ),
+            example={
+                "billable_metric": {
+                    "name": "Storage",
+                    "code": "storage_gb",
+                    "aggregation_type": "max_agg",
+                    "field_name": "gb",
+                }
+            },
         ),
         ("POST", "/api/v1/billable_metrics/evaluate_expression"): op(
             "Evaluate an expression",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from meterbill.core.apidoc import (
     BOOL,
     INT,
-    INT_,
     STR,
     STR_,
     TIME,

@@ -260,8 +260,10 @@ REFERENCE = Reference(
             "Update a charge filter",
             "Changes the fields sent.",
             root("filter", ref("ChargeFilter")),
-            request=root("filter", body(values=FILTER_VALUES, properties=ANY_OBJECT,
-                                        invoice_display_name=STR_)),
+            request=root(
+                "filter",
+                body(values=FILTER_VALUES, properties=ANY_OBJECT, invoice_display_name=STR_),
+            ),
             path=FILTER_PATH,
         ),
         ("DELETE", FILTERS + "/{filter_id}"): op(

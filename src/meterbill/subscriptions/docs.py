@@ -116,6 +116,13 @@ REFERENCE = Reference(
                     "required": ["external_customer_id", "plan_code", "external_id"],
                 },
             ),
+            example={
+                "subscription": {
+                    "external_customer_id": "cus",
+                    "plan_code": "basic",
+                    "external_id": "sub_2",
+                }
+            },
             errors=(404,),
         ),
         ("GET", SUBSCRIPTIONS): op(

@@ -69,6 +69,7 @@ REFERENCE = Reference(
             "Creates a tax rate; `code`, `name` and `rate` are required.",
             root("tax", ref("Tax")),
             request=root("tax", {**TAX_INPUT, "required": ["code", "name", "rate"]}),
+            example={"tax": {"code": "vat_fr", "name": "TVA", "rate": "20.0"}},
         ),
         ("PUT", "/api/v1/taxes/{code}"): op(
             "Update a tax",

@@ -226,9 +226,9 @@ REFERENCE = Reference(
         ),
         ("GET", WALLETS): op(
             "List wallets",
-            "The organization's wallets.",
+            "One customer's wallets (Lago requires the customer: 404 without it).",
             page("wallets", ref("Wallet")),
-            query=(*PAGE, q("external_customer_id", STR, "Only this customer's.")),
+            query=(*PAGE, q("external_customer_id", STR, "The customer.", required=True)),
             errors=(404,),
         ),
         **_wallet_routes(WALLETS + "/{lago_id}", BY_ID, by="id"),
