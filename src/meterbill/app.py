@@ -11,34 +11,83 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from meterbill.add_ons.api import router as add_ons_router
+from meterbill.add_ons.docs import REFERENCE as add_ons_reference
 from meterbill.analytics.api import router as analytics_router
+from meterbill.analytics.docs import REFERENCE as analytics_reference
 from meterbill.clock_runner import BackgroundClock
+from meterbill.core import apidoc
 from meterbill.core.auth import KeyCache
 from meterbill.core.db import Database
 from meterbill.core.guards import RequestGuards
 from meterbill.core.http import JsonResponse, install_error_handlers, logger
+from meterbill.core.swagger import install_docs_page
 from meterbill.core.times import utc_now
 from meterbill.coupons.api import router as coupons_router
+from meterbill.coupons.docs import REFERENCE as coupons_reference
 from meterbill.credit_notes.api import router as credit_notes_router
+from meterbill.credit_notes.docs import REFERENCE as credit_notes_reference
 from meterbill.customers.api import router as customers_router
+from meterbill.customers.docs import REFERENCE as customers_reference
 from meterbill.events.api import router as events_router
+from meterbill.events.docs import REFERENCE as events_reference
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.invoices.api import router as invoices_router
+from meterbill.invoices.docs import REFERENCE as invoices_reference
 from meterbill.invoices.fees_api import router as fees_router
 from meterbill.invoices.past_usage import router as past_usage_router
 from meterbill.metrics.api import router as metrics_router
+from meterbill.metrics.docs import REFERENCE as metrics_reference
 from meterbill.organizations.api import router as organizations_router
+from meterbill.organizations.docs import REFERENCE as organizations_reference
 from meterbill.organizations.service import (
     ensure_bootstrap_organization,
     ensure_first_organization,
 )
 from meterbill.payments.api import router as payments_router
+from meterbill.payments.docs import REFERENCE as payments_reference
 from meterbill.plans.api import router as plans_router
+from meterbill.plans.docs import REFERENCE as plans_reference
 from meterbill.settings import Settings
 from meterbill.subscriptions.api import router as subscriptions_router
+from meterbill.subscriptions.docs import REFERENCE as subscriptions_reference
 from meterbill.taxes.api import router as taxes_router
+from meterbill.taxes.docs import REFERENCE as taxes_reference
 from meterbill.usage.api import router as usage_router
+from meterbill.usage.docs import REFERENCE as usage_reference
 from meterbill.wallets.api import router as wallets_router
+from meterbill.wallets.docs import REFERENCE as wallets_reference
+
+DESCRIPTION = (
+    "meterbill's HTTP API, compatible with Lago's public API: the same paths, field names "
+    "and error envelopes. Authenticate with an organization's API key as a Bearer token. "
+    "Money is in integer minor units (`*_amount_cents`); exact decimals travel as strings."
+)
+HEALTH = {
+    "type": "object",
+    "required": ["status", "database"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "database": {"type": "string", "enum": ["ok", "unreachable"]},
+    },
+}
+# Each feature's part of the API reference (its docs.py), in the order /docs shows them.
+REFERENCES = (
+    customers_reference,
+    taxes_reference,
+    organizations_reference,
+    metrics_reference,
+    plans_reference,
+    add_ons_reference,
+    coupons_reference,
+    subscriptions_reference,
+    events_reference,
+    usage_reference,
+    invoices_reference,
+    credit_notes_reference,
+    wallets_reference,
+    payments_reference,
+    analytics_reference,
+)
 
 
 def bootstrap(db: Database, settings: Settings) -> None:
@@ -99,8 +148,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app = FastAPI(
         title="meterbill",
         version="0.1.0",
+        description=DESCRIPTION,
         default_response_class=JsonResponse,
         lifespan=lifespan,
+        # /docs is served from local assets below; ReDoc would load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.database = db
     app.state.settings = settings
@@ -128,8 +181,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         payments_router,
     ):
         app.include_router(router)
+    apidoc.install(app, REFERENCES)
+    install_docs_page(app)
 
-    @app.get("/health")
+    @app.get(
+        "/health",
+        tags=["Operations"],
+        summary="Health",
+        description="Whether the server is up and reaches its database; no API key needed.",
+        responses={200: {"content": {"application/json": {"schema": HEALTH}}}},
+    )
     def health() -> JsonResponse:
         try:
             with db.transaction(write=False) as session:
