@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -87,3 +88,25 @@ def test_the_cli_is_reachable_as_the_readme_names_it() -> None:
     script = Path(sys.executable).parent / "meterbill"
     assert script.exists()
     assert "serve" in subprocess.run([script, "--help"], capture_output=True, text=True).stdout
+
+
+def test_the_readme_says_what_make_test_costs_and_its_part_commands_select_tests() -> None:
+    assert "What `make test` costs" in README.read_text()
+    block = _block("sh", ".venv/bin/pytest tests/")
+    commands = [
+        shlex.split(line.split("#")[0])[1:]
+        for line in block.splitlines()
+        if line.startswith(".venv/bin/pytest")
+    ]
+    assert len(commands) >= 3
+    root = README.parent
+    for arguments in commands:
+        collected = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", *arguments],
+            cwd=root, capture_output=True, text=True,
+        )  # fmt: skip
+        assert collected.returncode == 0, (arguments, collected.stdout[-500:])
+        assert re.search(r"^\d+(/\d+)? tests? (collected|selected)", collected.stdout, re.M), (
+            arguments,
+            collected.stdout[-300:],
+        )
