@@ -127,21 +127,28 @@ def activate_pending(
 def terminate_ended(
     session: Session, now: datetime, report: TickReport, scope: Scope | None = None
 ) -> None:
-    """Active subscriptions whose ending_at has passed end at that instant."""
+    """Active subscriptions end on the local date of their ending_at (customer's
+    timezone), as Lago's TerminateEndedSubscriptionsJob: on that date the clock ends
+    them, before it bills the day; one whose date passed while no clock ran ends at its
+    ending_at."""
     for subscription in _claim(
         session,
         scope,
         Subscription.status == "active",
         Subscription.ending_at.is_not(None),
-        Subscription.ending_at <= now,
+        # A day either way holds every timezone's local date (UTC-12 to UTC+14).
+        Subscription.ending_at <= now + timedelta(days=1),
     ):
         with _alone(session, report, "terminate_ended", subscription):
-            _terminate(session, subscription, now)
+            assert subscription.ending_at is not None
+            timezone = _timezone(session, subscription)
+            if local_date(subscription.ending_at, timezone) > local_date(now, timezone):
+                continue
+            _terminate(session, subscription, min(subscription.ending_at, now), now)
             report.terminated.append(subscription.external_id)
 
 
-def _terminate(session: Session, subscription: Subscription, now: datetime) -> None:
-    assert subscription.ending_at is not None
+def _terminate(session: Session, subscription: Subscription, at: datetime, now: datetime) -> None:
     for pending in session.scalars(
         select(Subscription).where(
             Subscription.previous_subscription_id == subscription.id,
@@ -150,7 +157,7 @@ def _terminate(session: Session, subscription: Subscription, now: datetime) -> N
     ):
         pending.status, pending.canceled_at, pending.updated_at = "canceled", now, now
     subscription.status = "terminated"
-    subscription.terminated_at = subscription.ending_at
+    subscription.terminated_at = at
     subscription.updated_at = now
     session.flush()
     bill_terminated(session, subscription, now)

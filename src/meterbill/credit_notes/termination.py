@@ -64,6 +64,17 @@ def unused_days(
     return max((period.end - billed_from).days, 0), period.days
 
 
+def _paid_period_running(subscription: Subscription, plan: Plan, timezone: str, fee: Fee) -> bool:
+    """Whether the last fee paid for the period the termination falls in. Ended on the
+    first day of a period before it was billed, the subscription paid only for the one
+    that ended, and owes nothing back (Lago's pay_in_advance_invoice_issued?)."""
+    assert subscription.terminated_at is not None
+    if fee.to_datetime is None:
+        return True
+    period = billing_period(subscription, plan, timezone, subscription.terminated_at)
+    return local_date(fee.to_datetime, timezone) >= period.start
+
+
 def _split(option: str, paid_left: int, due: int, total: int) -> Split:
     if option == "credit":
         return Split(total, 0, 0)
@@ -103,6 +114,8 @@ def credit_unused_days(
     organization = session.get(Organization, subscription.organization_id)
     assert customer is not None and organization is not None
     timezone = applicable_timezone(customer, organization)
+    if not _paid_period_running(subscription, plan, timezone, fee):
+        return None
     days, period_days = unused_days(session, subscription, plan, timezone, upgrade=upgrade)
     if days == 0:
         return None

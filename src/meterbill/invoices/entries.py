@@ -8,7 +8,7 @@ built again from the same stored ranges when a draft is refreshed or finalized.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from meterbill.core.periods import Period, local_date, period_containing, utc_bounds
@@ -146,4 +146,23 @@ def terminating(subscription: Subscription, plan: Plan, timezone: str) -> EntryS
         plan_fee=None if plan.pay_in_advance else clamped,
         charges=_clamp(charges, timezone, subscription),
         commitment=clamped,
+    )
+
+
+def closing(
+    ended: EntrySpec, plan: Plan, terminated_at: datetime, *, periodic: bool = False
+) -> EntrySpec:
+    """The termination bill of a subscription ended on billing day `ended.billing_date`
+    before that day was billed: the period that ended (its charges, and its plan fee if
+    paid in arrears), not the one that begins, which it never used (Lago's
+    TerminatedDatesService). With `periodic` (no termination invoice wanted) it stays
+    that day's periodic bill."""
+    plan_fee = None if plan.pay_in_advance else ended.plan_fee
+    if periodic:
+        return replace(ended, plan_fee=plan_fee)
+    return replace(
+        ended,
+        invoicing_reason="subscription_terminating",
+        boundary=terminated_at.isoformat(),
+        plan_fee=plan_fee,
     )
