@@ -153,7 +153,8 @@ def test_e11_subscription_fee_proration(
     [invoice] = billing.invoices()
     [fee] = invoice.fees
     assert (fee.fee_type, fee.amount_cents) == ("subscription", amount)
-    assert fee.from_datetime == started
+    # The plan fee's range begins at the start of the start day (UTC customer).
+    assert fee.from_datetime == started.replace(hour=0, minute=0)
     assert invoice.billing_date == billed_on
     full_days = 31 if interval == "monthly" else 7
     # Stored exactly to 15 places (PostgreSQL NUMERIC scale); days × day price.
