@@ -43,6 +43,7 @@ from meterbill.invoices.billing import (
     BillingReport,
     bill_due_subscriptions,
     bill_ended_trials,
+    bill_handover,
     bill_started,
     bill_terminated,
     finalize_due_drafts,
@@ -194,13 +195,13 @@ def _downgrade(session: Session, pending: Subscription, now: datetime) -> Subscr
         return None
     _start, end = utc_bounds(running, timezone)
     current.status, current.terminated_at, current.updated_at = "terminated", end, now
-    session.flush()
-    bill_terminated(session, current, now)
+    session.flush()  # before the new one is active: one active subscription per external id
     pending.status = "active"
     pending.started_at = end + timedelta(seconds=1)
     pending.updated_at = now
     session.flush()
-    bill_started(session, pending, now)
+    # One invoice: the old plan's last bill and the new plan's first.
+    bill_handover(session, current, pending, now)
     return current
 
 

@@ -1,8 +1,8 @@
 """Plan changes as Lago's scenario specs subscriptions/downgrade_spec.rb and
 subscriptions/upgrade_spec.rb have them: the billing periods of start, upgrade and
 downgrade invoices (the plan fee's range begins at the local start of the start day,
-the charges' at the start instant: dates_service.rb#from_datetime), (the hand-over
-on one invoice: next commit).
+the charges' at the start instant: dates_service.rb#from_datetime), and one invoice
+for the hand-over from the old subscription to the new one.
 """
 
 from __future__ import annotations
@@ -70,6 +70,75 @@ def test_start_invoice_periods_begin_on_the_local_start_day(
     # The next invoice's charges begin at the start instant; its plan fee is the next period.
     assert ranges(renewal) == [(utc(2023, 10, 4, 22), utc(2023, 11, 4, 22, 59, 59),
                                 utc(2023, 9, 5), utc(2023, 10, 4, 21, 59, 59))]  # fmt: skip
+
+
+def test_downgrade_hands_over_on_one_invoice(billing: Billing, http: httpx.Client) -> None:
+    billing.plan("monthly", [], amount_cents=12_900, pay_in_advance=True)
+    billing.plan("yearly", [], amount_cents=118_800, interval="yearly", pay_in_advance=True)
+    billing.customer("cus", timezone="UTC")
+    billing.subscribe("cus", "monthly", "sub", utc(2023, 7, 19, 12, 12), billing_time="anniversary")
+    [start] = billing.invoices()
+    assert start.fees_amount_cents == 12_900
+    assert ranges(start)[0][:2] == (utc(2023, 7, 19), utc(2023, 8, 18, 23, 59, 59))
+    for month in (8, 9, 10):
+        billing.tick(utc(2023, month, 19, 12, 12))
+    invoices = billing.invoices()
+    assert [invoice.fees_amount_cents for invoice in invoices] == [12_900] * 4
+    end = utc(2023, 8, 18, 23, 59, 59)
+    assert ranges(invoices[1]) == [(utc(2023, 8, 19), utc(2023, 9, 18, 23, 59, 59),
+                                    utc(2023, 7, 19, 12, 12), end)]  # fmt: skip
+    end = utc(2023, 10, 18, 23, 59, 59)
+    assert ranges(invoices[3]) == [(utc(2023, 10, 19), utc(2023, 11, 18, 23, 59, 59),
+                                    utc(2023, 9, 19), end)]  # fmt: skip
+
+    # 118,800 a year is less than 12,900 x 12: a downgrade, at the end of the period.
+    change_plan(billing, "yearly", utc(2023, 11, 9))
+    assert len(billing.invoices()) == 4
+    billing.tick(utc(2023, 11, 19, 12, 12))
+    old, new = ids(billing, "terminated"), ids(billing, "active")
+    invoices = billing.invoices()
+    assert len(invoices) == 5
+    handover = invoices[4]
+    assert handover.billing_date == date(2023, 11, 19)
+    assert [(p["subscription_id"], p["reason"]) for p in handover.periods] == [
+        (old, "subscription_terminating"), (new, "subscription_starting")]  # fmt: skip
+    # The old plan, paid in advance, bills its last charges (none); the new one its first
+    # period: Nov 19, 2023 to Jul 18, 2024, 243 of 366 days (2024 is a leap year).
+    # 118,800 x 243 / 366 = 78,875.41.
+    assert handover.fees_amount_cents == 78_875
+    assert [fee.subscription_id for fee in handover.fees] == [new]
+    assert api_periods(http, handover)[1] == {
+        "subscription_from_datetime": "2023-11-19T00:00:00Z",
+        "subscription_to_datetime": "2024-07-18T23:59:59Z",
+        "charges_from_datetime": "2023-11-19T00:00:00Z",
+        "charges_to_datetime": "2024-07-18T23:59:59Z",
+        "invoicing_reason": "subscription_starting",
+    }
+    # The old plan's last period was used to its end: nothing to give back.
+    assert notes(billing) == []
+    billing.tick(utc(2023, 11, 20, 12))
+    assert len(billing.invoices()) == 5
+
+
+def test_downgrade_to_a_plan_paid_in_arrears_hands_over_on_the_billing_day(
+    billing: Billing,
+) -> None:
+    billing.plan("big", [], amount_cents=10_000)
+    billing.plan("small", [], amount_cents=1_000)
+    billing.customer("cus", timezone="UTC")
+    billing.subscribe("cus", "big", "sub", utc(2023, 7, 19, 12, 12), billing_time="calendar")
+    billing.tick(utc(2023, 8, 1))
+    change_plan(billing, "small", utc(2023, 8, 21, 23, 59, 59))
+    billing.tick(utc(2023, 9, 1))
+    # July 19-31: 10,000 x 13 / 31 = 4,193.5; August whole on the hand-over invoice,
+    # issued on the billing day; the new plan, in arrears, has nothing to bill yet.
+    assert [(i.billing_date, i.fees_amount_cents, [p["reason"] for p in i.periods])
+            for i in billing.invoices()] == [
+        (date(2023, 8, 1), 4_194, ["subscription_periodic"]),
+        (date(2023, 9, 1), 10_000, ["subscription_terminating"]),
+    ]  # fmt: skip
+    billing.tick(utc(2023, 10, 1))
+    assert billing.invoices()[-1].fees_amount_cents == 1_000
 
 
 def test_upgrade_bills_both_plans_on_one_invoice(billing: Billing, http: httpx.Client) -> None:

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
@@ -168,21 +168,34 @@ def bill_upgrade(
     session: Session, previous: Subscription, upgraded: Subscription, now: datetime
 ) -> Invoice | None:
     """An upgrade bills the old plan's end and the new plan's start on one invoice."""
+    return bill_handover(session, previous, upgraded, now, upgrade=True)
+
+
+def bill_handover(
+    session: Session, previous: Subscription, following: Subscription, now: datetime,
+    *, upgrade: bool = False,
+) -> Invoice | None:  # fmt: skip
+    """One invoice for the moment `previous` hands over to `following` (an upgrade now, a
+    downgrade at the end of the period): the old plan's last bill and the new plan's
+    first, dated the day the new one starts (Lago's downgrade_spec, upgrade_spec)."""
     if previous.terminated_at is not None:
         bill_missed_days(session, previous, previous.terminated_at, now)
-        credit_unused_days(session, previous, now, upgrade=True)
+        credit_unused_days(session, previous, now, upgrade=upgrade)
     customer, organization, old_plan = _owner(session, previous)
     timezone = applicable_timezone(customer, organization)
+    assert following.started_at is not None
+    day = local_date(following.started_at, timezone)
     billed = []
     if previous.on_termination_invoice != "skip":
-        billed.append(Billed(previous, entries.terminating(previous, old_plan, timezone)))
-    new_plan = session.get(Plan, upgraded.plan_id)
+        ending = entries.terminating(previous, old_plan, timezone)
+        billed.append(Billed(previous, replace(ending, billing_date=day)))
+    new_plan = session.get(Plan, following.plan_id)
     assert new_plan is not None
     start = entries.starting(
-        upgraded, new_plan, timezone, trial_end_of(session, upgraded, new_plan, timezone)
+        following, new_plan, timezone, trial_end_of(session, following, new_plan, timezone)
     )
     if start is not None:
-        billed.append(Billed(upgraded, start))
+        billed.append(Billed(following, start))
     if not billed:
         return None
     return create_subscription_invoice(session, customer, organization, billed, now)
