@@ -283,14 +283,21 @@ def terminate_subscription(
     if status not in ("active", "pending"):
         raise NotFound("subscription")
     if on_termination_credit_note not in (None, *TERMINATION_CREDIT_NOTES):
-        raise ValidationFailed.single("on_termination_credit_note", "value_is_invalid")
+        raise ValidationFailed.single("on_termination_credit_note", "invalid_value")
     if on_termination_invoice not in (None, *TERMINATION_INVOICES):
-        raise ValidationFailed.single("on_termination_invoice", "value_is_invalid")
+        raise ValidationFailed.single("on_termination_invoice", "invalid_value")
     subscription = find_subscription(session, organization_id, external_id, status)
-    if on_termination_credit_note is not None:
-        subscription.on_termination_credit_note = on_termination_credit_note
-    if on_termination_invoice is not None:
-        subscription.on_termination_invoice = on_termination_invoice
+    if subscription.status == "active":
+        # A pending one is only canceled: it keeps no option (Lago's TerminateService).
+        plan = session.get(Plan, subscription.plan_id)
+        assert plan is not None
+        if plan.pay_in_advance:
+            # Only a plan paid in advance has unused days to give back; by default, credit.
+            subscription.on_termination_credit_note = (
+                on_termination_credit_note or subscription.on_termination_credit_note or "credit"
+            )
+        if on_termination_invoice is not None:
+            subscription.on_termination_invoice = on_termination_invoice
     terminate(session, subscription, now)
     session.flush()
     return subscription
