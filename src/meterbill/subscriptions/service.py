@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
@@ -127,6 +127,7 @@ def create_subscription(
     starts_later = local_date(subscription_at, timezone_of(session, customer)) > local_date(
         now, timezone_of(session, customer)
     )
+    started_at = _started_at(session, customer.id, data.external_id, subscription_at)
     subscription = Subscription(
         id=uuid.uuid4(),
         organization_id=organization_id,
@@ -135,7 +136,7 @@ def create_subscription(
         external_id=data.external_id,
         status="pending" if starts_later else "active",
         subscription_at=subscription_at,
-        started_at=None if starts_later else subscription_at,
+        started_at=None if starts_later else started_at,
         created_at=now,
         updated_at=now,
         **{"billing_time": "calendar", "on_termination_invoice": "generate", **columns},
@@ -145,6 +146,23 @@ def create_subscription(
     if subscription.status == "active":
         bill_started(session, subscription, now)
     return subscription
+
+
+def _started_at(
+    session: Session, customer_id: uuid.UUID, external_id: str, subscription_at: datetime
+) -> datetime:
+    """A back-dated start, but not before the last termination of the same external id
+    that was invoiced: that invoice closed its window (Lago's CreateService
+    #started_at_for; one that skipped its invoice closed nothing)."""
+    closed = session.scalar(
+        select(func.max(Subscription.terminated_at)).where(
+            Subscription.customer_id == customer_id,
+            Subscription.external_id == external_id,
+            Subscription.status == "terminated",
+            Subscription.on_termination_invoice == "generate",
+        )
+    )
+    return subscription_at if closed is None else max(subscription_at, closed)
 
 
 def _base_plan_id(session: Session, subscription: Subscription) -> uuid.UUID:
