@@ -353,6 +353,25 @@ def _plain(details: dict[str, Any]) -> dict[str, Any]:
     return convert(details)
 
 
+def _plan_fee_billed_before(
+    ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription
+) -> bool:
+    """Whether another invoice billed this subscription a plan fee (paid in advance)."""
+    return (
+        ctx.session.scalar(
+            select(Fee.id)
+            .where(
+                Fee.subscription_id == subscription.id,
+                Fee.fee_type == "subscription",
+                Fee.invoice_id != entry.invoice_id,
+                Fee.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def commitment_fee(
     ctx: BillingContext,
     entry: InvoiceSubscription,
@@ -371,6 +390,10 @@ def commitment_fee(
         ),
     )
     if commitment is None or not commitment.amount_cents:
+        return None
+    if plan.pay_in_advance and not _plan_fee_billed_before(ctx, entry, subscription):
+        # The period's fee was never billed (it ran in a trial): no true-up for it, as
+        # Lago's should_create_minimum_commitment_true_up_fee? (previous_invoice_subscription).
         return None
     tz = ctx.timezone
     full = _full_period(plan, subscription, plan.interval, tz, entry.commitment_from_datetime)
