@@ -196,6 +196,18 @@ def subscription_fee(
     return BuiltFee(built, ctx.taxes.for_subscription(plan.id), plan_id=plan.parent_id or plan.id)
 
 
+def _upgrade_eve(
+    ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription
+) -> date | None:
+    """The last day an upgraded subscription is active in its last charges period: the
+    day before the upgrade, which the new plan bills."""
+    if entry.invoicing_reason != "subscription_terminating" or entry.charges_to_datetime is None:
+        return None
+    if not is_upgrade_termination(ctx.session, subscription):
+        return None
+    return local_date(entry.charges_to_datetime, ctx.timezone) - timedelta(days=1)
+
+
 def charge_fees(
     ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
 ) -> list[BuiltFee]:
@@ -215,6 +227,7 @@ def charge_fees(
         tz,
         apply_taxes=False,
         charge_filter=lambda charge: not charge.pay_in_advance,
+        active_until=_upgrade_eve(ctx, entry, subscription),
     )
     billed_days = (
         local_date(entry.charges_to_datetime, tz) - local_date(entry.charges_from_datetime, tz)
