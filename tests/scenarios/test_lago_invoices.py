@@ -313,3 +313,39 @@ def test_events_on_the_day_of_plan_changes(database: Database, org: Org) -> None
     create(billing, "free", utc(2024, 1, 10, 8, 40), billing_time="anniversary")
     assert billing.invoices()[-1].total_amount_cents == 1_000_000
     assert usage(utc(2024, 1, 10, 8, 41)) == (0, 0, "0.0")
+
+
+def test_termination_of_a_plan_paid_in_arrears_with_prorated_usage(
+    database: Database, org: Org
+) -> None:
+    billing = subscribed_with_five_units(database, org, advance=False)
+    terminate(billing, "sub", utc(2024, 2, 12, 6))
+    january, ending = billing.invoices()
+    # January: 29 EUR and 5 units over Jan 2-31 (30/31 x 5 EUR).
+    assert january.total_amount_cents == 2_900 + 484
+    # Feb 1-12: 12 of 29 days of 29 EUR, and 12/29 x 5 units.
+    assert ending.total_amount_cents == 1_200 + 207
+
+
+def test_termination_credit_waits_for_the_draft_it_pays(database: Database, org: Org) -> None:
+    billing = billing_with_tax(database, org, "0")
+    amount = billing.metric("amount", "sum_agg", field_name="amount", recurring=True)
+    billing.plan("p", [{"billable_metric_id": amount, "charge_model": "standard",
+                        "properties": {"amount": "1"}, "prorated": True}],
+                 amount_cents=2_900, pay_in_advance=True)  # fmt: skip
+    billing.customer("cus", timezone="UTC", invoice_grace_period=3)
+    create(billing, "p", utc(2024, 1, 1), billing_time="calendar")
+    billing.events("sub", "amount", (utc(2024, 1, 2), {"amount": 5}))
+    billing.tick(utc(2024, 2, 1))
+    billing.tick(utc(2024, 2, 5))
+    terminate(billing, "sub", utc(2024, 2, 12, 6))
+    ending = billing.invoices()[-1]
+    [note] = notes(billing)
+    # 17 unused days of February's 29 EUR; the termination invoice (12/29 x 5 units)
+    # is a draft: the credit is spent when it is finalized.
+    assert (note.credit_amount_cents, note.balance_amount_cents) == (1_700, 1_700)
+    assert (ending.status, ending.total_amount_cents) == ("draft", 207)
+    assert invoice_credits(billing, ending.id) == (0, 207)
+    billing.tick(utc(2024, 2, 15, 1))
+    assert invoice_credits(billing, ending.id) == (207, 0)
+    assert notes(billing)[0].balance_amount_cents == 1_700 - 207
