@@ -124,9 +124,8 @@ def create_subscription(
         session.flush()
         return pending
 
-    starts_later = local_date(subscription_at, timezone_of(session, customer)) > local_date(
-        now, timezone_of(session, customer)
-    )
+    timezone = timezone_of(session, customer)
+    starts_later = local_date(subscription_at, timezone) > local_date(now, timezone)
     started_at = _started_at(session, customer.id, data.external_id, subscription_at)
     subscription = Subscription(
         id=uuid.uuid4(),
@@ -143,7 +142,12 @@ def create_subscription(
     )
     session.add(subscription)
     flush_unique(session, "external_id")
-    if subscription.status == "active":
+    if subscription.status == "active" and local_date(subscription_at, timezone) == local_date(
+        now, timezone
+    ):
+        # Starting today: a plan paid in advance bills its first period now. A back-dated
+        # start bills nothing now: the next billing day bills from it (Lago's
+        # handle_past_subscription).
         bill_started(session, subscription, now)
     return subscription
 
