@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 
 from meterbill.core.db import Database
@@ -39,8 +40,8 @@ def test_wallet_limited_to_metrics(database: Database, org: Org) -> None:
                        standard(other, "10", pay_in_advance=True)], amount_cents=0)  # fmt: skip
     wallets.customer("cus", timezone="UTC")
     wallets.subscribe("cus", "p", "sub", utc(2024, 5, 1))
-    wallet = wallets.wallet("cus", utc(2024, 5, 1), granted_credits="39.00",
-                            applies_to={"billable_metric_codes": ["count_1", "count_2"]})  # fmt: skip
+    limited = {"billable_metric_codes": ["count_1", "count_2"]}
+    wallet = wallets.wallet("cus", utc(2024, 5, 1), granted_credits="39.00", applies_to=limited)
     assert wallets.invoices() == []
 
     def event(code: str, at: datetime, **properties: str) -> tuple[int, int, int]:
@@ -56,3 +57,39 @@ def test_wallet_limited_to_metrics(database: Database, org: Org) -> None:
     # 14.27 + 24 % = 17.69: 3.59 left.
     assert event("count_2", utc(2024, 5, 4, 10)) == (1_769, 1_769, 0)
     assert wallets.balance(wallet) == 359
+
+
+@pytest.mark.parametrize(
+    ("prices", "fees", "totals", "balance"),
+    [
+        # 6 fees of 0.4 cent (0 cents) and 2 of 1 cent: 2 cents + 40 % = 0.8 -> 1; total 3.
+        (["0.004"] * 6 + ["0.01"] * 2, [0] * 6 + [1] * 2, (2, 1, 3), 9_997),
+        # 8 fees of 1.4 cents (1 cent): 8 + 3.2 -> 3; total 11.
+        (["0.014"] * 8, [1] * 8, (8, 3, 11), 9_989),
+    ],
+)
+def test_prepaid_credits_pay_no_more_than_the_invoice_total(
+    database: Database, org: Org, prices: list[str], fees: list[int],
+    totals: tuple[int, int, int], balance: int,
+) -> None:  # fmt: skip
+    """Lago's negative_total_with_prepaid_credits_spec.rb: fees of fractions of a cent,
+    taxed 40 %, paid by a wallet of 100 EUR."""
+    wallets = Wallets(database, org)
+    wallets.tax("vat40", "40")
+    charges = [standard(wallets.metric(f"m{n}"), price, tax_codes=["vat40"])
+               for n, price in enumerate(prices)]  # fmt: skip
+    wallets.plan("p", charges, amount_cents=0)
+    wallets.customer("cus", timezone="UTC")
+    wallets.subscribe("cus", "p", "sub", utc(2025, 1, 1), billing_time="anniversary")
+    wallet = wallets.wallet("cus", utc(2025, 1, 1), granted_credits="100")
+    for n in range(len(prices)):
+        wallets.events("sub", f"m{n}", (utc(2025, 1, 1, 1), {}))
+    wallets.tick(utc(2025, 2, 1))
+    [invoice] = [i for i in wallets.invoices() if i.fees]
+    charge_fees = sorted(f.amount_cents for f in invoice.fees if f.fee_type == "charge")
+    assert charge_fees == fees
+    assert all(f.taxes_amount_cents == 0 for f in invoice.fees)
+    assert (invoice.fees_amount_cents, invoice.taxes_amount_cents,
+            invoice.sub_total_including_taxes_amount_cents) == totals  # fmt: skip
+    assert last_invoice(wallets) == (totals[2], totals[2], 0)
+    assert wallets.balance(wallet) == balance
