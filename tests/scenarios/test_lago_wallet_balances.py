@@ -66,3 +66,30 @@ def test_wallets_limited_to_one_metric_each(database: Database, org: Org) -> Non
     # Each wallet's metric takes all its credits, no more.
     assert [figures(wallets.read(w, utc(2022, 12, 6, 1))) for w in found] == [
         (1_000, 0, 1_000), (2_000, 0, 2_000), (3_000, 0, 3_000), (4_000, 0, 4_000)]  # fmt: skip
+
+
+def test_pay_in_advance_charge_with_tax_spends_the_wallet_at_once(
+    database: Database, org: Org
+) -> None:
+    wallets = Wallets(database, org)
+    wallets.tax("vat", "10", applied_to_organization=True)
+    total = wallets.metric("total", "sum_agg", field_name="total")
+    wallets.plan("p", [standard(total, "1", pay_in_advance=True)], amount_cents=1_00)
+    wallets.customer("cus", timezone="UTC", invoice_grace_period=10)
+    wallet = wallets.wallet("cus", utc(2022, 11, 30), granted_credits="100")
+    wallets.subscribe("cus", "p", "sub", utc(2022, 12, 1))
+    wallets.events("sub", "total", (utc(2022, 12, 6), {"total": 50}))
+    wallets.tick(utc(2022, 12, 6, 1))
+    # 50 EUR + 10 % = 55, paid by the wallet as the event's invoice is issued.
+    [charge] = wallets.invoices()
+    assert (charge.status, charge.total_amount_cents) == ("finalized", 0)
+    assert figures(wallets.read(wallet, utc(2022, 12, 6, 2))) == (4_500, 4_500, 0)
+    assert len(wallets.transactions(wallet)) == 2
+    # January's invoice (1 EUR + 10 %) waits in its grace period: only the ongoing
+    # balance counts it.
+    wallets.tick(utc(2023, 1, 1))
+    assert wallets.invoices()[-1].status == "draft"
+    body = wallets.read(wallet, utc(2023, 1, 1, 1))
+    assert figures(body) == (4_500, 4_390, 110)
+    assert (body["credits_ongoing_balance"], body["credits_ongoing_usage_balance"]) == (
+        "43.9", "1.1")  # fmt: skip
