@@ -93,3 +93,28 @@ def test_pay_in_advance_charge_with_tax_spends_the_wallet_at_once(
     assert figures(body) == (4_500, 4_390, 110)
     assert (body["credits_ongoing_balance"], body["credits_ongoing_usage_balance"]) == (
         "43.9", "1.1")  # fmt: skip
+
+
+def test_wallets_limited_to_two_metrics_each_cascade_by_priority(
+    database: Database, org: Org
+) -> None:
+    wallets = Wallets(database, org)
+    codes = ["storage", "seats", "api", "sms"]
+    charges = [standard(wallets.metric(code, "sum_agg", field_name="total"), "1")
+               for code in codes]  # fmt: skip
+    wallets.plan("p", charges, amount_cents=1_00)
+    wallets.customer("cus", timezone="UTC")
+    found = []
+    for n, credits in enumerate((10, 20, 30, 40)):
+        limited = {"billable_metric_codes": [codes[n], codes[(n + 1) % 4]]}
+        found.append(wallets.wallet("cus", utc(2022, 12, 1), name=f"W{n + 1}",
+                                    granted_credits=str(credits), priority=n + 1,
+                                    applies_to=limited))  # fmt: skip
+    wallets.subscribe("cus", "p", "sub", utc(2022, 12, 2))
+    for code, amount in zip(codes, (10, 20, 30, 40), strict=True):
+        wallets.events("sub", code, (utc(2022, 12, 6), {"total": amount}))
+    # Each metric fills its highest-priority wallet, then spills to the next; what no
+    # balance covers stays on the last wallet able to pay it (below zero).
+    assert [figures(wallets.read(w, utc(2022, 12, 6, 1))) for w in found] == [
+        (1_000, 0, 1_000), (2_000, -1_000, 3_000), (3_000, -1_000, 4_000),
+        (4_000, 2_000, 2_000)]  # fmt: skip
