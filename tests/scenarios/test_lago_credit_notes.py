@@ -156,3 +156,56 @@ def fee_ids_in_order(billing: Billing, invoice: InvoiceRow) -> list[Any]:
                 select(Fee.id).where(Fee.invoice_id == invoice.id).order_by(Fee.created_at, Fee.id)
             )
         )
+
+
+def test_credit_note_on_fees_a_coupon_applied_twice_was_spread_on(
+    database: Database, org: Org, http: httpx.Client
+) -> None:
+    billing = Billing(database, org)
+    billing.tax("vat", "10", applied_to_organization=True)
+    minimums = [99_290, 299_770, 3_130, 6_460, 3_130]
+    charges = [{"billable_metric_id": billing.metric(f"m{n}"), "charge_model": "standard",
+                "properties": {"amount": "10"}, "min_amount_cents": minimum}
+               for n, minimum in enumerate(minimums)]  # fmt: skip
+    billing.plan("p", charges, amount_cents=1_999)
+    billing.customer("cus", timezone="UTC")
+    subscribe_back_dated(billing, "p", "cus_1", utc(2023, 10, 1))
+    billing.coupon("ten", coupon_type="fixed_amount", amount_cents=1_000, amount_currency="EUR",
+                   frequency="forever", reusable=True)  # fmt: skip
+    billing.apply("cus", "ten", utc(2023, 10, 1), amount_cents=1_000)
+    billing.apply("cus", "ten", utc(2023, 10, 1), amount_cents=1_000)
+    billing.tick(utc(2023, 10, 19))
+    [invoice] = billing.invoices()
+    # The plan and five spending minimums (no usage), less 2 x 10 EUR, + 10 %.
+    assert invoice.totals == (413_779, 2_000, 411_779, 41_178, 452_957, 452_957)
+    shares = {fee.amount_cents: fee.precise_coupons_amount_cents.quantize(Decimal("0.0001"))
+              for fee in invoice.fees if fee.amount_cents}  # fmt: skip
+    # Each fee's share of 20 EUR: its amount / 4,137.79 EUR (to 4 decimals: Lago stores
+    # 5 after each coupon, 15.12884 for 15.128849).
+    assert shares == {99_290: Decimal("479.9180"), 299_770: Decimal("1448.9377"),
+                      3_130: Decimal("15.1288"), 6_460: Decimal("31.2244"),
+                      1_999: Decimal("9.6622")}  # fmt: skip
+    record_payment(billing, invoice.id, 40)
+    by_amount: dict[int, list[Any]] = {}
+    for amount, fee in fee_rows(billing, invoice):
+        by_amount.setdefault(amount, []).append(fee)
+    picked = [*by_amount[1_999], *by_amount[299_770], *by_amount[3_130], *by_amount[6_460]]
+    found = estimate(http, invoice, [(fee, 100) for fee in picked])
+    # 5 EUR of items carry 2.42 of the coupons. Lago's estimate gives 0.49 of tax (5.47
+    # in all) where 10 % of 4.9758 is 0.4976: meterbill rounds it to 0.50 (5.48); the
+    # cent is not explained yet (see the report).
+    assert (found["coupons_adjustment_amount_cents"],
+            found["sub_total_excluding_taxes_amount_cents"]) == (2, 4_98)  # fmt: skip
+    assert (found["max_refundable_amount_cents"], found["taxes_rate"]) == (40, 10)
+
+
+def fee_rows(billing: Billing, invoice: InvoiceRow) -> list[tuple[int, Any]]:
+    from sqlalchemy import select
+
+    from meterbill.invoices.models import Fee
+
+    with billing.database.transaction(write=False) as session:
+        rows = session.execute(
+            select(Fee.amount_cents, Fee.id).where(Fee.invoice_id == invoice.id)
+        ).all()
+    return [(amount, identifier) for amount, identifier in rows]
