@@ -119,8 +119,9 @@ def apply_prepaid_credits(
     )
     # The fees' rounded caps can add up to less than the invoice's total, whose taxes
     # are rounded once over all fees (8 fees of 1 cent + 0.4 tax: 8 cents of caps, 11 of
-    # total): a wallet for every fee pays the rest too (Lago caps at the total only).
-    rest = invoice.total_amount_cents - sum(bucket.cents for bucket in buckets)
+    # total): a wallet for every fee pays those rounding cents too, at most one a fee
+    # (Lago caps at the total only).
+    rest = min(invoice.total_amount_cents - sum(bucket.cents for bucket in buckets), len(built))
     if rest > 0:
         buckets.append(Bucket(fee_type="", metric_id=None, cents=rest))
     paid = allocate(buckets, holders, invoice.total_amount_cents)
