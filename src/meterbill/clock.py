@@ -43,6 +43,7 @@ from meterbill.invoices.billing import (
     BillingReport,
     bill_due_subscriptions,
     bill_ended_trials,
+    bill_handover,
     bill_started,
     bill_terminated,
     finalize_due_drafts,
@@ -127,21 +128,28 @@ def activate_pending(
 def terminate_ended(
     session: Session, now: datetime, report: TickReport, scope: Scope | None = None
 ) -> None:
-    """Active subscriptions whose ending_at has passed end at that instant."""
+    """Active subscriptions end on the local date of their ending_at (customer's
+    timezone), as Lago's TerminateEndedSubscriptionsJob: on that date the clock ends
+    them, before it bills the day; one whose date passed while no clock ran ends at its
+    ending_at."""
     for subscription in _claim(
         session,
         scope,
         Subscription.status == "active",
         Subscription.ending_at.is_not(None),
-        Subscription.ending_at <= now,
+        # A day either way holds every timezone's local date (UTC-12 to UTC+14).
+        Subscription.ending_at <= now + timedelta(days=1),
     ):
         with _alone(session, report, "terminate_ended", subscription):
-            _terminate(session, subscription, now)
+            assert subscription.ending_at is not None
+            timezone = _timezone(session, subscription)
+            if local_date(subscription.ending_at, timezone) > local_date(now, timezone):
+                continue
+            _terminate(session, subscription, min(subscription.ending_at, now), now)
             report.terminated.append(subscription.external_id)
 
 
-def _terminate(session: Session, subscription: Subscription, now: datetime) -> None:
-    assert subscription.ending_at is not None
+def _terminate(session: Session, subscription: Subscription, at: datetime, now: datetime) -> None:
     for pending in session.scalars(
         select(Subscription).where(
             Subscription.previous_subscription_id == subscription.id,
@@ -150,7 +158,7 @@ def _terminate(session: Session, subscription: Subscription, now: datetime) -> N
     ):
         pending.status, pending.canceled_at, pending.updated_at = "canceled", now, now
     subscription.status = "terminated"
-    subscription.terminated_at = subscription.ending_at
+    subscription.terminated_at = at
     subscription.updated_at = now
     session.flush()
     bill_terminated(session, subscription, now)
@@ -187,13 +195,13 @@ def _downgrade(session: Session, pending: Subscription, now: datetime) -> Subscr
         return None
     _start, end = utc_bounds(running, timezone)
     current.status, current.terminated_at, current.updated_at = "terminated", end, now
-    session.flush()
-    bill_terminated(session, current, now)
+    session.flush()  # before the new one is active: one active subscription per external id
     pending.status = "active"
     pending.started_at = end + timedelta(seconds=1)
     pending.updated_at = now
     session.flush()
-    bill_started(session, pending, now)
+    # One invoice: the old plan's last bill and the new plan's first.
+    bill_handover(session, current, pending, now)
     return current
 
 

@@ -42,10 +42,12 @@ def test_ending_at_terminates_once(database: Database, org: Org) -> None:
     setup.plan("p", [])
     ending = utc(2024, 5, 20, 12)
     setup.subscribe("cus", "p", "sub", utc(2024, 1, 1), ending_at=ending.isoformat())
-    assert tick(database, ending - timedelta(minutes=1)).terminated == []
-    assert tick(database, ending + timedelta(hours=1)).terminated == ["sub"]
+    assert tick(database, ending - timedelta(hours=13)).terminated == []
+    # On the ending's local date the clock ends it, then and there (Lago's
+    # TerminateEndedSubscriptionsJob).
+    assert tick(database, ending - timedelta(hours=1)).terminated == ["sub"]
     assert tick(database, ending + timedelta(hours=2)).terminated == []
-    assert status(database, org, "sub", "terminated").terminated_at == ending
+    assert status(database, org, "sub", "terminated").terminated_at == ending - timedelta(hours=1)
 
 
 def test_downgrade_takes_over_at_the_end_of_the_period(database: Database, org: Org) -> None:

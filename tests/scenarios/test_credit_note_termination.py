@@ -96,9 +96,11 @@ def test_refund_option_refunds_the_paid_part_and_credits_the_rest(billing: Billi
     record_payment(billing, start.id, 1_000)
     terminate(billing, "sub", utc(2023, 2, 8, 5), on_termination_credit_note="refund")
     [note] = notes(billing)
+    # What was paid beyond the used day is refunded (Lago's calculate_refund): 1 000
+    # less Feb 8 (5 000 / 28 = 178.57 + 35.71 tax = 214); the rest is credited.
     assert (note.refund_amount_cents, note.credit_amount_cents, note.total_amount_cents) == (
-        1_000, 3_285, 4_285)  # fmt: skip
-    assert (note.refund_status, note.balance_amount_cents) == ("pending", 3_285)
+        786, 3_499, 4_285)  # fmt: skip
+    assert (note.refund_status, note.balance_amount_cents) == ("pending", 3_499)
 
 
 def test_offset_option_offsets_the_unpaid_part(billing: Billing) -> None:
@@ -108,9 +110,10 @@ def test_offset_option_offsets_the_unpaid_part(billing: Billing) -> None:
     record_payment(billing, start.id, 1_000)
     terminate(billing, "sub", utc(2023, 2, 8, 5), on_termination_credit_note="offset")
     [note] = notes(billing)
-    # 1 000 paid is refunded; the rest (3 285) is taken off what the invoice still owes (3 500).
+    # 786 of the 1 000 paid is refunded (beyond the used day's 214); the rest (3 499) is
+    # taken off what the invoice still owes (3 500).
     assert (note.refund_amount_cents, note.offset_amount_cents, note.credit_amount_cents) == (
-        1_000, 3_285, 0)  # fmt: skip
+        786, 3_499, 0)  # fmt: skip
     assert note.balance_amount_cents == 0
 
 

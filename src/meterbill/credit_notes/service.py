@@ -101,6 +101,31 @@ def credited_on_fees(session: Session, fee_ids: Sequence[uuid.UUID]) -> dict[uui
     return {fee_id: int(total) for fee_id, total in rows}
 
 
+def _note_amounts(
+    session: Session, invoice: Invoice, items: Sequence[tuple[Fee, Decimal]]
+) -> NoteAmounts:
+    """The note's amounts. The note that takes all the invoice has left also takes back
+    the cents earlier notes rounded their taxes by, so that all the notes together give
+    back the invoice's taxes, not a cent more or less (Lago's
+    adjust_credit_note_tax_precise_rounding: 13.67 then 13.66 of 27.33)."""
+    amounts = note_amounts(item_lines(items))
+    fees = session.execute(
+        select(Fee.id, Fee.amount_cents).where(Fee.invoice_id == invoice.id)
+    ).all()
+    credited = credited_on_fees(session, [fee_id for fee_id, _amount in fees])
+    left = sum(amount - credited.get(fee_id, 0) for fee_id, amount in fees)
+    if sum((amount for _fee, amount in items), Decimal(0)) != left:
+        return amounts
+    # Summed here: exact decimals are not summed by SQLite (stored as text).
+    earlier = session.execute(
+        select(CreditNote.taxes_amount_cents, CreditNote.precise_taxes_amount_cents).where(
+            CreditNote.invoice_id == invoice.id, CreditNote.status == "finalized"
+        )
+    ).all()
+    rounded = sum((Decimal(taxes) - precise for taxes, precise in earlier), Decimal(0))
+    return replace(amounts, precise_taxes=amounts.precise_taxes - rounded)
+
+
 def _creditable_invoice(session: Session, organization_id: uuid.UUID, invoice_id: str) -> Invoice:
     invoice = find_invoice(session, organization_id, invoice_id, lock=True)
     # A wallet top-up is given back through its wallet; a draft or voided invoice owes nothing.
@@ -200,7 +225,7 @@ def issue(
 ) -> CreditNote:
     """Write a finalized credit note on a locked, finalized invoice, or refuse it whole;
     dated `now` in the customer's time zone unless `issuing_date` says otherwise."""
-    amounts = note_amounts(item_lines(items))
+    amounts = _note_amounts(session, invoice, items)
     issued = issued_on(session, invoice.id)
     _check_limits(invoice, issued, amounts, split)
     split = settle(amounts, split)
@@ -319,7 +344,7 @@ def estimate(
 ) -> Estimate:
     invoice = _creditable_invoice(session, organization_id, invoice_id)
     resolved = resolve_items(session, invoice, items)
-    amounts = note_amounts(item_lines(resolved))
+    amounts = _note_amounts(session, invoice, resolved)
     issued = issued_on(session, invoice.id)
     # What issuing these items gives once settled (sub-total + taxes).
     creditable = amounts.total_amount_cents

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import ValidationFailed
+from meterbill.core.money import round_half_up
 from meterbill.core.periods import local_date
 from meterbill.core.rehearsal import rehearsing
 from meterbill.credit_notes.amounts import Split, note_amounts
@@ -64,10 +65,48 @@ def unused_days(
     return max((period.end - billed_from).days, 0), period.days
 
 
-def _split(option: str, paid_left: int, due: int, total: int) -> Split:
+def _paid_period_running(subscription: Subscription, plan: Plan, timezone: str, fee: Fee) -> bool:
+    """Whether the last fee paid for the period the termination falls in. Ended on the
+    first day of a period before it was billed, the subscription paid only for the one
+    that ended, and owes nothing back (Lago's pay_in_advance_invoice_issued?)."""
+    assert subscription.terminated_at is not None
+    if fee.to_datetime is None:
+        return True
+    period = billing_period(subscription, plan, timezone, subscription.terminated_at)
+    return local_date(fee.to_datetime, timezone) >= period.start
+
+
+def _refundable(
+    session: Session, subscription: Subscription, plan: Plan, timezone: str, fee: Fee,
+    invoice: Invoice, paid_left: int,
+) -> Decimal:  # fmt: skip
+    """What was paid for the fee beyond the days used, taxes included (Lago's
+    CreateFromTermination#calculate_refund): the payments in the fee's share of the
+    invoice, less the days from the fee's start (or the trial's end) to the termination
+    day at the plan's day price, with their coupons and taxes."""
+    assert subscription.terminated_at is not None
+    invoice_total = invoice.sub_total_including_taxes_amount_cents
+    if invoice_total == 0:
+        return Decimal(0)
+    share = fee.amount_cents - fee.precise_coupons_amount_cents + fee.taxes_precise_amount_cents
+    paid = share / Decimal(invoice_total) * Decimal(paid_left)
+    period = billing_period(subscription, plan, timezone, subscription.terminated_at)
+    billed_from = period.start
+    if fee.from_datetime is not None:
+        billed_from = max(billed_from, local_date(fee.from_datetime, timezone))
+    trial_end = trial_end_of(session, subscription, plan, timezone)
+    if trial_end is not None:
+        billed_from = max(billed_from, trial_end)
+    billed_to = min(local_date(subscription.terminated_at, timezone), period.end)
+    used_days = max((billed_to - billed_from).days + 1, 0)
+    used = Decimal(used_days) * Decimal(plan.amount_cents) / Decimal(period.days)
+    return paid - note_amounts(item_lines([(fee, used)])).items_total_cents
+
+
+def _split(option: str, refundable: Decimal, due: int, total: int) -> Split:
     if option == "credit":
         return Split(total, 0, 0)
-    refund = max(min(paid_left, total), 0)
+    refund = int(round_half_up(max(min(refundable, Decimal(total)), Decimal(0))))
     if option == "refund":
         return Split(total - refund, refund, 0)
     offset = max(min(total - refund, due), 0)
@@ -103,6 +142,8 @@ def credit_unused_days(
     organization = session.get(Organization, subscription.organization_id)
     assert customer is not None and organization is not None
     timezone = applicable_timezone(customer, organization)
+    if not _paid_period_running(subscription, plan, timezone, fee):
+        return None
     days, period_days = unused_days(session, subscription, plan, timezone, upgrade=upgrade)
     if days == 0:
         return None
@@ -117,7 +158,11 @@ def credit_unused_days(
     issued = issued_on(session, invoice.id)
     # Split the settled total (sub-total + taxes), so no rounding cent moves between parts.
     total = amounts.total_amount_cents
-    split = _split(option, issued.paid_left(invoice), issued.due(invoice), total)
+    refundable = Decimal(0)
+    if option != "credit":
+        refundable = _refundable(session, subscription, plan, timezone, fee, invoice,
+                                 issued.paid_left(invoice))  # fmt: skip
+    split = _split(option, refundable, issued.due(invoice), total)
     try:
         return issue(
             session, invoice, [(fee, amount)], split, now,

@@ -141,6 +141,11 @@ def apply_coupons(
         if amount <= 0:
             continue
         for fee in eligible:
+            if amount >= base:
+                # The credit takes all that is left: each fee is covered whole, exactly
+                # (a proportional share of thirds would leave 9999.999... of 10000).
+                fee.precise_coupons_amount_cents = Decimal(fee.amount_cents)
+                continue
             share = Decimal(amount) * fee.net / base
             fee.precise_coupons_amount_cents = min(
                 fee.precise_coupons_amount_cents + share, Decimal(fee.amount_cents)

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
@@ -82,21 +82,31 @@ def bill_started(session: Session, subscription: Subscription, now: datetime) ->
 
 
 def bill_missed_days(
-    session: Session, subscription: Subscription, until: datetime, now: datetime
-) -> None:
+    session: Session, subscription: Subscription, until: datetime, now: datetime,
+    *, ending: bool = False,
+) -> entries.EntrySpec | None:  # fmt: skip
     """Billing days up to `until`'s local date that no clock run billed yet.
 
     A subscription that ends (or is upgraded) on a billing day before the clock ran
     would otherwise never be billed for the period that just ended: it is no longer
     active when the clock comes, and its termination invoice covers only its last days.
+
+    `ending` (a termination, not a hand-over): a billing day on `until`'s own date is not
+    billed here but returned, for the termination invoice to bill that ended period
+    alone (Lago's TerminatedDatesService: ended less than a day after it).
     """
     customer, organization, plan = _owner(session, subscription)
     timezone = applicable_timezone(customer, organization)
     last = _last_boundaries(session, [subscription.id]).get(subscription.id)
-    for spec in _due_specs(session, subscription, plan, timezone, last, until):
+    specs = _due_specs(session, subscription, plan, timezone, last, until)
+    closing = None
+    if ending and specs and specs[-1].billing_date == local_date(until, timezone):
+        closing = specs.pop()
+    for spec in specs:
         create_subscription_invoice(
             session, customer, organization, [Billed(subscription, spec)], now
         )
+    return closing
 
 
 def _due_specs(
@@ -135,13 +145,20 @@ def bill_terminated(session: Session, subscription: Subscription, now: datetime)
     """The termination invoice, unless the subscription asked to skip it."""
     if subscription.terminated_at is None:
         return None
-    bill_missed_days(session, subscription, subscription.terminated_at, now)
+    closing = bill_missed_days(session, subscription, subscription.terminated_at, now,
+                               ending=True)  # fmt: skip
     # Before the termination invoice, as Lago does: that invoice may spend the credit.
     credit_unused_days(session, subscription, now)
-    if subscription.on_termination_invoice == "skip":
-        return None
     customer, organization, plan = _owner(session, subscription)
-    spec = entries.terminating(subscription, plan, applicable_timezone(customer, organization))
+    skip = subscription.on_termination_invoice == "skip"
+    if closing is not None:
+        # Terminated on a billing day whose period no invoice holds yet: that period is
+        # what it owes, and no day of the one that begins (billing.md §4.4).
+        spec = entries.closing(closing, plan, subscription.terminated_at, periodic=skip)
+    elif skip:
+        return None
+    else:
+        spec = entries.terminating(subscription, plan, applicable_timezone(customer, organization))
     return create_subscription_invoice(
         session, customer, organization, [Billed(subscription, spec)], now
     )
@@ -151,21 +168,34 @@ def bill_upgrade(
     session: Session, previous: Subscription, upgraded: Subscription, now: datetime
 ) -> Invoice | None:
     """An upgrade bills the old plan's end and the new plan's start on one invoice."""
+    return bill_handover(session, previous, upgraded, now, upgrade=True)
+
+
+def bill_handover(
+    session: Session, previous: Subscription, following: Subscription, now: datetime,
+    *, upgrade: bool = False,
+) -> Invoice | None:  # fmt: skip
+    """One invoice for the moment `previous` hands over to `following` (an upgrade now, a
+    downgrade at the end of the period): the old plan's last bill and the new plan's
+    first, dated the day the new one starts (Lago's downgrade_spec, upgrade_spec)."""
     if previous.terminated_at is not None:
         bill_missed_days(session, previous, previous.terminated_at, now)
-        credit_unused_days(session, previous, now, upgrade=True)
+        credit_unused_days(session, previous, now, upgrade=upgrade)
     customer, organization, old_plan = _owner(session, previous)
     timezone = applicable_timezone(customer, organization)
+    assert following.started_at is not None
+    day = local_date(following.started_at, timezone)
     billed = []
     if previous.on_termination_invoice != "skip":
-        billed.append(Billed(previous, entries.terminating(previous, old_plan, timezone)))
-    new_plan = session.get(Plan, upgraded.plan_id)
+        ending = entries.terminating(previous, old_plan, timezone)
+        billed.append(Billed(previous, replace(ending, billing_date=day)))
+    new_plan = session.get(Plan, following.plan_id)
     assert new_plan is not None
     start = entries.starting(
-        upgraded, new_plan, timezone, trial_end_of(session, upgraded, new_plan, timezone)
+        following, new_plan, timezone, trial_end_of(session, following, new_plan, timezone)
     )
     if start is not None:
-        billed.append(Billed(upgraded, start))
+        billed.append(Billed(following, start))
     if not billed:
         return None
     return create_subscription_invoice(session, customer, organization, billed, now)
@@ -261,6 +291,8 @@ def _due_units(
     for row in rows:
         subscription, customer, organization, plan = row
         timezone = applicable_timezone(customer, organization)
+        if _ends_by(subscription, timezone, now):
+            continue
         boundary = last.get(subscription.id)
         if broken is None:
             specs = _due_specs(session, subscription, plan, timezone, boundary, now)
@@ -276,6 +308,14 @@ def _due_units(
             owners[customer.id] = (customer, organization)
     ordered = sorted(due.items(), key=lambda item: item[0][1])
     return [(*owners[customer_id], billed) for (customer_id, _day), billed in ordered]
+
+
+def _ends_by(subscription: Subscription, timezone: str, now: datetime) -> bool:
+    """An active subscription whose ending_at date has come is the termination's to bill
+    (terminate_ended ends it first; if that failed, billing its day here would make its
+    termination bill one more day): Lago's periodic run skips it too (billing.md §4.5)."""
+    ending = subscription.ending_at
+    return ending is not None and local_date(ending, timezone) <= local_date(now, timezone)
 
 
 def _bill_together(db: Transactions, batch: list[uuid.UUID], now: datetime) -> list[uuid.UUID]:

@@ -196,6 +196,18 @@ def subscription_fee(
     return BuiltFee(built, ctx.taxes.for_subscription(plan.id), plan_id=plan.parent_id or plan.id)
 
 
+def _upgrade_eve(
+    ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription
+) -> date | None:
+    """The last day an upgraded subscription is active in its last charges period: the
+    day before the upgrade, which the new plan bills."""
+    if entry.invoicing_reason != "subscription_terminating" or entry.charges_to_datetime is None:
+        return None
+    if not is_upgrade_termination(ctx.session, subscription):
+        return None
+    return local_date(entry.charges_to_datetime, ctx.timezone) - timedelta(days=1)
+
+
 def charge_fees(
     ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
 ) -> list[BuiltFee]:
@@ -215,6 +227,7 @@ def charge_fees(
         tz,
         apply_taxes=False,
         charge_filter=lambda charge: not charge.pay_in_advance,
+        active_until=_upgrade_eve(ctx, entry, subscription),
     )
     billed_days = (
         local_date(entry.charges_to_datetime, tz) - local_date(entry.charges_from_datetime, tz)
@@ -353,6 +366,25 @@ def _plain(details: dict[str, Any]) -> dict[str, Any]:
     return convert(details)
 
 
+def _plan_fee_billed_before(
+    ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription
+) -> bool:
+    """Whether another invoice billed this subscription a plan fee (paid in advance)."""
+    return (
+        ctx.session.scalar(
+            select(Fee.id)
+            .where(
+                Fee.subscription_id == subscription.id,
+                Fee.fee_type == "subscription",
+                Fee.invoice_id != entry.invoice_id,
+                Fee.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def commitment_fee(
     ctx: BillingContext,
     entry: InvoiceSubscription,
@@ -371,6 +403,10 @@ def commitment_fee(
         ),
     )
     if commitment is None or not commitment.amount_cents:
+        return None
+    if plan.pay_in_advance and not _plan_fee_billed_before(ctx, entry, subscription):
+        # The period's fee was never billed (it ran in a trial): no true-up for it, as
+        # Lago's should_create_minimum_commitment_true_up_fee? (previous_invoice_subscription).
         return None
     tz = ctx.timezone
     full = _full_period(plan, subscription, plan.interval, tz, entry.commitment_from_datetime)

@@ -8,10 +8,16 @@ built again from the same stored ranges when a draft is refreshed or finalized.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from meterbill.core.periods import Period, local_date, period_containing, utc_bounds
+from meterbill.core.periods import (
+    Period,
+    local_date,
+    local_midnight,
+    period_containing,
+    utc_bounds,
+)
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
 from meterbill.usage.periods import charges_interval
@@ -42,11 +48,18 @@ def _period(
     )
 
 
-def _clamp(period: Period, timezone: str, subscription: Subscription) -> Range:
-    """The period's UTC bounds, starting no earlier than the subscription did."""
+def _clamp(
+    period: Period, timezone: str, subscription: Subscription, *, whole_days: bool = False
+) -> Range:
+    """The period's UTC bounds, starting no earlier than the subscription did: at its
+    start instant for charges, at the local start of its start day with `whole_days`
+    (the plan fee and commitment ranges, which count days: Lago's
+    DatesService#from_datetime)."""
     start, end = utc_bounds(period, timezone)
     if subscription.started_at is not None and subscription.started_at > start:
         start = subscription.started_at
+        if whole_days:
+            start = local_midnight(local_date(start, timezone), timezone)
     if subscription.terminated_at is not None and subscription.terminated_at < end:
         end = subscription.terminated_at
     return start, end
@@ -82,16 +95,16 @@ def periodic(
     if plan.pay_in_advance:
         starting = _period(plan, subscription, plan.interval, timezone, day)
         if starting.start == day and not (trial_end and trial_end > day):
-            plan_fee = _clamp(starting, timezone, subscription)
+            plan_fee = _clamp(starting, timezone, subscription, whole_days=True)
     elif plan_ended:
-        plan_fee = _clamp(ended, timezone, subscription)
+        plan_fee = _clamp(ended, timezone, subscription, whole_days=True)
     return EntrySpec(
         invoicing_reason="subscription_periodic",
         boundary=day.isoformat(),
         billing_date=day,
         plan_fee=plan_fee,
         charges=_clamp(charges, timezone, subscription),
-        commitment=_clamp(ended, timezone, subscription) if plan_ended else None,
+        commitment=_clamp(ended, timezone, subscription, whole_days=True) if plan_ended else None,
     )
 
 
@@ -110,7 +123,7 @@ def starting(
         invoicing_reason="subscription_starting",
         boundary=subscription.started_at.isoformat(),
         billing_date=day,
-        plan_fee=_clamp(first, timezone, subscription),
+        plan_fee=_clamp(first, timezone, subscription, whole_days=True),
     )
 
 
@@ -128,7 +141,7 @@ def trial_ended(
         invoicing_reason="subscription_starting",
         boundary=f"trial_end:{trial_end.isoformat()}",
         billing_date=trial_end,
-        plan_fee=_clamp(running, timezone, subscription),
+        plan_fee=_clamp(running, timezone, subscription, whole_days=True),
     )
 
 
@@ -138,7 +151,7 @@ def terminating(subscription: Subscription, plan: Plan, timezone: str) -> EntryS
     day = local_date(subscription.terminated_at, timezone)
     charges = _period(plan, subscription, charges_interval(plan), timezone, day)
     running = _period(plan, subscription, plan.interval, timezone, day)
-    clamped = _clamp(running, timezone, subscription)
+    clamped = _clamp(running, timezone, subscription, whole_days=True)
     return EntrySpec(
         invoicing_reason="subscription_terminating",
         boundary=subscription.terminated_at.isoformat(),
@@ -146,4 +159,23 @@ def terminating(subscription: Subscription, plan: Plan, timezone: str) -> EntryS
         plan_fee=None if plan.pay_in_advance else clamped,
         charges=_clamp(charges, timezone, subscription),
         commitment=clamped,
+    )
+
+
+def closing(
+    ended: EntrySpec, plan: Plan, terminated_at: datetime, *, periodic: bool = False
+) -> EntrySpec:
+    """The termination bill of a subscription ended on billing day `ended.billing_date`
+    before that day was billed: the period that ended (its charges, and its plan fee if
+    paid in arrears), not the one that begins, which it never used (Lago's
+    TerminatedDatesService). With `periodic` (no termination invoice wanted) it stays
+    that day's periodic bill."""
+    plan_fee = None if plan.pay_in_advance else ended.plan_fee
+    if periodic:
+        return replace(ended, plan_fee=plan_fee)
+    return replace(
+        ended,
+        invoicing_reason="subscription_terminating",
+        boundary=terminated_at.isoformat(),
+        plan_fee=plan_fee,
     )

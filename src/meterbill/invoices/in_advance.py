@@ -173,7 +173,10 @@ def event_increment(
         previous = before.get(key)
         if previous is not None and previous.events_count == bucket.events_count:
             continue
-        old = previous.amount.amount if previous and previous.amount else ZERO
+        # Nothing before the event (no units, no event): nothing was charged, not even a
+        # first range's flat amount, which the event's own fee then carries (Lago's).
+        charged_before = previous is not None and (previous.units or previous.events_count)
+        old = previous.amount.amount if charged_before and previous and previous.amount else ZERO
         new = bucket.amount.amount if bucket.amount else ZERO
         added = max(new - old, ZERO)
         if charge.prorated and not (metric.recurring and metric.aggregation_type == "sum_agg"):

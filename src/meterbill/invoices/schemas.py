@@ -109,16 +109,21 @@ def fee_object(
 
 def billing_period_object(entry: InvoiceSubscription, subscription: Subscription) -> dict[str, Any]:
     # Every entry shows both ranges, as Lago's do; an entry that bills only one of
-    # them shows it for both.
+    # them shows it for both, except that charges never begin before the subscription
+    # did (the plan fee's range begins at the local start of its start day).
     plan_from = entry.from_datetime or entry.charges_from_datetime
     plan_to = entry.to_datetime or entry.charges_to_datetime
+    charges_from = entry.charges_from_datetime
+    if charges_from is None and plan_from is not None:
+        started = subscription.started_at
+        charges_from = max(plan_from, started) if started is not None else plan_from
     return {
         "lago_subscription_id": str(subscription.id),
         "external_subscription_id": subscription.external_id,
         "lago_plan_id": str(subscription.plan_id),
         "subscription_from_datetime": iso_seconds(plan_from),
         "subscription_to_datetime": iso_seconds(plan_to),
-        "charges_from_datetime": iso_seconds(entry.charges_from_datetime or plan_from),
+        "charges_from_datetime": iso_seconds(charges_from),
         "charges_to_datetime": iso_seconds(entry.charges_to_datetime or plan_to),
         "fixed_charges_from_datetime": iso_seconds(plan_from),
         "fixed_charges_to_datetime": iso_seconds(plan_to),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -173,6 +173,40 @@ def finalize_invoice(
     failures.clear_errors(session, invoice)
     session.refresh(invoice)
     return invoice
+
+
+def redate_drafts(session: Session, customer: Customer, now: datetime) -> list[Invoice]:
+    """After the customer's grace period or issuing-date settings changed: its draft
+    subscription invoices are dated again from their billing day, and those whose grace
+    period is now over are finalized (Lago's UpdateInvoiceIssuingDateSettingsService).
+    Returns the drafts finalized."""
+    organization = session.get(Organization, customer.organization_id)
+    assert organization is not None
+    grace = lifecycle.grace_period(customer, organization)
+    term = lifecycle.net_payment_term(customer, organization)
+    today = local_date(now, applicable_timezone(customer, organization))
+    drafts = session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer.id,
+            Invoice.status == "draft",
+            Invoice.invoice_type == "subscription",
+        )
+        .order_by(Invoice.billing_date, Invoice.created_at, Invoice.id)
+        .with_for_update()
+    ).all()
+    finalized = []
+    for invoice in drafts:
+        issuing = lifecycle.subscription_issuing_date(invoice.billing_date, customer, grace)
+        invoice.issuing_date = issuing
+        invoice.net_payment_term = term
+        invoice.payment_due_date = issuing + timedelta(days=term)
+        invoice.expected_finalization_date = invoice.billing_date + timedelta(days=grace)
+        invoice.updated_at = now
+        if invoice.expected_finalization_date <= today:
+            lifecycle.finalize(session, invoice, now, today=today)
+            finalized.append(invoice)
+    return finalized
 
 
 def retry_invoice(

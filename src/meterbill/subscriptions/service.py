@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
@@ -124,9 +124,9 @@ def create_subscription(
         session.flush()
         return pending
 
-    starts_later = local_date(subscription_at, timezone_of(session, customer)) > local_date(
-        now, timezone_of(session, customer)
-    )
+    timezone = timezone_of(session, customer)
+    starts_later = local_date(subscription_at, timezone) > local_date(now, timezone)
+    started_at = _started_at(session, customer.id, data.external_id, subscription_at)
     subscription = Subscription(
         id=uuid.uuid4(),
         organization_id=organization_id,
@@ -135,16 +135,38 @@ def create_subscription(
         external_id=data.external_id,
         status="pending" if starts_later else "active",
         subscription_at=subscription_at,
-        started_at=None if starts_later else subscription_at,
+        started_at=None if starts_later else started_at,
         created_at=now,
         updated_at=now,
         **{"billing_time": "calendar", "on_termination_invoice": "generate", **columns},
     )
     session.add(subscription)
     flush_unique(session, "external_id")
-    if subscription.status == "active":
+    if subscription.status == "active" and local_date(subscription_at, timezone) == local_date(
+        now, timezone
+    ):
+        # Starting today: a plan paid in advance bills its first period now. A back-dated
+        # start bills nothing now: the next billing day bills from it (Lago's
+        # handle_past_subscription).
         bill_started(session, subscription, now)
     return subscription
+
+
+def _started_at(
+    session: Session, customer_id: uuid.UUID, external_id: str, subscription_at: datetime
+) -> datetime:
+    """A back-dated start, but not before the last termination of the same external id
+    that was invoiced: that invoice closed its window (Lago's CreateService
+    #started_at_for; one that skipped its invoice closed nothing)."""
+    closed = session.scalar(
+        select(func.max(Subscription.terminated_at)).where(
+            Subscription.customer_id == customer_id,
+            Subscription.external_id == external_id,
+            Subscription.status == "terminated",
+            Subscription.on_termination_invoice == "generate",
+        )
+    )
+    return subscription_at if closed is None else max(subscription_at, closed)
 
 
 def _base_plan_id(session: Session, subscription: Subscription) -> uuid.UUID:
@@ -283,14 +305,21 @@ def terminate_subscription(
     if status not in ("active", "pending"):
         raise NotFound("subscription")
     if on_termination_credit_note not in (None, *TERMINATION_CREDIT_NOTES):
-        raise ValidationFailed.single("on_termination_credit_note", "value_is_invalid")
+        raise ValidationFailed.single("on_termination_credit_note", "invalid_value")
     if on_termination_invoice not in (None, *TERMINATION_INVOICES):
-        raise ValidationFailed.single("on_termination_invoice", "value_is_invalid")
+        raise ValidationFailed.single("on_termination_invoice", "invalid_value")
     subscription = find_subscription(session, organization_id, external_id, status)
-    if on_termination_credit_note is not None:
-        subscription.on_termination_credit_note = on_termination_credit_note
-    if on_termination_invoice is not None:
-        subscription.on_termination_invoice = on_termination_invoice
+    if subscription.status == "active":
+        # A pending one is only canceled: it keeps no option (Lago's TerminateService).
+        plan = session.get(Plan, subscription.plan_id)
+        assert plan is not None
+        if plan.pay_in_advance:
+            # Only a plan paid in advance has unused days to give back; by default, credit.
+            subscription.on_termination_credit_note = (
+                on_termination_credit_note or subscription.on_termination_credit_note or "credit"
+            )
+        if on_termination_invoice is not None:
+            subscription.on_termination_invoice = on_termination_invoice
     terminate(session, subscription, now)
     session.flush()
     return subscription

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -275,10 +275,14 @@ def usage_in_period(
     apply_taxes: bool = True,
     charge_filter: Callable[[Charge], bool] | None = None,
     known_taxes: TaxFallback | None = None,
+    active_until: date | None = None,
 ) -> CurrentUsage:
     """Every charge of `plan` (those `charge_filter` keeps) priced over `period`.
 
-    The current usage endpoint and the invoices both price usage here.
+    The current usage endpoint and the invoices both price usage here. The level a
+    prorated recurring sum carries into the period counts for the days the subscription
+    is active in it: to the period's end, or to the day `period` ends (a termination),
+    or to `active_until` (an upgrade's eve: the new plan bills the upgrade day).
     """
     organization_id = customer.organization_id
     window = Window(
@@ -290,7 +294,10 @@ def usage_in_period(
     )
     all_charges, metrics = plan_charges(session, plan.id)
     charges = [charge for charge in all_charges if charge_filter is None or charge_filter(charge)]
-    active_days = (period.period.end - local_date(period.start, timezone)).days + 1
+    last_active = min(period.period.end, local_date(period.end, timezone))
+    if active_until is not None:
+        last_active = min(last_active, active_until)
+    active_days = max((last_active - local_date(period.start, timezone)).days + 1, 0)
     # `known_taxes`: the caller read the fallback taxes and no charge has its own.
     if not apply_taxes:
         rates: dict[uuid.UUID, Decimal] = {}

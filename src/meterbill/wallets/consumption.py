@@ -20,7 +20,7 @@ from meterbill.core.rehearsal import for_update
 from meterbill.invoices.building import BuiltFee
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.run import lock_for_numbering
-from meterbill.wallets.allocation import Payer, allocate, buckets_of
+from meterbill.wallets.allocation import Bucket, Payer, allocate, buckets_of
 from meterbill.wallets.models import Wallet, WalletTarget
 from meterbill.wallets.transactions import TopUp, credit_balance, new_transaction
 
@@ -117,6 +117,13 @@ def apply_prepaid_credits(
     buckets = buckets_of(
         (item.fee.fee_type, item.metric_id, fee_cap_cents(item.fee)) for item in built
     )
+    # The fees' rounded caps can add up to less than the invoice's total, whose taxes
+    # are rounded once over all fees (8 fees of 1 cent + 0.4 tax: 8 cents of caps, 11 of
+    # total): a wallet for every fee pays those rounding cents too, at most one a fee
+    # (Lago caps at the total only).
+    rest = min(invoice.total_amount_cents - sum(bucket.cents for bucket in buckets), len(built))
+    if rest > 0:
+        buckets.append(Bucket(fee_type="", metric_id=None, cents=rest))
     paid = allocate(buckets, holders, invoice.total_amount_cents)
     total = 0
     for wallet in wallets:
