@@ -9,8 +9,9 @@ from sqlalchemy import select
 from meterbill.core.db import Database
 from meterbill.coupons.models import AppliedCoupon
 from meterbill.customers.models import Customer
+from meterbill.invoices import billing as billing_module
 from meterbill.invoices.models import Invoice
-from tests.conftest import Org
+from tests.conftest import Org, make_org
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.wallets import Wallets
 
@@ -77,3 +78,23 @@ def test_missed_months_billed_in_one_batch_spend_a_wallet_once(
     assert wallets.balance(wallet) == 0
     assert [t.amount_cents for t in wallets.transactions(wallet)
             if t.transaction_status == "invoiced"] == [4_900, 1_100]  # fmt: skip
+
+
+def test_a_customers_subscriptions_stay_in_one_batch_and_on_one_invoice(
+    fresh: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With batches of 3, subscriptions two by two would straddle a batch boundary
+    (whatever the customers' order): each customer still gets one invoice for both.
+    (The CI run found it: other tests' subscriptions moved a boundary between two.)"""
+    monkeypatch.setattr(billing_module, "BATCH", 3)
+    billing = Billing(fresh, make_org(fresh))
+    billing.plan("p", [], amount_cents=1_000)
+    for customer in ("a", "b", "c"):
+        billing.customer(customer, timezone="UTC")
+        for n in (1, 2):
+            billing.subscribe(customer, "p", f"{customer}{n}", utc(2024, 1, 1))
+    billing.tick(utc(2024, 2, 1, 1))
+    invoices = billing.invoices()
+    assert sorted(invoice.customer for invoice in invoices) == ["a", "b", "c"]
+    assert [len(invoice.periods) for invoice in invoices] == [2, 2, 2]
+    assert [invoice.fees_amount_cents for invoice in invoices] == [2_000, 2_000, 2_000]

@@ -214,16 +214,24 @@ def _last_boundaries(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, 
 
 
 def _due_batches(db: Transactions, scope: Scope | None) -> Iterator[list[uuid.UUID]]:
+    """Batches of about BATCH subscriptions that never split a customer: a customer's
+    subscriptions due on one day are billed on one invoice, so they go together."""
     with db.transaction(write=False) as session:
-        ids = list(
-            session.scalars(
-                select(Subscription.id)
-                .where(Subscription.status == "active", within_subscriptions(scope, Subscription))
-                .order_by(Subscription.customer_id, Subscription.id)
-            )
-        )
-    for index in range(0, len(ids), BATCH):
-        yield ids[index : index + BATCH]
+        rows = session.execute(
+            select(Subscription.customer_id, Subscription.id)
+            .where(Subscription.status == "active", within_subscriptions(scope, Subscription))
+            .order_by(Subscription.customer_id, Subscription.id)
+        ).all()
+    batch: list[uuid.UUID] = []
+    previous = None
+    for customer_id, subscription_id in rows:
+        if len(batch) >= BATCH and customer_id != previous:
+            yield batch
+            batch = []
+        batch.append(subscription_id)
+        previous = customer_id
+    if batch:
+        yield batch
 
 
 def _claim_with_owners(
