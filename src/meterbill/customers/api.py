@@ -15,8 +15,8 @@ from meterbill.core.validation import root_object
 from meterbill.customers import deletion, service
 from meterbill.customers.filters import parse_filters
 from meterbill.customers.models import Customer
+from meterbill.customers.saving import save_customer
 from meterbill.customers.schemas import customer_object, parse_customer
-from meterbill.invoices import service as invoices
 from meterbill.organizations.service import get_organization
 from meterbill.taxes.schemas import tax_object
 
@@ -51,20 +51,11 @@ def embedded_customers(
     return {customer.id: body for customer, body in zip(customers, rendered, strict=True)}
 
 
-# Settings that date a subscription invoice: changing one dates the drafts again.
-DRAFT_DATING = frozenset({
-    "invoice_grace_period", "net_payment_term",
-    "subscription_invoice_issuing_date_anchor", "subscription_invoice_issuing_date_adjustment",
-})  # fmt: skip
-
-
 @router.post("/customers")
 def upsert_customer(ctx: Context, body: JsonBody) -> JsonResponse:
     data = parse_customer(root_object(body, "customer"))
     with ctx.db.transaction() as session:
-        customer, created = service.upsert_customer(session, ctx.organization_id, data, ctx.now)
-        if not created and DRAFT_DATING.intersection(data.columns):
-            invoices.redate_drafts(session, customer, ctx.now)
+        customer = save_customer(session, ctx.organization_id, data, ctx.now)
         return ok({"customer": render_customers(session, [customer], full=True)[0]})
 
 
