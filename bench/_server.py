@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from tempfile import TemporaryFile
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -33,6 +36,47 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wait_until_up(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{base}/health")
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextmanager
+def served_by_make(database_url: str, workers: int | None = None) -> Iterator[str]:
+    """The server exactly as `make serve` starts it (its defaults: log level, processes),
+    on another port and database, with a known API key; its log goes to a file."""
+    port = free_port()
+    env = {**os.environ, "METERBILL_DATABASE_URL": database_url, "METERBILL_API_KEY": BENCH_KEY}
+    for name in ("METERBILL_WORKERS", "METERBILL_LOG_LEVEL"):
+        env.pop(name, None)
+    if workers is not None:
+        env["METERBILL_WORKERS"] = str(workers)
+    with TemporaryFile() as log:
+        process = subprocess.Popen(
+            ["make", "-s", "-C", str(ROOT), "serve", f"PORT={port}"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(base)
+            yield base
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            print(f"largest server process RSS {peak:.0f} MiB")
+
+
 @contextmanager
 def served(database_url: str, workers: int = 1) -> Iterator[str]:
     with served_process(database_url, workers) as (base, _process):
@@ -52,15 +96,7 @@ def served_process(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/health")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        _wait_until_up(base)
         yield base, process
     finally:
         process.terminate()

@@ -1,12 +1,13 @@
 """Event ingestion throughput: batches of 100 and single events, against the raw floor.
 
     .venv/bin/python bench/ingest.py [--sqlite] [--batches 400] [--singles 5000]
-        [--database-name NAME]
+        [--server-workers N] [--database-name NAME]
 
-Server (`meterbill serve`, one process) and load generator share this 2-core machine;
-the load comes from worker processes, each with its own keep-alive connections.
-The raw floor is a plain executemany of the same rows into the same table, in
-this process, in the same run.
+The server is started exactly as `make serve` starts it (its defaults: one process per
+core on PostgreSQL, one on SQLite; log level info), on a fresh database and another
+port. Server and load generator share this machine: wrk first (when installed), then
+Python client processes, each with its own keep-alive connections. The raw floor is a
+plain executemany of the same rows into the same table, in this process, in the same run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import BENCH_KEY, fresh_postgres, percentile, served
+from _server import BENCH_KEY, fresh_postgres, percentile, served_by_make
+
+from meterbill.serving import default_workers
 
 HEADERS = {"Authorization": f"Bearer {BENCH_KEY}"}
 
@@ -169,30 +172,36 @@ def run_wrk(base: str, batch: bool, seconds: int, connections: int) -> None:
 
 
 def bench(url: str, args: argparse.Namespace) -> None:
-    with served(url, args.server_workers) as base:
-        if shutil.which("wrk"):
+    processes = args.server_workers or default_workers(url)
+    print(f"server: `make serve`, {processes} process(es)")
+    with served_by_make(url, args.server_workers) as base:
+        wrk = shutil.which("wrk") is not None
+        if wrk:
             run_wrk(base, True, args.seconds, args.connections)
             run_wrk(base, False, args.seconds, args.connections)
         else:
-            print("wrk not found (apt-get install wrk): load from Python processes only")
-        elapsed, latencies = run_load(
-            _batch_worker, base, args.workers, args.batches // args.workers
-        )
-        events = len(latencies) * 100
-        print(f"batch ingestion: {events} events in {len(latencies)} requests of 100, "
-              f"{args.workers} client processes")  # fmt: skip
-        print(f"  throughput      {events / elapsed:10.0f} events/s")
-        print(f"  request p50     {percentile(latencies, 0.5) * 1000:10.1f} ms")
-        print(f"  request p99     {percentile(latencies, 0.99) * 1000:10.1f} ms")
-        elapsed, latencies = run_load(
-            _single_worker, base, args.workers, args.singles // args.workers
-        )
-        print(f"single-event ingestion: {len(latencies)} requests, {args.workers} client processes")
-        print(f"  throughput      {len(latencies) / elapsed:10.0f} requests/s")
-        print(f"  latency p50     {percentile(latencies, 0.5) * 1000:10.1f} ms")
-        print(f"  latency p99     {percentile(latencies, 0.99) * 1000:10.1f} ms")
+            print("wrk not found (apt-get install wrk): load from Python processes")
+        if not wrk or args.python_clients:
+            python_load(base, args)
     floor = raw_floor(url, args.batches * 100 // 4)
     print(f"raw floor (executemany, 100 rows per transaction): {floor:10.0f} events/s")
+
+
+def python_load(base: str, args: argparse.Namespace) -> None:
+    """Load from Python client processes: on a small machine they cost the server more
+    CPU than wrk does, so their figures are lower."""
+    elapsed, latencies = run_load(_batch_worker, base, args.workers, args.batches // args.workers)
+    events = len(latencies) * 100
+    print(f"batch ingestion: {events} events in {len(latencies)} requests of 100, "
+          f"{args.workers} client processes")  # fmt: skip
+    print(f"  throughput      {events / elapsed:10.0f} events/s")
+    print(f"  request p50     {percentile(latencies, 0.5) * 1000:10.1f} ms")
+    print(f"  request p99     {percentile(latencies, 0.99) * 1000:10.1f} ms")
+    elapsed, latencies = run_load(_single_worker, base, args.workers, args.singles // args.workers)
+    print(f"single-event ingestion: {len(latencies)} requests, {args.workers} client processes")
+    print(f"  throughput      {len(latencies) / elapsed:10.0f} requests/s")
+    print(f"  latency p50     {percentile(latencies, 0.5) * 1000:10.1f} ms")
+    print(f"  latency p99     {percentile(latencies, 0.99) * 1000:10.1f} ms")
 
 
 def main() -> None:
@@ -201,7 +210,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=400)
     parser.add_argument("--singles", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=4, help="Python load processes")
-    parser.add_argument("--server-workers", type=int, default=1, help="meterbill processes")
+    parser.add_argument(
+        "--python-clients", action="store_true", help="also load from Python, after wrk"
+    )
+    parser.add_argument(
+        "--server-workers", type=int, default=None, help="meterbill processes (default: serve's)"
+    )
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration per test")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
+from meterbill import serving
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
 from meterbill.migrations.runner import upgrade
@@ -33,7 +33,11 @@ def serve(
         bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")
     ] = True,
     workers: Annotated[
-        int | None, typer.Option(help="Server processes (default METERBILL_WORKERS, 1).")
+        int | None,
+        typer.Option(
+            help="Server processes (default METERBILL_WORKERS, else one per core up to 4 on "
+            "PostgreSQL, one on SQLite)."
+        ),
     ] = None,
 ) -> None:
     """Serve the API on HOST:PORT."""
@@ -47,14 +51,12 @@ def serve(
     db = Database(settings.database_url, pool_size=1)
     bootstrap(db, settings)
     db.dispose()
-    # Each worker process builds its own app from the same METERBILL_* environment.
-    uvicorn.run(
-        "meterbill.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
+    # Each server process builds its own app from the same METERBILL_* environment.
+    serving.serve(
+        host or settings.host,
+        port or settings.port,
+        workers or settings.workers or serving.default_workers(settings.database_url),
+        settings.log_level,
     )
 
 

@@ -13,8 +13,9 @@ class Settings(BaseSettings):
     org_name: str = "Default organization"
     host: str = "127.0.0.1"
     port: int = 3000
-    # Server processes for `meterbill serve`; state lives in the database only.
-    workers: int = 1
+    # Server processes for `meterbill serve` (state lives in the database only); unset:
+    # one per core on PostgreSQL (serving.default_workers), one on SQLite.
+    workers: int | None = None
     # A pool large enough for the server's worker threads; PostgreSQL only.
     db_pool_size: int = 20
     log_level: str = "info"

@@ -21,7 +21,7 @@ from meterbill.events.group_commit import Outcome, Pending, commit
 from meterbill.events.models import Event
 from meterbill.events.schemas import EventInput
 from meterbill.usage.aggregation import MetricSpec, Window, aggregate
-from tests.conftest import Org
+from tests.conftest import Org, make_org
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
 AT = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -86,3 +86,36 @@ def test_a_failing_database_is_an_error_not_a_refusal(fresh: Database, org: Org)
     for request in group:
         with pytest.raises(DBAPIError):
             request.result.result()
+
+
+def test_one_statement_for_the_group_keeps_batches_all_or_nothing(
+    database: Database, org: Org
+) -> None:
+    """The group goes in as one statement; a batch that turns out partly stored already
+    is refused whole (the group is done again batch by batch), one stored whole is refused
+    as it is, and neither disturbs the other requests, of either organization."""
+    other_org = make_org(database)
+    commit(database, [pending(org.id, event("old1", gb=100), event("old2", gb=200), atomic=True)])
+    group = [
+        pending(org.id, event("n1", gb=1), event("n2", gb=2), atomic=True),
+        pending(org.id, event("old1", gb=7), event("old2", gb=7), atomic=True),  # a retry
+        pending(org.id, event("p1", gb=9), event("old2", gb=9), event("p2", gb=9), atomic=True),
+        pending(other_org.id, event("old1", gb=3)),  # another organization's key space
+        pending(org.id, event("old1", gb=5)),
+        pending(org.id, event("s1", gb=4)),
+    ]
+    commit(database, group)
+
+    outcomes = [request.result.result() for request in group]
+    assert [[item.event.transaction_id for item in o.stored] for o in outcomes] == [
+        ["n1", "n2"], [], [], ["old1"], [], ["s1"],
+    ]  # fmt: skip
+    assert [o.duplicates for o in outcomes] == [set(), {0, 1}, {1}, set(), {0}, set()]
+    assert stored(database, org) == ["n1", "n2", "old1", "old2", "s1"]
+    assert stored(database, other_org) == ["old1"]
+    # Rollups count each stored event once: 100 + 200 + 1 + 2 + 4 gigabytes in 5 events.
+    window = Window(org.id, "sub", datetime(2024, 5, 1, tzinfo=UTC), NOW, 31)
+    with database.transaction(write=False) as session:
+        [count] = aggregate(session, window, MetricSpec("calls", "count_agg", None)).values()
+        [total] = aggregate(session, window, MetricSpec("calls", "sum_agg", "gb")).values()
+    assert (count.units, total.units, total.events_count) == (5, 307, 5)

@@ -22,7 +22,7 @@ from meterbill.core.pagination import PageRequest
 from meterbill.events import service
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.events.models import Event
-from meterbill.events.schemas import EventInput, event_object, parse_event
+from meterbill.events.schemas import EventInput, event_object, iso_seconds, parse_event
 from meterbill.usage import estimate
 
 router = APIRouter(prefix="/api/v1")
@@ -84,9 +84,14 @@ async def create_batch(ctx: AsyncContext, body: RawJsonBody, request: Request) -
         raise ValidationFailed(
             {str(index): service.DUPLICATE for index in sorted(outcome.duplicates)}
         )
-    stored = outcome.stored
+    created = iso_seconds(ctx.now)
     return ok(
-        {"events": [event_object(item.lago_id, item.event, item.created_at) for item in stored]}
+        {
+            "events": [
+                event_object(item.lago_id, item.event, item.created_at, created)
+                for item in outcome.stored
+            ]
+        }
     )
 
 

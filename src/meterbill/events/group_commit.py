@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
 from meterbill.events.schemas import EventInput
-from meterbill.events.service import StoredEvent, database_refusal, insert_events
+from meterbill.events.service import (
+    EventKey,
+    NewEvent,
+    StoredEvent,
+    database_refusal,
+    insert_events,
+    insert_many,
+)
 
 logger = logging.getLogger("meterbill")
 MAX_GROUP_EVENTS = 2000
@@ -119,6 +126,11 @@ class GroupCommitter:
             commit(self.db, group)
 
 
+class PartlyDuplicate(Exception):
+    """A batch of the group met a stored duplicate after some of its events were inserted:
+    the group is done again with a savepoint per batch."""
+
+
 def commit(db: Database, group: list[Pending]) -> None:
     """Insert the group's events in one transaction and answer every request.
 
@@ -126,8 +138,12 @@ def commit(db: Database, group: list[Pending]) -> None:
     alone gets an error.
     """
     try:
-        with db.transaction() as session:
-            outcomes = _insert_group(session, group)
+        try:
+            with db.transaction() as session:
+                outcomes = _insert_group(session, group)
+        except PartlyDuplicate:
+            with db.transaction() as session:
+                outcomes = _insert_group_by_batch(session, group)
     except Exception as exc:  # every waiting request must get an answer
         if len(group) == 1:
             _fail(group[0], exc)
@@ -157,21 +173,54 @@ def _fail(request: Pending, error: Exception) -> None:
         request.result.set_exception(refusal)
 
 
+def _keys(request: Pending) -> list[EventKey]:
+    return [
+        (request.organization_id, event.external_subscription_id, event.transaction_id)
+        for event in request.events
+    ]
+
+
 def _insert_group(session: Session, group: list[Pending]) -> list[Outcome]:
+    """Every request's events in one statement (the usual case: nothing is a duplicate).
+
+    A transaction id met twice in the group goes to the first request that sent it. A
+    batch whose events are all stored already (a client's retry) is refused as it is; one
+    that is only partly stored raises PartlyDuplicate, since its new events were inserted
+    and a batch is all or nothing.
+    """
+    outcomes: list[Outcome | None] = [None] * len(group)
+    taken: set[EventKey] = set()
+    items: list[NewEvent] = []
+    slices: dict[int, tuple[int, int]] = {}
+    for position, request in enumerate(group):
+        request_keys = _keys(request)
+        clashes = {index for index, key in enumerate(request_keys) if key in taken}
+        if clashes:
+            outcomes[position] = Outcome(duplicates=clashes)
+            continue
+        taken.update(request_keys)
+        slices[position] = (len(items), len(items) + len(request.events))
+        items.extend(NewEvent(request.organization_id, e, request.now) for e in request.events)
+    stored, duplicates = insert_many(session, items)
+    for position, (start, stop) in slices.items():
+        refused = {index - start for index in duplicates if start <= index < stop}
+        if not refused:
+            outcomes[position] = Outcome(stored=stored[start:stop])
+        elif len(refused) == stop - start:
+            outcomes[position] = Outcome(duplicates=refused)
+        else:
+            raise PartlyDuplicate
+    return [outcome or Outcome() for outcome in outcomes]
+
+
+def _insert_group_by_batch(session: Session, group: list[Pending]) -> list[Outcome]:
     """Batches one by one under savepoints; single events together, one insert per organization."""
     outcomes: list[Outcome | None] = [None] * len(group)
-    taken: set[tuple[uuid.UUID, str, str]] = set()
-
-    def keys(request: Pending) -> list[tuple[uuid.UUID, str, str]]:
-        return [
-            (request.organization_id, event.external_subscription_id, event.transaction_id)
-            for event in request.events
-        ]
-
+    taken: set[EventKey] = set()
     for position, request in enumerate(group):
         if not request.atomic:
             continue
-        request_keys = keys(request)
+        request_keys = _keys(request)
         clashes = {index for index, key in enumerate(request_keys) if key in taken}
         if clashes:
             outcomes[position] = Outcome(duplicates=clashes)
@@ -187,26 +236,23 @@ def _insert_group(session: Session, group: list[Pending]) -> list[Outcome]:
         taken.update(request_keys)
         outcomes[position] = Outcome(stored=stored)
 
-    singles: dict[uuid.UUID, list[int]] = {}
+    singles: list[int] = []
     for position, request in enumerate(group):
         if request.atomic:
             continue
-        [key] = keys(request)
+        [key] = _keys(request)
         if key in taken:
             # The same transaction earlier in this group: the first one wins.
             outcomes[position] = Outcome(duplicates={0})
             continue
         taken.add(key)
-        singles.setdefault(request.organization_id, []).append(position)
-    for organization_id, positions in singles.items():
-        stored, duplicates = insert_events(
-            session,
-            organization_id,
-            [group[position].events[0] for position in positions],
-            group[positions[0]].now,
+        singles.append(position)
+    stored, duplicates = insert_many(
+        session,
+        [NewEvent(group[p].organization_id, group[p].events[0], group[p].now) for p in singles],
+    )
+    for index, position in enumerate(singles):
+        outcomes[position] = (
+            Outcome(duplicates={0}) if index in duplicates else Outcome(stored=[stored[index]])
         )
-        for index, position in enumerate(positions):
-            outcomes[position] = (
-                Outcome(duplicates={0}) if index in duplicates else Outcome(stored=[stored[index]])
-            )
     return [outcome or Outcome() for outcome in outcomes]

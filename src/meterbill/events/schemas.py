@@ -205,12 +205,24 @@ def parse_event(data: Any, now: datetime) -> tuple[EventInput | None, dict[str, 
 
 
 def iso_millis(value: datetime) -> str:
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
+    # isoformat is several times cheaper than strftime, and this runs for every event
+    # of every answer; event timestamps lie in years 1970 to 9999, so the width is fixed.
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
-def event_object(lago_id: str, event: EventInput, created_at: datetime) -> dict[str, Any]:
+def iso_seconds(value: datetime) -> str:
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="seconds")[:19] + "Z"
+
+
+def event_object(
+    lago_id: str, event: EventInput, created_at: datetime, created: str | None = None
+) -> dict[str, Any]:
+    """Lago's event object; `created`, when given, is `created_at` already written (a
+    batch's events share it)."""
     return {
         "lago_id": lago_id,
         "transaction_id": event.transaction_id,
@@ -225,5 +237,5 @@ def event_object(lago_id: str, event: EventInput, created_at: datetime) -> dict[
         "properties": event.properties,
         "lago_subscription_id": None,
         "external_subscription_id": event.external_subscription_id,
-        "created_at": created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": created or iso_seconds(created_at),
     }
