@@ -330,7 +330,9 @@ def _fees_of_charge(
             charge.min_amount_cents, used, used_precise, full.days, billed_days, ctx.currency
         )
         if true_up is not None:
-            parent = fees[0].fee if fees else None
+            parent = _true_up_parent(
+                ctx, subscription, plan, charge, metric, usage, bounds, properties, fees
+            )
             fee = ctx.new_fee(
                 **_charge_item(subscription, charge, metric),
                 true_up_parent_fee_id=parent.id if parent else None,
@@ -349,6 +351,33 @@ def _fees_of_charge(
             )
             fees.append(BuiltFee(fee, taxes, metric.id, base_plan))
     return fees
+
+
+def _true_up_parent(
+    ctx: BillingContext,
+    subscription: Subscription,
+    plan: Plan,
+    charge: Charge,
+    metric: BillableMetric,
+    usage: ChargeUsage,
+    bounds: tuple[datetime, datetime],
+    properties: dict[str, Any],
+    fees: list[BuiltFee],
+) -> Fee | None:
+    """The fee a spending minimum's true-up hangs on: as in Lago, the charge's unfiltered
+    fee, kept on the invoice even when it is zero (the usage all went to filters, or there
+    was none) so that the true-up always has its parent line."""
+    for item in fees:
+        if item.fee.charge_filter_id is None:
+            return item.fee
+    unfiltered = next((bucket for bucket in usage.buckets if bucket.filter_id is None), None)
+    if unfiltered is None:
+        return fees[0].fee if fees else None
+    built = charge_fee(
+        ctx, subscription, plan, charge, metric, usage.group_keys, unfiltered, bounds, properties
+    )
+    fees.insert(0, built)
+    return built.fee
 
 
 def _plain(details: dict[str, Any]) -> dict[str, Any]:
