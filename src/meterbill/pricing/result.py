@@ -36,6 +36,10 @@ class Usage:
     # Unprorated total of a prorated charge: volume picks its tier with it and most models
     # divide by it for unit_amount, while `units` (prorated) is what gets priced.
     full_units: Decimal | None = None
+    # A prorated charge's usage as it built up: (full units, prorated units) of each step
+    # in time order, the level carried into the period first. Only prorated graduated
+    # reads them: each step's units fall in the tiers its running total crosses.
+    prorated_steps: Sequence[tuple[Decimal, Decimal]] | None = None
 
     def __post_init__(self) -> None:
         # Frozen: normalise once, here, so every model can rely on Decimals and a tuple.
@@ -48,6 +52,12 @@ class Usage:
         if self.event_values is not None:
             values = tuple(_exact(value, "event value") for value in self.event_values)
             set_(self, "event_values", values)
+        if self.prorated_steps is not None:
+            steps = tuple(
+                (_exact(full, "step units"), _exact(prorated, "step prorated units"))
+                for full, prorated in self.prorated_steps
+            )
+            set_(self, "prorated_steps", steps)
         if isinstance(self.events_count, bool) or not isinstance(self.events_count, int):
             raise TypeError("events_count must be an int")
 

@@ -373,12 +373,14 @@ def price_charge(
     for (filter_id, group), bucket in sorted(
         aggregated.items(), key=lambda item: (item[0][0] or "", [g or "" for g in item[0][1]])
     ):
+        proration = prorated.get((filter_id, group))
         amount = pricing.compute(
             charge.charge_model,
             properties_of.get(filter_id, charge.properties),
             pricing.Usage(
-                units=prorated.get((filter_id, group), bucket.units),
-                full_units=bucket.units if (filter_id, group) in prorated else None,
+                units=proration.units if proration else bucket.units,
+                full_units=bucket.units if proration else None,
+                prorated_steps=proration.steps if proration else None,
                 events_count=bucket.events_count,
                 event_values=extra.values.get((filter_id, group)) if extra.values else None,
                 precise_total_amount_cents=extra.amounts.get((filter_id, group), Decimal(0)),
@@ -398,6 +400,15 @@ def price_charge(
     return usage
 
 
+@dataclass(frozen=True)
+class Proration:
+    """A prorated bucket: the units it is priced on, and how they built up."""
+
+    units: Decimal
+    # (full, prorated) units of the carried level, then of each day's additions in order.
+    steps: list[tuple[Decimal, Decimal]]
+
+
 def _prorated_units(
     session: Session,
     window: Window,
@@ -407,7 +418,7 @@ def _prorated_units(
     aggregated: dict[BucketKey, BucketUsage],
     timezone: str,
     active_days: int,
-) -> dict[BucketKey, Decimal]:
+) -> dict[BucketKey, Proration]:
     """Units a prorated recurring sum is priced on (the shown units stay unprorated).
 
     The level carried from earlier periods counts for the days the subscription is
@@ -418,13 +429,18 @@ def _prorated_units(
     last_day = local_date(window.end, timezone)
     result = {}
     for key, usage in aggregated.items():
-        added = daily.get(key, [])
+        added = sorted(daily.get(key, []))
         in_period = sum((value for _day, value in added), Decimal(0))
         carried = usage.units - in_period
-        weighted = carried * Decimal(active_days) + sum(
-            (value * Decimal((last_day - day).days + 1) for day, value in added), Decimal(0)
-        )
-        result[key] = (weighted / duration).quantize(Decimal("0.00001"), rounding=ROUND_CEILING)
+        # Each step's units times the days they count for.
+        weighted = [(carried, carried * Decimal(active_days))] + [
+            (value, value * Decimal((last_day - day).days + 1)) for day, value in added
+        ]
+        # Divided once, so that the ceiling sees the exact quotient.
+        total = sum((unit_days for _full, unit_days in weighted), Decimal(0)) / duration
+        units = total.quantize(Decimal("0.00001"), rounding=ROUND_CEILING)
+        steps = [(full, unit_days / duration) for full, unit_days in weighted]
+        result[key] = Proration(units, steps)
     return result
 
 
