@@ -382,7 +382,9 @@ def price_charge(
                 full_units=bucket.units if proration else None,
                 prorated_steps=proration.steps if proration else None,
                 events_count=bucket.events_count,
-                event_values=extra.values.get((filter_id, group)) if extra.values else None,
+                event_values=extra.values.get((filter_id, group), [])
+                if extra.read_values
+                else None,
                 precise_total_amount_cents=extra.amounts.get((filter_id, group), Decimal(0)),
                 currency=currency,
             ),
@@ -448,6 +450,9 @@ def _prorated_units(
 class _ModelInputs:
     values: dict[BucketKey, list[Decimal]] = field(default_factory=dict)
     amounts: dict[BucketKey, Decimal] = field(default_factory=dict)
+    # Whether `values` were read: a bucket missing from them then has no event values
+    # (a recurring level carried without events this period), not count-like ones.
+    read_values: bool = False
 
 
 def _model_inputs(
@@ -468,4 +473,5 @@ def _model_inputs(
     )
     if needs_values:
         inputs.values = event_values(session, window, spec, filters, group_keys)
+        inputs.read_values = True
     return inputs
