@@ -159,3 +159,12 @@ def test_upgrade(database: Database, org: Org) -> None:
         ("charge", 26_742), ("subscription", 45)]  # fmt: skip
     assert november.total_amount_cents == 26_742 + 45
     assert usage(billing, utc(2023, 11, 5)) == (41_000, 41_000, "95.0")
+
+
+def test_a_tier_reached_within_a_day_keeps_its_flat_amount(database: Database, org: Org) -> None:
+    billing = start(database, org, THREE_TIERS, utc(2023, 9, 1))
+    # Up to 10 (tier 2) and back to 2 on one day: tier 2's flat 50 stays, as Lago walks
+    # event by event; the units priced are the day's net 2, for 21 of 30 days.
+    billing.events("sub", "m", (utc(2023, 9, 10), {"amount": "10"}),
+                   (utc(2023, 9, 10, 1), {"amount": "-8"}))  # fmt: skip
+    assert usage(billing, utc(2023, 9, 10, 2)) == (16_400, 16_400, "2.0")

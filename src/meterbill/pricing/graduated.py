@@ -101,6 +101,8 @@ def _prorated(tiers: Sequence[Tier], usage: Usage) -> ChargeAmount:
                 priced[index] += sign * (top - bottom) * ratio * tier.price
         position += full
         peak = max(peak, position)
+    if usage.peak_units is not None:
+        peak = max(peak, usage.peak_units)
     # The full units each tier holds at the end (the tiers reached come first, in order).
     held = [units for _tier, units in tier_units(tiers, max(position, ZERO))]
     details = []

@@ -40,6 +40,10 @@ class Usage:
     # in time order, the level carried into the period first. Only prorated graduated
     # reads them: each step's units fall in the tiers its running total crosses.
     prorated_steps: Sequence[tuple[Decimal, Decimal]] | None = None
+    # The highest running total of those units, event by event (a day's steps net out
+    # what rose and fell within it): prorated graduated adds the flat amount of every
+    # tier it reached.
+    peak_units: Decimal | None = None
 
     def __post_init__(self) -> None:
         # Frozen: normalise once, here, so every model can rely on Decimals and a tuple.
@@ -49,6 +53,8 @@ class Usage:
         set_(self, "precise_total_amount_cents", amount)
         if self.full_units is not None:
             set_(self, "full_units", _exact(self.full_units, "full_units"))
+        if self.peak_units is not None:
+            set_(self, "peak_units", _exact(self.peak_units, "peak_units"))
         if self.event_values is not None:
             values = tuple(_exact(value, "event value") for value in self.event_values)
             set_(self, "event_values", values)

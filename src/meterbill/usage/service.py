@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -369,6 +369,8 @@ def price_charge(
         if prorate and charge.prorated and metric.recurring and metric.aggregation_type == "sum_agg"
         else {}
     )
+    if prorated and charge.charge_model == "graduated":
+        _add_peaks(session, window, spec, filters, group_keys, prorated)
     usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys)
     for (filter_id, group), bucket in sorted(
         aggregated.items(), key=lambda item: (item[0][0] or "", [g or "" for g in item[0][1]])
@@ -381,6 +383,7 @@ def price_charge(
                 units=proration.units if proration else bucket.units,
                 full_units=bucket.units if proration else None,
                 prorated_steps=proration.steps if proration else None,
+                peak_units=proration.peak if proration else None,
                 events_count=bucket.events_count,
                 event_values=extra.values.get((filter_id, group), [])
                 if extra.read_values
@@ -409,6 +412,8 @@ class Proration:
     units: Decimal
     # (full, prorated) units of the carried level, then of each day's additions in order.
     steps: list[tuple[Decimal, Decimal]]
+    # The highest running total event by event, when the charge model needs it.
+    peak: Decimal | None = None
 
 
 def _prorated_units(
@@ -444,6 +449,26 @@ def _prorated_units(
         steps = [(full, unit_days / duration) for full, unit_days in weighted]
         result[key] = Proration(units, steps)
     return result
+
+
+def _add_peaks(
+    session: Session,
+    window: Window,
+    spec: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+    prorated: dict[BucketKey, Proration],
+) -> None:
+    """The highest running total of each prorated bucket, from the level carried in
+    through the period's events one by one (read in order, as percentage's free units)."""
+    values = event_values(session, window, spec, filters, group_keys)
+    for key, proration in list(prorated.items()):
+        running = proration.steps[0][0]
+        peak = max(running, Decimal(0))
+        for value in values.get(key, []):
+            running += value
+            peak = max(peak, running)
+        prorated[key] = replace(proration, peak=peak)
 
 
 @dataclass

@@ -55,3 +55,10 @@ def test_without_proration_it_is_plain_graduated(values: list[int]) -> None:
     total = D(sum(values))
     plain = compute("graduated", TIERS, Usage(total)).amount
     assert compute("graduated", TIERS, Usage(total, prorated_steps=steps)).amount == plain
+
+
+def test_the_peak_adds_the_flat_amounts_of_the_tiers_it_reached() -> None:
+    steps = [prorated(0, 30), prorated(2, 21)]
+    usage = Usage(D("1.4"), full_units=D(2), prorated_steps=steps, peak_units=D(16))
+    # Tiers 2 (50) and 3 (0) reached along the way.
+    assert compute("graduated", TIERS, usage).amount == D(100) + D(14) + D(50)
