@@ -6,8 +6,8 @@ each event and the invoices of the billing days, a termination and an upgrade.
 Each event's units fall in the tiers its running total crosses and are priced there at
 the share of the period left on the event's day; the level carried from earlier periods
 counts for the days the subscription is active; the flat amounts of the tiers ever
-reached are never prorated. (The spec's unique_count_agg half needs prorated unique
-counts, which meterbill does not have.)
+reached are never prorated. The spec's unique_count_agg half is in
+test_lago_prorated_graduated_unique.py.
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ read after each event.
 For pay-in-advance charges Lago's current usage shows what its running maximum of the
 period's usage has charged, so a sum or a count that goes down keeps its amount;
 meterbill prices the period's usage as it stands (README, "Deliberate differences": it
-keeps no running maximum). The units shown are the same. The specs' prorated unique
-counts are not here: meterbill does not prorate unique counts.
+keeps no running maximum). The units shown are the same.
 """
 
 from __future__ import annotations
@@ -92,3 +91,38 @@ def test_unique_count_in_advance(database: Database, org: Org) -> None:
     ]  # fmt: skip
     # Lago shows 100 after the removal too (one seat charged); meterbill shows 0 then.
     assert seen == [(100, "1.0"), (0, "0.0"), (100, "1.0")]
+
+
+def test_unique_count_in_advance_prorated_and_grouped(database: Database, org: Org) -> None:
+    charge = {"pay_in_advance": True, "prorated": True,
+              "properties": {"amount": "29", "grouped_by": KEYS}}  # fmt: skip
+    billing = start(database, org, "unique_count_agg", charge, {"sub": utc(2024, 2, 1)})
+    seen = [
+        # A removal of a value never added counts for nothing.
+        send_and_read(billing, "sub", utc(2024, 2, 1, 1),
+                      {"item_id": "001", "operation_type": "remove", **FEB_06}),
+        # Added on the 1st: all 29 days of February.
+        send_and_read(billing, "sub", utc(2024, 2, 1, 1, 0, 10),
+                      {"item_id": "001", "operation_type": "add", **FEB_06}),
+        send_and_read(billing, "sub", utc(2024, 2, 2, 1),
+                      {"item_id": "001", "operation_type": "add", **FEB_06}),
+        # Removed on the 3rd: 3 days. Lago keeps showing the 2,900 charged.
+        send_and_read(billing, "sub", utc(2024, 2, 3, 1),
+                      {"item_id": "001", "operation_type": "remove", **FEB_06}),
+    ]  # fmt: skip
+    assert seen == [(0, "0.0"), (2_900, "1.0"), (2_900, "1.0"), (300, "0.0")]
+
+
+def test_unique_count_in_advance_prorated(database: Database, org: Org) -> None:
+    charge = {"pay_in_advance": True, "prorated": True, "properties": {"amount": "1"}}
+    billing = start(database, org, "unique_count_agg", charge, {"sub": utc(2024, 2, 23, 1)})
+    seen = [
+        # 7 of February's 29 days left: 0.24.
+        send_and_read(billing, "sub", utc(2024, 2, 23, 1, 2), {"item_id": "seat_1"}),
+        # Removed on the 29th, which still counts: the same 7 days.
+        send_and_read(billing, "sub", utc(2024, 2, 29, 1, 1),
+                      {"item_id": "seat_1", "operation_type": "remove"}),
+        send_and_read(billing, "sub", utc(2024, 2, 29, 1, 2),
+                      {"item_id": "seat_1", "operation_type": "remove"}),
+    ]  # fmt: skip
+    assert seen == [(24, "1.0"), (24, "0.0"), (24, "0.0")]

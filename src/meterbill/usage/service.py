@@ -31,10 +31,12 @@ from meterbill.usage.aggregation import (
     FilterSpec,
     MetricSpec,
     Window,
+    active_ratio,
     aggregate,
     daily_sums,
     dynamic_amounts,
     event_values,
+    unique_value_events,
 )
 from meterbill.usage.periods import ChargesPeriod, charges_period
 from meterbill.usage.sql import Dialect
@@ -362,15 +364,18 @@ def price_charge(
     elif not aggregated:
         aggregated[(None, empty_group)] = BucketUsage(Decimal(0), 0)
     extra = _model_inputs(session, window, charge, spec, filters, group_keys)
-    prorated = (
-        _prorated_units(
+    prorating = prorate and charge.prorated and metric.recurring
+    prorated: dict[BucketKey, Proration] = {}
+    if prorating and metric.aggregation_type == "sum_agg":
+        prorated = _prorated_units(
             session, window, spec, filters, group_keys, aggregated, timezone, active_days
         )
-        if prorate and charge.prorated and metric.recurring and metric.aggregation_type == "sum_agg"
-        else {}
-    )
-    if prorated and charge.charge_model == "graduated":
-        _add_peaks(session, window, spec, filters, group_keys, prorated)
+        if charge.charge_model == "graduated":
+            _add_peaks(session, window, spec, filters, group_keys, prorated)
+    elif prorating and metric.aggregation_type == "unique_count_agg":
+        prorated = _prorated_unique_counts(
+            session, window, spec, filters, group_keys, aggregated, timezone
+        )
     usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys)
     for (filter_id, group), bucket in sorted(
         aggregated.items(), key=lambda item: (item[0][0] or "", [g or "" for g in item[0][1]])
@@ -448,6 +453,34 @@ def _prorated_units(
         units = total.quantize(Decimal("0.00001"), rounding=ROUND_CEILING)
         steps = [(full, unit_days / duration) for full, unit_days in weighted]
         result[key] = Proration(units, steps)
+    return result
+
+
+def _prorated_unique_counts(
+    session: Session,
+    window: Window,
+    spec: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+    aggregated: dict[BucketKey, BucketUsage],
+    timezone: str,
+) -> dict[BucketKey, Proration]:
+    """Units a prorated unique count is priced on: each value for the days it is active
+    in the period (billing.md §4.6); its comings and goings are the steps, in order."""
+    found = unique_value_events(session, window, spec, timezone, filters, group_keys)
+    first_day = local_date(window.start, timezone)
+    last_day = local_date(window.end, timezone)
+    result = {}
+    for key in aggregated:
+        total = Decimal(0)
+        steps: list[tuple[int, int, Decimal]] = []
+        for operations in found.get(key, {}).values():
+            share, value_steps = active_ratio(operations, first_day, last_day, window.duration_days)
+            total += share
+            steps.extend(value_steps)
+        steps.sort()
+        units = total.quantize(Decimal("0.00001"), rounding=ROUND_CEILING)
+        result[key] = Proration(units, [(Decimal(sign), share) for _rank, sign, share in steps])
     return result
 
 
