@@ -16,6 +16,7 @@ from typing import Any
 from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
+from tests.scenarios.credit_notes import terminate
 
 TWO_TIERS = [
     {"from_value": 0, "to_value": 1, "per_unit_amount": "10", "flat_amount": "100"},
@@ -23,13 +24,14 @@ TWO_TIERS = [
 ]
 
 
-def start(database: Database, org: Org, ranges: list[dict[str, Any]]) -> Billing:
+def start(database: Database, org: Org, ranges: list[dict[str, Any]],
+          at: datetime = utc(2023, 9, 1), **subscription: Any) -> Billing:  # fmt: skip
     billing = Billing(database, org)
     metric_id = billing.metric("m", "unique_count_agg", field_name="amount", recurring=True)
     billing.plan("p", [{"billable_metric_id": metric_id, "charge_model": "graduated",
                         "prorated": True, "properties": {"graduated_ranges": ranges}}])  # fmt: skip
     billing.customer("cus", timezone="UTC")
-    billing.subscribe("cus", "p", "sub", utc(2023, 9, 1))
+    billing.subscribe("cus", "p", "sub", at, **subscription)
     return billing
 
 
@@ -102,3 +104,56 @@ def test_several_values_on_one_day(database: Database, org: Org) -> None:
     # differences"): September without values, the first tier's flat 100.
     assert [invoice.total_amount_cents for invoice in billing.invoices()] == [10_000, 17_371]
     assert read(billing, utc(2023, 11, 5)) == (20_500, "6.0")
+
+
+def test_termination_prorates_every_value(database: Database, org: Org) -> None:
+    ranges = [
+        {"from_value": 0, "to_value": 1, "per_unit_amount": "5", "flat_amount": "10"},
+        {"from_value": 2, "to_value": None, "per_unit_amount": "15", "flat_amount": "30"},
+    ]
+    billing = start(database, org, ranges, utc(2023, 10, 1))
+    billing.events("sub", "m", (utc(2023, 10, 5), {"amount": "1111"}))
+    # 1111 for the whole of December.
+    assert read(billing, utc(2023, 12, 7)) == (1_500, "1.0")
+    # 2222 in tier 2 for 25 of 31 days: + 30 + 12.10.
+    assert step(billing, utc(2023, 12, 7), "2222") == (5_710, "2.0")
+    terminate(billing, "sub", utc(2023, 12, 7, 2))
+    billing.tick(utc(2023, 12, 7, 3))
+    # Lago's spec bills only the termination; meterbill's clock also bills Nov 1 and
+    # Dec 1 (README, "Deliberate differences"): 1111 for 27 of 31 days, then all of
+    # November. The termination: 1111 for 7 days, 2222 for 1, and both flats.
+    assert [invoice.total_amount_cents for invoice in billing.invoices()] == [
+        1_435, 1_500, 4_161]  # fmt: skip
+
+
+def test_a_value_gone_before_the_period_takes_no_tier(database: Database, org: Org) -> None:
+    ranges = [
+        {"from_value": 0, "to_value": 1, "per_unit_amount": "0", "flat_amount": "0"},
+        {"from_value": 2, "to_value": None, "per_unit_amount": "10", "flat_amount": "0"},
+    ]
+    billing = start(database, org, ranges, utc(2024, 10, 1))
+    for day, value, operation in ((5, "73283", "add"), (6, "73290", "add"),
+                                  (7, "78924", "add"), (25, "73290", "remove")):  # fmt: skip
+        billing.events("sub", "m", (utc(2024, 10, day), {"amount": value,
+                                                        "operation_type": operation}))  # fmt: skip
+    billing.tick(utc(2024, 11, 1))
+    # In November two values are left: the first free, the second at 10.
+    assert read(billing, utc(2024, 11, 15)) == (1_000, "2.0")
+    billing.tick(utc(2024, 12, 1))
+    assert billing.invoices()[-1].total_amount_cents == 1_000
+
+
+def test_comings_and_goings_within_the_free_tier(database: Database, org: Org) -> None:
+    ranges = [
+        {"from_value": 0, "to_value": 3, "per_unit_amount": "0", "flat_amount": "0"},
+        {"from_value": 4, "to_value": None, "per_unit_amount": "10", "flat_amount": "0"},
+    ]
+    billing = start(database, org, ranges, utc(2025, 5, 21, 4, 31, 39), billing_time="anniversary")
+    for at, value, operation in ((utc(2025, 5, 21), "49303", "add"),
+                                 (utc(2025, 5, 31), "49067", "add"),
+                                 (utc(2025, 7, 23), "62741", "add"),
+                                 (utc(2025, 7, 24), "49067", "remove"),
+                                 (utc(2025, 7, 24, 1), "63011", "add")):  # fmt: skip
+        billing.events("sub", "m", (at, {"amount": value, "operation_type": operation}))
+    # Never more than three at once: all free.
+    assert read(billing, utc(2025, 8, 19, 18))[0] == 0
