@@ -100,8 +100,7 @@ def estimate_fees(ctx: Context, body: JsonBody) -> JsonResponse:
     if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
         raise MissingParam("event")
     data = estimate.parse_estimate(body["event"])
-    with ctx.db.transaction(write=False) as session:
-        return ok({"fees": estimate.estimate_fees(session, ctx.organization_id, data, ctx.now)})
+    return ok({"fees": estimate.estimate_fees(ctx.db, ctx.organization_id, data, ctx.now)})
 
 
 @router.get("/events/{transaction_id:path}")

@@ -179,8 +179,10 @@ def event_increment(
         old = previous.amount.amount if charged_before and previous and previous.amount else ZERO
         new = bucket.amount.amount if bucket.amount else ZERO
         added = max(new - old, ZERO)
-        if charge.prorated and not (metric.recurring and metric.aggregation_type == "sum_agg"):
-            # Prorated recurring sums are already priced on their days left.
+        if charge.prorated and not (
+            metric.recurring and metric.aggregation_type in ("sum_agg", "unique_count_agg")
+        ):
+            # Prorated recurring sums and unique counts are already priced on their days.
             days_left = (period.period.end - local_date(event.timestamp, timezone)).days + 1
             added = added * Decimal(days_left) / Decimal(period.period.days)
         units = bucket.units - (previous.units if previous else ZERO)

@@ -169,10 +169,15 @@ def finalize_invoice(
         raise NotFound("invoice")
     if invoice.invoice_type != "subscription":
         raise Forbidden("forbidden")
-    lifecycle.finalize(session, invoice, now, today=_today(session, invoice, now))
-    failures.clear_errors(session, invoice)
+    finalize_now(session, invoice, now)
     session.refresh(invoice)
     return invoice
+
+
+def finalize_now(session: Session, invoice: Invoice, now: datetime) -> None:
+    """A draft finalized now, before its grace period ends (by hand, or its plan deleted)."""
+    lifecycle.finalize(session, invoice, now, today=_today(session, invoice, now))
+    failures.clear_errors(session, invoice)
 
 
 def redate_drafts(session: Session, customer: Customer, now: datetime) -> list[Invoice]:

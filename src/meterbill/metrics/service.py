@@ -83,12 +83,17 @@ def _replace_filters(
     session: Session, metric: BillableMetric, wanted: dict[str, list[str]], now: datetime
 ) -> None:
     existing = {item.key: item for item in metric.filters}
+    # What each key loses: its values no longer declared, or all of it (None).
+    removed: dict[str, set[str] | None] = {}
     for key, item in existing.items():
         if key not in wanted:
             item.deleted_at = now
+            removed[key] = None
         elif item.values != wanted[key]:
+            removed[key] = set(item.values) - set(wanted[key])
             item.values = wanted[key]
             item.updated_at = now
+    _trim_charge_filters(session, metric, removed, now)
     for key, values in wanted.items():
         if key not in existing:
             session.add(
@@ -102,6 +107,41 @@ def _replace_filters(
             )
     session.flush()
     session.expire(metric, ["filters"])
+
+
+def _trim_charge_filters(
+    session: Session, metric: BillableMetric, removed: dict[str, set[str] | None], now: datetime
+) -> None:
+    """Charge filters keep only values the metric still declares, as in Lago: a key left
+    without values goes, and a filter left without keys is deleted ("any value" stays)."""
+    if not any(gone is None or gone for gone in removed.values()):
+        return
+    charge_filters = session.scalars(
+        select(ChargeFilter)
+        .join(Charge, Charge.id == ChargeFilter.charge_id)
+        .where(
+            Charge.billable_metric_id == metric.id,
+            Charge.deleted_at.is_(None),
+            ChargeFilter.deleted_at.is_(None),
+        )
+    ).all()
+    for charge_filter in charge_filters:
+        values = dict(charge_filter.values)
+        for key, gone in removed.items():
+            if key not in values:
+                continue
+            kept = [] if gone is None else [value for value in values[key] if value not in gone]
+            if kept:
+                values[key] = kept
+            else:
+                del values[key]
+        if values == charge_filter.values:
+            continue
+        if values:
+            charge_filter.values = values
+        else:
+            charge_filter.deleted_at = now
+        charge_filter.updated_at = now
 
 
 def delete_metric(

@@ -133,10 +133,12 @@ def change_metadata(
 
 
 def delete_plan(session: Session, organization_id: uuid.UUID, code: str, now: datetime) -> Plan:
-    """Soft-delete the plan with its charges and filters, as Lago's deletion job does.
+    """Soft-delete the plan and its overridden copies with their charges and filters, as
+    Lago's deletion job does.
 
     Its active subscriptions (and those on its overridden copies) are terminated,
-    pending ones canceled, and coupons stop targeting it.
+    pending ones canceled, then every draft invoice of its subscriptions is finalized
+    (as Lago's Plans::DestroyService), and coupons stop targeting it.
     """
     plan = find_plan(session, organization_id, code)
     plan_ids = select(Plan.id).where((Plan.id == plan.id) | (Plan.parent_id == plan.id))
@@ -146,8 +148,15 @@ def delete_plan(session: Session, organization_id: uuid.UUID, code: str, now: da
         )
     ):
         terminate(session, subscription, now)
-    charge_ids = [charge.id for charge in plan.charges]
-    plan.deleted_at = now
+    session.flush()
+    _finalize_drafts(session, plan_ids, now)
+    # The overridden copies go with it (Lago discards them in the same job).
+    plans = session.scalars(
+        select(Plan).where(Plan.id.in_(plan_ids), Plan.deleted_at.is_(None))
+    ).all()
+    charge_ids = [charge.id for each in plans for charge in each.charges]
+    for each in plans:
+        each.deleted_at = now
     if charge_ids:
         session.execute(
             update(ChargeFilter)
@@ -162,6 +171,30 @@ def delete_plan(session: Session, organization_id: uuid.UUID, code: str, now: da
     )
     session.flush()
     return plan
+
+
+def _finalize_drafts(session: Session, plan_ids: Any, now: datetime) -> None:
+    """Every draft invoice billing a subscription of these plans, oldest first, finalized
+    now (the termination invoices just made among them)."""
+    # Imported here: invoicing builds on plans, not the other way round.
+    from meterbill.invoices.models import Invoice, InvoiceSubscription
+    from meterbill.invoices.service import finalize_now
+
+    drafts = session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.status == "draft",
+            Invoice.id.in_(
+                select(InvoiceSubscription.invoice_id)
+                .join(Subscription, Subscription.id == InvoiceSubscription.subscription_id)
+                .where(Subscription.plan_id.in_(plan_ids))
+            ),
+        )
+        .order_by(Invoice.created_at, Invoice.id)
+        .with_for_update()
+    ).all()
+    for invoice in drafts:
+        finalize_now(session, invoice, now)
 
 
 # Taxes -------------------------------------------------------------------------------

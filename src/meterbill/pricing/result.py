@@ -36,6 +36,14 @@ class Usage:
     # Unprorated total of a prorated charge: volume picks its tier with it and most models
     # divide by it for unit_amount, while `units` (prorated) is what gets priced.
     full_units: Decimal | None = None
+    # A prorated charge's usage as it built up: (full units, prorated units) of each step
+    # in time order, the level carried into the period first. Only prorated graduated
+    # reads them: each step's units fall in the tiers its running total crosses.
+    prorated_steps: Sequence[tuple[Decimal, Decimal]] | None = None
+    # The highest running total of those units, event by event (a day's steps net out
+    # what rose and fell within it): prorated graduated adds the flat amount of every
+    # tier it reached.
+    peak_units: Decimal | None = None
 
     def __post_init__(self) -> None:
         # Frozen: normalise once, here, so every model can rely on Decimals and a tuple.
@@ -45,9 +53,17 @@ class Usage:
         set_(self, "precise_total_amount_cents", amount)
         if self.full_units is not None:
             set_(self, "full_units", _exact(self.full_units, "full_units"))
+        if self.peak_units is not None:
+            set_(self, "peak_units", _exact(self.peak_units, "peak_units"))
         if self.event_values is not None:
             values = tuple(_exact(value, "event value") for value in self.event_values)
             set_(self, "event_values", values)
+        if self.prorated_steps is not None:
+            steps = tuple(
+                (_exact(full, "step units"), _exact(prorated, "step prorated units"))
+                for full, prorated in self.prorated_steps
+            )
+            set_(self, "prorated_steps", steps)
         if isinstance(self.events_count, bool) or not isinstance(self.events_count, int):
             raise TypeError("events_count must be an int")
 

@@ -362,6 +362,76 @@ def event_values(
     return values
 
 
+def unique_value_events(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    timezone: str,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, dict[str, list[tuple[date, bool, int]]]]:
+    """Per bucket and value, its operations up to the window's end in time order: (local
+    day, whether it adds, its rank among all the events read). A prorated unique count
+    weighs each value by its active days; the whole history is read, event by event."""
+    dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
+    events = _events(dialect, window, metric, filters, group_keys, since=None).subquery()
+    keys = [events.c.bucket, *(events.c[f"g{i}"] for i in range(len(group_keys)))]
+    day = dialect.local_date(events.c.ts, timezone)
+    rows = session.execute(
+        select(*keys, events.c.value, events.c.operation, day)
+        .where(events.c.value.is_not(None))
+        .order_by(events.c.ts, events.c.id)
+    ).all()
+    found: dict[BucketKey, dict[str, list[tuple[date, bool, int]]]] = {}
+    for rank, row in enumerate(rows):
+        *key_values, value, operation, raw_day = row
+        local = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day))
+        bucket = found.setdefault((key_values[0], tuple(key_values[1:])), {})
+        bucket.setdefault(str(value), []).append((local, operation != "remove", rank))
+    return found
+
+
+def active_ratio(
+    operations: Sequence[tuple[date, bool, int]], first_day: date, last_day: date, duration: int
+) -> tuple[Decimal, list[tuple[int, int, Decimal]]]:
+    """A value's share of the period (days active / duration) as Lago counts it, and its
+    steps: (rank, +1, the days of one stay / duration) when it comes, (rank, -1, 0) when it
+    goes.
+
+    A remove followed the same day by an add is ignored; repeated operations count once
+    (a first remove not at all); a stay counts from its add (or the period's first day)
+    through the day of its remove, that day included (or the period's last day). A stay
+    over before the period leaves no step.
+    """
+    kept: list[tuple[date, bool, int]] = []
+    for index, (day, adds, rank) in enumerate(operations):
+        if not adds and any(
+            later_adds and later_day == day for later_day, later_adds, _ in operations[index + 1 :]
+        ):
+            continue
+        previous_adds = kept[-1][1] if kept else False
+        if adds != previous_adds:
+            kept.append((day, adds, rank))
+    total = Decimal(0)
+    steps: list[tuple[int, int, Decimal]] = []
+    skip_remove = False
+    for index, (day, adds, rank) in enumerate(kept):
+        if not adds:
+            if not skip_remove:
+                steps.append((rank, -1, Decimal(0)))
+            skip_remove = False
+            continue
+        ends = kept[index + 1][0] if index + 1 < len(kept) else last_day
+        days = 0 if ends < first_day else max((ends - max(day, first_day)).days + 1, 0)
+        if days == 0:
+            skip_remove = True
+            continue
+        share = Decimal(days) / Decimal(duration)
+        total += share
+        steps.append((rank, 1, share))
+    return total, steps
+
+
 def daily_sums(
     session: Session,
     window: Window,

@@ -13,18 +13,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill import pricing
+from meterbill.core.db import Database
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.money import decimal_string, round_half_up
+from meterbill.core.rehearsal import rehearse
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import Reader
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
+from meterbill.events.models import Event
+from meterbill.events.schemas import EventInput
+from meterbill.events.service import insert_events
+from meterbill.invoices.in_advance import event_increment
 from meterbill.metrics.models import BillableMetric
 from meterbill.organizations.service import get_organization
 from meterbill.plans.models import Charge, Plan
 from meterbill.subscriptions.models import Subscription
-from meterbill.usage.aggregation import ALL_VALUES, FilterSpec, MetricSpec, Window, aggregate
-from meterbill.usage.periods import charges_period
 from meterbill.usage.service import PERCENT, group_keys_of, tax_rates
 from meterbill.usage.sql import NUMBER_PATTERN
 
@@ -36,45 +40,51 @@ class EstimateInput:
     code: str
     external_subscription_id: str
     properties: dict[str, Any]
+    precise_total_amount_cents: Decimal | None = None
 
 
 def parse_estimate(data: dict[str, Any]) -> EstimateInput:
-    """The event of an estimate request: code, subscription and properties."""
+    """The event of an estimate request: code, subscription, properties (and the amount
+    a dynamic charge reads)."""
     reader = Reader(data)
     code = reader.string("code", required=True)
     subscription = reader.string("external_subscription_id", required=True)
     properties = data.get("properties") or {}
     if not isinstance(properties, dict):
         reader.add("properties", "value_is_invalid")
+    amount = reader.decimal("precise_total_amount_cents")
     reader.raise_if_any()
     assert isinstance(code, str) and isinstance(subscription, str)
-    return EstimateInput(code=code, external_subscription_id=subscription, properties=properties)
+    return EstimateInput(
+        code=code,
+        external_subscription_id=subscription,
+        properties=properties,
+        precise_total_amount_cents=amount if isinstance(amount, Decimal) else None,
+    )
 
 
-def _matching_filter(charge: Charge, properties: dict[str, Any]) -> Any:
-    """The most specific charge filter the event falls into, or None (default bucket)."""
-    specs = [
-        FilterSpec(str(item.id), item.values, index) for index, item in enumerate(charge.filters)
-    ]
-    for spec in sorted(specs, key=FilterSpec.specificity):
-        if all(
-            key in properties and (items == [ALL_VALUES] or str(properties[key]) in items)
-            for key, items in spec.values.items()
-        ):
-            return next(item for item in charge.filters if str(item.id) == spec.id)
-    return None
-
-
-def _event_units(metric: BillableMetric, properties: dict[str, Any]) -> Decimal:
+def _check_units(metric: BillableMetric, properties: dict[str, Any]) -> None:
     if metric.aggregation_type in ("count_agg", "unique_count_agg"):
-        return Decimal(1)
+        return
     raw = properties.get(metric.field_name or "")
     if raw is None or not re.match(NUMBER_PATTERN, str(raw)):
         raise ValidationFailed.single("properties", "value_is_not_valid_number")
-    return Decimal(str(raw))
 
 
 def estimate_fees(
+    db: Database, organization_id: uuid.UUID, data: EstimateInput, now: datetime
+) -> list[dict[str, Any]]:
+    """The fees the event would get, priced by the code that prices stored events.
+
+    A rehearsal (rolled back): the event is stored as sent now, each pay-in-advance
+    charge of its metric prices it against the period's usage before it (a unique value
+    already counted adds nothing, a prorated charge counts the days left), and nothing
+    stays.
+    """
+    return rehearse(db, lambda rehearsal: _estimate(rehearsal.session, organization_id, data, now))
+
+
+def _estimate(
     session: Session, organization_id: uuid.UUID, data: EstimateInput, now: datetime
 ) -> list[dict[str, Any]]:
     subscription = session.scalar(
@@ -105,39 +115,24 @@ def estimate_fees(
     ]
     if not charges:
         raise ValidationFailed.single("code", "does_not_match_an_instant_charge")
-    units = _event_units(metric, data.properties)
+    _check_units(metric, data.properties)
     timezone = applicable_timezone(customer, get_organization(session, organization_id))
-    period = charges_period(subscription, plan, timezone, now)
-    window = Window(organization_id, subscription.external_id, period.start, period.end,
-                    period.period.days)  # fmt: skip
-    spec = MetricSpec(metric.code, metric.aggregation_type, metric.field_name, metric.recurring)
+    event = _rehearsed_event(session, organization_id, subscription, data, now)
     rates = tax_rates(session, customer, plan, charges)
     fees = []
     for charge in charges:
-        charge_filter = _matching_filter(charge, data.properties)
+        period, bucket = event_increment(
+            session, event, subscription, plan, charge, metric, timezone
+        )
+        filter_id = bucket.filter_id if bucket else None
+        charge_filter = next((f for f in charge.filters if str(f.id) == filter_id), None)
         group_keys = group_keys_of(charge)
-        group = tuple(
+        group = bucket.group if bucket else tuple(
             str(data.properties[key]) if key in data.properties else None for key in group_keys
-        )
-        filters = [
-            FilterSpec(str(item.id), item.values, i) for i, item in enumerate(charge.filters)
-        ]
-        before = aggregate(session, window, spec, filters, group_keys).get(
-            (str(charge_filter.id) if charge_filter else None, group)
-        )
-        previous = before.units if before else Decimal(0)
-        count = before.events_count if before else 0
-        properties = charge_filter.properties if charge_filter else charge.properties
-        currency = plan.amount_currency
-        old = pricing.compute(
-            charge.charge_model, properties, pricing.Usage(previous, count, currency=currency)
-        )
-        new = pricing.compute(
-            charge.charge_model,
-            properties,
-            pricing.Usage(previous + units, count + 1, currency=currency),
-        )
-        amount = max(new.amount - old.amount, Decimal(0))
+        )  # fmt: skip
+        amount = bucket.amount.amount if bucket and bucket.amount else Decimal(0)
+        units = bucket.units if bucket else Decimal(0)
+        rate = rates.get(charge.id, Decimal(0))
         fees.append(
             _fee_object(
                 subscription,
@@ -150,11 +145,40 @@ def estimate_fees(
                 group,
                 units,
                 amount,
-                rates.get(charge.id, Decimal(0)),
+                rate,
                 period,
             )
         )
     return fees
+
+
+def _rehearsed_event(
+    session: Session,
+    organization_id: uuid.UUID,
+    subscription: Subscription,
+    data: EstimateInput,
+    now: datetime,
+) -> Event:
+    """The event stored as if sent now, under a transaction id no client sends."""
+    transaction_id = f"meterbill-estimate-{uuid.uuid4()}"
+    event = EventInput(
+        transaction_id=transaction_id,
+        external_subscription_id=subscription.external_id,
+        code=data.code,
+        timestamp=now,
+        properties=data.properties,
+        precise_total_amount_cents=data.precise_total_amount_cents,
+    )
+    insert_events(session, organization_id, [event], now)
+    stored = session.scalar(
+        select(Event).where(
+            Event.organization_id == organization_id,
+            Event.external_subscription_id == subscription.external_id,
+            Event.transaction_id == transaction_id,
+        )
+    )
+    assert stored is not None
+    return stored
 
 
 def _fee_object(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -31,10 +31,12 @@ from meterbill.usage.aggregation import (
     FilterSpec,
     MetricSpec,
     Window,
+    active_ratio,
     aggregate,
     daily_sums,
     dynamic_amounts,
     event_values,
+    unique_value_events,
 )
 from meterbill.usage.periods import ChargesPeriod, charges_period
 from meterbill.usage.sql import Dialect
@@ -362,25 +364,35 @@ def price_charge(
     elif not aggregated:
         aggregated[(None, empty_group)] = BucketUsage(Decimal(0), 0)
     extra = _model_inputs(session, window, charge, spec, filters, group_keys)
-    prorated = (
-        _prorated_units(
+    prorating = prorate and charge.prorated and metric.recurring
+    prorated: dict[BucketKey, Proration] = {}
+    if prorating and metric.aggregation_type == "sum_agg":
+        prorated = _prorated_units(
             session, window, spec, filters, group_keys, aggregated, timezone, active_days
         )
-        if prorate and charge.prorated and metric.recurring and metric.aggregation_type == "sum_agg"
-        else {}
-    )
+        if charge.charge_model == "graduated":
+            _add_peaks(session, window, spec, filters, group_keys, prorated)
+    elif prorating and metric.aggregation_type == "unique_count_agg":
+        prorated = _prorated_unique_counts(
+            session, window, spec, filters, group_keys, aggregated, timezone
+        )
     usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys)
     for (filter_id, group), bucket in sorted(
         aggregated.items(), key=lambda item: (item[0][0] or "", [g or "" for g in item[0][1]])
     ):
+        proration = prorated.get((filter_id, group))
         amount = pricing.compute(
             charge.charge_model,
             properties_of.get(filter_id, charge.properties),
             pricing.Usage(
-                units=prorated.get((filter_id, group), bucket.units),
-                full_units=bucket.units if (filter_id, group) in prorated else None,
+                units=proration.units if proration else bucket.units,
+                full_units=bucket.units if proration else None,
+                prorated_steps=proration.steps if proration else None,
+                peak_units=proration.peak if proration else None,
                 events_count=bucket.events_count,
-                event_values=extra.values.get((filter_id, group)) if extra.values else None,
+                event_values=extra.values.get((filter_id, group), [])
+                if extra.read_values
+                else None,
                 precise_total_amount_cents=extra.amounts.get((filter_id, group), Decimal(0)),
                 currency=currency,
             ),
@@ -398,6 +410,17 @@ def price_charge(
     return usage
 
 
+@dataclass(frozen=True)
+class Proration:
+    """A prorated bucket: the units it is priced on, and how they built up."""
+
+    units: Decimal
+    # (full, prorated) units of the carried level, then of each day's additions in order.
+    steps: list[tuple[Decimal, Decimal]]
+    # The highest running total event by event, when the charge model needs it.
+    peak: Decimal | None = None
+
+
 def _prorated_units(
     session: Session,
     window: Window,
@@ -407,7 +430,7 @@ def _prorated_units(
     aggregated: dict[BucketKey, BucketUsage],
     timezone: str,
     active_days: int,
-) -> dict[BucketKey, Decimal]:
+) -> dict[BucketKey, Proration]:
     """Units a prorated recurring sum is priced on (the shown units stay unprorated).
 
     The level carried from earlier periods counts for the days the subscription is
@@ -418,20 +441,76 @@ def _prorated_units(
     last_day = local_date(window.end, timezone)
     result = {}
     for key, usage in aggregated.items():
-        added = daily.get(key, [])
+        added = sorted(daily.get(key, []))
         in_period = sum((value for _day, value in added), Decimal(0))
         carried = usage.units - in_period
-        weighted = carried * Decimal(active_days) + sum(
-            (value * Decimal((last_day - day).days + 1) for day, value in added), Decimal(0)
-        )
-        result[key] = (weighted / duration).quantize(Decimal("0.00001"), rounding=ROUND_CEILING)
+        # Each step's units times the days they count for.
+        weighted = [(carried, carried * Decimal(active_days))] + [
+            (value, value * Decimal((last_day - day).days + 1)) for day, value in added
+        ]
+        # Divided once, so that the ceiling sees the exact quotient.
+        total = sum((unit_days for _full, unit_days in weighted), Decimal(0)) / duration
+        units = total.quantize(Decimal("0.00001"), rounding=ROUND_CEILING)
+        steps = [(full, unit_days / duration) for full, unit_days in weighted]
+        result[key] = Proration(units, steps)
     return result
+
+
+def _prorated_unique_counts(
+    session: Session,
+    window: Window,
+    spec: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+    aggregated: dict[BucketKey, BucketUsage],
+    timezone: str,
+) -> dict[BucketKey, Proration]:
+    """Units a prorated unique count is priced on: each value for the days it is active
+    in the period (billing.md §4.6); its comings and goings are the steps, in order."""
+    found = unique_value_events(session, window, spec, timezone, filters, group_keys)
+    first_day = local_date(window.start, timezone)
+    last_day = local_date(window.end, timezone)
+    result = {}
+    for key in aggregated:
+        total = Decimal(0)
+        steps: list[tuple[int, int, Decimal]] = []
+        for operations in found.get(key, {}).values():
+            share, value_steps = active_ratio(operations, first_day, last_day, window.duration_days)
+            total += share
+            steps.extend(value_steps)
+        steps.sort()
+        units = total.quantize(Decimal("0.00001"), rounding=ROUND_CEILING)
+        result[key] = Proration(units, [(Decimal(sign), share) for _rank, sign, share in steps])
+    return result
+
+
+def _add_peaks(
+    session: Session,
+    window: Window,
+    spec: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+    prorated: dict[BucketKey, Proration],
+) -> None:
+    """The highest running total of each prorated bucket, from the level carried in
+    through the period's events one by one (read in order, as percentage's free units)."""
+    values = event_values(session, window, spec, filters, group_keys)
+    for key, proration in list(prorated.items()):
+        running = proration.steps[0][0]
+        peak = max(running, Decimal(0))
+        for value in values.get(key, []):
+            running += value
+            peak = max(peak, running)
+        prorated[key] = replace(proration, peak=peak)
 
 
 @dataclass
 class _ModelInputs:
     values: dict[BucketKey, list[Decimal]] = field(default_factory=dict)
     amounts: dict[BucketKey, Decimal] = field(default_factory=dict)
+    # Whether `values` were read: a bucket missing from them then has no event values
+    # (a recurring level carried without events this period), not count-like ones.
+    read_values: bool = False
 
 
 def _model_inputs(
@@ -452,4 +531,5 @@ def _model_inputs(
     )
     if needs_values:
         inputs.values = event_values(session, window, spec, filters, group_keys)
+        inputs.read_values = True
     return inputs
