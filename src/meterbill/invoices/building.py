@@ -250,8 +250,14 @@ def charge_fee(
     bucket: PricedBucket,
     bounds: tuple[datetime, datetime],
     properties: dict[str, Any],
+    *,
+    from_event: bool = False,
 ) -> BuiltFee:
-    """The fee of one priced bucket (a filter and group) of a charge."""
+    """The fee of one priced bucket (a filter and group) of a charge.
+
+    A fee is `pay_in_advance` when an event created it, or when it stands outside any
+    invoice (a charge that is not invoiceable); a pay-in-advance charge's fee on a
+    billing day's invoice (a recurring renewal) is not, as in Lago."""
     amount = bucket.amount or pricing.ChargeAmount(ZERO, ZERO)
     figures = amount.fee_amounts(ctx.currency)
     charge_filter = next(
@@ -263,7 +269,7 @@ def charge_fee(
         filter_display_name=charge_filter.invoice_display_name if charge_filter else None,
         filter_values=charge_filter.values if charge_filter else None,
         grouped_by=dict(zip(group_keys, bucket.group, strict=True)),
-        pay_in_advance=charge.pay_in_advance,
+        pay_in_advance=charge.pay_in_advance and (from_event or not charge.invoiceable),
         amount_cents=figures.amount_cents,
         precise_amount_cents=figures.precise_amount_cents,
         unit_amount_cents=figures.unit_amount_cents,

@@ -235,7 +235,7 @@ def _bill_event(
     properties = range_properties(period, timestamp=iso_seconds(event.timestamp))
     built = charge_fee(
         ctx, subscription, plan, charge, metric, group_keys_of(charge), bucket,
-        (period.start, period.end), properties,
+        (period.start, period.end), properties, from_event=True,
     )  # fmt: skip
     built.fee.event_transaction_id = event.transaction_id
     # Flushed before the fee is reported: another worker's fee for the event fails here.
