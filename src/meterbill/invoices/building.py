@@ -507,14 +507,13 @@ def renewal_fees(
     *,
     invoiceable: bool,
 ) -> list[BuiltFee]:
-    """The level a recurring pay-in-advance charge reached, billed for the next period."""
-    if (
-        entry.invoicing_reason != "subscription_periodic"
-        or entry.charges_from_datetime is None
-        or entry.charges_to_datetime is None
-    ):
-        return []
+    """The level a recurring pay-in-advance charge reached, billed for the next period:
+    on a billing day, and when a downgrade's plan takes over the seats at the end of
+    the old plan's period."""
     session = ctx.session
+    window_bounds = _renewal_window(session, entry, subscription)
+    if window_bounds is None:
+        return []
     all_charges, metrics = plan_charges(session, plan.id)
     charges = [
         charge
@@ -525,7 +524,7 @@ def renewal_fees(
     ]
     if not charges:
         return []
-    start, end = entry.charges_from_datetime, entry.charges_to_datetime
+    start, end = window_bounds
     renewed = charges_period(subscription, plan, ctx.timezone, end + timedelta(seconds=1))
     window = Window(
         organization_id=subscription.organization_id,
@@ -556,6 +555,30 @@ def renewal_fees(
             )  # fmt: skip
             built.append(fee)
     return built
+
+
+def _renewal_window(
+    session: Session, entry: InvoiceSubscription, subscription: Subscription
+) -> tuple[datetime, datetime] | None:
+    """The period whose usage a renewal carries into the next one, if the entry renews."""
+    if entry.invoicing_reason == "subscription_periodic":
+        if entry.charges_from_datetime is None or entry.charges_to_datetime is None:
+            return None
+        return entry.charges_from_datetime, entry.charges_to_datetime
+    if entry.invoicing_reason != "subscription_starting" or subscription.started_at is None:
+        return None
+    if subscription.previous_subscription_id is None:
+        return None
+    previous = session.get(Subscription, subscription.previous_subscription_id)
+    # A downgrade starts the second after the old plan's period ended; an upgrade starts
+    # the instant the old plan ends, inside a period whose seats were paid already.
+    if (
+        previous is None
+        or previous.terminated_at is None
+        or previous.terminated_at >= subscription.started_at
+    ):
+        return None
+    return previous.started_at or subscription.started_at, previous.terminated_at
 
 
 def entry_fees(
