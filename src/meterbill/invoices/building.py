@@ -246,7 +246,6 @@ def charge_fee(
     plan: Plan,
     charge: Charge,
     metric: BillableMetric,
-    group_keys: list[str],
     bucket: PricedBucket,
     bounds: tuple[datetime, datetime],
     properties: dict[str, Any],
@@ -268,7 +267,7 @@ def charge_fee(
         charge_filter_id=charge_filter.id if charge_filter else None,
         filter_display_name=charge_filter.invoice_display_name if charge_filter else None,
         filter_values=charge_filter.values if charge_filter else None,
-        grouped_by=dict(zip(group_keys, bucket.group, strict=True)),
+        grouped_by=bucket.grouped_by,
         pay_in_advance=charge.pay_in_advance and (from_event or not charge.invoiceable),
         amount_cents=figures.amount_cents,
         precise_amount_cents=figures.precise_amount_cents,
@@ -325,8 +324,7 @@ def _fees_of_charge(
             continue
         fees.append(
             charge_fee(
-                ctx, subscription, plan, charge, metric, usage.group_keys, bucket, bounds,
-                properties,
+                ctx, subscription, plan, charge, metric, bucket, bounds, properties,
             )
         )  # fmt: skip
     if charge.min_amount_cents:
@@ -379,9 +377,7 @@ def _true_up_parent(
     unfiltered = next((bucket for bucket in usage.buckets if bucket.filter_id is None), None)
     if unfiltered is None:
         return fees[0].fee if fees else None
-    built = charge_fee(
-        ctx, subscription, plan, charge, metric, usage.group_keys, unfiltered, bounds, properties
-    )
+    built = charge_fee(ctx, subscription, plan, charge, metric, unfiltered, bounds, properties)
     fees.insert(0, built)
     return built.fee
 
@@ -550,7 +546,7 @@ def renewal_fees(
             if not (bucket.units or bucket.amount_cents):
                 continue
             fee = charge_fee(
-                ctx, subscription, plan, charge, metric, usage.group_keys, bucket,
+                ctx, subscription, plan, charge, metric, bucket,
                 (renewed.start, renewed.end), range_properties(renewed),
             )  # fmt: skip
             built.append(fee)
