@@ -26,6 +26,7 @@ from meterbill.credit_notes.termination import credit_unused_days
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import entries
+from meterbill.invoices.advance_charges import regroup_paid_fees
 from meterbill.invoices.building import first_started_at, trial_end_of
 from meterbill.invoices.failures import (
     clear_errors,
@@ -76,9 +77,7 @@ def bill_started(session: Session, subscription: Subscription, now: datetime) ->
     )
     if spec is None:
         return None
-    return create_subscription_invoice(
-        session, customer, organization, [Billed(subscription, spec)], now
-    )
+    return billed_invoice(session, customer, organization, [Billed(subscription, spec)], now)
 
 
 def bill_missed_days(
@@ -103,9 +102,7 @@ def bill_missed_days(
     if ending and specs and specs[-1].billing_date == local_date(until, timezone):
         closing = specs.pop()
     for spec in specs:
-        create_subscription_invoice(
-            session, customer, organization, [Billed(subscription, spec)], now
-        )
+        billed_invoice(session, customer, organization, [Billed(subscription, spec)], now)
     return closing
 
 
@@ -159,9 +156,24 @@ def bill_terminated(session: Session, subscription: Subscription, now: datetime)
         return None
     else:
         spec = entries.terminating(subscription, plan, applicable_timezone(customer, organization))
-    return create_subscription_invoice(
-        session, customer, organization, [Billed(subscription, spec)], now
-    )
+    return billed_invoice(session, customer, organization, [Billed(subscription, spec)], now)
+
+
+def billed_invoice(
+    session: Session,
+    customer: Customer,
+    organization: Organization,
+    billed: list[Billed],
+    now: datetime,
+) -> Invoice | None:
+    """The invoice of `billed`, then the paid fees its subscriptions regroup (an
+    `advance_charges` invoice, when their charges ask for one)."""
+    invoice = create_subscription_invoice(session, customer, organization, billed, now)
+    if invoice is not None:
+        regroup_paid_fees(
+            session, customer, organization, [item.subscription for item in billed], now
+        )
+    return invoice
 
 
 def bill_upgrade(
@@ -198,7 +210,7 @@ def bill_handover(
         billed.append(Billed(following, start))
     if not billed:
         return None
-    return create_subscription_invoice(session, customer, organization, billed, now)
+    return billed_invoice(session, customer, organization, billed, now)
 
 
 def _last_boundaries(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -334,7 +346,7 @@ def _bill_together(db: Transactions, batch: list[uuid.UUID], now: datetime) -> l
         )
         with billing_run(session, (row[1] for row in rows)):
             for customer, organization, billed in _due_units(session, rows, now):
-                invoice = create_subscription_invoice(session, customer, organization, billed, now)
+                invoice = billed_invoice(session, customer, organization, billed, now)
                 if invoice is not None:
                     billed_ids.append(invoice.id)
     return billed_ids
@@ -357,9 +369,7 @@ def _bill_apart(
         for customer, organization, billed in _due_units(session, rows, now, broken):
             try:
                 with session.begin_nested():
-                    invoice = create_subscription_invoice(
-                        session, customer, organization, billed, now
-                    )
+                    invoice = billed_invoice(session, customer, organization, billed, now)
             except Exception as error:
                 failed = record_failed_invoice(session, customer, organization, billed, error, now)
                 ids = ",".join(str(item.subscription.id) for item in billed)
@@ -438,9 +448,7 @@ def _end_trial(
     spec = entries.trial_ended(subscription, plan, timezone, trial_end) if trial_end else None
     if spec is None:
         return None
-    return create_subscription_invoice(
-        session, customer, organization, [Billed(subscription, spec)], now
-    )
+    return billed_invoice(session, customer, organization, [Billed(subscription, spec)], now)
 
 
 def finalize_due_drafts(
