@@ -1,5 +1,6 @@
-"""Paid fees regrouped on `advance_charges` invoices, as Lago's scenario spec
-invoices/advance_charges_spec.rb has them: a 20 % tax; a recurring unique count of
+"""Paid fees regrouped on `advance_charges` invoices, as Lago's scenario specs
+invoices/advance_charges_spec.rb (and, at the end, advance_charges_taxes_spec.rb and
+invoices/recurring_fees_spec.rb) have them: a 20 % tax; a recurring unique count of
 cards (`item_id`) charged 30.12 EUR a card, prorated, paid in advance outside invoices
 with `regroup_paid_fees: "invoice"`, on a plan of 0.49 EUR paid in advance (calendar,
 UTC) from Jun 5, 2024, 10:00. Fees are marked paid as the spec does, in the database.
@@ -13,6 +14,7 @@ give 22,048).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from meterbill.core.db import Database
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.payments.models import Payment
 from meterbill.subscriptions.schemas import parse_subscription
-from meterbill.subscriptions.service import create_subscription
+from meterbill.subscriptions.service import create_subscription, terminate_subscription
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
@@ -208,3 +210,62 @@ def test_a_plan_change_regroups_what_was_paid(database: Database, org: Org, upgr
     assert renewal.from_datetime == utc(2024, 7, 1) and renewal.to_datetime == timedelta(
         days=31, seconds=-1
     ) + utc(2024, 7, 1)
+
+
+def test_the_invoice_s_taxes_are_the_sums_of_the_fees_taxes(database: Database, org: Org) -> None:
+    """Lago's invoices/advance_charges_taxes_spec.rb: two taxes (9.3 % and 12 %), cards at
+    30 EUR; three cards on Jun 11-13 and two more on Jun 22 (the spec sends its
+    "transfers" as cards), all paid on Jun 24."""
+    billing = Billing(database, org)
+    billing.tax("tax-1", "9.3", applied_to_organization=True)
+    billing.tax("tax-2", "12", applied_to_organization=True)
+    cards = billing.metric("cards", "unique_count_agg", field_name="item_id", recurring=True)
+    billing.plan("p", [cards_charge(cards, "30")], amount_cents=49, pay_in_advance=True)
+    billing.customer("cus", timezone="UTC")
+    change(billing, "p", START)
+    billing.tick(START)
+    for i in range(1, 4):
+        card(billing, utc(2024, 6, 10 + i, 1), f"card_{i}")
+        fee = open_fees(billing)[-1]
+        assert (fee.amount_cents, fee.taxes_rate) == ((21 - i) * 100, Decimal("21.3"))
+    card(billing, utc(2024, 6, 22, 1), "transfer_1", "transfer_2")
+    fees = open_fees(billing)
+    assert [fee.amount_cents for fee in fees] == [2000, 1900, 1800, 900, 900]
+    pay(billing, fees, utc(2024, 6, 24))
+    billing.tick(utc(2024, 7, 1, 0, 10))
+    assert len(billing.invoices()) == 3
+    [invoice] = advance_charges(billing)
+    # Per fee: 186 + 177 + 167 + 84 + 84 at 9.3 %, 240 + 228 + 216 + 108 + 108 at 12 %.
+    assert [(tax.tax_code, tax.amount_cents, tax.fees_amount_cents)
+            for tax in invoice.applied_taxes] == [("tax-1", 698, 7_500),
+                                                  ("tax-2", 900, 7_500)]  # fmt: skip
+    assert (invoice.taxes_amount_cents, invoice.total_amount_cents) == (1_598, 9_098)
+
+
+def test_a_fee_of_the_plan_before_an_upgrade_is_regrouped_at_termination(
+    database: Database, org: Org
+) -> None:
+    """Lago's invoices/recurring_fees_spec.rb: on Dec 30, 2024, 03:55, a subscription
+    backdated two weeks (a recurring sum at 1 EUR, prorated, paid in advance outside
+    invoices, regrouped); an event of a week ago; an upgrade; the fee paid; the new
+    subscription terminated: the fee of the old plan is on the advance_charges invoice."""
+    billing = Billing(database, org)
+    items = billing.metric("items", "sum_agg", field_name="item_id", recurring=True)
+    charge = {**cards_charge(items, "1")}
+    billing.plan("original", [charge], amount_cents=100)
+    billing.plan("upgraded", [charge], amount_cents=1_100)
+    billing.customer("cus", timezone="UTC")
+    now = utc(2024, 12, 30, 3, 55)
+    billing.subscribe("cus", "original", "sub", now - timedelta(weeks=2))
+    billing.events("sub", "items", (now - timedelta(weeks=1), {"item_id": 1}))
+    billing.tick(now)
+    [fee] = open_fees(billing)
+    assert (fee.units, fee.from_datetime, fee.to_datetime) == (
+        1, utc(2024, 12, 16), utc(2024, 12, 31, 23, 59, 59),
+    )  # fmt: skip
+    change(billing, "upgraded", now)
+    pay(billing, [fee], now)
+    with billing.database.transaction() as session:
+        terminate_subscription(session, billing.org.id, "sub", "active", now)
+    [invoice] = advance_charges(billing)
+    assert [amount for amount, _created in regrouped(billing, invoice)] == [fee.amount_cents]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from meterbill import pricing
 from meterbill.core.db import Transactions, frozen_catalog
 from meterbill.core.isolation import Failure, note
-from meterbill.core.periods import local_date
+from meterbill.core.periods import local_date, local_midnight
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
 from meterbill.events.models import Event
@@ -232,10 +232,16 @@ def _bill_event(
     )
     if bucket is None:
         return
-    properties = range_properties(period, timestamp=iso_seconds(event.timestamp))
+    # The fee's range starts at the local start of its first day, its charges at the
+    # period's start instant (a subscription started at 10:00: 00:00 and 10:00), as Lago's.
+    day_start = local_midnight(local_date(period.start, ctx.timezone), ctx.timezone)
+    properties = {
+        **range_properties(period, timestamp=iso_seconds(event.timestamp)),
+        "from_datetime": iso_seconds(day_start),
+    }
     built = charge_fee(
         ctx, subscription, plan, charge, metric, bucket,
-        (period.start, period.end), properties, from_event=True,
+        (day_start, period.end), properties, from_event=True,
     )  # fmt: skip
     built.fee.event_transaction_id = event.transaction_id
     # Flushed before the fee is reported: another worker's fee for the event fails here.
