@@ -24,8 +24,8 @@ from meterbill.core.periods import local_date
 from meterbill.core.rehearsal import rehearsing
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
-from meterbill.invoices.lifecycle import close_or_number, new_invoice
-from meterbill.invoices.models import Fee, FeeTax, Invoice, InvoiceTax
+from meterbill.invoices.lifecycle import Billed, close_or_number, new_invoice
+from meterbill.invoices.models import Fee, FeeTax, Invoice, InvoiceSubscription, InvoiceTax
 from meterbill.invoices.run import current_run, deferring
 from meterbill.organizations.models import Organization
 from meterbill.payments.models import Payment
@@ -40,11 +40,12 @@ def regroup_paid_fees(
     session: Session,
     customer: Customer,
     organization: Organization,
-    subscriptions: Sequence[Subscription],
+    billed: Sequence[Billed],
     now: datetime,
 ) -> Invoice | None:
-    """The `advance_charges` invoice of the fees paid by `now` for these subscriptions
-    (and the others of their external ids), or None when there are none."""
+    """The `advance_charges` invoice of the fees paid by `now` for the billed
+    subscriptions (and the others of their external ids), or None when there are none."""
+    subscriptions = [item.subscription for item in billed]
     if rehearsing(session) or not _regrouping(session, subscriptions):
         return None
     external_ids = {subscription.external_id for subscription in subscriptions}
@@ -84,6 +85,7 @@ def regroup_paid_fees(
         fee.invoice_id = invoice.id
         fee.updated_at = now
     _amounts_from_fees(session, invoice, fees, now)
+    _billing_periods(session, invoice, billed, fees, now)
     close_or_number(session, invoice, customer, organization, now)
     if invoice.status == "finalized" and invoice.total_amount_cents > 0:
         # Paid already, fee by fee: the invoice records that payment.
@@ -100,6 +102,33 @@ def regroup_paid_fees(
     invoice.payment_status = "succeeded"
     session.flush()
     return invoice
+
+
+def _billing_periods(
+    session: Session, invoice: Invoice, billed: Sequence[Billed], fees: Sequence[Fee],
+    now: datetime,
+) -> None:  # fmt: skip
+    """A billing period per subscription with regrouped fees: the charges period the
+    billing closes, of the latest subscription billed (as Lago's, for plan and charges)."""
+    latest = sorted(
+        (item for item in billed if item.spec.charges is not None),
+        key=lambda item: item.subscription.started_at or now,
+        reverse=True,
+    )
+    if not latest or latest[0].spec.charges is None:
+        return
+    start, end = latest[0].spec.charges
+    owners = list(dict.fromkeys(fee.subscription_id for fee in fees if fee.subscription_id))
+    for position, subscription_id in enumerate(owners):
+        session.add(
+            InvoiceSubscription(
+                id=uuid.uuid4(), invoice_id=invoice.id, subscription_id=subscription_id,
+                invoicing_reason="in_advance_charge_periodic",
+                boundary=f"advance_charges:{invoice.id}", from_datetime=start, to_datetime=end,
+                charges_from_datetime=start, charges_to_datetime=end, position=position,
+                created_at=now,
+            )
+        )  # fmt: skip
 
 
 def _regrouping(session: Session, subscriptions: Sequence[Subscription]) -> bool:

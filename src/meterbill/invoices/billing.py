@@ -170,9 +170,7 @@ def billed_invoice(
     `advance_charges` invoice, when their charges ask for one)."""
     invoice = create_subscription_invoice(session, customer, organization, billed, now)
     if invoice is not None:
-        regroup_paid_fees(
-            session, customer, organization, [item.subscription for item in billed], now
-        )
+        regroup_paid_fees(session, customer, organization, billed, now)
     return invoice
 
 

@@ -134,6 +134,8 @@ def past_usage(session: Session, organization_id: uuid.UUID, query: PastUsageQue
             # Every subscription under this external id: an upgrade keeps the id.
             Subscription.external_id == query.external_subscription_id,
             InvoiceSubscription.charges_from_datetime.is_not(None),
+            # A statement of fees paid one by one is no period of usage.
+            InvoiceSubscription.invoicing_reason != "in_advance_charge_periodic",
         )
     )
     total = session.scalar(select(func.count()).select_from(entries.subquery())) or 0
