@@ -36,6 +36,7 @@ INVOICE_TYPES = (
     "add_on",
     "credit",
     "one_off",
+    "advance_charges",
     "progressive_billing",
 )
 STATUSES = ("draft", "finalized", "voided", "failed", "pending")
