@@ -79,3 +79,12 @@ def test_invalid_settings_are_refused_and_not_written(
     assert response.json()["error_details"] == details
     after = http.put("/organizations", json={"organization": {"city": "Paris"}}).json()
     assert after["organization"]["legal_name"] is None
+
+
+def test_numbering_per_organization_under_lago_s_two_names(http: httpx.Client) -> None:
+    # The organization API says per_organization; Lago's billing entities per_billing_entity.
+    for sent in ("per_organization", "per_billing_entity"):
+        body = http.put("/organizations", json={"organization": {"document_numbering": sent}})
+        assert body.json()["organization"]["document_numbering"] == "per_organization"
+    body = http.put("/organizations", json={"organization": {"document_numbering": "per_customer"}})
+    assert body.json()["organization"]["document_numbering"] == "per_customer"

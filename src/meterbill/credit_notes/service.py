@@ -126,6 +126,13 @@ def _note_amounts(
     return replace(amounts, precise_taxes=amounts.precise_taxes - rounded)
 
 
+def amounts_on(
+    session: Session, invoice: Invoice, items: Sequence[tuple[Fee, Decimal]]
+) -> NoteAmounts:
+    """What a note of these items would give back (its rounding settled as issued)."""
+    return _note_amounts(session, invoice, items)
+
+
 def _creditable_invoice(session: Session, organization_id: uuid.UUID, invoice_id: str) -> Invoice:
     invoice = find_invoice(session, organization_id, invoice_id, lock=True)
     # A wallet top-up is given back through its wallet; a draft or voided invoice owes nothing.

@@ -13,6 +13,7 @@ from meterbill.core.http import ApiContext, Context, JsonBody, JsonResponse, Que
 from meterbill.core.pagination import PageRequest
 from meterbill.core.validation import root_object
 from meterbill.credit_notes.service import offsets_by_invoice
+from meterbill.credit_notes.voiding import parse_void_notes
 from meterbill.customers.api import embedded_customers
 from meterbill.customers.service import find_customer
 from meterbill.invoices import preview, service
@@ -162,9 +163,10 @@ def retry_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
 
 
 @router.post("/invoices/{invoice_id}/void")
-def void_invoice(ctx: Context, invoice_id: str) -> JsonResponse:
+def void_invoice(ctx: Context, invoice_id: str, body: JsonBody) -> JsonResponse:
+    notes = parse_void_notes(body)
     with ctx.db.transaction() as session:
-        invoice = service.void_invoice(session, ctx.organization_id, invoice_id, ctx.now)
+        invoice = service.void_invoice(session, ctx.organization_id, invoice_id, ctx.now, notes)
         return ok({"invoice": render_invoices(session, [invoice], ctx, full=True)[0]})
 
 

@@ -246,12 +246,17 @@ def charge_fee(
     plan: Plan,
     charge: Charge,
     metric: BillableMetric,
-    group_keys: list[str],
     bucket: PricedBucket,
     bounds: tuple[datetime, datetime],
     properties: dict[str, Any],
+    *,
+    from_event: bool = False,
 ) -> BuiltFee:
-    """The fee of one priced bucket (a filter and group) of a charge."""
+    """The fee of one priced bucket (a filter and group) of a charge.
+
+    A fee is `pay_in_advance` when an event created it, or when it stands outside any
+    invoice (a charge that is not invoiceable); a pay-in-advance charge's fee on a
+    billing day's invoice (a recurring renewal) is not, as in Lago."""
     amount = bucket.amount or pricing.ChargeAmount(ZERO, ZERO)
     figures = amount.fee_amounts(ctx.currency)
     charge_filter = next(
@@ -262,8 +267,8 @@ def charge_fee(
         charge_filter_id=charge_filter.id if charge_filter else None,
         filter_display_name=charge_filter.invoice_display_name if charge_filter else None,
         filter_values=charge_filter.values if charge_filter else None,
-        grouped_by=dict(zip(group_keys, bucket.group, strict=True)),
-        pay_in_advance=charge.pay_in_advance,
+        grouped_by=bucket.grouped_by,
+        pay_in_advance=charge.pay_in_advance and (from_event or not charge.invoiceable),
         amount_cents=figures.amount_cents,
         precise_amount_cents=figures.precise_amount_cents,
         unit_amount_cents=figures.unit_amount_cents,
@@ -319,8 +324,7 @@ def _fees_of_charge(
             continue
         fees.append(
             charge_fee(
-                ctx, subscription, plan, charge, metric, usage.group_keys, bucket, bounds,
-                properties,
+                ctx, subscription, plan, charge, metric, bucket, bounds, properties,
             )
         )  # fmt: skip
     if charge.min_amount_cents:
@@ -373,9 +377,7 @@ def _true_up_parent(
     unfiltered = next((bucket for bucket in usage.buckets if bucket.filter_id is None), None)
     if unfiltered is None:
         return fees[0].fee if fees else None
-    built = charge_fee(
-        ctx, subscription, plan, charge, metric, usage.group_keys, unfiltered, bounds, properties
-    )
+    built = charge_fee(ctx, subscription, plan, charge, metric, unfiltered, bounds, properties)
     fees.insert(0, built)
     return built.fee
 
@@ -501,14 +503,13 @@ def renewal_fees(
     *,
     invoiceable: bool,
 ) -> list[BuiltFee]:
-    """The level a recurring pay-in-advance charge reached, billed for the next period."""
-    if (
-        entry.invoicing_reason != "subscription_periodic"
-        or entry.charges_from_datetime is None
-        or entry.charges_to_datetime is None
-    ):
-        return []
+    """The level a recurring pay-in-advance charge reached, billed for the next period:
+    on a billing day, and when a downgrade's plan takes over the seats at the end of
+    the old plan's period."""
     session = ctx.session
+    window_bounds = _renewal_window(session, entry, subscription)
+    if window_bounds is None:
+        return []
     all_charges, metrics = plan_charges(session, plan.id)
     charges = [
         charge
@@ -519,7 +520,7 @@ def renewal_fees(
     ]
     if not charges:
         return []
-    start, end = entry.charges_from_datetime, entry.charges_to_datetime
+    start, end = window_bounds
     renewed = charges_period(subscription, plan, ctx.timezone, end + timedelta(seconds=1))
     window = Window(
         organization_id=subscription.organization_id,
@@ -545,11 +546,35 @@ def renewal_fees(
             if not (bucket.units or bucket.amount_cents):
                 continue
             fee = charge_fee(
-                ctx, subscription, plan, charge, metric, usage.group_keys, bucket,
+                ctx, subscription, plan, charge, metric, bucket,
                 (renewed.start, renewed.end), range_properties(renewed),
             )  # fmt: skip
             built.append(fee)
     return built
+
+
+def _renewal_window(
+    session: Session, entry: InvoiceSubscription, subscription: Subscription
+) -> tuple[datetime, datetime] | None:
+    """The period whose usage a renewal carries into the next one, if the entry renews."""
+    if entry.invoicing_reason == "subscription_periodic":
+        if entry.charges_from_datetime is None or entry.charges_to_datetime is None:
+            return None
+        return entry.charges_from_datetime, entry.charges_to_datetime
+    if entry.invoicing_reason != "subscription_starting" or subscription.started_at is None:
+        return None
+    if subscription.previous_subscription_id is None:
+        return None
+    previous = session.get(Subscription, subscription.previous_subscription_id)
+    # A downgrade starts the second after the old plan's period ended; an upgrade starts
+    # the instant the old plan ends, inside a period whose seats were paid already.
+    if (
+        previous is None
+        or previous.terminated_at is None
+        or previous.terminated_at >= subscription.started_at
+    ):
+        return None
+    return previous.started_at or subscription.started_at, previous.terminated_at
 
 
 def entry_fees(

@@ -305,8 +305,15 @@ REFERENCE = Reference(
         ("POST", INVOICES + "/{invoice_id}/retry"): _action(
             "Retry a failed invoice", "Builds an invoice whose generation failed again.", 403, 405
         ),
-        ("POST", INVOICES + "/{invoice_id}/void"): _action(
-            "Void an invoice", "Voids a finalized invoice that is not paid.", 403, 405
+        ("POST", INVOICES + "/{invoice_id}/void"): op(
+            "Void an invoice",
+            "Voids a finalized invoice. With `generate_credit_note`, its value goes to a "
+            "credit note of `credit_amount` + `refund_amount` (cents) and a voided note for "
+            "the rest.",
+            ONE_INVOICE,
+            request=body(generate_credit_note=BOOL, credit_amount=INT, refund_amount=INT),
+            path=INVOICE_ID,
+            errors=(403, 405, 422),
         ),
         ("POST", INVOICES + "/preview"): op(
             "Preview an invoice",

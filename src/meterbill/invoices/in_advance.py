@@ -43,7 +43,7 @@ from meterbill.pricing.result import per_unit
 from meterbill.subscriptions.models import Subscription
 from meterbill.usage.aggregation import Window
 from meterbill.usage.periods import ChargesPeriod, charges_period
-from meterbill.usage.service import PricedBucket, group_keys_of, price_charge
+from meterbill.usage.service import PricedBucket, price_charge
 
 ZERO = Decimal(0)
 BATCH = 500
@@ -234,8 +234,8 @@ def _bill_event(
         return
     properties = range_properties(period, timestamp=iso_seconds(event.timestamp))
     built = charge_fee(
-        ctx, subscription, plan, charge, metric, group_keys_of(charge), bucket,
-        (period.start, period.end), properties,
+        ctx, subscription, plan, charge, metric, bucket,
+        (period.start, period.end), properties, from_event=True,
     )  # fmt: skip
     built.fee.event_transaction_id = event.transaction_id
     # Flushed before the fee is reported: another worker's fee for the event fails here.

@@ -17,6 +17,7 @@ from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.credit_notes.consumption import give_back, has_standing_credit_notes
 from meterbill.credit_notes.service import issued_on
+from meterbill.credit_notes.voiding import VoidNotes, check_void_notes, issue_void_notes
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import live_id
@@ -241,13 +242,23 @@ def refresh_invoice(
 
 
 def void_invoice(
-    session: Session, organization_id: uuid.UUID, invoice_id: str, now: datetime
+    session: Session,
+    organization_id: uuid.UUID,
+    invoice_id: str,
+    now: datetime,
+    credit_notes: VoidNotes | None = None,
 ) -> Invoice:
     """A finalized invoice becomes voided; coupons and credit notes it consumed come
-    back (§5.6). An invoice with standing credit notes of its own cannot be voided."""
+    back (§5.6). An invoice with standing credit notes of its own cannot be voided.
+
+    With `credit_notes` (Lago's generate_credit_note), what the invoice is worth goes
+    to credit notes instead: the one asked for, and a voided one for the rest. Wallet
+    credits it consumed then stay spent, since the notes count them."""
     invoice = find_invoice(session, organization_id, invoice_id, lock=True)
     if invoice.status != "finalized" or has_standing_credit_notes(session, invoice):
         raise MethodNotAllowed("not_voidable")
+    if credit_notes is not None:
+        check_void_notes(session, invoice, credit_notes)
     give_back(session, invoice, now)
     invoice.status = "voided"
     invoice.voided_at = now
@@ -272,7 +283,10 @@ def void_invoice(
             applied.status = "active"
             applied.terminated_at = None
         applied.updated_at = now
-    wallets.invoice_voided(session, invoice, now)
+    if credit_notes is None:
+        wallets.invoice_voided(session, invoice, now)
+    else:
+        issue_void_notes(session, invoice, credit_notes, now)
     session.flush()
     session.refresh(invoice)
     return invoice

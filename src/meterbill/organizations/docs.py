@@ -18,7 +18,7 @@ from meterbill.core.apidoc import (
     ref,
     root,
 )
-from meterbill.organizations.schemas import DOCUMENT_NUMBERINGS
+from meterbill.organizations.schemas import ACCEPTED_NUMBERINGS, DOCUMENT_NUMBERINGS
 
 ORGANIZATION = obj(
     "The organization the API key belongs to.",
@@ -63,7 +63,7 @@ ORGANIZATION_INPUT = body(
     timezone={**STR, "description": "IANA name; applies to customers without their own."},
     default_currency={**STR, "description": "ISO 4217."},
     net_payment_term=INT,
-    document_numbering=enum(*DOCUMENT_NUMBERINGS),
+    document_numbering=enum(*ACCEPTED_NUMBERINGS),
     document_number_prefix={**STR, "maxLength": 10},
     finalize_zero_amount_invoice=BOOL,
     email_settings=arr(STR),

@@ -11,7 +11,12 @@ from meterbill.core.times import iso_seconds
 from meterbill.core.validation import MISSING, Reader
 from meterbill.organizations.models import Organization
 
-DOCUMENT_NUMBERINGS = ("per_customer", "per_billing_entity")
+# Lago's organization API names the organization-wide sequence `per_organization`; its
+# billing entity (which meterbill folds into the organization) calls the same setting
+# `per_billing_entity`. Both are accepted; it is stored under the billing entity's name,
+# which the numbering reads, and shown under the organization's.
+DOCUMENT_NUMBERINGS = ("per_customer", "per_organization")
+ACCEPTED_NUMBERINGS = (*DOCUMENT_NUMBERINGS, "per_billing_entity")
 
 
 def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
@@ -39,8 +44,11 @@ def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
     values["net_payment_term"] = required_value(
         reader, "net_payment_term", reader.integer("net_payment_term", minimum=0, maximum=DAYS_MAX)
     )
+    numbering = reader.choice("document_numbering", ACCEPTED_NUMBERINGS)
     values["document_numbering"] = required_value(
-        reader, "document_numbering", reader.choice("document_numbering", DOCUMENT_NUMBERINGS)
+        reader,
+        "document_numbering",
+        "per_billing_entity" if numbering == "per_organization" else numbering,
     )
     prefix = reader.string("document_number_prefix", max_length=10)
     values["document_number_prefix"] = required_value(
@@ -88,7 +96,11 @@ def organization_object(org: Organization, taxes: list[dict[str, Any]]) -> dict[
         "tax_identification_number": org.tax_identification_number,
         "timezone": org.timezone,
         "default_currency": org.default_currency,
-        "document_numbering": org.document_numbering,
+        "document_numbering": (
+            "per_organization"
+            if org.document_numbering == "per_billing_entity"
+            else org.document_numbering
+        ),
         "document_number_prefix": org.document_number_prefix,
         "email_settings": org.email_settings,
         "finalize_zero_amount_invoice": org.finalize_zero_amount_invoice,

@@ -126,7 +126,7 @@ def _estimate(
         )
         filter_id = bucket.filter_id if bucket else None
         charge_filter = next((f for f in charge.filters if str(f.id) == filter_id), None)
-        group_keys = group_keys_of(charge)
+        group_keys = list(bucket.keys) if bucket else group_keys_of(charge)
         group = bucket.group if bucket else tuple(
             str(data.properties[key]) if key in data.properties else None for key in group_keys
         )  # fmt: skip

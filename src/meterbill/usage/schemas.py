@@ -21,13 +21,19 @@ def _totals(buckets: list[PricedBucket]) -> dict[str, Any]:
     }
 
 
-def _filters(usage: ChargeUsage, buckets: list[PricedBucket]) -> list[dict[str, Any]]:
+def _filters(
+    usage: ChargeUsage, buckets: list[PricedBucket], *, present_only: bool = False
+) -> list[dict[str, Any]]:
+    """Every filter of the charge and the rest (`values: null`); within a group, only
+    those the group has buckets of (Lago lists a group's fees)."""
     if not usage.charge.filters:
         return []
     entries = []
     for charge_filter in [*usage.charge.filters, None]:
         filter_id = str(charge_filter.id) if charge_filter else None
         selected = [bucket for bucket in buckets if bucket.filter_id == filter_id]
+        if present_only and not selected:
+            continue
         entries.append(
             {
                 **_totals(selected),
@@ -42,19 +48,21 @@ def _filters(usage: ChargeUsage, buckets: list[PricedBucket]) -> list[dict[str, 
 
 
 def _grouped(usage: ChargeUsage) -> list[dict[str, Any]]:
-    if not usage.group_keys:
+    """Buckets by their grouping values; with a filter grouped by keys of its own, the
+    other buckets come as the group without values (`{}`), as in Lago."""
+    if not any(bucket.keys for bucket in usage.buckets):
         return []
-    groups: dict[tuple[str | None, ...], list[PricedBucket]] = {}
+    groups: dict[tuple[tuple[str, ...], tuple[str | None, ...]], list[PricedBucket]] = {}
     for bucket in usage.buckets:
-        groups.setdefault(bucket.group, []).append(bucket)
+        groups.setdefault((bucket.keys, bucket.group), []).append(bucket)
     return [
         {
             **_totals(buckets),
-            "grouped_by": dict(zip(usage.group_keys, group, strict=True)),
-            "filters": _filters(usage, buckets),
+            "grouped_by": dict(zip(keys, group, strict=True)),
+            "filters": _filters(usage, buckets, present_only=True),
             "presentation_breakdowns": [],
         }
-        for group, buckets in groups.items()
+        for (keys, group), buckets in groups.items()
     ]
 
 

@@ -59,6 +59,12 @@ class PricedBucket:
     amount_cents: int
     # The model's unrounded result, kept for the fee's precise figures and details.
     amount: pricing.ChargeAmount | None = None
+    # The grouping keys `group` holds the values of: the filter's own, else the charge's.
+    keys: tuple[str, ...] = ()
+
+    @property
+    def grouped_by(self) -> dict[str, str | None]:
+        return dict(zip(self.keys, self.group, strict=True))
 
 
 @dataclass
@@ -96,8 +102,22 @@ class CurrentUsage:
 
 
 def group_keys_of(charge: Charge) -> list[str]:
-    keys = charge.properties.get("pricing_group_keys") or charge.properties.get("grouped_by")
-    return list(keys or [])
+    return _keys(charge.properties)
+
+
+def _keys(properties: dict[str, Any] | None) -> list[str]:
+    properties = properties or {}
+    return list(properties.get("pricing_group_keys") or properties.get("grouped_by") or [])
+
+
+def bucket_group_keys(charge: Charge) -> dict[str | None, tuple[str, ...]]:
+    """The grouping keys of each bucket of a charge (a filter's id, None for events no
+    filter takes): a filter's own `pricing_group_keys`, else the charge's (Lago's)."""
+    charge_keys = tuple(group_keys_of(charge))
+    keys: dict[str | None, tuple[str, ...]] = {None: charge_keys}
+    for item in charge.filters:
+        keys[str(item.id)] = tuple(_keys(item.properties)) or charge_keys
+    return keys
 
 
 def tax_rates(
@@ -352,16 +372,54 @@ def price_charge(
         FilterSpec(str(item.id), item.values, position)
         for position, item in enumerate(charge.filters)
     ]
-    group_keys = group_keys_of(charge)
-    aggregated = aggregate(session, window, spec, filters, group_keys)
     properties_of: dict[str | None, dict[str, Any]] = {None: charge.properties}
     properties_of.update({str(item.id): item.properties for item in charge.filters})
+    usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys_of(charge))
+    keys_of = bucket_group_keys(charge)
+    # One aggregation per set of grouping keys (mostly one): each keeps the buckets of
+    # the filters grouped by that set. Every aggregation sees all the filters, since an
+    # event belongs to its most specific filter.
+    for keys in dict.fromkeys(keys_of.values()):
+        members = {filter_id for filter_id, own in keys_of.items() if own == keys}
+        usage.buckets.extend(
+            _priced_buckets(
+                session, window, charge, metric, spec, filters, list(keys), members,
+                properties_of, currency, timezone, active_days, prorate=prorate,
+            )
+        )  # fmt: skip
+    usage.buckets.sort(key=lambda bucket: (bucket.filter_id or "", [g or "" for g in bucket.group]))
+    return usage
+
+
+def _priced_buckets(
+    session: Session,
+    window: Window,
+    charge: Charge,
+    metric: BillableMetric,
+    spec: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: list[str],
+    members: set[str | None],
+    properties_of: dict[str | None, dict[str, Any]],
+    currency: str,
+    timezone: str,
+    active_days: int,
+    *,
+    prorate: bool,
+) -> list[PricedBucket]:
+    """The buckets of the filters in `members` (None: events no filter takes), grouped
+    by `group_keys`, aggregated and priced."""
+    aggregated = {
+        key: bucket
+        for key, bucket in aggregate(session, window, spec, filters, group_keys).items()
+        if key[0] in members
+    }
     # Every filter bucket shows (and prices) even without events; groups only when seen.
     empty_group = tuple(None for _ in group_keys)
     if not group_keys:
-        for filter_id in properties_of:
+        for filter_id in members:
             aggregated.setdefault((filter_id, ()), BucketUsage(Decimal(0), 0))
-    elif not aggregated:
+    elif not aggregated and None in members:
         aggregated[(None, empty_group)] = BucketUsage(Decimal(0), 0)
     extra = _model_inputs(session, window, charge, spec, filters, group_keys)
     prorating = prorate and charge.prorated and metric.recurring
@@ -376,10 +434,8 @@ def price_charge(
         prorated = _prorated_unique_counts(
             session, window, spec, filters, group_keys, aggregated, timezone
         )
-    usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys)
-    for (filter_id, group), bucket in sorted(
-        aggregated.items(), key=lambda item: (item[0][0] or "", [g or "" for g in item[0][1]])
-    ):
+    buckets = []
+    for (filter_id, group), bucket in aggregated.items():
         proration = prorated.get((filter_id, group))
         amount = pricing.compute(
             charge.charge_model,
@@ -397,7 +453,7 @@ def price_charge(
                 currency=currency,
             ),
         )
-        usage.buckets.append(
+        buckets.append(
             PricedBucket(
                 filter_id=filter_id,
                 group=group,
@@ -405,9 +461,10 @@ def price_charge(
                 events_count=bucket.events_count,
                 amount_cents=amount.cents(currency),
                 amount=amount,
+                keys=tuple(group_keys),
             )
         )
-    return usage
+    return buckets
 
 
 @dataclass(frozen=True)
