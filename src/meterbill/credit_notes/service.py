@@ -37,6 +37,7 @@ from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.payment_status import mark_payment_status
 from meterbill.organizations.models import Organization
+from meterbill.wallets.refunds import refundable_cents, top_up_wallet, void_refunded_credits
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,15 @@ def _note_amounts(
 
 def _creditable_invoice(session: Session, organization_id: uuid.UUID, invoice_id: str) -> Invoice:
     invoice = find_invoice(session, organization_id, invoice_id, lock=True)
-    # A wallet top-up is given back through its wallet; a draft or voided invoice owes nothing.
-    if invoice.status != "finalized" or invoice.invoice_type == "credit":
+    # A draft or voided invoice owes nothing.
+    if invoice.status != "finalized":
+        raise MethodNotAllowed("invalid_type_or_status")
+    # A wallet top-up is refunded only once paid, and only while its wallet is active to
+    # take the credits back (Lago's valid_type_or_status?). Lago also offsets a whole unpaid
+    # top-up; meterbill does not yet (README, "Not yet").
+    if invoice.invoice_type == "credit" and (
+        invoice.payment_status != "succeeded" or top_up_wallet(session, invoice) is None
+    ):
         raise MethodNotAllowed("invalid_type_or_status")
     return invoice
 
@@ -163,6 +171,8 @@ def resolve_items(
         )
     }
     taken = credited_on_fees(session, list(fees))
+    # A top-up gives back no more credits than its wallet still holds.
+    wallet_cents = refundable_cents(session, invoice) if invoice.invoice_type == "credit" else None
     resolved: list[tuple[Fee, Decimal]] = []
     for item, key in zip(items, keys, strict=True):
         fee = fees.get(key) if key is not None else None
@@ -171,6 +181,8 @@ def resolve_items(
         if item.amount_cents < 0:
             raise ValidationFailed.single("amount_cents", "invalid_value")
         already = taken.get(fee.id, 0)
+        if wallet_cents is not None and item.amount_cents > wallet_cents:
+            raise ValidationFailed.single("amount_cents", "higher_than_wallet_balance")
         if item.amount_cents > fee.amount_cents - already:
             raise ValidationFailed.single("amount_cents", "higher_than_remaining_fee_amount")
         taken[fee.id] = already + item.amount_cents
@@ -190,6 +202,8 @@ def _check_limits(invoice: Invoice, issued: Issued, amounts: NoteAmounts, split:
     def add(field: str, code: str) -> None:
         errors.setdefault(field, []).append(code)
 
+    if invoice.invoice_type == "credit" and split.credit > 0:
+        add("credit_amount_cents", "cannot_credit_invoice")
     if split.refund > 0:
         if invoice.total_paid_amount_cents <= 0:
             add("refund_amount_cents", "cannot_refund_unpaid_invoice")
@@ -302,6 +316,8 @@ def issue(
     if split.offset > 0:
         after = replace(issued, offset=issued.offset + split.offset)
         _settle_if_offset_in_full(session, invoice, after, now)
+    if invoice.invoice_type == "credit":
+        void_refunded_credits(session, invoice, split.refund, note.id, now)
     session.flush()
     session.refresh(note)
     return note
@@ -311,7 +327,7 @@ def _settle_if_offset_in_full(
     session: Session, invoice: Invoice, issued: Issued, now: datetime
 ) -> None:
     """Lago counts an offset as settling the invoice: once payments and offsets cover
-    it, it is paid. Never a credit invoice (refused above), so no wallet credits follow."""
+    it, it is paid. Never a credit invoice: only paid ones are credited, owing nothing."""
     if issued.due(invoice) > 0:
         return
     mark_payment_status(session, invoice, "succeeded", now)
@@ -350,6 +366,10 @@ def estimate(
     creditable = amounts.total_amount_cents
     paid_left = max(issued.paid_left(invoice), 0)
     due = max(issued.due(invoice), 0)
+    if invoice.invoice_type == "credit":
+        # A top-up is only refunded, within what its wallet still holds.
+        refundable = min(creditable, paid_left, refundable_cents(session, invoice))
+        return Estimate(invoice, resolved, amounts, 0, refundable, 0)
     return Estimate(
         invoice=invoice,
         items=resolved,

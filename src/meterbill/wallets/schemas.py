@@ -390,7 +390,9 @@ def transaction_object(transaction: WalletTransaction, wallet: Wallet) -> dict[s
         "lago_id": str(transaction.id),
         "lago_wallet_id": str(transaction.wallet_id),
         "lago_invoice_id": str(transaction.invoice_id) if transaction.invoice_id else None,
-        "lago_credit_note_id": None,
+        "lago_credit_note_id": (
+            str(transaction.credit_note_id) if transaction.credit_note_id else None
+        ),
         "lago_voided_invoice_id": (
             str(transaction.voided_invoice_id) if transaction.voided_invoice_id else None
         ),
