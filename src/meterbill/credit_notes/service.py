@@ -24,6 +24,7 @@ from meterbill.credit_notes.amounts import (
     ItemTax,
     NoteAmounts,
     Split,
+    estimated_figures,
     matches_items,
     note_amounts,
     settle,
@@ -350,6 +351,7 @@ class Estimate:
     invoice: Invoice
     items: list[tuple[Fee, Decimal]]
     amounts: NoteAmounts
+    taxes_amount_cents: int  # the note's taxes as Lago's estimate rounds them
     max_creditable_amount_cents: int
     max_refundable_amount_cents: int
     max_offsettable_amount_cents: int
@@ -362,18 +364,19 @@ def estimate(
     resolved = resolve_items(session, invoice, items)
     amounts = _note_amounts(session, invoice, resolved)
     issued = issued_on(session, invoice.id)
-    # What issuing these items gives once settled (sub-total + taxes).
-    creditable = amounts.total_amount_cents
+    # What issuing these items gives, rounded as Lago's estimate rounds it.
+    taxes, creditable = estimated_figures(amounts)
     paid_left = max(issued.paid_left(invoice), 0)
     due = max(issued.due(invoice), 0)
     if invoice.invoice_type == "credit":
         # A top-up is only refunded, within what its wallet still holds.
         refundable = min(creditable, paid_left, refundable_cents(session, invoice))
-        return Estimate(invoice, resolved, amounts, 0, refundable, 0)
+        return Estimate(invoice, resolved, amounts, taxes, 0, refundable, 0)
     return Estimate(
         invoice=invoice,
         items=resolved,
         amounts=amounts,
+        taxes_amount_cents=taxes,
         max_creditable_amount_cents=creditable,
         max_refundable_amount_cents=min(creditable, paid_left),
         max_offsettable_amount_cents=min(creditable, due),
