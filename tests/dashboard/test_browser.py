@@ -13,7 +13,7 @@ import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.dashboard.browser import chromium, open_page  # noqa: F401  (fixture)
+from tests.dashboard.browser import open_page
 from tests.dashboard.conftest import PASSWORD, make_user
 
 GUIDE = {
