@@ -161,7 +161,7 @@ def test_add_a_customer_refusals_in_words_with_the_values_kept(
             "metadata-1-value": "v" * 101,
             "metadata-2-key": "",
             "metadata-2-value": "orphan",
-        },  # fmt: skip
+        },
     )
     assert response.status_code == 422
     html = response.text
@@ -199,7 +199,7 @@ def test_add_a_customer_with_duplicate_metadata_keys(client: TestClient, org: Or
             "metadata-0-value": "1",
             "metadata-1-key": "a",
             "metadata-1-value": "2",
-        },  # fmt: skip
+        },
     )
     assert response.status_code == 422
     assert response.text.count("Keys should be unique; please differentiate them") == 3
@@ -291,8 +291,8 @@ def test_edit_renaming_to_a_taken_external_id(client: TestClient, org: Org) -> N
 
 def test_edit_replaces_metadata_and_taxes(client: TestClient, org: Org) -> None:
     rest(client, org, "POST", "/taxes", {"tax": {"name": "VAT", "code": "vat", "rate": 20}})
-    customer_id = api(client, org, "meta", tax_codes=["vat"],
-                      metadata=[{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])  # fmt: skip
+    metadata = [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
+    customer_id = api(client, org, "meta", tax_codes=["vat"], metadata=metadata)
     form = client.get(f"/customers/{customer_id}/edit").text
     first_id = re.search(r'name="metadata-0-id" value="([^"]+)"', form)
     assert first_id
@@ -305,7 +305,7 @@ def test_edit_replaces_metadata_and_taxes(client: TestClient, org: Org) -> None:
             "metadata-0-key": "a",
             "metadata-0-value": "one",
             "metadata-0-display": "on",
-        },  # fmt: skip
+        },
     )
     assert response.status_code == 303
     customer = rest(client, org, "GET", "/customers/meta")["customer"]
@@ -333,8 +333,8 @@ def test_delete_names_what_will_happen_then_does_it(
     rest(client, org, "POST", "/wallets", {"wallet": {
         "external_customer_id": "leaving", "rate_amount": "2", "currency": "EUR",
         "granted_credits": "7.5", "name": "Prepaid"}})  # fmt: skip
-    rest(client, org, "POST", "/add_ons", {"add_on": {
-        "name": "Setup", "code": "setup", "amount_cents": 5000, "amount_currency": "EUR"}})  # fmt: skip
+    add_on = {"name": "Setup", "code": "setup", "amount_cents": 5000, "amount_currency": "EUR"}
+    rest(client, org, "POST", "/add_ons", {"add_on": add_on})
     invoice = rest(client, org, "POST", "/invoices", {"invoice": {
         "external_customer_id": "leaving", "currency": "EUR",
         "fees": [{"add_on_code": "setup", "units": 1}]}})["invoice"]  # fmt: skip
