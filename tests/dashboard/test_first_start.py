@@ -27,7 +27,7 @@ def test_first_serve_logs_a_password_to_log_in_with(served: tuple[str, str]) -> 
                 "csrf_token": csrf_of(form.text),
                 "email": email.group(1),
                 "password": password.group(1),
-            },  # fmt: skip
+            },
         )
         assert done.status_code == 303
         customers = browser.get("/customers")
