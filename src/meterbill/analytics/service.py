@@ -25,6 +25,7 @@ from meterbill.analytics.schemas import (
     OverdueBalanceRow,
 )
 from meterbill.core.money import round_half_up
+from meterbill.credit_notes.models import CreditNote
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.schemas import HIDDEN_STATUSES
@@ -130,16 +131,23 @@ def _customer_filter(
 
 
 def _refunded_amount_cents() -> ColumnElement[int]:
-    # Seam for credit notes: gross revenue subtracts the `refund_amount_cents` of the
-    # credit notes on each invoice. Credit notes do not exist yet, so nothing is refunded;
-    # replace with a correlated SUM over the invoice's credit notes when they land.
-    return literal(0)
+    """Σ refund_amount_cents of the invoice's credit notes, whatever their status: Lago's
+    gross revenue joins every credit note of the invoice (app/models/analytics/gross_revenue.rb)."""
+    return (
+        select(func.coalesce(func.sum(CreditNote.refund_amount_cents), 0))
+        .where(CreditNote.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
 
 
 def _offset_amount_cents() -> ColumnElement[int]:
-    # Seam for credit notes: the overdue amount subtracts Σ offset_amount_cents of the
-    # invoice's *finalized* credit notes. None exist yet.
-    return literal(0)
+    """Σ offset_amount_cents of the invoice's finalized credit notes: what they took off
+    the amount due (Lago's overdue_balance.rb)."""
+    return (
+        select(func.coalesce(func.sum(CreditNote.offset_amount_cents), 0))
+        .where(CreditNote.invoice_id == Invoice.id, CreditNote.status == "finalized")
+        .scalar_subquery()
+    )
 
 
 def gross_revenues(
