@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from meterbill import dashboard
 from meterbill.add_ons.api import router as add_ons_router
 from meterbill.add_ons.docs import REFERENCE as add_ons_reference
 from meterbill.analytics.api import router as analytics_router
@@ -54,6 +56,7 @@ from meterbill.taxes.api import router as taxes_router
 from meterbill.taxes.docs import REFERENCE as taxes_reference
 from meterbill.usage.api import router as usage_router
 from meterbill.usage.docs import REFERENCE as usage_reference
+from meterbill.users.bootstrap import bootstrap_admin
 from meterbill.wallets.api import router as wallets_router
 from meterbill.wallets.docs import REFERENCE as wallets_reference
 
@@ -90,14 +93,25 @@ REFERENCES = (
 )
 
 
-def bootstrap(db: Database, settings: Settings) -> None:
-    """Make sure someone can call the API once the server is up.
+def bootstrap(db: Database, settings: Settings, dashboard_url: str | None = None) -> None:
+    """Make sure someone can call the API and log in to the dashboard once the server is up.
 
     With METERBILL_API_KEY, the key is attached to the organization named
     METERBILL_ORG_NAME, created only if there is none (like Lago's LAGO_ORG_API_KEY and
     LAGO_ORG_NAME), and what was done is logged. Without it, an empty database gets one
-    organization whose new key is printed once; later starts print nothing.
+    organization whose new key is printed once; later starts print nothing. Then the
+    dashboard's first user (users.bootstrap).
     """
+    organization_id = _bootstrap_api_key(db, settings)
+    bootstrap_admin(db, settings, organization_id, dashboard_url or _dashboard_url(settings))
+
+
+def _dashboard_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.port}/"
+
+
+def _bootstrap_api_key(db: Database, settings: Settings) -> uuid.UUID | None:
+    """The API key part of the bootstrap; returns the organization it concerned."""
     if settings.api_key:
         with db.transaction() as session:
             done = ensure_bootstrap_organization(
@@ -111,7 +125,7 @@ def bootstrap(db: Database, settings: Settings) -> None:
                 settings.org_name,
                 done.organization_id,
             )
-        return
+        return done.organization_id
     with db.transaction() as session:
         key = ensure_first_organization(session, settings.org_name, utc_now())
     if key is not None:
@@ -121,6 +135,7 @@ def bootstrap(db: Database, settings: Settings) -> None:
             settings.org_name,
             key,
         )
+    return None
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -184,6 +199,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.include_router(router)
     apidoc.install(app, REFERENCES)
     install_docs_page(app)
+    # The web dashboard at / (after the API: its error pages wrap the API's handlers).
+    dashboard.install(app)
 
     @app.get(
         "/health",

@@ -49,7 +49,7 @@ def serve(
     # Bootstrap once here, so that several workers starting together cannot each
     # create a first organization; their own start-up bootstrap then finds it.
     db = Database(settings.database_url, pool_size=1)
-    bootstrap(db, settings)
+    bootstrap(db, settings, f"http://{host or settings.host}:{port or settings.port}/")
     db.dispose()
     # Each server process builds its own app from the same METERBILL_* environment.
     serving.serve(

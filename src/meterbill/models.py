@@ -29,6 +29,7 @@ from meterbill.plans.models import (
 )
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
+from meterbill.users.models import User, UserSession
 from meterbill.wallets.models import (
     RecurringTransactionRule,
     Wallet,
@@ -73,6 +74,8 @@ __all__ = [
     "RecurringTransactionRule",
     "Subscription",
     "Tax",
+    "User",
+    "UserSession",
     "Wallet",
     "WalletTarget",
     "WalletTransaction",

@@ -11,6 +11,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./meterbill.db"
     api_key: str | None = None
     org_name: str = "Default organization"
+    # The dashboard user the start-up bootstrap makes sure of (both or neither).
+    admin_email: str | None = None
+    admin_password: str | None = None
     host: str = "127.0.0.1"
     port: int = 3000
     # Server processes for `meterbill serve` (state lives in the database only); unset:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
-from meterbill.core.records import flush_unique
+from meterbill.core.records import flush_unique, uuid_or_none
 from meterbill.core.rehearsal import for_update
 from meterbill.coupons.models import AppliedCoupon
 from meterbill.customers.filters import CustomerFilters, apply_filters
@@ -255,3 +255,35 @@ def list_customers(
         .order_by(Customer.created_at.desc(), Customer.id)
     )
     return paginate(session, apply_filters(query, filters, organization), page)
+
+
+def find_customer_by_id(session: Session, organization_id: uuid.UUID, raw_id: str) -> Customer:
+    """The organization's live customer with this lago_id (the dashboard's URLs carry
+    it); anything else, another organization's customer included, is not found."""
+    customer_id = uuid_or_none(raw_id)
+    customer = (
+        session.scalar(
+            select(Customer)
+            .where(
+                Customer.id == customer_id,
+                Customer.organization_id == organization_id,
+                Customer.deleted_at.is_(None),
+            )
+            .options(selectinload(Customer.metadata_items))
+        )
+        if customer_id is not None
+        else None
+    )
+    if customer is None:
+        raise NotFound("customer")
+    return customer
+
+
+def rename_if_editable(session: Session, customer: Customer, external_id: str) -> None:
+    """The dashboard's edit may give a customer another external id while it is
+    editable (Lago's GraphQL update); once an object is assigned the new id is ignored,
+    as Lago ignores it. A live customer already holding it is 422 value_already_exist."""
+    if external_id == customer.external_id or not is_editable(session, customer):
+        return
+    customer.external_id = external_id
+    flush_unique(session, "external_id")
