@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
-from meterbill.users.service import create_user, log_in, session_user
 
 from meterbill.core.db import Database
+from meterbill.users.service import create_user, log_in, session_user
 from tests.conftest import Org
 
 PASSWORD = "correct horse battery staple"
@@ -36,8 +37,10 @@ class Web:
         pairs = list(data.items()) if isinstance(data, dict) else list(data)
         if csrf:
             pairs.append(("csrf_token", self.csrf))
-        headers = {"HX-Request": "true"} if htmx else {}
-        return self.client.post(path, data=pairs, headers=headers)  # type: ignore[arg-type]
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.client.post(path, content=urlencode(pairs), headers=headers)
 
 
 def login(server: str, database: Database, org: Org) -> Web:

@@ -55,6 +55,10 @@ SPECIFIC = {
         "End date can't be in the past and should be greater than start date."
     ),
     ("expiration_at", "invalid_date"): "Expiration date must be in the future.",
+    ("end_date", "invalid_date"): (
+        "End date can't be in the past and should be greater than start date."
+    ),
+    ("expiration_date", "invalid_date"): "Expiration date must be in the future.",
     ("plan_code", "plan_not_found"): "Choose a plan.",
     ("coupon_code", "coupon_not_found"): "Choose a coupon.",
     ("base", "fees_not_found"): "You must add at least one item.",

@@ -35,6 +35,7 @@ from meterbill.invoices.one_off import (
     parse_one_off,
     preview_one_off_invoice,
 )
+from meterbill.plans.models import Plan
 from meterbill.plans.service import assignable_plans
 from meterbill.subscriptions.schemas import parse_subscription
 from meterbill.subscriptions.service import create_subscription
@@ -95,14 +96,19 @@ def _page(
 # --- Assign a plan -------------------------------------------------------------------
 
 
+def _plan_label(plan: Plan) -> str:
+    interval = INTERVALS.get(plan.interval, plan.interval)
+    return (
+        f"{plan.name} ({plan.code}) · {interval} · {money(plan.amount_cents, plan.amount_currency)}"
+    )
+
+
 def _plan_options(session: Session, organization_id: Any) -> list[dict[str, Any]]:
     return [
         {
             "code": plan.code,
-            "label": f"{plan.name} ({plan.code}) · {INTERVALS.get(plan.interval, plan.interval)}"
-            f" · {money(plan.amount_cents, plan.amount_currency)}",
             "currency": plan.amount_currency,
-            "interval": plan.interval,
+            "option": (plan.code, _plan_label(plan)),
         }
         for plan in assignable_plans(session, organization_id)
     ]
@@ -188,6 +194,7 @@ def _coupon_form(
                 "percentage_rate": coupon.percentage_rate,
                 "frequency": coupon.frequency,
                 "frequency_duration": coupon.frequency_duration,
+                "option": (coupon.code, f"{coupon.name} · {_coupon_terms(coupon)}"),
             }
             for coupon in coupons
         ]
@@ -240,7 +247,7 @@ def _invoice_context(
         )
     )
     currencies = sorted({add_on.amount_currency for add_on in add_ons})
-    return {
+    context: dict[str, Any] = {
         "customer": customer,
         "add_ons": [
             {"code": a.code, "label": f"{a.name} · {money(a.amount_cents, a.amount_currency)}"}
@@ -250,6 +257,9 @@ def _invoice_context(
         "currency": customer.currency or currency or (currencies[0] if currencies else "EUR"),
         "currency_locked": customer.currency is not None,
     }
+    chosen = context["currency"]
+    context["currency_options"] = [(c, c) for c in sorted({*currencies, chosen})]
+    return context
 
 
 def _preview(
