@@ -155,3 +155,11 @@ def http(server: str, org: Org) -> Iterator[httpx.Client]:
         timeout=30,
     ) as client:
         yield client
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """One line when the dashboard's browser tests cannot run on this machine."""
+    from tests.dashboard.browser import unavailable
+
+    reason = unavailable()
+    return f"dashboard browser tests: skipped, {reason}" if reason else None

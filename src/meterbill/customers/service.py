@@ -17,6 +17,7 @@ from meterbill.coupons.models import AppliedCoupon
 from meterbill.customers.filters import CustomerFilters, apply_filters
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.customers.schemas import CustomerInput, MetadataInput
+from meterbill.invoices.models import Invoice
 from meterbill.organizations.models import Organization
 from meterbill.organizations.service import get_organization
 from meterbill.subscriptions.models import Subscription
@@ -69,6 +70,9 @@ def is_editable(session: Session, customer: Customer) -> bool:
             AppliedCoupon.customer_id == customer.id, AppliedCoupon.amount_currency.is_not(None)
         ),
         select(Wallet.id).where(Wallet.customer_id == customer.id),
+        # Any invoice, drafts and voided ones included (a one-off invoice is the case
+        # not already covered by a subscription or a wallet).
+        select(Invoice.id).where(Invoice.customer_id == customer.id),
     ]
     return not any(session.scalar(select(exists(query))) for query in assigned)
 

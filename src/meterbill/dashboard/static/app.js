@@ -9,11 +9,10 @@ function upgradeDialogs(root) {
     dialog.dataset.upgraded = "1";
     dialog.close();
     dialog.showModal();
-    dialog.addEventListener("close", function () {
-      if (!dialog.dataset.submitted) window.location.assign(dialog.dataset.cancelHref);
-    });
-    dialog.querySelectorAll("form").forEach(function (form) {
-      form.addEventListener("submit", function () { dialog.dataset.submitted = "1"; });
+    // Escape fires "cancel": leave the way the Cancel link does.
+    dialog.addEventListener("cancel", function (event) {
+      event.preventDefault();
+      window.location.assign(dialog.dataset.cancelHref);
     });
   });
 }
