@@ -37,9 +37,7 @@ GUIDE = {
 
 
 @pytest.fixture(params=[True, False], ids=["js", "nojs"])
-def page(
-    request: pytest.FixtureRequest, chromium: Any, server: str
-) -> Iterator[Any]:  # noqa: F811
+def page(request: pytest.FixtureRequest, chromium: Any, server: str) -> Iterator[Any]:  # noqa: F811
     yield from open_page(chromium, server, request, javascript=request.param)
 
 
@@ -83,7 +81,11 @@ def test_guide_walk(page: Any, api: httpx.Client, database: Database, org: Org) 
     assert page.get_by_role("status").first.inner_text() == "Customer successfully created"
     view = page.url
     stored = api.get(f"/customers/{GUIDE['external_id']}").json()["customer"]
-    assert (stored["currency"], stored["timezone"], stored["country"]) == ("EUR", "Europe/Paris", "US")
+    assert (stored["currency"], stored["timezone"], stored["country"]) == (
+        "EUR",
+        "Europe/Paris",
+        "US",
+    )
     assert stored["billing_configuration"]["invoice_grace_period"] == 3
     assert stored["billing_configuration"]["document_locale"] == "fr"
     assert stored["metadata"][0]["key"] == "Name"
