@@ -139,14 +139,15 @@ def test_usage_report_is_the_current_usage_of_each_active_subscription(setup: Se
     # Daily series in Paris days, up to today: 23:30 UTC on the 2nd is the 3rd in Paris,
     # and 23:00 UTC on the 3rd is the 4th.
     by_label = {series.label: series for series in first.daily}
+    # The whole period is shown, the days to come at 0.
     assert [(d.day, v) for d, v in by_label["Storage"].days] == [
         (1, Decimal(0)), (2, Decimal(3)), (3, Decimal("1.5")), (4, Decimal(2)),
-        (5, Decimal(0)), (6, Decimal(0)),
-    ]  # fmt: skip
-    assert [v for _d, v in by_label["Calls"].days] == [0, 0, 3, 1, 0, 0]
+    ] + [(day, Decimal(0)) for day in range(5, 32)]  # fmt: skip
+    assert [v for _d, v in by_label["Calls"].days] == [0, 0, 3, 1] + [0] * 27
     assert by_label["Calls"].measure == "units"
     # The second subscription started on the 5th at 11:00 in Paris.
-    assert [(d.day, v) for d, v in blocks[1].daily[0].days] == [(5, 0), (6, 1)]
+    assert [(d.day, v) for d, v in blocks[1].daily[0].days][:3] == [(5, 0), (6, 1), (7, 0)]
+    assert len(blocks[1].daily[0].days) == 27
 
 
 @pytest.mark.parametrize("timezone", ["Asia/Kolkata", "UTC", "America/New_York"])
@@ -175,9 +176,8 @@ def test_daily_series_from_rollups_and_scans_agree(setup: Setup, timezone: str) 
             expected.get(moment.astimezone(zone).date(), 0) + 1
         )
     first = block.usage.period.start.astimezone(zone).date()
-    days = [
-        first + timedelta(days=n) for n in range((now.astimezone(zone).date() - first).days + 1)
-    ]
+    last = block.usage.period.end.astimezone(zone).date()
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     by_label = {series.label: series for series in block.daily}
     assert by_label["Calls"].days == [(day, Decimal(expected.get(day, 0))) for day in days]
     # Not additive: the events of each day.

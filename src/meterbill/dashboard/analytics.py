@@ -88,6 +88,7 @@ def _block_view(block: UsageBlock) -> dict[str, Any]:
                     ],
                     title=f"{series.label}: {unit} per day of the current period",
                     top_label=f"{number(top)} {unit}",
+                    width=420,
                     height=120,
                 ),
             }

@@ -108,7 +108,8 @@ def usage_report(
 def daily_series(
     session: Session, usage: CurrentUsage, timezone: str, now: datetime
 ) -> list[DailySeries]:
-    """Per charge, what each day of the usage's period added, up to today."""
+    """Per charge, what each day of the usage's period added (the whole period: the
+    days to come show what is already there, usually nothing)."""
     period = usage.period
     window = Window(
         organization_id=usage.subscription.organization_id,
@@ -118,7 +119,7 @@ def daily_series(
         duration_days=period.period.days,
     )
     first = local_date(period.start, timezone)
-    last = min(local_date(period.end, timezone), local_date(now, timezone))
+    last = local_date(period.end, timezone)
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     read: dict[str, dict[date, Decimal]] = {}
     series = []
