@@ -1,6 +1,6 @@
 """The guide's "Assign objects to a customer" and "Monitor the customer's current usage"
 walked in Chromium, with JavaScript on and off: assign a plan, apply a coupon, create a
-one-off invoice (its total computed by the server), add a wallet, send events through
+one-off invoice (its total computed by the server), add a wallet and top it up, send events through
 the API, then read the Current usage report and the Billing overview and find the API's
 figures there. A screenshot of each form and of the final pages lands under
 test-output/dashboard/."""
@@ -158,6 +158,13 @@ def test_assign_objects_then_monitor_usage(
     assert flash(page) == "Wallet and top-up successfully created"
     [wallet] = api.get("/wallets", params={"external_customer_id": "hooli"}).json()["wallets"]
     assert wallet["balance_cents"] == 5_000
+    # And top it up from the wallets of the Overview.
+    page.get_by_role("link", name="Top up").click()
+    page.locator("#f-granted_credits").fill("10")
+    page.get_by_role("button", name="Top up credits").click()
+    page.wait_for_url(f"**{view}")
+    assert flash(page) == "Credits successfully added"
+    assert api.get(f"/wallets/{wallet['lago_id']}").json()["wallet"]["balance_cents"] == 6_000
 
     # Events through the API, just after the subscription's start.
     now = int(datetime.now(UTC).timestamp()) + 2

@@ -121,6 +121,8 @@ def analytics_context(session: Session, page: PageContext, customer: Customer) -
             ],
             title=f"Gross revenue per month in {currency}",
             top_label=money(int(top), currency),
+            width=900,
+            height=180,
             every=1 if len(months) <= 12 else 2,
         )
     return {
