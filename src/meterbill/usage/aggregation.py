@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -545,16 +546,8 @@ def daily_units(
         return scan(window.start, stop)
     first_full = hour_of(window.start + timedelta(hours=1) - timedelta(microseconds=1))
     last_full = hour_of(stop)
-    zone = ZoneInfo(timezone)
-    hours = []
-    moment = first_full
-    while moment < last_full:
-        offset = moment.astimezone(zone).utcoffset()
-        if offset is None or offset.total_seconds() % 3600:
-            return scan(window.start, stop)
-        hours.append(moment)
-        moment += timedelta(hours=1)
-    if not hours:
+    day_of = _local_days(first_full, last_full, timezone)
+    if not day_of:
         return scan(window.start, stop)
     property_name = metric.field_name if summed else COUNT_PROPERTY
     days: dict[date, Decimal] = {}
@@ -570,13 +563,31 @@ def daily_units(
     ).all():
         if events_count < 0:
             return scan(window.start, stop)
-        day = _aware(hour).astimezone(zone).date()
+        day = day_of[_aware(hour)]
         figure = Decimal(str(total)) if summed else Decimal(events_count)
         days[day] = days.get(day, Decimal(0)) + figure
     for low, high in ((window.start, first_full), (last_full, stop)):
         if low < high:
             for day, figure in scan(low, high).items():
                 days[day] = days.get(day, Decimal(0)) + figure
+    return days
+
+
+@lru_cache(maxsize=256)
+def _local_days(first: datetime, last: datetime, timezone: str) -> dict[datetime, date] | None:
+    """The local day of every hour from `first` to `last` (excluded), or None when one
+    of them does not begin a local hour (a zone offset by a fraction of an hour). Pure,
+    so remembered: the charges of a page share one window."""(Pure, so remembered: the charges of a page share one window.) The local day of every hour from `first` to `last` (excluded), or None when one
+    of them does not begin a local hour (a zone offset by a fraction of an hour)."""
+    zone = ZoneInfo(timezone)
+    days = {}
+    moment = first
+    while moment < last:
+        local = moment.astimezone(zone)
+        if local.minute or local.second:
+            return None
+        days[moment] = local.date()
+        moment += timedelta(hours=1)
     return days
 
 
