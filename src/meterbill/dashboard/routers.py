@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from meterbill.dashboard import analytics  # noqa: F401 (registers the customer tabs' figures)
+from meterbill.dashboard.actions import router as actions_router
 from meterbill.dashboard.auth_pages import router as auth_router
 from meterbill.dashboard.customer_pages import router as customer_router
 from meterbill.dashboard.section_pages import router as section_router
@@ -16,5 +18,6 @@ from meterbill.dashboard.section_pages import router as section_router
 ROUTERS: list[APIRouter] = [
     auth_router,
     customer_router,
+    actions_router,
     section_router,
 ]
