@@ -35,6 +35,7 @@ from meterbill.wallets.models import (
     WalletTarget,
     WalletTransaction,
 )
+from meterbill.webhooks.models import Webhook, WebhookEndpoint, WebhookKeys
 
 __all__ = [
     "AddOn",
@@ -76,4 +77,7 @@ __all__ = [
     "Wallet",
     "WalletTarget",
     "WalletTransaction",
+    "Webhook",
+    "WebhookEndpoint",
+    "WebhookKeys",
 ]  # fmt: skip
