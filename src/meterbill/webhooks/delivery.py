@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import orjson
@@ -72,8 +73,11 @@ class Outcome:
     response: str
 
 
-def _due(now: datetime) -> list[object]:
-    return [Webhook.status.in_(DUE), Webhook.next_attempt_at <= now]
+def _due(now: datetime, organization_id: uuid.UUID | None) -> list[Any]:
+    conditions: list[Any] = [Webhook.status.in_(DUE), Webhook.next_attempt_at <= now]
+    if organization_id is not None:
+        conditions.append(Webhook.organization_id == organization_id)
+    return conditions
 
 
 def claim(
@@ -82,6 +86,7 @@ def claim(
     options: DeliveryOptions,
     limit: int,
     in_flight: dict[uuid.UUID, int] | None = None,
+    organization_id: uuid.UUID | None = None,
 ) -> list[Claimed]:
     """Lease up to `limit` due deliveries, oldest first, at most `per_endpoint` per
     endpoint counting those `in_flight` already; return them signed and ready to send."""
@@ -95,7 +100,11 @@ def claim(
             )
             .label("rank")
         )
-        ranked = select(Webhook.id, Webhook.webhook_endpoint_id, rank).where(*_due(now)).subquery()
+        ranked = (
+            select(Webhook.id, Webhook.webhook_endpoint_id, rank)
+            .where(*_due(now, organization_id))
+            .subquery()
+        )
         candidates = [
             row.id
             for row in session.execute(
@@ -110,7 +119,7 @@ def claim(
         rows = list(
             session.scalars(
                 select(Webhook)
-                .where(Webhook.id.in_(candidates), *_due(now))
+                .where(Webhook.id.in_(candidates), *_due(now, organization_id))
                 .order_by(Webhook.created_at, Webhook.ordinal)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -252,8 +261,10 @@ def deliver_due(
     *,
     client: httpx.Client | None = None,
     rng: random.Random | None = None,
+    organization_id: uuid.UUID | None = None,
 ) -> DeliveryReport:
-    """Send everything due at `now` and record it as of `now` (tests, `meterbill tick`).
+    """Send everything due at `now` (one organization's, or all) and record it as of
+    `now`: tests drive retries by passing later instants.
 
     Rows retried after a failure are due later than `now`, so this returns."""
     options = options or DeliveryOptions()
@@ -263,7 +274,7 @@ def deliver_due(
     http = client or new_client(options)
     try:
         with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-            while claimed := claim(db, now, options, options.batch):
+            while claimed := claim(db, now, options, options.batch, None, organization_id):
                 outcomes = [
                     outcome
                     for batch in pool.map(
