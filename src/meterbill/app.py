@@ -59,6 +59,9 @@ from meterbill.usage.docs import REFERENCE as usage_reference
 from meterbill.users.bootstrap import bootstrap_admin
 from meterbill.wallets.api import router as wallets_router
 from meterbill.wallets.docs import REFERENCE as wallets_reference
+from meterbill.webhooks.api import router as webhooks_router
+from meterbill.webhooks.delivery import DeliveryLoop
+from meterbill.webhooks.docs import REFERENCE as webhooks_reference
 
 DESCRIPTION = (
     "meterbill's HTTP API, compatible with Lago's public API: the same paths, field names "
@@ -90,6 +93,7 @@ REFERENCES = (
     wallets_reference,
     payments_reference,
     analytics_reference,
+    webhooks_reference,
 )
 
 
@@ -149,11 +153,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         bootstrap(db, settings)
-        clock = None
+        clock = delivery = None
+        # One switch for the background work: with it off (tests, or `meterbill worker`
+        # processes doing it), the server sends no webhooks either.
         if settings.clock_interval_seconds > 0:
-            clock = BackgroundClock(db, settings.clock_interval_seconds)
+            clock = BackgroundClock(db, settings.clock_interval_seconds, settings)
             clock.start()
+            delivery = DeliveryLoop(db, settings.delivery_options(), utc_now)
+            delivery.start()
         yield
+        if delivery is not None:
+            delivery.stop()
         if clock is not None:
             clock.stop()
         app.state.group_committer.stop()
@@ -195,6 +205,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         analytics_router,
         wallets_router,
         payments_router,
+        webhooks_router,
     ):
         app.include_router(router)
     apidoc.install(app, REFERENCES)

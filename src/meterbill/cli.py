@@ -97,18 +97,23 @@ def worker(
         typer.Option(help="Seconds between ticks (default METERBILL_CLOCK_INTERVAL_SECONDS)."),
     ] = None,
 ) -> None:
-    """Run the clock in a loop; several workers may run at once against one PostgreSQL."""
+    """Run the clock in a loop and deliver webhooks; several workers may run at once
+    against one PostgreSQL."""
     import signal
     import threading
 
     from meterbill.clock_runner import run_forever
+    from meterbill.webhooks.delivery import DeliveryLoop
 
     settings = Settings()
-    db = Database(settings.database_url, pool_size=2)
+    db = Database(settings.database_url, pool_size=4)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_forever(db, interval or settings.clock_interval_seconds or 60.0, stop)
+    delivery = DeliveryLoop(db, settings.delivery_options(), utc_now)
+    delivery.start()
+    run_forever(db, interval or settings.clock_interval_seconds or 60.0, stop, settings)
+    delivery.stop()
     db.dispose()
 
 

@@ -36,6 +36,7 @@ from meterbill.wallets.models import (
     WalletTarget,
     WalletTransaction,
 )
+from meterbill.webhooks.models import Webhook, WebhookEndpoint, WebhookKeys
 
 __all__ = [
     "AddOn",
@@ -79,4 +80,7 @@ __all__ = [
     "Wallet",
     "WalletTarget",
     "WalletTransaction",
+    "Webhook",
+    "WebhookEndpoint",
+    "WebhookKeys",
 ]  # fmt: skip

@@ -24,6 +24,7 @@ from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
 from meterbill.wallets.models import Wallet
+from meterbill.webhooks.outbox import enqueue
 
 
 def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer]]:
@@ -92,6 +93,9 @@ def assign_currency(session: Session, customer: Customer, currency: str) -> None
     raise ValidationFailed.single("currency", "currencies_does_not_match")
 
 
+_CHANGE = {True: "created", False: "updated"}
+
+
 def upsert_customer(
     session: Session, organization_id: uuid.UUID, data: CustomerInput, now: datetime
 ) -> tuple[Customer, bool]:
@@ -127,6 +131,7 @@ def upsert_customer(
     if data.tax_codes is not None:
         _replace_taxes(session, customer, data.tax_codes, now)
     session.flush()
+    enqueue(session, organization_id, f"customer.{_CHANGE[created]}", "customer", customer, now)
     return customer, created
 
 
