@@ -577,8 +577,7 @@ def daily_units(
 def _local_days(first: datetime, last: datetime, timezone: str) -> dict[datetime, date] | None:
     """The local day of every hour from `first` to `last` (excluded), or None when one
     of them does not begin a local hour (a zone offset by a fraction of an hour). Pure,
-    so remembered: the charges of a page share one window."""(Pure, so remembered: the charges of a page share one window.) The local day of every hour from `first` to `last` (excluded), or None when one
-    of them does not begin a local hour (a zone offset by a fraction of an hour)."""
+    so remembered: the charges of a page share one window."""
     zone = ZoneInfo(timezone)
     days = {}
     moment = first
