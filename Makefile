@@ -31,7 +31,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache build src/*.egg-info

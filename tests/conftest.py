@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,20 +41,88 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _worker_postgres_url(url: str) -> str:
+    """Under pytest-xdist each worker gets a database of its own beside the given one,
+    since every worker resets its schema at start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
+        ).first()
+        if exists is None:
+            connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    engine.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(base_url: str, url: str) -> None:
+    engine = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        name = make_url(url).database
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+class _Backends:
+    """Each backend's database and server, made once per test session (per xdist worker).
+
+    Kept here rather than in the parametrised fixtures themselves: pytest tears a
+    parametrised session fixture down whenever the parameter changes, and under xdist a
+    worker alternates between backends file by file, which would re-migrate the database
+    and restart the server each time."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._stack = ExitStack()
+        self._databases: dict[str, Database] = {}
+        self._servers: dict[str, str] = {}
+
+    def database(self, backend: str) -> Database:
+        if backend not in self._databases:
+            self._databases[backend] = self._stack.enter_context(self._open_database(backend))
+        return self._databases[backend]
+
+    def server(self, database: Database) -> str:
+        if database.url not in self._servers:
+            self._servers[database.url] = self._stack.enter_context(_run_server(database))
+        return self._servers[database.url]
+
+    @contextmanager
+    def _open_database(self, backend: str) -> Iterator[Database]:
+        if backend == "sqlite":
+            url = f"sqlite:///{Path(self._tmp.mktemp('sqlite')) / 'meterbill.db'}"
+        else:
+            assert POSTGRES_URL is not None
+            url = _worker_postgres_url(POSTGRES_URL)
+            _reset_postgres(url)
+        upgrade(url)
+        db = Database(url, pool_size=20)
+        try:
+            yield db
+        finally:
+            db.dispose()
+            if backend == "postgresql" and url != POSTGRES_URL:
+                _drop_postgres_database(POSTGRES_URL, url)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@pytest.fixture(scope="session")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Backends]:
+    pool = _Backends(tmp_path_factory)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{Path(tmp_path_factory.mktemp('sqlite')) / 'meterbill.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        url = POSTGRES_URL
-        _reset_postgres(url)
-    upgrade(url)
-    db = Database(url, pool_size=20)
-    yield db
-    db.dispose()
+def database(request: pytest.FixtureRequest, backends: _Backends) -> Database:
+    return backends.database(request.param)
 
 
 def _free_port() -> int:
@@ -63,8 +131,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(database: Database) -> Iterator[str]:
+@contextmanager
+def _run_server(database: Database) -> Iterator[str]:
     """A real uvicorn server on a free port, in a thread, sharing `database`."""
     # Tests move time themselves through tick(now); no clock runs on the wall clock.
     settings = Settings(database_url=database.url, api_key=None, clock_interval_seconds=0)
@@ -80,9 +148,16 @@ def server(database: Database) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(database: Database, backends: _Backends) -> str:
+    return backends.server(database)
 
 
 @dataclass(frozen=True)
@@ -155,3 +230,11 @@ def http(server: str, org: Org) -> Iterator[httpx.Client]:
         timeout=30,
     ) as client:
         yield client
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """One line when the dashboard's browser tests cannot run on this machine."""
+    from tests.dashboard.browser import unavailable
+
+    reason = unavailable()
+    return f"dashboard browser tests: skipped, {reason}" if reason else None

@@ -115,6 +115,9 @@ FILTER_KEYS = [
     "self_billed",
     "payment_overdue",
     "partially_paid",
+    "webhook_endpoint_id",
+    "webhook_types[]",
+    "object_id",
 ]
 
 
@@ -145,6 +148,10 @@ def seed(client: TestClient) -> dict[str, str]:
         assert response.status_code == 200, (path, response.text)
         return response.json()
 
+    endpoint = post(
+        "/api/v1/webhook_endpoints",
+        {"webhook_endpoint": {"webhook_url": "http://127.0.0.1:9/hooks"}},
+    )["webhook_endpoint"]
     post("/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat", "rate": "20"}})
     metric = post(
         "/api/v1/billable_metrics",
@@ -290,7 +297,10 @@ def seed(client: TestClient) -> dict[str, str]:
         f"/api/v1/credit_notes/{credit_note['lago_id']}/metadata", json={"metadata": {"k": "v"}}
     )
     filters = client.get("/api/v1/plans/basic/charges/calls_charge/filters").json()
+    webhooks = client.get("/api/v1/webhooks").json()["webhooks"]
     return {
+        "webhook_endpoint": endpoint["lago_id"],
+        "webhook": webhooks[0]["lago_id"],
         "customer": "cus",
         "subscription": "sub",
         "tax": "vat",
@@ -328,6 +338,8 @@ def path_value(route: Route, param: str, ids: dict[str, str]) -> str:
         ("code", "wallets"): "wallet_code",
         ("lago_id", "wallets"): "wallet",
         ("lago_id", "wallet_transactions"): "wallet_transaction",
+        ("lago_id", "webhook_endpoints"): "webhook_endpoint",
+        ("lago_id", "webhooks"): "webhook",
     }
     by_name = {
         "charge_code": "charge",
@@ -543,6 +555,18 @@ def seed_bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("PUT", f"{v1}/invoices/{{invoice_id}}/refresh"): {},
         ("POST", f"{v1}/invoices/{{invoice_id}}/void"): {},
         ("POST", f"{v1}/invoices/{{invoice_id}}/retry"): {},
+        ("POST", f"{v1}/webhook_endpoints"): {
+            "webhook_endpoint": {
+                "webhook_url": "https://example.com/two",
+                "signature_algo": "hmac",
+                "name": "Two",
+                "event_types": ["invoice.created"],
+            }
+        },
+        ("PUT", f"{v1}/webhook_endpoints/{{lago_id}}"): {
+            "webhook_endpoint": {"name": "One", "event_types": ["*"]}
+        },
+        ("POST", f"{v1}/webhooks/{{lago_id}}/retry"): {},
         ("POST", f"{v1}/invoices/preview"): preview,
         ("POST", f"{v1}/credit_notes"): {"credit_note": credit_note},
         ("POST", f"{v1}/credit_notes/estimate"): {"credit_note": credit_note},

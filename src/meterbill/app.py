@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from meterbill import dashboard
 from meterbill.add_ons.api import router as add_ons_router
 from meterbill.add_ons.docs import REFERENCE as add_ons_reference
 from meterbill.analytics.api import router as analytics_router
@@ -54,8 +56,12 @@ from meterbill.taxes.api import router as taxes_router
 from meterbill.taxes.docs import REFERENCE as taxes_reference
 from meterbill.usage.api import router as usage_router
 from meterbill.usage.docs import REFERENCE as usage_reference
+from meterbill.users.bootstrap import bootstrap_admin
 from meterbill.wallets.api import router as wallets_router
 from meterbill.wallets.docs import REFERENCE as wallets_reference
+from meterbill.webhooks.api import router as webhooks_router
+from meterbill.webhooks.delivery import DeliveryLoop
+from meterbill.webhooks.docs import REFERENCE as webhooks_reference
 
 DESCRIPTION = (
     "meterbill's HTTP API, compatible with Lago's public API: the same paths, field names "
@@ -87,17 +93,29 @@ REFERENCES = (
     wallets_reference,
     payments_reference,
     analytics_reference,
+    webhooks_reference,
 )
 
 
-def bootstrap(db: Database, settings: Settings) -> None:
-    """Make sure someone can call the API once the server is up.
+def bootstrap(db: Database, settings: Settings, dashboard_url: str | None = None) -> None:
+    """Make sure someone can call the API and log in to the dashboard once the server is up.
 
     With METERBILL_API_KEY, the key is attached to the organization named
     METERBILL_ORG_NAME, created only if there is none (like Lago's LAGO_ORG_API_KEY and
     LAGO_ORG_NAME), and what was done is logged. Without it, an empty database gets one
-    organization whose new key is printed once; later starts print nothing.
+    organization whose new key is printed once; later starts print nothing. Then the
+    dashboard's first user (users.bootstrap).
     """
+    organization_id = _bootstrap_api_key(db, settings)
+    bootstrap_admin(db, settings, organization_id, dashboard_url or _dashboard_url(settings))
+
+
+def _dashboard_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.port}/"
+
+
+def _bootstrap_api_key(db: Database, settings: Settings) -> uuid.UUID | None:
+    """The API key part of the bootstrap; returns the organization it concerned."""
     if settings.api_key:
         with db.transaction() as session:
             done = ensure_bootstrap_organization(
@@ -111,7 +129,7 @@ def bootstrap(db: Database, settings: Settings) -> None:
                 settings.org_name,
                 done.organization_id,
             )
-        return
+        return done.organization_id
     with db.transaction() as session:
         key = ensure_first_organization(session, settings.org_name, utc_now())
     if key is not None:
@@ -121,6 +139,7 @@ def bootstrap(db: Database, settings: Settings) -> None:
             settings.org_name,
             key,
         )
+    return None
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -134,11 +153,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         bootstrap(db, settings)
-        clock = None
+        clock = delivery = None
+        # One switch for the background work: with it off (tests, or `meterbill worker`
+        # processes doing it), the server sends no webhooks either.
         if settings.clock_interval_seconds > 0:
-            clock = BackgroundClock(db, settings.clock_interval_seconds)
+            clock = BackgroundClock(db, settings.clock_interval_seconds, settings)
             clock.start()
+            delivery = DeliveryLoop(db, settings.delivery_options(), utc_now)
+            delivery.start()
         yield
+        if delivery is not None:
+            delivery.stop()
         if clock is not None:
             clock.stop()
         app.state.group_committer.stop()
@@ -180,10 +205,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         analytics_router,
         wallets_router,
         payments_router,
+        webhooks_router,
     ):
         app.include_router(router)
     apidoc.install(app, REFERENCES)
     install_docs_page(app)
+    # The web dashboard at / (after the API: its error pages wrap the API's handlers).
+    dashboard.install(app)
 
     @app.get(
         "/health",

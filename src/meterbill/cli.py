@@ -15,6 +15,8 @@ from meterbill.settings import Settings
 app = typer.Typer(help="meterbill: usage-based billing with a Lago-compatible API.")
 org_app = typer.Typer(help="Organizations and their API keys.")
 app.add_typer(org_app, name="org")
+user_app = typer.Typer(help="Dashboard users.")
+app.add_typer(user_app, name="user")
 
 
 @app.command()
@@ -49,7 +51,7 @@ def serve(
     # Bootstrap once here, so that several workers starting together cannot each
     # create a first organization; their own start-up bootstrap then finds it.
     db = Database(settings.database_url, pool_size=1)
-    bootstrap(db, settings)
+    bootstrap(db, settings, f"http://{host or settings.host}:{port or settings.port}/")
     db.dispose()
     # Each server process builds its own app from the same METERBILL_* environment.
     serving.serve(
@@ -95,18 +97,23 @@ def worker(
         typer.Option(help="Seconds between ticks (default METERBILL_CLOCK_INTERVAL_SECONDS)."),
     ] = None,
 ) -> None:
-    """Run the clock in a loop; several workers may run at once against one PostgreSQL."""
+    """Run the clock in a loop and deliver webhooks; several workers may run at once
+    against one PostgreSQL."""
     import signal
     import threading
 
     from meterbill.clock_runner import run_forever
+    from meterbill.webhooks.delivery import DeliveryLoop
 
     settings = Settings()
-    db = Database(settings.database_url, pool_size=2)
+    db = Database(settings.database_url, pool_size=4)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_forever(db, interval or settings.clock_interval_seconds or 60.0, stop)
+    delivery = DeliveryLoop(db, settings.delivery_options(), utc_now)
+    delivery.start()
+    run_forever(db, interval or settings.clock_interval_seconds or 60.0, stop, settings)
+    delivery.stop()
     db.dispose()
 
 
@@ -139,6 +146,55 @@ def add_key(organization_id: Annotated[str, typer.Argument(help="The organizatio
         key = add_api_key(session, organization.id, now)
     typer.echo(f"api key {key}")
     db.dispose()
+
+
+@user_app.command("create")
+def create_user_command(
+    email: Annotated[str, typer.Argument(help="The user's e-mail address (the login).")],
+    org: Annotated[str, typer.Option("--org", help="The id of the user's organization.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a dashboard user in an organization (asks for the password)."""
+    import sys
+    import uuid
+
+    from meterbill.core.errors import MeterbillError, ValidationFailed
+    from meterbill.users.service import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        organization_id = uuid.UUID(org)
+    except ValueError:
+        raise typer.BadParameter("not an organization id", param_hint="--org") from None
+    db = Database(Settings().database_url, pool_size=1)
+    try:
+        with db.transaction() as session:
+            user = create_user(session, organization_id, email, password, utc_now())
+    except ValidationFailed as exc:
+        typer.echo(f"refused: {_refusal(exc.details)}", err=True)
+        raise typer.Exit(1) from None
+    except MeterbillError as exc:
+        typer.echo(f"refused: {exc.code}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(f"user {user.email} created in organization {organization_id}")
+
+
+def _refusal(details: dict[str, list[str]]) -> str:
+    words = {
+        "invalid_format": "is not an e-mail address",
+        "value_is_too_short": "is too short (8 characters at least)",
+        "value_already_exist": "is already taken",
+    }
+    return "; ".join(
+        f"{field} {words.get(code, code)}" for field, codes in details.items() for code in codes
+    )
 
 
 def main() -> None:

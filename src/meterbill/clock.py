@@ -57,6 +57,7 @@ from meterbill.plans.models import Plan
 from meterbill.subscriptions.lifecycle import billing_period
 from meterbill.subscriptions.models import Subscription
 from meterbill.wallets import jobs as wallet_jobs
+from meterbill.webhooks.service import DEFAULT_RETENTION, purge_webhooks
 
 
 @dataclass
@@ -67,6 +68,7 @@ class TickReport:
     in_advance: InAdvanceReport = field(default_factory=InAdvanceReport)
     billing: BillingReport = field(default_factory=BillingReport)
     overdue: list[str] = field(default_factory=list)
+    purged_webhooks: int = 0
     expired_coupons: list[str] = field(default_factory=list)
     expired_wallets: list[str] = field(default_factory=list)
     wallet_top_ups: int = 0
@@ -321,7 +323,13 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
-def tick(db: Transactions, now: datetime, scope: Scope | None = None) -> TickReport:
+def tick(
+    db: Transactions,
+    now: datetime,
+    scope: Scope | None = None,
+    *,
+    webhook_retention: timedelta = DEFAULT_RETENTION,
+) -> TickReport:
     """Run every periodic job once, in Lago's order, each in its own transaction(s).
 
     Never raises for a job's sake: what fails is in the report's `failures` (and the
@@ -335,4 +343,10 @@ def tick(db: Transactions, now: datetime, scope: Scope | None = None) -> TickRep
             step(db, now, report, scope)
         except Exception as error:
             note(report.failures, name, error)
+    if scope is None:
+        try:
+            with db.transaction() as session:
+                report.purged_webhooks = purge_webhooks(session, now, webhook_retention)
+        except Exception as error:
+            note(report.failures, "purge_webhooks", error)
     return report

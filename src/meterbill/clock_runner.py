@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from meterbill.clock import tick
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
+from meterbill.settings import Settings
 
 logger = logging.getLogger("meterbill.clock")
 
 
-def tick_once(db: Database) -> None:
+def tick_once(db: Database, settings: Settings | None = None) -> None:
     """One tick. A unit that fails is logged and counted by the tick itself; anything
     that still escapes is logged here, and the next tick tries again (jobs are idempotent)."""
     try:
-        report = tick(db, utc_now())
+        retention = timedelta(days=(settings or Settings()).webhook_retention_days)
+        report = tick(db, utc_now(), webhook_retention=retention)
     except Exception:
         logger.exception("clock tick failed")
         return
@@ -38,19 +41,26 @@ def tick_once(db: Database) -> None:
         logger.warning("clock: %d failures this tick", len(report.failures))
 
 
-def run_forever(db: Database, interval_seconds: float, stop: threading.Event) -> None:
+def run_forever(
+    db: Database,
+    interval_seconds: float,
+    stop: threading.Event,
+    settings: Settings | None = None,
+) -> None:
     while not stop.is_set():
-        tick_once(db)
+        tick_once(db, settings)
         stop.wait(interval_seconds)
 
 
 class BackgroundClock:
     """The clock in a daemon thread of the server process."""
 
-    def __init__(self, db: Database, interval_seconds: float) -> None:
+    def __init__(
+        self, db: Database, interval_seconds: float, settings: Settings | None = None
+    ) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=run_forever, args=(db, interval_seconds, self._stop), daemon=True
+            target=run_forever, args=(db, interval_seconds, self._stop, settings), daemon=True
         )
 
     def start(self) -> None:

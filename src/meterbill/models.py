@@ -29,12 +29,14 @@ from meterbill.plans.models import (
 )
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
+from meterbill.users.models import User, UserSession
 from meterbill.wallets.models import (
     RecurringTransactionRule,
     Wallet,
     WalletTarget,
     WalletTransaction,
 )
+from meterbill.webhooks.models import Webhook, WebhookEndpoint, WebhookKeys
 
 __all__ = [
     "AddOn",
@@ -73,7 +75,12 @@ __all__ = [
     "RecurringTransactionRule",
     "Subscription",
     "Tax",
+    "User",
+    "UserSession",
     "Wallet",
     "WalletTarget",
     "WalletTransaction",
+    "Webhook",
+    "WebhookEndpoint",
+    "WebhookKeys",
 ]  # fmt: skip

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from meterbill.webhooks.delivery import DeliveryOptions
 
 
 class Settings(BaseSettings):
@@ -11,6 +16,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./meterbill.db"
     api_key: str | None = None
     org_name: str = "Default organization"
+    # The dashboard user the start-up bootstrap makes sure of (both or neither).
+    admin_email: str | None = None
+    admin_password: str | None = None
     host: str = "127.0.0.1"
     port: int = 3000
     # Server processes for `meterbill serve` (state lives in the database only); unset:
@@ -26,3 +34,21 @@ class Settings(BaseSettings):
     clock_interval_seconds: float = 60.0
     # Request bodies larger than this are refused with 413 before they are read whole.
     max_body_bytes: int = 1_048_576
+    # Webhooks: attempts per delivery (Lago's LAGO_WEBHOOK_ATTEMPTS), seconds before a
+    # send is abandoned (LAGO_WEBHOOK_TIMEOUT_SECONDS), days delivery records are kept,
+    # sends in flight at once, and the JWT issuer (Lago's LAGO_API_URL).
+    webhook_attempts: int = 3
+    webhook_timeout_seconds: float = 30.0
+    webhook_retention_days: int = 90
+    webhook_concurrency: int = 32
+    api_url: str = "http://localhost:3000"
+
+    def delivery_options(self) -> DeliveryOptions:
+        from meterbill.webhooks.delivery import DeliveryOptions
+
+        return DeliveryOptions(
+            attempts=self.webhook_attempts,
+            timeout_seconds=self.webhook_timeout_seconds,
+            issuer=self.api_url,
+            concurrency=self.webhook_concurrency,
+        )

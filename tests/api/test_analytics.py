@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from meterbill.analytics.service import SubscriptionFeeGroup, spread
 from meterbill.clock import tick
 from meterbill.core.db import Database
+from meterbill.credit_notes.models import CreditNote
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.organizations.models import Organization
@@ -114,6 +115,29 @@ class Books:
         )  # fmt: skip
         with self.database.transaction() as session:
             session.add(fee)
+
+    def credit_note(self, invoice_id: str, *, refund: int = 0, offset: int = 0,
+                    credit: int = 0, status: str = "finalized") -> None:  # fmt: skip
+        """A credit note on an invoice written by `invoice`, split as asked."""
+        with self.database.transaction() as session:
+            invoice = session.get(Invoice, uuid.UUID(invoice_id))
+            assert invoice is not None
+            self.count += 1
+            total = refund + offset + credit
+            now = datetime.now(UTC)
+            session.add(CreditNote(
+                organization_id=self.org.id, customer_id=invoice.customer_id,
+                invoice_id=invoice.id, sequential_id=self.count, number=f"CN-{self.count}",
+                issuing_date=invoice.issuing_date, status=status, reason="other",
+                currency=invoice.currency, total_amount_cents=total,
+                precise_total_amount_cents=Decimal(total), taxes_amount_cents=0,
+                precise_taxes_amount_cents=Decimal(0),
+                sub_total_excluding_taxes_amount_cents=total, balance_amount_cents=credit,
+                credit_amount_cents=credit, refund_amount_cents=refund,
+                offset_amount_cents=offset, coupons_adjustment_amount_cents=0,
+                precise_coupons_adjustment_amount_cents=Decimal(0), taxes_rate=Decimal(0),
+                created_at=now, updated_at=now,
+            ))  # fmt: skip
 
     def delete_customer(self, external_id: str) -> None:
         with self.database.transaction() as session:
@@ -275,6 +299,27 @@ def test_gross_revenue_per_customer(books: Books, http: httpx.Client) -> None:
     assert gross(http, external_customer_id="c") == []
     books.delete_customer("b")
     assert gross(http, external_customer_id="b") == []
+
+
+def test_credit_notes_reduce_gross_revenue_and_overdue(books: Books, http: httpx.Client) -> None:
+    # Lago's queries: gross revenue subtracts the refunds of every credit note on the
+    # invoice; the overdue amount subtracts the offsets of its finalized credit notes.
+    books.created(M1)
+    paid = books.invoice(issued=M0, total=10_000, paid=10_000, payment_status="succeeded")
+    books.credit_note(paid, refund=1_500, credit=500)
+    books.credit_note(paid, refund=250)
+    late = books.invoice(issued=M0, due=M0, total=6_000, paid=1_000, overdue=True)
+    books.credit_note(late, offset=2_000)
+    books.credit_note(late, offset=700, status="draft")  # not finalized: no offset yet
+    books.invoice(issued=M0, total=300, currency="USD")
+    assert brief(gross(http), "currency", "amount_cents", "invoices_count") == [
+        (label(M0), "EUR", 10_000 - 1_500 - 250 + 6_000, 2), (label(M0), "USD", 300, 1),
+    ]  # fmt: skip
+    [row] = overdue(http)
+    assert (row["amount_cents"], row["lago_invoice_ids"]) == (6_000 - 1_000 - 2_000, [late])
+    assert brief(gross(http, external_customer_id="cus", currency="EUR"), "amount_cents") == [
+        (label(M0), 14_250)
+    ]
 
 
 def test_empty_organization_and_refusals(http: httpx.Client, server: str) -> None:

@@ -1,6 +1,7 @@
 """Lago's scenario spec wallets/balance_spec.rb: a wallet's balance and ongoing
 balance through a month of usage, a draft invoice in its grace period and its
-finalization; wallets limited to one metric each, by priority.
+finalization; wallets limited to one or two metrics each, or to fee types, by priority.
+Not matched: its cases with usage thresholds (progressive billing, README "Not yet").
 """
 
 from __future__ import annotations
@@ -118,3 +119,56 @@ def test_wallets_limited_to_two_metrics_each_cascade_by_priority(
     assert [figures(wallets.read(w, utc(2022, 12, 6, 1))) for w in found] == [
         (1_000, 0, 1_000), (2_000, -1_000, 3_000), (3_000, -1_000, 4_000),
         (4_000, 2_000, 2_000)]  # fmt: skip
+
+
+def four_metrics(wallets: Wallets) -> list[str]:
+    codes = ["storage", "seats", "api", "sms"]
+    charges = [standard(wallets.metric(code, "sum_agg", field_name="total"), "1")
+               for code in codes]  # fmt: skip
+    wallets.plan("p", charges, amount_cents=1_00)
+    wallets.customer("cus", timezone="UTC")
+    return codes
+
+
+def test_two_metric_wallets_cascade_with_filtered_events(database: Database, org: Org) -> None:
+    """balance_spec.rb, "when each wallet limited to 2 billable metrics with filtered
+    events": a property the charges do not filter on changes nothing."""
+    wallets = Wallets(database, org)
+    codes = four_metrics(wallets)
+    found = []
+    for n, credits in enumerate((10, 20, 30, 40)):
+        limited = {"billable_metric_codes": [codes[n], codes[(n + 1) % 4]]}
+        found.append(wallets.wallet("cus", utc(2022, 12, 1), name=f"W{n + 1}",
+                                    granted_credits=str(credits), priority=n + 1,
+                                    applies_to=limited))  # fmt: skip
+    wallets.subscribe("cus", "p", "sub", utc(2022, 12, 2))
+    for code, first in zip(codes, (7, 17, 27, 37), strict=True):
+        wallets.events("sub", code, (utc(2022, 12, 6), {"total": first, "filter": "filter_01"}),
+                       (utc(2022, 12, 6), {"total": 3, "filter": "filter_02"}))  # fmt: skip
+    assert [figures(wallets.read(w, utc(2022, 12, 6, 1))) for w in found] == [
+        (1_000, 0, 1_000), (2_000, -1_000, 3_000), (3_000, -1_000, 4_000),
+        (4_000, 2_000, 2_000)]  # fmt: skip
+    credits = [wallets.read(w, utc(2022, 12, 6, 1)) for w in found]
+    assert [(c["credits_ongoing_usage_balance"], c["credits_ongoing_balance"])
+            for c in credits] == [("10.0", "0.0"), ("30.0", "-10.0"), ("40.0", "-10.0"),
+                                  ("20.0", "20.0")]  # fmt: skip
+
+
+def test_charge_wallets_cascade_by_priority(database: Database, org: Org) -> None:
+    """balance_spec.rb, "when wallets are limited to charges (fee type)": the wallet for the
+    subscription fee takes no usage; the charges' 100 cascade over the charge wallets."""
+    wallets = Wallets(database, org)
+    codes = four_metrics(wallets)
+    found = []
+    for n, (credits, fee_type) in enumerate(
+        ((10, "subscription"), (20, "charge"), (30, "charge"), (40, "charge"))
+    ):
+        found.append(wallets.wallet("cus", utc(2022, 12, 1), name=f"W{n + 1}",
+                                    granted_credits=str(credits), priority=n + 1,
+                                    applies_to={"fee_types": [fee_type]}))  # fmt: skip
+    wallets.subscribe("cus", "p", "sub", utc(2022, 12, 2))
+    for code, amount in zip(codes, (10, 20, 30, 40), strict=True):
+        wallets.events("sub", code, (utc(2022, 12, 6), {"total": amount}))
+    assert [figures(wallets.read(w, utc(2022, 12, 6, 1))) for w in found] == [
+        (1_000, 1_000, 0), (2_000, 0, 2_000), (3_000, 0, 3_000),
+        (4_000, -1_000, 5_000)]  # fmt: skip

@@ -4,6 +4,7 @@ hand-checked examples and hypothesis invariants."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from meterbill.credit_notes.amounts import (
     ItemLine,
     ItemTax,
     Split,
+    estimated_figures,
     matches_items,
     note_amounts,
     settle,
@@ -137,3 +139,17 @@ def test_rounding_cent_goes_to_the_credit_else_refund_else_offset(
     assert settled.total == amounts.total_amount_cents or asked.total == 0
     if asked.credit > 0:
         assert (settled.refund, settled.offset) == (asked.refund, asked.offset)
+
+
+def test_estimate_takes_the_rounding_cent_from_the_taxes_else_the_total() -> None:
+    vat = item_tax("vat")
+    # 5 items of 1.00 carrying 2.41675 cents of coupons, 10 %: 497.58 + 49.758 = 547.34.
+    lines = [ItemLine(Decimal(100), 100, Decimal("0.48335"), [replace(vat, rate=Decimal(10))])]
+    amounts = note_amounts(lines * 5)
+    assert (amounts.sub_total_excluding_taxes_amount_cents, amounts.taxes_amount_cents) == (
+        498, 50)  # fmt: skip
+    assert estimated_figures(amounts) == (49, 547)
+    # 1.4 cents and 100 % of taxes: 2.8 makes 3, above 1 + 1: the total gives the cent.
+    whole = replace(vat, rate=Decimal(100))
+    above = note_amounts([ItemLine(Decimal("1.4"), 2, Decimal(0), [whole])])
+    assert estimated_figures(above) == (1, 2)

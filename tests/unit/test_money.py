@@ -15,6 +15,7 @@ from meterbill.core.money import (
     from_cents,
     precise_cents,
     round_half_up,
+    round_shares,
     to_cents,
 )
 
@@ -74,3 +75,30 @@ def test_decimal_string_like_rails(value: str, text: str) -> None:
 def test_round_half_up_places() -> None:
     assert round_half_up(Decimal("9.645161"), 5) == Decimal("9.64516")
     assert round_half_up(Decimal("2.5")) == Decimal(3)
+
+
+def test_round_shares_sum_exactly() -> None:
+    # Spread one by one, 5870 on 62 and 323383 sums to 5870.000...001; 5870 x 62 / 323445
+    # = 1.12519902920125523...
+    shares = round_shares(Decimal(5870), [Decimal(62), Decimal(323383)], 15)
+    assert sum(shares) == Decimal(5870)
+    assert shares[0] == Decimal("1.125199029201255")
+    # Thirds: the first share takes the last unit (ties to the earlier weight).
+    assert round_shares(Decimal(1), [Decimal(1)] * 3, 2) == [
+        Decimal("0.34"), Decimal("0.33"), Decimal("0.33")]  # fmt: skip
+    assert round_shares(Decimal(5), [Decimal(0), Decimal(0)], 2) == [Decimal(0), Decimal(0)]
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**12),
+    weights=st.lists(st.decimals(min_value=0, max_value=10**12, places=6), min_size=1,
+                     max_size=8),
+)  # fmt: skip
+def test_round_shares_properties(total: int, weights: list[Decimal]) -> None:
+    shares = round_shares(Decimal(total), weights, 15)
+    if sum(weights) == 0:
+        return
+    assert sum(shares) == Decimal(total)
+    unit = Decimal("1e-15")
+    for share, weight in zip(shares, weights, strict=True):
+        assert abs(share - Decimal(total) * weight / sum(weights)) < unit

@@ -25,6 +25,7 @@ from meterbill.analytics.schemas import (
     OverdueBalanceRow,
 )
 from meterbill.core.money import round_half_up
+from meterbill.credit_notes.models import CreditNote
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.schemas import HIDDEN_STATUSES
@@ -130,16 +131,23 @@ def _customer_filter(
 
 
 def _refunded_amount_cents() -> ColumnElement[int]:
-    # Seam for credit notes: gross revenue subtracts the `refund_amount_cents` of the
-    # credit notes on each invoice. Credit notes do not exist yet, so nothing is refunded;
-    # replace with a correlated SUM over the invoice's credit notes when they land.
-    return literal(0)
+    """Σ refund_amount_cents of the invoice's credit notes, whatever their status: Lago's
+    gross revenue joins every credit note of the invoice (app/models/analytics/gross_revenue.rb)."""
+    return (
+        select(func.coalesce(func.sum(CreditNote.refund_amount_cents), 0))
+        .where(CreditNote.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
 
 
 def _offset_amount_cents() -> ColumnElement[int]:
-    # Seam for credit notes: the overdue amount subtracts Σ offset_amount_cents of the
-    # invoice's *finalized* credit notes. None exist yet.
-    return literal(0)
+    """Σ offset_amount_cents of the invoice's finalized credit notes: what they took off
+    the amount due (Lago's overdue_balance.rb)."""
+    return (
+        select(func.coalesce(func.sum(CreditNote.offset_amount_cents), 0))
+        .where(CreditNote.invoice_id == Invoice.id, CreditNote.status == "finalized")
+        .scalar_subquery()
+    )
 
 
 def gross_revenues(
@@ -447,3 +455,72 @@ def mrrs(
         elif filters.currency is None:
             rows.append(MrrRow(month, None, None))
     return rows
+
+
+# One customer's figures for the dashboard: the same reports as the endpoints above, for
+# `external_customer_id`, added up (the Billing overview) or laid out month by month.
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    currency: str
+    amount_cents: int
+    invoices_count: int
+
+
+@dataclass(frozen=True)
+class BillingOverview:
+    """Gross revenue and total overdue per currency, each "for N invoices"."""
+
+    gross_revenue: list[CurrencyTotal]
+    overdue: list[CurrencyTotal]
+
+
+def billing_overview(
+    session: Session, organization_id: uuid.UUID, external_customer_id: str, now: datetime
+) -> BillingOverview:
+    """The sums of GET /analytics/gross_revenue and /overdue_balance for one customer
+    (every month since the organization's creation), per currency."""
+    filters = AnalyticsFilters(external_customer_id=external_customer_id)
+    gross: dict[str, tuple[int, int]] = {}
+    for row in gross_revenues(session, organization_id, filters, now):
+        amount, count = gross.get(row.currency, (0, 0))
+        gross[row.currency] = (amount + row.amount_cents, count + row.invoices_count)
+    overdue: dict[str, tuple[int, int]] = {}
+    for item in overdue_balances(session, organization_id, filters, now):
+        amount, count = overdue.get(item.currency, (0, 0))
+        overdue[item.currency] = (amount + item.amount_cents, count + len(item.lago_invoice_ids))
+    return BillingOverview(
+        gross_revenue=[CurrencyTotal(c, a, n) for c, (a, n) in sorted(gross.items())],
+        overdue=[CurrencyTotal(c, a, n) for c, (a, n) in sorted(overdue.items())],
+    )
+
+
+@dataclass(frozen=True)
+class MonthlyAmount:
+    month: date
+    amount_cents: int
+    invoices_count: int
+
+
+def monthly_gross_revenue(
+    session: Session,
+    organization_id: uuid.UUID,
+    external_customer_id: str,
+    currency: str,
+    now: datetime,
+    months: int = 12,
+) -> list[MonthlyAmount]:
+    """One customer's gross revenue in `currency` for each of the last `months` months
+    (those since the organization's creation), months without revenue at zero."""
+    filters = AnalyticsFilters(
+        external_customer_id=external_customer_id, currency=currency, months=months
+    )
+    window = _window(session, organization_id, filters, now)
+    found = {row.month: row for row in gross_revenues(session, organization_id, filters, now)}
+    return [
+        MonthlyAmount(month, found[month].amount_cents, found[month].invoices_count)
+        if month in found
+        else MonthlyAmount(month, 0, 0)
+        for month in window.months()
+    ]

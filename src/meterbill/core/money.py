@@ -6,7 +6,8 @@ built-in round() is half-even, so every rounding goes through this module.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Sequence
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 
 from babel.numbers import get_currency_precision
@@ -63,3 +64,26 @@ def decimal_string(value: Decimal) -> str:
     if value == value.to_integral_value():
         return f"{value.quantize(Decimal(1))}.0"
     return format(value.normalize(), "f")
+
+
+def round_shares(total: Decimal, weights: Sequence[Decimal], places: int) -> list[Decimal]:
+    """`total` split in proportion to `weights`, each share to `places` decimals, the shares
+    summing to `total` exactly (largest remainder; ties to the earlier weight).
+
+    Proportional shares computed one by one carry the context's rounding into their sum
+    (5870 spread on 62 and 323383 sums to 5870.000...001), and a tax on a sum that sits
+    on a half cent then rounds the other way on the invoice and on its credit notes.
+    `total` must be a multiple of 10^-places; zero weights get zero."""
+    unit = Decimal(1).scaleb(-places)
+    weight_sum = sum(weights, Decimal(0))
+    if weight_sum == 0:
+        return [Decimal(0) for _weight in weights]
+    with localcontext() as context:
+        context.prec = 80
+        exact = [total * weight / weight_sum for weight in weights]
+        floors = [value.quantize(unit, rounding=ROUND_FLOOR) for value in exact]
+        left = int((total - sum(floors, Decimal(0))) / unit)
+        by_remainder = sorted(range(len(exact)), key=lambda i: (floors[i] - exact[i], i))
+        for index in by_remainder[:left]:
+            floors[index] += unit
+    return floors

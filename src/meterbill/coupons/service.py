@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
@@ -279,3 +279,25 @@ def amount_cents_remaining(session: Session, applied: AppliedCoupon) -> int | No
     from meterbill.invoices.computation import consumed_cents
 
     return max(applied.amount_cents - consumed_cents(session, applied.id), 0)
+
+
+def applicable_coupons(
+    session: Session, organization_id: uuid.UUID, customer: Customer, now: datetime
+) -> list[Coupon]:
+    """The coupons `apply_coupon` would accept for `customer` on currency and reuse: active,
+    not expired, a fixed amount only in the customer's currency (when it has one), a
+    coupon that is not reusable only if never applied to it. (An overlap of limited
+    coupons is still found by `apply_coupon` itself.)"""
+    applied = select(AppliedCoupon.coupon_id).where(AppliedCoupon.customer_id == customer.id)
+    query = select(Coupon).where(
+        Coupon.organization_id == organization_id,
+        Coupon.deleted_at.is_(None),
+        Coupon.status == "active",
+        or_(Coupon.expiration_at.is_(None), Coupon.expiration_at > now),
+        or_(Coupon.reusable.is_(True), Coupon.id.not_in(applied)),
+    )
+    if customer.currency is not None:
+        query = query.where(
+            or_(Coupon.amount_currency.is_(None), Coupon.amount_currency == customer.currency)
+        )
+    return list(session.scalars(query.order_by(Coupon.name, Coupon.code)))

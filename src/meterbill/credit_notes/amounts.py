@@ -93,6 +93,20 @@ class NoteAmounts:
         return int(round_half_up(self.precise_total))
 
 
+def estimated_figures(amounts: NoteAmounts) -> tuple[int, int]:
+    """(taxes, total) an estimate shows. The total is the items' precise worth rounded
+    once; when it is not the rounded sub-total plus the rounded taxes, Lago's estimate takes
+    the cent from the total if it is above, else from the taxes (its EstimateService's
+    adjust_amounts_with_rounding: 4.98 + 0.4976 of taxes shows 0.49 of tax and 5.47)."""
+    taxes, total = amounts.taxes_amount_cents, amounts.items_total_cents
+    from_total = total - taxes
+    if from_total > amounts.sub_total_excluding_taxes_amount_cents:
+        total -= 1
+    elif from_total < amounts.sub_total_excluding_taxes_amount_cents and taxes > 0:
+        taxes -= 1
+    return taxes, total
+
+
 def note_amounts(items: Sequence[ItemLine]) -> NoteAmounts:
     items_amount = sum((item.amount for item in items), ZERO)
     precise_coupons = sum((item.coupon_share for item in items), ZERO)

@@ -92,7 +92,7 @@ def _estimate_object(estimate: service.Estimate) -> dict[str, Any]:
         "lago_invoice_id": str(invoice.id),
         "invoice_number": invoice.number,
         "currency": invoice.currency,
-        "taxes_amount_cents": amounts.taxes_amount_cents,
+        "taxes_amount_cents": estimate.taxes_amount_cents,
         "precise_taxes_amount_cents": format(amounts.precise_taxes, "f"),
         "taxes_rate": float(amounts.taxes_rate),
         "sub_total_excluding_taxes_amount_cents": amounts.sub_total_excluding_taxes_amount_cents,

@@ -24,6 +24,7 @@ from meterbill.credit_notes.amounts import (
     ItemTax,
     NoteAmounts,
     Split,
+    estimated_figures,
     matches_items,
     note_amounts,
     settle,
@@ -37,6 +38,7 @@ from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.payment_status import mark_payment_status
 from meterbill.organizations.models import Organization
+from meterbill.wallets.refunds import refundable_cents, top_up_wallet, void_refunded_credits
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,15 @@ def amounts_on(
 
 def _creditable_invoice(session: Session, organization_id: uuid.UUID, invoice_id: str) -> Invoice:
     invoice = find_invoice(session, organization_id, invoice_id, lock=True)
-    # A wallet top-up is given back through its wallet; a draft or voided invoice owes nothing.
-    if invoice.status != "finalized" or invoice.invoice_type == "credit":
+    # A draft or voided invoice owes nothing.
+    if invoice.status != "finalized":
+        raise MethodNotAllowed("invalid_type_or_status")
+    # A wallet top-up is refunded only once paid, and only while its wallet is active to
+    # take the credits back (Lago's valid_type_or_status?). Lago also offsets a whole unpaid
+    # top-up; meterbill does not yet (README, "Not yet").
+    if invoice.invoice_type == "credit" and (
+        invoice.payment_status != "succeeded" or top_up_wallet(session, invoice) is None
+    ):
         raise MethodNotAllowed("invalid_type_or_status")
     return invoice
 
@@ -170,6 +179,8 @@ def resolve_items(
         )
     }
     taken = credited_on_fees(session, list(fees))
+    # A top-up gives back no more credits than its wallet still holds.
+    wallet_cents = refundable_cents(session, invoice) if invoice.invoice_type == "credit" else None
     resolved: list[tuple[Fee, Decimal]] = []
     for item, key in zip(items, keys, strict=True):
         fee = fees.get(key) if key is not None else None
@@ -178,6 +189,8 @@ def resolve_items(
         if item.amount_cents < 0:
             raise ValidationFailed.single("amount_cents", "invalid_value")
         already = taken.get(fee.id, 0)
+        if wallet_cents is not None and item.amount_cents > wallet_cents:
+            raise ValidationFailed.single("amount_cents", "higher_than_wallet_balance")
         if item.amount_cents > fee.amount_cents - already:
             raise ValidationFailed.single("amount_cents", "higher_than_remaining_fee_amount")
         taken[fee.id] = already + item.amount_cents
@@ -197,6 +210,8 @@ def _check_limits(invoice: Invoice, issued: Issued, amounts: NoteAmounts, split:
     def add(field: str, code: str) -> None:
         errors.setdefault(field, []).append(code)
 
+    if invoice.invoice_type == "credit" and split.credit > 0:
+        add("credit_amount_cents", "cannot_credit_invoice")
     if split.refund > 0:
         if invoice.total_paid_amount_cents <= 0:
             add("refund_amount_cents", "cannot_refund_unpaid_invoice")
@@ -309,6 +324,8 @@ def issue(
     if split.offset > 0:
         after = replace(issued, offset=issued.offset + split.offset)
         _settle_if_offset_in_full(session, invoice, after, now)
+    if invoice.invoice_type == "credit":
+        void_refunded_credits(session, invoice, split.refund, note.id, now)
     session.flush()
     session.refresh(note)
     return note
@@ -318,7 +335,7 @@ def _settle_if_offset_in_full(
     session: Session, invoice: Invoice, issued: Issued, now: datetime
 ) -> None:
     """Lago counts an offset as settling the invoice: once payments and offsets cover
-    it, it is paid. Never a credit invoice (refused above), so no wallet credits follow."""
+    it, it is paid. Never a credit invoice: only paid ones are credited, owing nothing."""
     if issued.due(invoice) > 0:
         return
     mark_payment_status(session, invoice, "succeeded", now)
@@ -341,6 +358,7 @@ class Estimate:
     invoice: Invoice
     items: list[tuple[Fee, Decimal]]
     amounts: NoteAmounts
+    taxes_amount_cents: int  # the note's taxes as Lago's estimate rounds them
     max_creditable_amount_cents: int
     max_refundable_amount_cents: int
     max_offsettable_amount_cents: int
@@ -353,14 +371,19 @@ def estimate(
     resolved = resolve_items(session, invoice, items)
     amounts = _note_amounts(session, invoice, resolved)
     issued = issued_on(session, invoice.id)
-    # What issuing these items gives once settled (sub-total + taxes).
-    creditable = amounts.total_amount_cents
+    # What issuing these items gives, rounded as Lago's estimate rounds it.
+    taxes, creditable = estimated_figures(amounts)
     paid_left = max(issued.paid_left(invoice), 0)
     due = max(issued.due(invoice), 0)
+    if invoice.invoice_type == "credit":
+        # A top-up is only refunded, within what its wallet still holds.
+        refundable = min(creditable, paid_left, refundable_cents(session, invoice))
+        return Estimate(invoice, resolved, amounts, taxes, 0, refundable, 0)
     return Estimate(
         invoice=invoice,
         items=resolved,
         amounts=amounts,
+        taxes_amount_cents=taxes,
         max_creditable_amount_cents=creditable,
         max_refundable_amount_cents=min(creditable, paid_left),
         max_offsettable_amount_cents=min(creditable, due),

@@ -37,6 +37,8 @@ ITEM_PRECISION = Decimal("1e-15")
 
 
 def _last_subscription_fee(session: Session, subscription: Subscription) -> Fee | None:
+    # The latest period first: billing days caught up by one tick create their fees at
+    # the same instant, so the creation time alone cannot tell which period is the last.
     return session.scalar(
         select(Fee)
         .where(
@@ -44,7 +46,7 @@ def _last_subscription_fee(session: Session, subscription: Subscription) -> Fee 
             Fee.fee_type == "subscription",
             Fee.invoice_id.is_not(None),
         )
-        .order_by(Fee.created_at.desc(), Fee.id.desc())
+        .order_by(Fee.to_datetime.desc().nulls_last(), Fee.created_at.desc(), Fee.id.desc())
         .limit(1)
     )
 

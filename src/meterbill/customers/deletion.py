@@ -15,11 +15,15 @@ so they count on every invoice the deletion completes.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from meterbill.core.money import from_cents
 from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon
 from meterbill.customers.models import Customer
@@ -30,6 +34,7 @@ from meterbill.invoices.models import Invoice
 from meterbill.organizations.models import Organization
 from meterbill.subscriptions.lifecycle import terminate
 from meterbill.subscriptions.models import Subscription
+from meterbill.wallets.models import Wallet
 from meterbill.wallets.service import terminate_customer_wallets
 
 
@@ -76,3 +81,65 @@ def _finalize_drafts(session: Session, customer: Customer, now: datetime) -> Non
     ).all()
     for invoice in drafts:
         lifecycle.finalize(session, invoice, now, today=today)
+
+
+@dataclass(frozen=True)
+class WalletLoss:
+    name: str | None
+    currency: str
+    balance_cents: int
+    credits: Decimal
+
+
+@dataclass(frozen=True)
+class DeletionEffects:
+    """What deleting the customer now would do, read from its current state, for the
+    dashboard's confirmation (the same steps as delete_customer, counted)."""
+
+    subscriptions_terminated: int
+    subscriptions_canceled: int
+    coupons_terminated: int
+    wallets: list[WalletLoss]
+    drafts_finalized: int
+
+
+def deletion_effects(session: Session, customer: Customer) -> DeletionEffects:
+    def count(query: Any) -> int:
+        return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    by_status = dict(
+        session.execute(
+            select(Subscription.status, func.count())
+            .where(
+                Subscription.customer_id == customer.id,
+                Subscription.status.in_(("active", "pending")),
+            )
+            .group_by(Subscription.status)
+        ).all()
+    )
+    wallets = [
+        WalletLoss(
+            wallet.name,
+            wallet.currency,
+            wallet.balance_cents,
+            from_cents(wallet.balance_cents, wallet.currency) / wallet.rate_amount,
+        )
+        for wallet in session.scalars(
+            select(Wallet)
+            .where(Wallet.customer_id == customer.id, Wallet.status == "active")
+            .order_by(Wallet.created_at)
+        )
+    ]
+    return DeletionEffects(
+        subscriptions_terminated=by_status.get("active", 0),
+        subscriptions_canceled=by_status.get("pending", 0),
+        coupons_terminated=count(
+            select(AppliedCoupon.id).where(
+                AppliedCoupon.customer_id == customer.id, AppliedCoupon.status == "active"
+            )
+        ),
+        wallets=wallets,
+        drafts_finalized=count(
+            select(Invoice.id).where(Invoice.customer_id == customer.id, Invoice.status == "draft")
+        ),
+    )

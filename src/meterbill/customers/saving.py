@@ -7,10 +7,12 @@ relies on the customers service (as `customers.deletion` does for the cascade).
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from meterbill.core.errors import ValidationFailed
 from meterbill.customers import service
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import CustomerInput
@@ -33,3 +35,28 @@ def save_customer(
     if not created and DRAFT_DATING.intersection(data.columns):
         redate_drafts(session, customer, now)
     return customer
+
+
+def edit_customer(
+    session: Session, organization_id: uuid.UUID, customer_id: str, data: CustomerInput,
+    now: datetime,
+) -> Customer:  # fmt: skip
+    """The dashboard's edit of the customer with this lago_id: the same rules as
+    POST /customers (a currency change once an object is assigned is 422
+    currencies_does_not_match), plus a new external id while the customer is editable."""
+    customer = service.find_customer_by_id(session, organization_id, customer_id)
+    service.rename_if_editable(session, customer, data.external_id)
+    return save_customer(
+        session, organization_id, replace(data, external_id=customer.external_id), now
+    )
+
+
+def add_customer(
+    session: Session, organization_id: uuid.UUID, data: CustomerInput, now: datetime
+) -> Customer:
+    """The dashboard's "Create customer": POST /customers's rules, except that an
+    external id a live customer already holds is 422 value_already_exist (as Lago's
+    dashboard create) rather than an update of that customer."""
+    if session.scalar(service.live_id(organization_id, data.external_id)) is not None:
+        raise ValidationFailed.single("external_id", "value_already_exist")
+    return save_customer(session, organization_id, data, now)

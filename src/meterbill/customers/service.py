@@ -11,18 +11,20 @@ from sqlalchemy.orm import Session, selectinload
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
-from meterbill.core.records import flush_unique
+from meterbill.core.records import flush_unique, uuid_or_none
 from meterbill.core.rehearsal import for_update
 from meterbill.coupons.models import AppliedCoupon
 from meterbill.customers.filters import CustomerFilters, apply_filters
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.customers.schemas import CustomerInput, MetadataInput
+from meterbill.invoices.models import Invoice
 from meterbill.organizations.models import Organization
 from meterbill.organizations.service import get_organization
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
 from meterbill.wallets.models import Wallet
+from meterbill.webhooks.outbox import enqueue
 
 
 def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer]]:
@@ -69,6 +71,9 @@ def is_editable(session: Session, customer: Customer) -> bool:
             AppliedCoupon.customer_id == customer.id, AppliedCoupon.amount_currency.is_not(None)
         ),
         select(Wallet.id).where(Wallet.customer_id == customer.id),
+        # Any invoice, drafts and voided ones included (a one-off invoice is the case
+        # not already covered by a subscription or a wallet).
+        select(Invoice.id).where(Invoice.customer_id == customer.id),
     ]
     return not any(session.scalar(select(exists(query))) for query in assigned)
 
@@ -86,6 +91,9 @@ def assign_currency(session: Session, customer: Customer, currency: str) -> None
         session.flush()
         return
     raise ValidationFailed.single("currency", "currencies_does_not_match")
+
+
+_CHANGE = {True: "created", False: "updated"}
 
 
 def upsert_customer(
@@ -123,6 +131,7 @@ def upsert_customer(
     if data.tax_codes is not None:
         _replace_taxes(session, customer, data.tax_codes, now)
     session.flush()
+    enqueue(session, organization_id, f"customer.{_CHANGE[created]}", "customer", customer, now)
     return customer, created
 
 
@@ -255,3 +264,35 @@ def list_customers(
         .order_by(Customer.created_at.desc(), Customer.id)
     )
     return paginate(session, apply_filters(query, filters, organization), page)
+
+
+def find_customer_by_id(session: Session, organization_id: uuid.UUID, raw_id: str) -> Customer:
+    """The organization's live customer with this lago_id (the dashboard's URLs carry
+    it); anything else, another organization's customer included, is not found."""
+    customer_id = uuid_or_none(raw_id)
+    customer = (
+        session.scalar(
+            select(Customer)
+            .where(
+                Customer.id == customer_id,
+                Customer.organization_id == organization_id,
+                Customer.deleted_at.is_(None),
+            )
+            .options(selectinload(Customer.metadata_items))
+        )
+        if customer_id is not None
+        else None
+    )
+    if customer is None:
+        raise NotFound("customer")
+    return customer
+
+
+def rename_if_editable(session: Session, customer: Customer, external_id: str) -> None:
+    """The dashboard's edit may give a customer another external id while it is
+    editable (Lago's GraphQL update); once an object is assigned the new id is ignored,
+    as Lago ignores it. A live customer already holding it is 422 value_already_exist."""
+    if external_id == customer.external_id or not is_editable(session, customer):
+        return
+    customer.external_id = external_id
+    flush_unique(session, "external_id")

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
-from meterbill.core.money import round_half_up
+from meterbill.core.money import round_half_up, round_shares
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+# Coupon shares are stored as NUMERIC(38, 15): spread to that precision, nothing is lost.
+SHARE_PLACES = 15
 
 
 @dataclass(frozen=True)
@@ -140,13 +142,14 @@ def apply_coupons(
         amount = int(min(wanted, base).to_integral_value(rounding=ROUND_FLOOR))
         if amount <= 0:
             continue
-        for fee in eligible:
+        # Shares to the stored precision (NUMERIC(38, 15)) that sum to the credit exactly.
+        shares = round_shares(Decimal(amount), [fee.net for fee in eligible], SHARE_PLACES)
+        for fee, share in zip(eligible, shares, strict=True):
             if amount >= base:
                 # The credit takes all that is left: each fee is covered whole, exactly
                 # (a proportional share of thirds would leave 9999.999... of 10000).
                 fee.precise_coupons_amount_cents = Decimal(fee.amount_cents)
                 continue
-            share = Decimal(amount) * fee.net / base
             fee.precise_coupons_amount_cents = min(
                 fee.precise_coupons_amount_cents + share, Decimal(fee.amount_cents)
             )

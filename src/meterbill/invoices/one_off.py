@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterbill.add_ons.service import find_add_on
+from meterbill.core.db import Database
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.limits import AMOUNT_CENTS_MAX, LONG_TEXT_MAX, UNITS_MAX
 from meterbill.core.money import is_currency, round_half_up, subunit_to_unit
 from meterbill.core.periods import local_date
+from meterbill.core.rehearsal import Rehearsal, rehearse
 from meterbill.core.validation import MISSING, Reader
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import assign_currency, find_customer
@@ -179,3 +181,66 @@ def create_one_off_invoice(
     session.flush()
     session.refresh(invoice)
     return invoice
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    name: str
+    description: str | None
+    units: Decimal
+    unit_amount_cents: int
+    amount_cents: int
+    taxes_amount_cents: int
+
+
+@dataclass(frozen=True)
+class PreviewTax:
+    name: str
+    rate: Decimal
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class OneOffPreview:
+    """What `create_one_off_invoice` would bill, in plain values."""
+
+    currency: str
+    lines: list[PreviewLine]
+    taxes: list[PreviewTax]
+    sub_total_excluding_taxes_amount_cents: int
+    taxes_amount_cents: int
+    total_amount_cents: int
+
+
+def preview_one_off_invoice(
+    db: Database, organization_id: uuid.UUID, data: OneOffInput, now: datetime
+) -> OneOffPreview:
+    """The one-off invoice `data` asks for, created by `create_one_off_invoice` itself in
+    a transaction that is rolled back: the live total of the dashboard's form is the
+    total the real invoice gets. Refuses as the creation refuses."""
+
+    def act(rehearsal: Rehearsal) -> OneOffPreview:
+        invoice = create_one_off_invoice(rehearsal.session, organization_id, data, now)
+        return OneOffPreview(
+            currency=invoice.currency,
+            lines=[
+                PreviewLine(
+                    name=fee.invoice_display_name or fee.item_name,
+                    description=fee.description,
+                    units=fee.units,
+                    unit_amount_cents=fee.unit_amount_cents,
+                    amount_cents=fee.amount_cents,
+                    taxes_amount_cents=fee.taxes_amount_cents,
+                )
+                for fee in invoice.fees
+            ],
+            taxes=[
+                PreviewTax(tax.tax_name, tax.tax_rate, tax.amount_cents)
+                for tax in invoice.applied_taxes
+            ],
+            sub_total_excluding_taxes_amount_cents=invoice.sub_total_excluding_taxes_amount_cents,
+            taxes_amount_cents=invoice.taxes_amount_cents,
+            total_amount_cents=invoice.total_amount_cents,
+        )
+
+    return rehearse(db, act)

@@ -76,13 +76,16 @@ def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not MISSING}
 
 
-def organization_object(org: Organization, taxes: list[dict[str, Any]]) -> dict[str, Any]:
+def organization_object(
+    org: Organization, taxes: list[dict[str, Any]], webhook_urls: list[str]
+) -> dict[str, Any]:
+    """`webhook_urls` are the URLs of the webhook endpoints, the first one's first."""
     return {
         "lago_id": str(org.id),
         "name": org.name,
         "created_at": iso_seconds(org.created_at),
-        "webhook_url": org.webhook_url,
-        "webhook_urls": [org.webhook_url] if org.webhook_url else [],
+        "webhook_url": webhook_urls[0] if webhook_urls else None,
+        "webhook_urls": webhook_urls,
         "country": org.country,
         "address_line1": org.address_line1,
         "address_line2": org.address_line2,

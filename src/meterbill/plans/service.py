@@ -668,3 +668,18 @@ def _copy_charge(
         )
     for tax_id in session.scalars(select(ChargeTax.tax_id).where(ChargeTax.charge_id == charge.id)):
         session.add(ChargeTax(charge_id=copy.id, tax_id=tax_id, created_at=now))
+
+
+def assignable_plans(session: Session, organization_id: uuid.UUID) -> list[Plan]:
+    """The plans a customer can be subscribed to (not overridden copies), by name."""
+    return list(
+        session.scalars(
+            select(Plan)
+            .where(
+                Plan.organization_id == organization_id,
+                Plan.parent_id.is_(None),
+                Plan.deleted_at.is_(None),
+            )
+            .order_by(Plan.name, Plan.code)
+        )
+    )

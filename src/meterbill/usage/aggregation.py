@@ -11,16 +11,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from meterbill.events.models import Event
-from meterbill.events.rollups import range_totals
+from meterbill.events.models import Event, EventRollup
+from meterbill.events.rollups import COUNT_PROPERTY, hour_of, range_totals
 from meterbill.usage.sql import Dialect
 
 ALL_VALUES = "__ALL_FILTER_VALUES__"
@@ -505,3 +507,93 @@ def _from_rollups(
         return {}
     units = Decimal(count) if metric.aggregation_type == "count_agg" else total
     return {(None, ()): BucketUsage(units=apply_rounding(units, metric), events_count=count)}
+
+
+def daily_units(
+    session: Session, window: Window, metric: MetricSpec, timezone: str
+) -> dict[date, Decimal]:
+    """What each local day of the window adds, for a usage chart: the events' count
+    (count_agg), the sum of their values (sum_agg), else the number of events.
+
+    Every event of the metric's code falls in some bucket of a charge, so a day's figure
+    is the charge's whatever its filters and groups. Counts and sums read whole hours
+    from the rollups as `aggregate` does, and scan only the partial hours at the edges;
+    a time zone whose days do not begin on a UTC hour, or an hour whose sum no rollup
+    holds, scans the window's events by day.
+    """
+    dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
+    summed = metric.aggregation_type == "sum_agg" and metric.field_name is not None
+    stop = window.end + timedelta(seconds=1)
+
+    def scan(low: datetime, high: datetime) -> dict[date, Decimal]:
+        number = dialect.numeric_prop(metric.field_name) if summed else literal(None)  # type: ignore[arg-type]
+        day = dialect.local_date(Event.timestamp, timezone).label("day")
+        figure = dialect.sum(number) if summed else func.count()
+        rows = session.execute(
+            select(day, figure)
+            .where(
+                Event.organization_id == window.organization_id,
+                Event.external_subscription_id == window.external_subscription_id,
+                Event.code == metric.code,
+                Event.timestamp >= low,
+                Event.timestamp < high,
+            )
+            .group_by(day)
+        ).all()
+        return {_as_date(raw): Decimal(str(value or 0)) for raw, value in rows}
+
+    if metric.aggregation_type not in ("count_agg", "sum_agg"):
+        return scan(window.start, stop)
+    first_full = hour_of(window.start + timedelta(hours=1) - timedelta(microseconds=1))
+    last_full = hour_of(stop)
+    day_of = _local_days(first_full, last_full, timezone)
+    if not day_of:
+        return scan(window.start, stop)
+    property_name = metric.field_name if summed else COUNT_PROPERTY
+    days: dict[date, Decimal] = {}
+    for hour, events_count, total in session.execute(
+        select(EventRollup.hour, EventRollup.events_count, EventRollup.total).where(
+            EventRollup.organization_id == window.organization_id,
+            EventRollup.external_subscription_id == window.external_subscription_id,
+            EventRollup.code == metric.code,
+            EventRollup.property == property_name,
+            EventRollup.hour >= first_full,
+            EventRollup.hour < last_full,
+        )
+    ).all():
+        if events_count < 0:
+            return scan(window.start, stop)
+        day = day_of[_aware(hour)]
+        figure = Decimal(str(total)) if summed else Decimal(events_count)
+        days[day] = days.get(day, Decimal(0)) + figure
+    for low, high in ((window.start, first_full), (last_full, stop)):
+        if low < high:
+            for day, figure in scan(low, high).items():
+                days[day] = days.get(day, Decimal(0)) + figure
+    return days
+
+
+@lru_cache(maxsize=256)
+def _local_days(first: datetime, last: datetime, timezone: str) -> dict[datetime, date] | None:
+    """The local day of every hour from `first` to `last` (excluded), or None when one
+    of them does not begin a local hour (a zone offset by a fraction of an hour). Pure,
+    so remembered: the charges of a page share one window."""
+    zone = ZoneInfo(timezone)
+    days = {}
+    moment = first
+    while moment < last:
+        local = moment.astimezone(zone)
+        if local.minute or local.second:
+            return None
+        days[moment] = local.date()
+        moment += timedelta(hours=1)
+    return days
+
+
+def _as_date(raw: Any) -> date:
+    return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands stored instants back naive (they are UTC).
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

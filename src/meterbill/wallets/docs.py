@@ -101,7 +101,7 @@ TRANSACTION = obj(
     lago_id=UUID,
     lago_wallet_id=UUID,
     lago_invoice_id=UUID_,
-    lago_credit_note_id={"type": "null"},
+    lago_credit_note_id=UUID_,
     lago_voided_invoice_id=UUID_,
     status=enum(*TRANSACTION_FILTERS["status"]),
     source=STR,
@@ -166,6 +166,7 @@ WALLET_CREATE = {
         "granted_credits": {**CREDITS_IN, "description": "Credits given now."},
         "ignore_paid_top_up_limits_on_creation": BOOL,
         "transaction_name": STR_,
+        "transaction_priority": {**INT, "minimum": 1, "maximum": 50},
         "transaction_metadata": KEY_VALUES_IN,
     },
     "required": ["rate_amount", "currency"],
@@ -179,6 +180,7 @@ TRANSACTION_INPUT = body(
     invoice_requires_successful_payment=BOOL,
     ignore_paid_top_up_limits=BOOL,
     name=STR_,
+    priority={**INT, "minimum": 1, "maximum": 50},
     metadata=KEY_VALUES_IN,
 )
 ONE = root("wallet", ref("Wallet"))

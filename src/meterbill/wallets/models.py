@@ -128,6 +128,8 @@ class WalletTransaction(Base):
     )
     invoice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("invoices.id"), index=True)
     voided_invoice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("invoices.id"))
+    # The credit note that refunded these credits (voided credits of a refunded top-up).
+    credit_note_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("credit_notes.id"))
     rule_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("recurring_transaction_rules.id", ondelete="SET NULL")
     )

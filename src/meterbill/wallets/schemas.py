@@ -40,6 +40,7 @@ class WalletInput:
     granted_credits: Decimal | None = None
     ignore_paid_top_up_limits: bool = False
     transaction_name: str | None = None
+    transaction_priority: int | None = None
     transaction_metadata: list[dict[str, str]] = field(default_factory=list)
     applies_to: dict[str, list[str]] | None = None
     rules: list[RuleInput] | None = None
@@ -55,6 +56,18 @@ class TransactionInput:
     name: str | None = None
     metadata: list[dict[str, str]] = field(default_factory=list)
     ignore_paid_top_up_limits: bool = False
+    priority: int | None = None
+
+
+def _transaction_priority(reader: Reader, key: str) -> int | None:
+    """A wallet transaction's priority: 1 (spent first) to 50, absent for the default."""
+    value = reader.integer(key)
+    if not isinstance(value, int):
+        return None
+    if not 1 <= value <= 50:
+        reader.add(key, OUT_OF_RANGE)
+        return None
+    return value
 
 
 def credits(reader: Reader, key: str) -> Decimal | None:
@@ -227,6 +240,7 @@ def parse_wallet(
         )
         name = reader.string("transaction_name", max_length=255)
         parsed.transaction_name = name if isinstance(name, str) else None
+        parsed.transaction_priority = _transaction_priority(reader, "transaction_priority")
         parsed.transaction_metadata = key_value_list(reader, "transaction_metadata")
     reader.raise_if_any()
     parsed.columns = {
@@ -254,6 +268,7 @@ def parse_transaction(data: dict[str, Any]) -> TransactionInput:
     parsed.ignore_paid_top_up_limits = bool(reader.boolean("ignore_paid_top_up_limits"))
     name = reader.string("name", max_length=255)
     parsed.name = name if isinstance(name, str) else None
+    parsed.priority = _transaction_priority(reader, "priority")
     reader.raise_if_any()
     return parsed
 
@@ -375,7 +390,9 @@ def transaction_object(transaction: WalletTransaction, wallet: Wallet) -> dict[s
         "lago_id": str(transaction.id),
         "lago_wallet_id": str(transaction.wallet_id),
         "lago_invoice_id": str(transaction.invoice_id) if transaction.invoice_id else None,
-        "lago_credit_note_id": None,
+        "lago_credit_note_id": (
+            str(transaction.credit_note_id) if transaction.credit_note_id else None
+        ),
         "lago_voided_invoice_id": (
             str(transaction.voided_invoice_id) if transaction.voided_invoice_id else None
         ),

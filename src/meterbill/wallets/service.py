@@ -267,7 +267,8 @@ def create_wallet(
     if data.rules:
         _set_rules(session, wallet, data.rules, now)
     made = []
-    top_up = TopUp(name=data.transaction_name, metadata=data.transaction_metadata)
+    top_up = TopUp(name=data.transaction_name, metadata=data.transaction_metadata,
+                   priority=data.transaction_priority or 50)  # fmt: skip
     if paid:
         made.append(purchase(session, wallet, paid, top_up, now))
     if granted:
@@ -406,11 +407,12 @@ def _credit_invoice(
     rate = wallet.rate_amount
     fee = ctx.new_fee(
         fee_type="credit",
-        item_code=wallet.code,
-        item_name=wallet.name or wallet.code,
+        # Lago names a credit fee after its transaction, else after the fee type.
+        item_code="credit",
+        item_name=transaction.name or "credit",
         item_id=transaction.id,
         item_type="WalletTransaction",
-        invoice_display_name=transaction.name,
+        invoice_display_name=transaction.name or "credit",
         amount_cents=transaction.amount_cents,
         precise_amount_cents=Decimal(transaction.amount_cents),
         unit_amount_cents=to_cents(rate, wallet.currency),
@@ -459,6 +461,7 @@ def create_transactions(
         name=data.name,
         metadata=data.metadata,
         invoice_requires_successful_payment=data.invoice_requires_successful_payment,
+        priority=data.priority or 50,
     )
     made = []
     if paid:

@@ -21,6 +21,8 @@ class TopUp:
     invoice_requires_successful_payment: bool | None = None
     rule_id: uuid.UUID | None = None
     run_key: str | None = None
+    # The transaction's own priority (1 to 50), not the wallet's: Lago defaults it to 50.
+    priority: int = 50
 
 
 def new_transaction(
@@ -35,7 +37,7 @@ def new_transaction(
         source=top_up.source,
         name=top_up.name,
         metadata_items=top_up.metadata or [],
-        priority=wallet.priority,
+        priority=top_up.priority,
         rule_id=top_up.rule_id,
         run_key=top_up.run_key,
         created_at=now,

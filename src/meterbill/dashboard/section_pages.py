@@ -1,0 +1,158 @@
+"""The other entries of the side menu: the Invoices list and an invoice's page, and
+plain lists of plans, billable metrics, coupons and add-ons, Settings, Developers."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from meterbill.add_ons.service import list_add_ons
+from meterbill.core.pagination import PageRequest
+from meterbill.coupons.service import list_coupons
+from meterbill.credit_notes.service import CreditNoteFilters, list_credit_notes
+from meterbill.customers.overview import customer_labels
+from meterbill.customers.schemas import applicable_timezone
+from meterbill.dashboard.web import Page, render
+from meterbill.invoices.lookup import find_invoice
+from meterbill.invoices.service import InvoiceFilters, list_invoices
+from meterbill.metrics.service import list_metrics
+from meterbill.organizations.service import get_organization
+from meterbill.plans.service import list_plans
+
+router = APIRouter(include_in_schema=False)
+
+PER_PAGE = 20
+# The Invoices list's quick filters (Lago's): label, query value, filters.
+INVOICE_VIEWS = [
+    ("all", "All invoices", InvoiceFilters()),
+    ("draft", "Draft", InvoiceFilters(statuses=("draft",))),
+    ("finalized", "Finalized", InvoiceFilters(statuses=("finalized",))),
+    ("overdue", "Overdue", InvoiceFilters(payment_overdue=True)),
+    ("voided", "Voided", InvoiceFilters(statuses=("voided",))),
+]
+
+
+def _page_request(request: Request) -> PageRequest:
+    return PageRequest.from_query({"page": request.query_params.get("page", "1"), "per_page": "20"})
+
+
+@router.get("/invoices")
+def invoices_list(request: Request, page: Page) -> HTMLResponse:
+    view = request.query_params.get("status", "all")
+    filters = next((f for key, _label, f in INVOICE_VIEWS if key == view), InvoiceFilters())
+    with page.db.transaction(write=False) as session:
+        result = list_invoices(session, page.organization_id, filters, _page_request(request))
+        labels = customer_labels(session, list({invoice.customer_id for invoice in result.items}))
+
+    def link(**changes: object) -> str:
+        state = {"status": view if view != "all" else "", **changes}
+        query = {key: value for key, value in state.items() if value not in ("", 1, None)}
+        return "/invoices" + (f"?{urlencode(query)}" if query else "")
+
+    return render(
+        request,
+        "invoices/list.html",
+        {
+            "section": "invoices",
+            "invoices": result.items,
+            "meta": result.meta,
+            "labels": labels,
+            "views": INVOICE_VIEWS,
+            "view": view,
+            "link": link,
+        },
+    )
+
+
+@router.get("/invoices/{invoice_id}")
+def invoice_page(request: Request, page: Page, invoice_id: str) -> HTMLResponse:
+    with page.db.transaction(write=False) as session:
+        invoice = find_invoice(session, page.organization_id, invoice_id)
+        organization = get_organization(session, page.organization_id)
+        label = customer_labels(session, [invoice.customer_id])[invoice.customer_id]
+        from meterbill.customers.models import Customer
+
+        customer = session.get(Customer, invoice.customer_id)
+        assert customer is not None
+        notes = list_credit_notes(
+            session,
+            organization,
+            CreditNoteFilters(customer_id=invoice.customer_id),
+            PageRequest(page=1, per_page=100),
+        ).items
+        return render(
+            request,
+            "invoices/show.html",
+            {
+                "section": "invoices",
+                "invoice": invoice,
+                "fees": [fee for fee in invoice.fees if fee.invoiceable],
+                "label": label,
+                "customer_timezone": applicable_timezone(customer, organization),
+                "credit_notes": [note for note in notes if note.invoice_id == invoice.id],
+            },
+        )
+
+
+CATALOG = {
+    "plans": ("Plans", list_plans, ["Name", "Code", "Interval", "Amount "]),
+    "billable-metrics": ("Billable metrics", list_metrics, ["Name", "Code", "Aggregation"]),
+    "coupons": ("Coupons", list_coupons, ["Name", "Code", "Type", "Status"]),
+    "add-ons": ("Add-ons", list_add_ons, ["Name", "Code", "Amount "]),
+}
+
+
+def _catalog(request: Request, page: Page, slug: str) -> HTMLResponse:
+    title, lister, columns = CATALOG[slug]
+    with page.db.transaction(write=False) as session:
+        result = lister(session, page.organization_id, _page_request(request))
+    return render(
+        request,
+        "catalog.html",
+        {
+            "section": slug,
+            "slug": slug,
+            "title": title,
+            "columns": columns,
+            "items": result.items,
+            "meta": result.meta,
+        },
+    )
+
+
+@router.get("/plans")
+def plans(request: Request, page: Page) -> HTMLResponse:
+    return _catalog(request, page, "plans")
+
+
+@router.get("/billable-metrics")
+def billable_metrics(request: Request, page: Page) -> HTMLResponse:
+    return _catalog(request, page, "billable-metrics")
+
+
+@router.get("/coupons")
+def coupons(request: Request, page: Page) -> HTMLResponse:
+    return _catalog(request, page, "coupons")
+
+
+@router.get("/add-ons")
+def add_ons(request: Request, page: Page) -> HTMLResponse:
+    return _catalog(request, page, "add-ons")
+
+
+@router.get("/settings")
+def settings(request: Request, page: Page) -> HTMLResponse:
+    with page.db.transaction(write=False) as session:
+        organization = get_organization(session, page.organization_id)
+    return render(request, "settings.html", {"section": "settings", "organization": organization})
+
+
+@router.get("/developers")
+def developers(request: Request, page: Page) -> HTMLResponse:
+    return render(
+        request,
+        "developers.html",
+        {"section": "developers", "organization_id": page.organization_id},
+    )

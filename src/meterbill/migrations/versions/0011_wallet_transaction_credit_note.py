@@ -1,0 +1,35 @@
+"""wallet transactions name the credit note that refunded them
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-05 07:45:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("wallet_transactions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("credit_note_id", sa.Uuid(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_wallet_transactions_credit_note_id_credit_notes",
+            "credit_notes",
+            ["credit_note_id"],
+            ["id"],
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("wallet_transactions", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            "fk_wallet_transactions_credit_note_id_credit_notes", type_="foreignkey"
+        )
+        batch_op.drop_column("credit_note_id")

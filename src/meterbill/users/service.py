@@ -1,0 +1,216 @@
+"""Users: creation, the start-up admin bootstrap, login with lockout, sessions.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults). A session is a random
+token in an HttpOnly cookie; the database keeps its SHA-256 only (the token is long
+and random, so a fast hash suffices and lets the lookup use the unique index).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterbill.core.errors import ValidationFailed
+from meterbill.organizations.models import Organization
+from meterbill.organizations.service import get_organization
+from meterbill.users.models import User, UserSession
+
+SESSION_LIFETIME = timedelta(hours=12)
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+PASSWORD_MIN_LENGTH = 8
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so that a wrong address costs as much
+# time as a wrong password and the answer's delay tells nothing.
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _valid_email(email: str) -> bool:
+    local, _, domain = email.partition("@")
+    return bool(local) and "." in domain and " " not in email and len(email) <= 254
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    session: Session, organization_id: uuid.UUID, email: str, password: str, now: datetime
+) -> User:
+    """A new user of the organization; 422 on a bad address, a short password or an
+    address already taken (one account per address: the login form names no
+    organization)."""
+    get_organization(session, organization_id)
+    email = normalize_email(email)
+    if not _valid_email(email):
+        raise ValidationFailed.single("email", "invalid_format")
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise ValidationFailed.single("password", "value_is_too_short")
+    user = User(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        email=email,
+        password_hash=_hasher.hash(password),
+        failed_logins=0,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.single("email", "value_already_exist") from exc
+    return user
+
+
+@dataclass(frozen=True)
+class AdminBootstrap:
+    """What the start-up bootstrap did: "kept", "created", or "generated" (a new user
+    with a one-time password to print)."""
+
+    action: str
+    email: str
+    password: str | None = None
+
+
+def ensure_admin(
+    session: Session, organization_id: uuid.UUID, email: str, password: str, now: datetime
+) -> AdminBootstrap:
+    """METERBILL_ADMIN_EMAIL + METERBILL_ADMIN_PASSWORD: make sure the user exists
+    (idempotent: an existing user keeps the password it has, as the API key bootstrap
+    keeps a key it has seen)."""
+    existing = session.scalar(select(User).where(User.email == normalize_email(email)))
+    if existing is not None:
+        return AdminBootstrap("kept", existing.email)
+    user = create_user(session, organization_id, email, password, now)
+    return AdminBootstrap("created", user.email)
+
+
+def ensure_first_user(
+    session: Session, organization_id: uuid.UUID, email: str, now: datetime
+) -> AdminBootstrap | None:
+    """With no admin configured: on a database without users, create one with a random
+    one-time password to print once; else nothing."""
+    if session.scalar(select(User.id).limit(1)) is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    user = create_user(session, organization_id, email, password, now)
+    return AdminBootstrap("generated", user.email, password)
+
+
+def first_organization_id(session: Session) -> uuid.UUID | None:
+    return session.scalar(
+        select(Organization.id).order_by(Organization.created_at, Organization.id).limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A session token for the cookie, or why there is none ("invalid" or "locked")."""
+
+    token: str | None
+    refusal: str | None = None
+
+
+def log_in(session: Session, email: str, password: str, now: datetime) -> LoginResult:
+    """Check the password and open a session. The fifth wrong password in a row locks
+    the account for 15 minutes, during which even the right one is refused."""
+    user = session.scalar(
+        select(User).where(User.email == normalize_email(email)).with_for_update()
+    )
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        return LoginResult(None, "invalid")
+    if user.locked_until is not None and user.locked_until > now:
+        return LoginResult(None, "locked")
+    if not _verify(user.password_hash, password):
+        user.failed_logins = 1 if user.locked_until is not None else user.failed_logins + 1
+        user.locked_until = None
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+        user.updated_at = now
+        return LoginResult(None, "locked" if user.locked_until else "invalid")
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
+    # Expired sessions of this user go as a new one comes: the table does not grow.
+    session.execute(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= now)
+    )
+    session.flush()
+    return LoginResult(token)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """The logged-in user of a request, with what every page needs."""
+
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    organization_id: uuid.UUID
+    email: str
+    csrf_token: str
+    organization_name: str
+    # Dates on pages are shown in it (billing periods in the customer's own).
+    organization_timezone: str
+
+
+def session_user(session: Session, token: str | None, now: datetime) -> SessionUser | None:
+    """The user of an unexpired session with this token, else None."""
+    if not token:
+        return None
+    row = session.execute(
+        select(
+            UserSession.id,
+            User.id,
+            User.organization_id,
+            User.email,
+            UserSession.csrf_token,
+            Organization.name,
+            Organization.timezone,
+        )
+        .join(User, User.id == UserSession.user_id)
+        .join(Organization, Organization.id == User.organization_id)
+        .where(UserSession.token_hash == hash_token(token), UserSession.expires_at > now)
+    ).first()
+    if row is None:
+        return None
+    return SessionUser(*row)
+
+
+def log_out(session: Session, token: str | None) -> None:
+    if token:
+        session.execute(delete(UserSession).where(UserSession.token_hash == hash_token(token)))

@@ -1,0 +1,110 @@
+"""The outbox: a webhook is a row written in the transaction of the change it reports.
+
+A change that rolls back takes its webhooks with it; one that commits has them stored
+before anyone could be told, and the delivery loop sends them from the table. Services
+call `enqueue` where the change happens, one line each.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterbill.webhooks.models import Webhook, WebhookEndpoint
+
+_ENDPOINTS = "meterbill.webhooks.endpoints"
+_ORDINAL = "meterbill.webhooks.ordinal"
+
+
+def _endpoints(session: Session, organization_id: uuid.UUID) -> list[tuple[uuid.UUID, Any]]:
+    """The organization's endpoints (id, event_types), read once per transaction: a
+    billing run enqueues thousands of webhooks."""
+    cache: dict[uuid.UUID, list[tuple[uuid.UUID, Any]]] = session.info.setdefault(_ENDPOINTS, {})
+    if organization_id not in cache:
+        cache[organization_id] = [
+            (row.id, row.event_types)
+            for row in session.execute(
+                select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
+                    WebhookEndpoint.organization_id == organization_id
+                )
+            )
+        ]
+    return cache[organization_id]
+
+
+def forget_endpoints(session: Session) -> None:
+    """After a change of endpoints in this transaction."""
+    session.info.pop(_ENDPOINTS, None)
+
+
+def render(session: Session, object_type: str, obj: Any, now: datetime) -> dict[str, Any]:
+    """The object as the API's GET renders it. The renderers live beside each feature's
+    routes; they are looked up when a webhook is due, so that the features' services can
+    call `enqueue` without importing their own routes."""
+    payloads = importlib.import_module("meterbill.webhooks.payloads")
+    return payloads.render(session, object_type, obj, now)  # type: ignore[no-any-return]
+
+
+def next_ordinal(session: Session) -> int:
+    """A number that grows with every enqueue: changes of one transaction share its
+    `now`, and tests run many transactions at one `now`. The process's nanosecond
+    clock orders them (an ordering key, not a business time), never going backwards
+    within a transaction."""
+    ordinal = max(time.time_ns(), session.info.get(_ORDINAL, 0) + 1)
+    session.info[_ORDINAL] = ordinal
+    return ordinal
+
+
+def enqueue(
+    session: Session,
+    organization_id: uuid.UUID,
+    webhook_type: str,
+    object_type: str,
+    obj: Any,
+    now: datetime,
+) -> None:
+    """Store one delivery of this webhook per endpoint subscribed to its type.
+
+    `obj` is a record (rendered as the API renders it) or an already rendered dict.
+    Nothing is rendered or stored for an organization without a subscribed endpoint.
+    """
+    endpoints = [
+        endpoint_id
+        for endpoint_id, types in _endpoints(session, organization_id)
+        if types is None or webhook_type in types
+    ]
+    if not endpoints:
+        return
+    body = obj if isinstance(obj, dict) else render(session, object_type, obj, now)
+    envelope = {
+        "webhook_type": webhook_type,
+        "object_type": object_type,
+        "organization_id": str(organization_id),
+        object_type: body,
+    }
+    object_id = body.get("lago_id") if isinstance(body.get("lago_id"), str) else None
+    ordinal = next_ordinal(session)
+    session.add_all(
+        Webhook(
+            id=uuid.uuid4(),
+            organization_id=organization_id,
+            webhook_endpoint_id=endpoint_id,
+            webhook_type=webhook_type,
+            object_type=object_type,
+            object_id=object_id,
+            payload=envelope,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            ordinal=ordinal,
+            updated_at=now,
+        )
+        for endpoint_id in endpoints
+    )
