@@ -2,9 +2,8 @@
 non-invoiceable charges (a prorated recurring unique count at 30 EUR, a sum at 1 EUR) carry
 both of the organization's taxes, 9.3 % and 12 %, each rounded on the fee.
 
-Not matched yet: Lago then gathers the paid fees of charges with `regroup_paid_fees:
-"invoice"` on an `advance_charges` invoice at the next billing day; meterbill keeps them as
-fees on no invoice (README, "Not yet").
+The `advance_charges` invoice that then gathers the paid fees, its taxes the sums of the
+fees' own, is in test_lago_advance_charges.py.
 """
 
 from __future__ import annotations
