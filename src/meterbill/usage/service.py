@@ -95,9 +95,19 @@ class CurrentUsage:
         return sum(charge.amount_cents for charge in self.charges)
 
 
+# The event property that names the wallet a charge's usage is paid from.
+TARGET_WALLET_KEY = "target_wallet_code"
+
+
 def group_keys_of(charge: Charge) -> list[str]:
-    keys = charge.properties.get("pricing_group_keys") or charge.properties.get("grouped_by")
-    return list(keys or [])
+    keys = list(
+        charge.properties.get("pricing_group_keys") or charge.properties.get("grouped_by") or []
+    )
+    # A charge that accepts target wallets bills each wallet's events apart, so that each
+    # fee is paid by its wallet (Lago's events targeting wallets).
+    if charge.accepts_target_wallet and TARGET_WALLET_KEY not in keys:
+        keys.append(TARGET_WALLET_KEY)
+    return keys
 
 
 def tax_rates(
