@@ -1,6 +1,6 @@
 """Lago's scenario spec credit_notes/credit_note_rounding_spec.rb: the unused days of a
 plan paid in advance credited on termination, sub-total and taxes each rounded, the
-total their sum.
+total their sum; and a note after another taking back the cents that one rounded.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ import pytest
 from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
-from tests.scenarios.credit_notes import notes, record_payment, terminate
+from tests.scenarios.credit_notes import (
+    estimated,
+    issue,
+    notes,
+    plan_fee,
+    record_payment,
+    terminate,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,3 +53,31 @@ def test_termination_credit_rounding(
     assert (credit.sub_total_excluding_taxes_amount_cents, credit.taxes_amount_cents,
             credit.credit_amount_cents) == note  # fmt: skip
     assert credit.total_amount_cents == note[2]
+
+
+def test_the_last_note_gives_back_the_cents_the_first_rounded(database: Database, org: Org) -> None:
+    """Lago's "with existing credit note": 726.86 of 769.00 credited (145.372 of taxes: 145.37),
+    then the 42.14 left with 8.428 + 0.002 of taxes: 8.43, the invoice's 153.80 in all.
+    Lago's spec then edits the first note's total by hand (a note "created before the
+    rounding fix"); meterbill's notes never had that total, so that step is left out."""
+    billing = Billing(database, org)
+    billing.tax("vat", "20", applied_to_organization=True)
+    billing.plan("p", [], amount_cents=769_00, pay_in_advance=True)
+    billing.customer("cus", timezone="UTC")
+    billing.subscribe("cus", "p", "sub", utc(2025, 9, 18, 16), billing_time="anniversary")
+    [invoice] = billing.invoices()
+    assert invoice.totals[3:] == (153_80, 922_80, 922_80)
+    record_payment(billing, invoice.id, invoice.total_amount_cents)
+    fee = plan_fee(billing, invoice.id, 769_00)
+    first = issue(billing, invoice.id, [(fee, 726_86)], reason="other",
+                  credit_amount_cents=872_24, refund_amount_cents=0)  # fmt: skip
+    assert (first.sub_total_excluding_taxes_amount_cents, first.taxes_amount_cents,
+            first.total_amount_cents, first.coupons_adjustment_amount_cents) == (
+        726_86, 145_37, 872_23, 0)  # fmt: skip
+    found = estimated(billing, invoice.id, [(fee, 42_14)])
+    assert (found.taxes_amount_cents, found.max_creditable_amount_cents) == (8_43, 50_57)
+    last = issue(billing, invoice.id, [(fee, 42_14)], reason="other",
+                 credit_amount_cents=found.max_creditable_amount_cents)  # fmt: skip
+    assert (last.sub_total_excluding_taxes_amount_cents, last.taxes_amount_cents,
+            last.refund_amount_cents, last.total_amount_cents) == (
+        42_14, 8_43, 0, 50_57)  # fmt: skip

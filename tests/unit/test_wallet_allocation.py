@@ -80,3 +80,18 @@ def test_consumption_never_exceeds_balances_total_or_caps(
     # An unrestricted wallet with balance left means everything payable was paid.
     if any(not p.fee_types and not p.metric_ids and paid[p.key] < p.balance_cents for p in payers):
         assert sum(paid.values()) == min(total, sum(bucket.cents for bucket in buckets))
+
+
+def test_a_bucket_targeting_a_wallet_is_paid_by_it_alone() -> None:
+    items = [("charge", METRICS[0], 300, "w2"), ("charge", METRICS[0], 200, None),
+             ("charge", METRICS[0], 100, "w2")]  # fmt: skip
+    buckets = buckets_of(items)
+    assert buckets == [Bucket("charge", METRICS[0], 400, "w2"),
+                       Bucket("charge", METRICS[0], 200)]  # fmt: skip
+    first = Payer("first", 1_000, code="w1")
+    second = Payer("second", 1_000, code="w2", fee_types=frozenset({"subscription"}))
+    # The targeted bucket ignores the wallets' limits and order; the other one keeps them.
+    assert allocate(buckets, [first, second]) == {"first": 200, "second": 400}
+    # A target no wallet answers to is paid by none, even in full allocation.
+    lost = [Bucket("charge", None, 50, "gone")]
+    assert allocate(lost, [first, second], overflow=True) == {"first": 0, "second": 0}

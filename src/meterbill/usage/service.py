@@ -101,13 +101,25 @@ class CurrentUsage:
         return sum(charge.amount_cents for charge in self.charges)
 
 
+# The event property that names the wallet a charge's usage is paid from.
+TARGET_WALLET_KEY = "target_wallet_code"
+
+
 def group_keys_of(charge: Charge) -> list[str]:
-    return _keys(charge.properties)
+    return _with_target_wallet(charge, _keys(charge.properties))
 
 
 def _keys(properties: dict[str, Any] | None) -> list[str]:
     properties = properties or {}
     return list(properties.get("pricing_group_keys") or properties.get("grouped_by") or [])
+
+
+def _with_target_wallet(charge: Charge, keys: list[str]) -> list[str]:
+    # A charge that accepts target wallets bills each wallet's events apart, so that each
+    # fee is paid by its wallet (Lago's events targeting wallets).
+    if charge.accepts_target_wallet and TARGET_WALLET_KEY not in keys:
+        keys.append(TARGET_WALLET_KEY)
+    return keys
 
 
 def bucket_group_keys(charge: Charge) -> dict[str | None, tuple[str, ...]]:
@@ -116,7 +128,8 @@ def bucket_group_keys(charge: Charge) -> dict[str | None, tuple[str, ...]]:
     charge_keys = tuple(group_keys_of(charge))
     keys: dict[str | None, tuple[str, ...]] = {None: charge_keys}
     for item in charge.filters:
-        keys[str(item.id)] = tuple(_keys(item.properties)) or charge_keys
+        own = _keys(item.properties)
+        keys[str(item.id)] = tuple(_with_target_wallet(charge, own)) if own else charge_keys
     return keys
 
 

@@ -1,8 +1,9 @@
 """Sharing an amount to pay between wallets (billing.md §9.3), pure.
 
-The amount comes in buckets, one per (fee_type, billable metric), paid largest first.
-Wallets pay in the order given (priority, then age); a restricted wallet only pays the
-buckets whose fee type or metric it lists.
+The amount comes in buckets, one per (fee_type, billable metric, target wallet), paid
+largest first. Wallets pay in the order given (priority, then age); a restricted wallet
+only pays the buckets whose fee type or metric it lists; a bucket that targets a wallet
+(by its code) is paid by that wallet alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Bucket:
     fee_type: str
     metric_id: uuid.UUID | None
     cents: int
+    target: str | None = None  # the code of the only wallet that may pay it
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,11 @@ class Payer:
     balance_cents: int
     fee_types: frozenset[str] = frozenset()
     metric_ids: frozenset[uuid.UUID] = frozenset()
+    code: str | None = None
 
     def pays(self, bucket: Bucket) -> bool:
+        if bucket.target is not None:
+            return self.code == bucket.target
         if not self.fee_types and not self.metric_ids:
             return True
         return bucket.fee_type in self.fee_types or (
@@ -34,13 +39,18 @@ class Payer:
         )
 
 
-def buckets_of(items: Iterable[tuple[str, uuid.UUID | None, int]]) -> list[Bucket]:
-    """Amounts summed by (fee_type, metric), largest first (ties in first-seen order)."""
-    sums: dict[tuple[str, uuid.UUID | None], int] = {}
-    for fee_type, metric_id, cents in items:
-        key = (fee_type, metric_id)
+Item = tuple[str, uuid.UUID | None, int] | tuple[str, uuid.UUID | None, int, str | None]
+
+
+def buckets_of(items: Iterable[Item]) -> list[Bucket]:
+    """Amounts summed by (fee_type, metric, target wallet), largest first (ties in
+    first-seen order)."""
+    sums: dict[tuple[str, uuid.UUID | None, str | None], int] = {}
+    for fee_type, metric_id, cents, *target in items:
+        key = (fee_type, metric_id, target[0] if target else None)
         sums[key] = sums.get(key, 0) + cents
-    buckets = [Bucket(fee_type, metric, cents) for (fee_type, metric), cents in sums.items()]
+    buckets = [Bucket(fee_type, metric, cents, target)
+               for (fee_type, metric, target), cents in sums.items()]  # fmt: skip
     return sorted((b for b in buckets if b.cents > 0), key=lambda b: -b.cents)
 
 

@@ -20,17 +20,28 @@ from meterbill.organizations.models import Organization
 from meterbill.plans.models import Charge, Plan
 from meterbill.subscriptions.models import Subscription
 from meterbill.usage.periods import charges_period
-from meterbill.usage.service import usage_in_period
-from meterbill.wallets.allocation import allocate, buckets_of
-from meterbill.wallets.consumption import fee_cap_cents, payers
+from meterbill.usage.service import TARGET_WALLET_KEY, ChargeUsage, usage_in_period
+from meterbill.wallets.allocation import Item, allocate, buckets_of
+from meterbill.wallets.consumption import fee_cap_cents, fee_target, payers, targeting_charges
 from meterbill.wallets.models import Wallet
 
 PERCENT = Decimal(100)
 
 
+def _by_target(usage: ChargeUsage) -> dict[str | None, int]:
+    """A charge's amount per target wallet code (all under None when it targets none)."""
+    if not usage.charge.accepts_target_wallet:
+        return {None: usage.amount_cents}
+    index = usage.group_keys.index(TARGET_WALLET_KEY)
+    amounts: dict[str | None, int] = {}
+    for bucket in usage.buckets:
+        amounts[bucket.group[index]] = amounts.get(bucket.group[index], 0) + bucket.amount_cents
+    return amounts
+
+
 def _current_usage(
     session: Session, customer: Customer, currency: str, now: datetime
-) -> Iterator[tuple[str, uuid.UUID | None, int]]:
+) -> Iterator[Item]:
     """Not-yet-invoiced charges of the active subscriptions, taxes included.
 
     Pay-in-advance charges are billed as their events arrive: none of their usage waits.
@@ -52,14 +63,13 @@ def _current_usage(
             charge_filter=lambda charge: not charge.pay_in_advance,
         )  # fmt: skip
         for charge in usage.charges:
-            taxes = round_half_up(Decimal(charge.amount_cents) * charge.tax_rate / PERCENT)
-            yield "charge", charge.metric.id, charge.amount_cents + int(taxes)
+            for target, cents in _by_target(charge).items():
+                taxes = round_half_up(Decimal(cents) * charge.tax_rate / PERCENT)
+                yield "charge", charge.metric.id, cents + int(taxes), target
 
 
-def _draft_invoices(
-    session: Session, customer: Customer, currency: str
-) -> Iterator[tuple[str, uuid.UUID | None, int]]:
-    for fee, metric_id in session.execute(
+def _draft_invoices(session: Session, customer: Customer, currency: str) -> Iterator[Item]:
+    rows = session.execute(
         select(Fee, Charge.billable_metric_id)
         .join(Invoice, Invoice.id == Fee.invoice_id)
         .outerjoin(Charge, Charge.id == Fee.charge_id)
@@ -68,8 +78,10 @@ def _draft_invoices(
             Invoice.status == "draft",
             Invoice.currency == currency,
         )
-    ).all():
-        yield fee.fee_type, metric_id, fee_cap_cents(fee)
+    ).all()
+    targeting = targeting_charges(session, [fee for fee, _metric_id in rows])
+    for fee, metric_id in rows:
+        yield fee.fee_type, metric_id, fee_cap_cents(fee), fee_target(fee, targeting)
 
 
 def ongoing_usage(

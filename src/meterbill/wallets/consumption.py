@@ -20,6 +20,8 @@ from meterbill.core.rehearsal import for_update
 from meterbill.invoices.building import BuiltFee
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.run import lock_for_numbering
+from meterbill.plans.models import Charge
+from meterbill.usage.service import TARGET_WALLET_KEY
 from meterbill.wallets.allocation import Bucket, Payer, allocate, buckets_of
 from meterbill.wallets.models import Wallet, WalletTarget
 from meterbill.wallets.transactions import TopUp, credit_balance, new_transaction
@@ -68,6 +70,26 @@ def wallet_targets(
     return targets
 
 
+def fee_target(fee: Fee, targeting: set[uuid.UUID]) -> str | None:
+    """The wallet code a fee's events named, when its charge accepts target wallets."""
+    if fee.charge_id not in targeting or not fee.grouped_by:
+        return None
+    code = fee.grouped_by.get(TARGET_WALLET_KEY)
+    return str(code) if code is not None else None
+
+
+def targeting_charges(session: Session, fees: Sequence[Fee]) -> set[uuid.UUID]:
+    """Among the fees' charges, those that accept target wallets."""
+    ids = {fee.charge_id for fee in fees if fee.charge_id is not None and fee.grouped_by}
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Charge.id).where(Charge.id.in_(ids), Charge.accepts_target_wallet.is_(True))
+        )
+    )
+
+
 def payers(session: Session, wallets: Sequence[Wallet], *, balances: bool = True) -> list[Payer]:
     targets = wallet_targets(session, [wallet.id for wallet in wallets])
     return [
@@ -76,6 +98,7 @@ def payers(session: Session, wallets: Sequence[Wallet], *, balances: bool = True
             balance_cents=wallet.balance_cents if balances else 0,
             fee_types=frozenset(wallet.fee_types or ()),
             metric_ids=frozenset(targets[wallet.id]),
+            code=wallet.code,
         )
         for wallet in wallets
     ]
@@ -114,8 +137,11 @@ def apply_prepaid_credits(
         holders = payers(session, wallets) if wallets else []
     if not wallets:
         return
+    targeting = targeting_charges(session, [item.fee for item in built])
     buckets = buckets_of(
-        (item.fee.fee_type, item.metric_id, fee_cap_cents(item.fee)) for item in built
+        (fee.fee_type, item.metric_id, fee_cap_cents(fee), fee_target(fee, targeting))
+        for item in built
+        for fee in (item.fee,)
     )
     # The fees' rounded caps can add up to less than the invoice's total, whose taxes
     # are rounded once over all fees (8 fees of 1 cent + 0.4 tax: 8 cents of caps, 11 of
