@@ -150,8 +150,9 @@ def test_search_tabs_and_dialog(page: Any, api: httpx.Client, database: Database
     for index in range(3):
         api.post("/customers", json={"customer": {"external_id": f"find_{index}",
                                                   "name": f"Findable {index}"}})  # fmt: skip
+    gold = [{"key": "tier", "value": "gold"}]
     api.post("/customers", json={"customer": {"external_id": "other", "name": "Acme",
-                                              "metadata": [{"key": "tier", "value": "gold"}]}})  # fmt: skip
+                                              "metadata": gold}})  # fmt: skip
     email = make_user(database, org, f"search-{org.id.hex[:10]}@example.test")
     log_in(page, email)
     rows = page.locator("#customers-results tbody tr")
