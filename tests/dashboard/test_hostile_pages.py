@@ -64,7 +64,7 @@ def test_any_value_in_any_field_is_a_page_not_a_500(
         "search=" + "a" * 5000,
         "search=%E2%80%8B",
         "page=1.5&search=_",
-    ],  # fmt: skip
+    ],
 )
 def test_any_list_query_is_a_page(client: TestClient, query: str) -> None:
     for path in ("/customers", "/invoices", "/plans"):
