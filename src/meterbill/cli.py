@@ -15,6 +15,8 @@ from meterbill.settings import Settings
 app = typer.Typer(help="meterbill: usage-based billing with a Lago-compatible API.")
 org_app = typer.Typer(help="Organizations and their API keys.")
 app.add_typer(org_app, name="org")
+user_app = typer.Typer(help="Dashboard users.")
+app.add_typer(user_app, name="user")
 
 
 @app.command()
@@ -139,6 +141,55 @@ def add_key(organization_id: Annotated[str, typer.Argument(help="The organizatio
         key = add_api_key(session, organization.id, now)
     typer.echo(f"api key {key}")
     db.dispose()
+
+
+@user_app.command("create")
+def create_user_command(
+    email: Annotated[str, typer.Argument(help="The user's e-mail address (the login).")],
+    org: Annotated[str, typer.Option("--org", help="The id of the user's organization.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a dashboard user in an organization (asks for the password)."""
+    import sys
+    import uuid
+
+    from meterbill.core.errors import MeterbillError, ValidationFailed
+    from meterbill.users.service import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        organization_id = uuid.UUID(org)
+    except ValueError:
+        raise typer.BadParameter("not an organization id", param_hint="--org") from None
+    db = Database(Settings().database_url, pool_size=1)
+    try:
+        with db.transaction() as session:
+            user = create_user(session, organization_id, email, password, utc_now())
+    except ValidationFailed as exc:
+        typer.echo(f"refused: {_refusal(exc.details)}", err=True)
+        raise typer.Exit(1) from None
+    except MeterbillError as exc:
+        typer.echo(f"refused: {exc.code}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(f"user {user.email} created in organization {organization_id}")
+
+
+def _refusal(details: dict[str, list[str]]) -> str:
+    words = {
+        "invalid_format": "is not an e-mail address",
+        "value_is_too_short": "is too short (8 characters at least)",
+        "value_already_exist": "is already taken",
+    }
+    return "; ".join(
+        f"{field} {words.get(code, code)}" for field, codes in details.items() for code in codes
+    )
 
 
 def main() -> None:

@@ -63,6 +63,7 @@ def open_page(
     )
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.console_errors = errors  # type: ignore[attr-defined]
+    page.javascript = javascript  # type: ignore[attr-defined]
     try:
         yield page
     finally:

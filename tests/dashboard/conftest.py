@@ -18,6 +18,7 @@ from meterbill.core.db import Database
 from meterbill.settings import Settings
 from meterbill.users.service import create_user
 from tests.conftest import NOW, Org
+from tests.dashboard.browser import chromium  # noqa: F401  (a fixture for browser tests)
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.dashboard.browser import chromium, open_page  # noqa: F401  (fixture)
+from tests.dashboard.browser import open_page
 from tests.dashboard.conftest import PASSWORD, make_user
 
 GUIDE = {
@@ -37,7 +38,7 @@ GUIDE = {
 
 
 @pytest.fixture(params=[True, False], ids=["js", "nojs"])
-def page(request: pytest.FixtureRequest, chromium: Any, server: str) -> Iterator[Any]:  # noqa: F811
+def page(request: pytest.FixtureRequest, chromium: Any, server: str) -> Iterator[Any]:
     yield from open_page(chromium, server, request, javascript=request.param)
 
 
@@ -142,4 +143,52 @@ def test_guide_walk(page: Any, api: httpx.Client, database: Database, org: Org) 
     assert page.get_by_role("heading", level=1).inner_text() == invoice["number"]
     assert "(deleted)" in page.locator("main").inner_text()
     assert "€240.00" in page.locator("main").inner_text()
+    assert page.console_errors == []
+
+
+def test_search_tabs_and_dialog(page: Any, api: httpx.Client, database: Database, org: Org) -> None:
+    for index in range(3):
+        api.post("/customers", json={"customer": {"external_id": f"find_{index}",
+                                                  "name": f"Findable {index}"}})  # fmt: skip
+    gold = [{"key": "tier", "value": "gold"}]
+    api.post("/customers", json={"customer": {"external_id": "other", "name": "Acme",
+                                              "metadata": gold}})  # fmt: skip
+    email = make_user(database, org, f"search-{org.id.hex[:10]}@example.test")
+    log_in(page, email)
+    rows = page.locator("#customers-results tbody tr")
+    assert rows.count() == 4
+    search = page.get_by_label("Search customers")
+    search.fill("findable 1")
+    if not page.javascript:
+        search.press("Enter")
+    # With JavaScript typing is enough: htmx swaps the results in and puts the search in
+    # the URL (as %20; the form without JavaScript sends +).
+    page.wait_for_url(lambda url: unquote_plus(url).endswith("/customers?search=findable 1"))
+    assert rows.count() == 1
+    assert rows.first.inner_text().startswith("Findable 1")
+    page.reload()
+    assert rows.count() == 1
+
+    page.goto("/customers?search=acme")
+    page.get_by_role("link", name="Acme").click()
+    tabs = page.get_by_role("navigation", name="Customer sections")
+    tabs.get_by_role("link", name="Information").click()
+    page.wait_for_url("**/information")
+    assert tabs.get_by_role("link", name="Information").get_attribute("aria-current") == "page"
+    assert "gold" in page.locator("#tab-panel").inner_text()
+    tabs.get_by_role("link", name="Invoices").click()
+    page.wait_for_url("**/invoices")
+    assert "No invoices available" in page.locator("#tab-panel").inner_text()
+
+    # The delete dialog: with JavaScript it is modal and Escape closes it.
+    view = page.url.removesuffix("/invoices")
+    page.goto(view + "/delete")
+    if page.javascript:
+        assert page.evaluate("document.querySelector('dialog').matches(':modal')")
+        page.keyboard.press("Escape")
+        page.wait_for_url(view)
+        assert page.get_by_role("heading", level=1).inner_text() == "Acme"
+    else:
+        page.get_by_role("link", name="Cancel").click()
+        page.wait_for_url(view)
     assert page.console_errors == []

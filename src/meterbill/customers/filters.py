@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, not_, or_, select
+from sqlalchemy import Select, and_, exists, false, not_, select
 from starlette.datastructures import QueryParams
 
 from meterbill.core.errors import NotFound, ValidationFailed
@@ -122,16 +122,12 @@ def apply_filters(
     if filters.external_id is not None:
         query = query.where(Customer.external_id == filters.external_id)
     elif filters.search_term:
-        pattern = f"%{_escape_like(filters.search_term)}%"
-        columns = (
-            Customer.name,
-            Customer.firstname,
-            Customer.lastname,
-            Customer.legal_name,
-            Customer.external_id,
-            Customer.email,
-        )
-        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
+        # Lago's case-insensitive substring match over name, first and last name, legal
+        # name, external id and e-mail, on their lower-cased copy (service.search_text).
+        term = filters.search_term.lower()
+        if "\x1f" in term:
+            return query.where(false())
+        query = query.where(Customer.search_text.like(f"%{_escape_like(term)}%", escape="\\"))
     for column, values in (
         (Customer.country, filters.countries),
         (Customer.state, filters.states),

@@ -50,6 +50,17 @@ def live_id(organization_id: uuid.UUID, external_id: str) -> Select[tuple[uuid.U
     )
 
 
+# Separates the searched fields in search_text: no search term can span two of them.
+SEARCH_SEPARATOR = "\x1f"
+SEARCHED = ("name", "firstname", "lastname", "legal_name", "external_id", "email")
+
+
+def search_text(customer: Customer) -> str:
+    """What the customers list's search looks in (Lago's search_term fields)."""
+    values = (getattr(customer, field) for field in SEARCHED)
+    return SEARCH_SEPARATOR.join(value.lower() for value in values if value)
+
+
 def find_customer(session: Session, organization_id: uuid.UUID, external_id: str) -> Customer:
     customer = session.scalar(_live(organization_id, external_id))
     if customer is None:
@@ -121,6 +132,7 @@ def upsert_customer(
         _check_currency_change(session, customer, data)
         for key, value in data.columns.items():
             setattr(customer, key, value)
+        customer.search_text = search_text(customer)
         customer.updated_at = now
         if data.metadata is not None:
             _replace_metadata(session, customer, data.metadata, now)
@@ -163,6 +175,7 @@ def _new_customer(
         updated_at=now,
         **columns,
     )
+    customer.search_text = search_text(customer)
     session.add(customer)
     flush_unique(session, "external_id")
     for position, item in enumerate(data.metadata or []):
@@ -290,4 +303,5 @@ def rename_if_editable(session: Session, customer: Customer, external_id: str) -
     if external_id == customer.external_id or not is_editable(session, customer):
         return
     customer.external_id = external_id
+    customer.search_text = search_text(customer)
     flush_unique(session, "external_id")

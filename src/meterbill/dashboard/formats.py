@@ -14,19 +14,25 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency, format_decimal
 
-from meterbill.core.money import exponent, from_cents
+from meterbill.core.money import exponent, from_cents, round_half_up, subunit_to_unit
 
 LOCALE = "en"
 
 
 def money(cents: int | Decimal | None, currency: str | None) -> str:
-    """`1234` EUR -> "€12.34"; the currency's own number of decimals, always shown."""
+    """Minor units to money: `1234` EUR -> "€12.34", with the currency's own number of
+    decimals always shown. A precise Decimal of minor units is rounded half-up, as Lago
+    rounds, to the currency's minor unit."""
     if cents is None:
         return "-"
     if not currency:
         return format_decimal(Decimal(cents), locale=LOCALE)
-    amount = from_cents(int(cents), currency) if isinstance(cents, int) else cents
     places = exponent(currency)
+    amount = (
+        from_cents(cents, currency)
+        if isinstance(cents, int)
+        else round_half_up(Decimal(cents) / subunit_to_unit(currency), places)
+    )
     pattern = "¤#,##0" + ("." + "0" * places if places else "")
     return format_currency(amount, currency, format=pattern, locale=LOCALE, currency_digits=False)
 
