@@ -510,25 +510,32 @@ def _from_rollups(
 
 
 def daily_units(
-    session: Session, window: Window, metric: MetricSpec, timezone: str
-) -> dict[date, Decimal]:
-    """What each local day of the window adds, for a usage chart: the events' count
-    (count_agg), the sum of their values (sum_agg), else the number of events.
+    session: Session, window: Window, metrics: Sequence[MetricSpec], timezone: str
+) -> dict[str, dict[date, Decimal]]:
+    """Per metric code, what each local day of the window adds, for a usage chart: the
+    events' count (count_agg), the sum of their values (sum_agg), else the number of
+    events.
 
-    Every event of the metric's code falls in some bucket of a charge, so a day's figure
+    Every event of a metric's code falls in some bucket of a charge, so a day's figure
     is the charge's whatever its filters and groups. Counts and sums read whole hours
-    from the rollups as `aggregate` does, and scan only the partial hours at the edges;
-    a time zone whose days do not begin on a UTC hour, or an hour whose sum no rollup
-    holds, scans the window's events by day.
+    from the rollups as `aggregate` does (one query for all the metrics), and scan only
+    the partial hours at the edges; a time zone whose days do not begin on a UTC hour,
+    or an hour whose sum no rollup holds, scans the window's events by day.
     """
     dialect = Dialect(postgres=session.get_bind().dialect.name == "postgresql")
-    summed = metric.aggregation_type == "sum_agg" and metric.field_name is not None
     stop = window.end + timedelta(seconds=1)
 
-    def scan(low: datetime, high: datetime) -> dict[date, Decimal]:
-        number = dialect.numeric_prop(metric.field_name) if summed else literal(None)  # type: ignore[arg-type]
+    def summed(metric: MetricSpec) -> bool:
+        return metric.aggregation_type == "sum_agg" and metric.field_name is not None
+
+    def scan(metric: MetricSpec, low: datetime, high: datetime) -> dict[date, Decimal]:
+        number = (
+            dialect.numeric_prop(metric.field_name)  # type: ignore[arg-type]
+            if summed(metric)
+            else literal(None)
+        )
         day = dialect.local_date(Event.timestamp, timezone).label("day")
-        figure = dialect.sum(number) if summed else func.count()
+        figure = dialect.sum(number) if summed(metric) else func.count()
         rows = session.execute(
             select(day, figure)
             .where(
@@ -542,35 +549,55 @@ def daily_units(
         ).all()
         return {_as_date(raw): Decimal(str(value or 0)) for raw, value in rows}
 
-    if metric.aggregation_type not in ("count_agg", "sum_agg"):
-        return scan(window.start, stop)
     first_full = hour_of(window.start + timedelta(hours=1) - timedelta(microseconds=1))
     last_full = hour_of(stop)
-    day_of = _local_days(first_full, last_full, timezone)
-    if not day_of:
-        return scan(window.start, stop)
-    property_name = metric.field_name if summed else COUNT_PROPERTY
-    days: dict[date, Decimal] = {}
-    for hour, events_count, total in session.execute(
-        select(EventRollup.hour, EventRollup.events_count, EventRollup.total).where(
-            EventRollup.organization_id == window.organization_id,
-            EventRollup.external_subscription_id == window.external_subscription_id,
-            EventRollup.code == metric.code,
-            EventRollup.property == property_name,
-            EventRollup.hour >= first_full,
-            EventRollup.hour < last_full,
-        )
-    ).all():
-        if events_count < 0:
-            return scan(window.start, stop)
-        day = day_of[_aware(hour)]
-        figure = Decimal(str(total)) if summed else Decimal(events_count)
-        days[day] = days.get(day, Decimal(0)) + figure
-    for low, high in ((window.start, first_full), (last_full, stop)):
-        if low < high:
-            for day, figure in scan(low, high).items():
-                days[day] = days.get(day, Decimal(0)) + figure
-    return days
+    day_of = _local_days(first_full, last_full, timezone) if first_full < last_full else None
+    rolled = {
+        metric.code: metric
+        for metric in metrics
+        if metric.aggregation_type in ("count_agg", "sum_agg") and day_of
+    }
+    result: dict[str, dict[date, Decimal]] = {code: {} for code in rolled}
+    wanted = {(m.code, m.field_name if summed(m) else COUNT_PROPERTY): m for m in rolled.values()}
+    unreadable: set[str] = set()
+    if rolled and day_of:
+        rows = session.execute(
+            select(
+                EventRollup.code,
+                EventRollup.property,
+                EventRollup.hour,
+                EventRollup.events_count,
+                EventRollup.total,
+            ).where(
+                EventRollup.organization_id == window.organization_id,
+                EventRollup.external_subscription_id == window.external_subscription_id,
+                EventRollup.code.in_(list(rolled)),
+                EventRollup.property.in_({name for _code, name in wanted}),
+                EventRollup.hour >= first_full,
+                EventRollup.hour < last_full,
+            )
+        ).all()
+        for code, name, hour, events_count, total in rows:
+            metric = wanted.get((code, name))
+            if metric is None:
+                continue
+            if events_count < 0:
+                unreadable.add(code)
+                continue
+            day = day_of[_aware(hour)]
+            figure = Decimal(str(total)) if summed(metric) else Decimal(events_count)
+            days = result[code]
+            days[day] = days.get(day, Decimal(0)) + figure
+    for metric in metrics:
+        if metric.code not in rolled or metric.code in unreadable:
+            result[metric.code] = scan(metric, window.start, stop)
+            continue
+        for low, high in ((window.start, first_full), (last_full, stop)):
+            if low < high:
+                days = result[metric.code]
+                for day, figure in scan(metric, low, high).items():
+                    days[day] = days.get(day, Decimal(0)) + figure
+    return result
 
 
 @lru_cache(maxsize=256)

@@ -100,14 +100,12 @@ def usage_report(
         except MeterbillError as error:
             block.error = error.code or error.error
         if block.usage is not None and daily:
-            block.daily = daily_series(session, block.usage, timezone, now)
+            block.daily = daily_series(session, block.usage, timezone)
         blocks.append(block)
     return blocks
 
 
-def daily_series(
-    session: Session, usage: CurrentUsage, timezone: str, now: datetime
-) -> list[DailySeries]:
+def daily_series(session: Session, usage: CurrentUsage, timezone: str) -> list[DailySeries]:
     """Per charge, what each day of the usage's period added (the whole period: the
     days to come show what is already there, usually nothing)."""
     period = usage.period
@@ -121,17 +119,18 @@ def daily_series(
     first = local_date(period.start, timezone)
     last = local_date(period.end, timezone)
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-    read: dict[str, dict[date, Decimal]] = {}
+    specs = {
+        charge.metric.code: MetricSpec(
+            code=charge.metric.code,
+            aggregation_type=charge.metric.aggregation_type,
+            field_name=charge.metric.field_name,
+        )
+        for charge in usage.charges
+    }
+    read = daily_units(session, window, list(specs.values()), timezone)
     series = []
     for charge in usage.charges:
         metric = charge.metric
-        if metric.code not in read:
-            spec = MetricSpec(
-                code=metric.code,
-                aggregation_type=metric.aggregation_type,
-                field_name=metric.field_name,
-            )
-            read[metric.code] = daily_units(session, window, spec, timezone)
         figures = read[metric.code]
         series.append(
             DailySeries(
