@@ -37,6 +37,7 @@ from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.payment_status import mark_payment_status
 from meterbill.organizations.models import Organization
+from meterbill.webhooks.outbox import emit
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,7 @@ def issue(
         _settle_if_offset_in_full(session, invoice, after, now)
     session.flush()
     session.refresh(note)
+    emit(session, "credit_note.created", note, now)
     return note
 
 

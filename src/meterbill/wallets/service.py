@@ -45,6 +45,7 @@ from meterbill.wallets.schemas import (
     code_from_name,
 )
 from meterbill.wallets.transactions import TopUp, credit_balance, new_transaction
+from meterbill.webhooks.outbox import emit
 
 # --- finding -----------------------------------------------------------------------
 
@@ -351,6 +352,7 @@ def grant(
     )  # fmt: skip
     credit_balance(wallet, cents, now)
     session.add(transaction)
+    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
 
 
@@ -364,6 +366,7 @@ def void(
     )  # fmt: skip
     credit_balance(wallet, -cents, now)
     session.add(transaction)
+    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
 
 
@@ -381,6 +384,7 @@ def purchase(
     session.add(transaction)
     session.flush()
     transaction.invoice_id = _credit_invoice(session, wallet, transaction, now).id
+    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
 
 

@@ -40,6 +40,15 @@ def _endpoints(session: Session, organization_id: uuid.UUID) -> list[tuple[uuid.
     return cache[organization_id]
 
 
+def subscribed(session: Session, organization_id: uuid.UUID, webhook_type: str) -> bool:
+    """Whether any endpoint of the organization receives this type (checked before
+    work done only to report it)."""
+    return any(
+        types is None or webhook_type in types
+        for _id, types in _endpoints(session, organization_id)
+    )
+
+
 def forget_endpoints(session: Session) -> None:
     """After a change of endpoints in this transaction."""
     session.info.pop(_ENDPOINTS, None)
@@ -108,6 +117,13 @@ def enqueue(
         organization_id, webhook_type, object_type, obj, now, ordinal, endpoints, transaction
     )
     session.info.setdefault(_PENDING, []).append(pending)
+
+
+def emit(session: Session, webhook_type: str, record: Any, now: datetime) -> None:
+    """`enqueue` for a record of the organization: its object key is the type's first
+    word (`invoice.created` carries an `invoice`)."""
+    object_type = webhook_type.split(".", 1)[0]
+    enqueue(session, record.organization_id, webhook_type, object_type, record, now)
 
 
 def _store(

@@ -37,7 +37,6 @@ def _subscription(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
 
 
 def _invoice(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    session.flush()
     return render_invoices(session, [obj], _context(obj, now), full=True)[0]
 
 
@@ -65,4 +64,8 @@ RENDERERS: dict[str, Callable[[Session, Any, datetime], dict[str, Any]]] = {
 
 
 def render(session: Session, object_type: str, obj: Any, now: datetime) -> dict[str, Any]:
+    # Read back as a GET would: relationships loaded before bulk writes (an invoice's
+    # fees, rebuilt at finalization) would otherwise show what was replaced.
+    session.flush()
+    session.expire(obj)
     return RENDERERS[object_type](session, obj, now)
