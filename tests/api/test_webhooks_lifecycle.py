@@ -124,6 +124,7 @@ def test_a_customer_life_produces_the_expected_webhooks(
     made = _ok(http.post("/wallets", json={"wallet": wallet}))["wallet"]
     transactions = _ok(http.get(f"/wallets/{made['lago_id']}/wallet_transactions"))
     [granted] = transactions["wallet_transactions"]
+    expected.append(("wallet.created", _ok(http.get(f"/wallets/{made['lago_id']}"))["wallet"]))
     expected.append(("wallet_transaction.created", granted))
 
     # Deleted by the service the API calls, at the clock's time (the API's is now).
@@ -152,7 +153,7 @@ def test_a_customer_life_produces_the_expected_webhooks(
     tail = log[len(expected) :]
     assert [w["webhook_type"] for w in tail] == [
         "invoice.drafted", "wallet_transaction.created",
-        "invoice.created", "wallet_transaction.created",
+        "invoice.created", "wallet_transaction.created", "wallet.terminated",
     ]  # fmt: skip
     last_invoice = _ok(http.get(f"/invoices/{tail[0]['object_id']}"))["invoice"]
     assert _as_of_any_time(tail[2]["payload"]["invoice"]) == _as_of_any_time(last_invoice)
@@ -161,6 +162,9 @@ def test_a_customer_life_produces_the_expected_webhooks(
     assert (consumed["transaction_status"], consumed["amount"]) == ("invoiced", "1.29")
     assert (voided["transaction_status"], voided["amount"]) == ("voided", "8.71")
     assert consumed["lago_invoice_id"] == last_invoice["lago_id"]
+    wallet_after = _ok(http.get(f"/wallets/{made['lago_id']}"))["wallet"]
+    assert tail[4]["payload"]["wallet"] == wallet_after
+    assert (wallet_after["status"], wallet_after["balance_cents"]) == ("terminated", 0)
 
     # Each delivery is due from the `now` of its change: the clock's are in the future.
     last = billing_day + timedelta(days=4)

@@ -263,6 +263,7 @@ def create_wallet(
     assign_currency(session, customer, currency)
     session.add(wallet)
     flush_unique(session, "code")
+    emit(session, "wallet.created", wallet, now)
     if data.applies_to is not None:
         _set_applies_to(session, wallet, data.applies_to, now)
     if data.rules:
@@ -289,6 +290,7 @@ def update_wallet(session: Session, wallet: Wallet, data: WalletInput, now: date
     if data.rules is not None:
         _set_rules(session, wallet, data.rules, now)
     session.flush()
+    emit(session, "wallet.updated", wallet, now)
     return wallet
 
 
@@ -308,6 +310,7 @@ def terminate_wallet(session: Session, wallet: Wallet, now: datetime) -> Wallet:
         .values(status="terminated", terminated_at=now, updated_at=now)
     )
     session.flush()
+    emit(session, "wallet.terminated", wallet, now)
     return wallet
 
 
