@@ -57,6 +57,7 @@ from meterbill.plans.models import Plan
 from meterbill.subscriptions.lifecycle import billing_period
 from meterbill.subscriptions.models import Subscription
 from meterbill.wallets import jobs as wallet_jobs
+from meterbill.webhooks.outbox import emit
 from meterbill.webhooks.service import DEFAULT_RETENTION, purge_webhooks
 
 
@@ -123,6 +124,7 @@ def activate_pending(
                 subscription.started_at = subscription.subscription_at
                 subscription.updated_at = now
                 session.flush()
+                emit(session, "subscription.started", subscription, now)
                 bill_started(session, subscription, now)
                 report.activated.append(subscription.external_id)
 
@@ -163,6 +165,7 @@ def _terminate(session: Session, subscription: Subscription, at: datetime, now: 
     subscription.terminated_at = at
     subscription.updated_at = now
     session.flush()
+    emit(session, "subscription.terminated", subscription, now)
     bill_terminated(session, subscription, now)
 
 
@@ -198,10 +201,12 @@ def _downgrade(session: Session, pending: Subscription, now: datetime) -> Subscr
     _start, end = utc_bounds(running, timezone)
     current.status, current.terminated_at, current.updated_at = "terminated", end, now
     session.flush()  # before the new one is active: one active subscription per external id
+    emit(session, "subscription.terminated", current, now)
     pending.status = "active"
     pending.started_at = end + timedelta(seconds=1)
     pending.updated_at = now
     session.flush()
+    emit(session, "subscription.started", pending, now)
     # One invoice: the old plan's last bill and the new plan's first.
     bill_handover(session, current, pending, now)
     return current
@@ -222,6 +227,7 @@ def mark_overdue(
     for invoice in session.scalars(for_update(session, overdue, skip_locked=True)):
         invoice.payment_overdue = True
         invoice.updated_at = now
+        emit(session, "invoice.payment_overdue", invoice, now)
         report.overdue.append(invoice.number)
 
 

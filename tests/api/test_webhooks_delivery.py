@@ -225,3 +225,17 @@ def test_event_types_and_the_log_filters(
     # Deleting an endpoint deletes its deliveries.
     http.delete(f"/webhook_endpoints/{everything['lago_id']}")
     assert count() == 1
+
+
+def test_a_rolled_back_savepoint_takes_its_webhook_along(
+    database: Database, org: Org, http: httpx.Client, receiver: Receiver
+) -> None:
+    _endpoint(http, receiver.url)
+    with database.transaction() as session:
+        with pytest.raises(RuntimeError), session.begin_nested():
+            data = parse_customer({"external_id": "gone", "name": "Gone"})
+            upsert_customer(session, org.id, data, utc_now())
+            raise RuntimeError("this unit fails; the transaction goes on")
+        upsert_customer(session, org.id, parse_customer({"external_id": "kept"}), utc_now())
+    log = http.get("/webhooks").json()["webhooks"]
+    assert [w["payload"]["customer"]["external_id"] for w in log] == ["kept"]

@@ -39,6 +39,7 @@ from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.payment_status import mark_payment_status
 from meterbill.organizations.models import Organization
 from meterbill.wallets.refunds import refundable_cents, top_up_wallet, void_refunded_credits
+from meterbill.webhooks.outbox import emit
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,7 @@ def issue(
         void_refunded_credits(session, invoice, split.refund, note.id, now)
     session.flush()
     session.refresh(note)
+    emit(session, "credit_note.created", note, now)
     return note
 
 

@@ -24,7 +24,7 @@ from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
 from meterbill.wallets.models import Wallet
-from meterbill.webhooks.outbox import enqueue
+from meterbill.webhooks.outbox import emit
 
 
 def _live(organization_id: uuid.UUID, external_id: str) -> Select[tuple[Customer]]:
@@ -143,7 +143,7 @@ def upsert_customer(
     if data.tax_codes is not None:
         _replace_taxes(session, customer, data.tax_codes, now)
     session.flush()
-    enqueue(session, organization_id, f"customer.{_CHANGE[created]}", "customer", customer, now)
+    emit(session, f"customer.{_CHANGE[created]}", customer, now)
     return customer, created
 
 

@@ -21,6 +21,7 @@ from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.validation import INVALID, OUT_OF_RANGE
 from meterbill.events import rollups
+from meterbill.events.errors import report_unbillable
 from meterbill.events.models import Event
 from meterbill.events.schemas import BATCH_MAX, EventInput, parse_event
 from meterbill.metrics import service as metrics_service
@@ -195,6 +196,14 @@ def insert_many(session: Session, items: Sequence[NewEvent]) -> tuple[list[Store
         StoredEvent(lago_id, item.event, item.received_at)
         for lago_id, item in zip(ids, items, strict=True)
     ]
+    by_organization: dict[uuid.UUID, list[tuple[str, EventInput, datetime]]] = {}
+    for index, (lago_id, item) in enumerate(zip(ids, items, strict=True)):
+        if index not in duplicates:
+            by_organization.setdefault(item.organization_id, []).append(
+                (lago_id, item.event, item.received_at)
+            )
+    for organization_id, fresh_events in by_organization.items():
+        report_unbillable(session, organization_id, fresh_events)
     return stored, duplicates
 
 

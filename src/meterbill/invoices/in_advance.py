@@ -44,6 +44,7 @@ from meterbill.subscriptions.models import Subscription
 from meterbill.usage.aggregation import Window
 from meterbill.usage.periods import ChargesPeriod, charges_period
 from meterbill.usage.service import PricedBucket, price_charge
+from meterbill.webhooks.outbox import emit
 
 ZERO = Decimal(0)
 BATCH = 500
@@ -253,6 +254,7 @@ def _bill_event(
     else:
         write_standalone_fee(session, built, now)
         session.flush()
+    emit(session, "fee.created", built.fee, now)
     report.fees.append(built.fee.id)
 
 

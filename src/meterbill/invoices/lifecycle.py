@@ -58,6 +58,7 @@ from meterbill.wallets.consumption import (
     forget_wallet_holders,
     note_wallet_holders,
 )
+from meterbill.webhooks.outbox import emit
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,8 @@ def create_subscription_invoice(
         except IntegrityError:
             return None
     generate(session, customer, organization, invoice, rows, now, today=invoice.billing_date)
+    if invoice.status == "draft":
+        emit(session, "invoice.drafted", invoice, now)
     return invoice
 
 
@@ -333,6 +336,13 @@ def finalize_built(
     flush_unless_deferred(session)
 
 
+# Lago's webhook for a finalized invoice, by type (invoice.created otherwise).
+FINALIZED_WEBHOOKS = {
+    "one_off": "invoice.one_off_created",
+    "credit": "invoice.paid_credit_added",
+}
+
+
 def close_or_number(
     session: Session, invoice: Invoice, customer: Customer, organization: Organization,
     now: datetime,
@@ -344,6 +354,7 @@ def close_or_number(
     else:
         invoice.status = "finalized"
         assign_number(session, invoice, customer, organization, now)
+        emit(session, FINALIZED_WEBHOOKS.get(invoice.invoice_type, "invoice.created"), invoice, now)
     invoice.finalized_at = now
     invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
 

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from meterbill.invoices.models import Fee, Invoice
+from meterbill.webhooks.outbox import emit
 
 
 def mark_payment_status(
@@ -26,4 +27,5 @@ def mark_payment_status(
         .where(Fee.invoice_id == invoice.id)
         .values(payment_status=payment_status, updated_at=now)
     )
+    emit(session, "invoice.payment_status_updated", invoice, now)
     return True

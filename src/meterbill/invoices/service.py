@@ -28,6 +28,7 @@ from meterbill.invoices.payment_status import mark_payment_status
 from meterbill.invoices.schemas import HIDDEN_STATUSES
 from meterbill.organizations.models import Organization
 from meterbill.wallets import service as wallets
+from meterbill.webhooks.outbox import emit
 
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
 VISIBLE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
@@ -264,6 +265,7 @@ def void_invoice(
     invoice.voided_at = now
     invoice.payment_overdue = False
     invoice.updated_at = now
+    emit(session, "invoice.voided", invoice, now)
     for credit in session.scalars(
         select(Credit).where(Credit.invoice_id == invoice.id, Credit.applied_coupon_id.is_not(None))
     ):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.periods import Period, local_date, period_containing
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
+from meterbill.webhooks.outbox import emit
 
 
 def billing_period(
@@ -42,12 +43,14 @@ def terminate(session: Session, subscription: Subscription, now: datetime) -> No
     if subscription.status == "pending":
         subscription.status = "canceled"
         subscription.canceled_at = now
+        emit(session, "subscription.terminated", subscription, now)
     elif subscription.status == "active":
         cancel_next(session, subscription, now)
         subscription.status = "terminated"
         subscription.terminated_at = now
         subscription.updated_at = now
         session.flush()
+        emit(session, "subscription.terminated", subscription, now)
         # Imported here: invoicing builds on subscriptions, not the other way round.
         from meterbill.invoices.billing import bill_terminated
 

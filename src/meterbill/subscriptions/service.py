@@ -29,6 +29,7 @@ from meterbill.subscriptions.schemas import (
     SubscriptionInput,
     SubscriptionView,
 )
+from meterbill.webhooks.outbox import emit
 
 # Plans compare by their amount over a year (Lago's yearly_amount_cents).
 INTERVALS_PER_YEAR = {"weekly": 52, "monthly": 12, "quarterly": 4, "semiannual": 2, "yearly": 1}
@@ -142,6 +143,8 @@ def create_subscription(
     )
     session.add(subscription)
     flush_unique(session, "external_id")
+    if subscription.status == "active":
+        emit(session, "subscription.started", subscription, now)
     if subscription.status == "active" and local_date(subscription_at, timezone) == local_date(
         now, timezone
     ):
@@ -196,6 +199,7 @@ def _upgrade(
     current.terminated_at = now
     current.updated_at = now
     session.flush()
+    emit(session, "subscription.terminated", current, now)
     upgraded = Subscription(
         id=uuid.uuid4(),
         organization_id=current.organization_id,
@@ -216,6 +220,7 @@ def _upgrade(
     )
     session.add(upgraded)
     flush_unique(session, "external_id")
+    emit(session, "subscription.started", upgraded, now)
     bill_upgrade(session, current, upgraded, now)
     return upgraded
 

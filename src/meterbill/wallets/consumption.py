@@ -25,6 +25,7 @@ from meterbill.usage.service import TARGET_WALLET_KEY
 from meterbill.wallets.allocation import Bucket, Payer, allocate, buckets_of
 from meterbill.wallets.models import Wallet, WalletTarget
 from meterbill.wallets.transactions import TopUp, credit_balance, new_transaction
+from meterbill.webhooks.outbox import emit
 
 # Within a billing run: the customers that had an active wallet with a balance when it
 # began (a run only ever spends balances, it never tops one up).
@@ -159,12 +160,12 @@ def apply_prepaid_credits(
         credit_balance(wallet, -cents, now)
         wallet.consumed_amount_cents += cents
         wallet.last_consumed_credit_at = now
-        session.add(
-            new_transaction(
-                wallet, cents, TopUp(), now, invoice_id=invoice.id, status="settled",
-                transaction_status="invoiced", transaction_type="outbound", settled_at=now,
-            )
+        transaction = new_transaction(
+            wallet, cents, TopUp(), now, invoice_id=invoice.id, status="settled",
+            transaction_status="invoiced", transaction_type="outbound", settled_at=now,
         )  # fmt: skip
+        session.add(transaction)
+        emit(session, "wallet_transaction.created", transaction, now)
         total += cents
     invoice.prepaid_credit_amount_cents = total
     invoice.total_amount_cents = max(invoice.total_amount_cents - total, 0)

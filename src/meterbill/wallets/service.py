@@ -45,6 +45,7 @@ from meterbill.wallets.schemas import (
     code_from_name,
 )
 from meterbill.wallets.transactions import TopUp, credit_balance, new_transaction
+from meterbill.webhooks.outbox import emit
 
 # --- finding -----------------------------------------------------------------------
 
@@ -262,6 +263,7 @@ def create_wallet(
     assign_currency(session, customer, currency)
     session.add(wallet)
     flush_unique(session, "code")
+    emit(session, "wallet.created", wallet, now)
     if data.applies_to is not None:
         _set_applies_to(session, wallet, data.applies_to, now)
     if data.rules:
@@ -289,6 +291,7 @@ def update_wallet(session: Session, wallet: Wallet, data: WalletInput, now: date
     if data.rules is not None:
         _set_rules(session, wallet, data.rules, now)
     session.flush()
+    emit(session, "wallet.updated", wallet, now)
     return wallet
 
 
@@ -308,6 +311,7 @@ def terminate_wallet(session: Session, wallet: Wallet, now: datetime) -> Wallet:
         .values(status="terminated", terminated_at=now, updated_at=now)
     )
     session.flush()
+    emit(session, "wallet.terminated", wallet, now)
     return wallet
 
 
@@ -352,6 +356,7 @@ def grant(
     )  # fmt: skip
     credit_balance(wallet, cents, now)
     session.add(transaction)
+    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
 
 
@@ -365,6 +370,7 @@ def void(
     )  # fmt: skip
     credit_balance(wallet, -cents, now)
     session.add(transaction)
+    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
 
 
@@ -382,6 +388,7 @@ def purchase(
     session.add(transaction)
     session.flush()
     transaction.invoice_id = _credit_invoice(session, wallet, transaction, now).id
+    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
 
 

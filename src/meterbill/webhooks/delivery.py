@@ -96,7 +96,7 @@ def claim(
             func.row_number()
             .over(
                 partition_by=Webhook.webhook_endpoint_id,
-                order_by=(Webhook.created_at, Webhook.ordinal),
+                order_by=Webhook.ordinal,
             )
             .label("rank")
         )
@@ -120,7 +120,7 @@ def claim(
             session.scalars(
                 select(Webhook)
                 .where(Webhook.id.in_(candidates), *_due(now, organization_id))
-                .order_by(Webhook.created_at, Webhook.ordinal)
+                .order_by(Webhook.ordinal)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )

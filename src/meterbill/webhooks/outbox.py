@@ -10,16 +10,18 @@ from __future__ import annotations
 import importlib
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from meterbill.webhooks.models import Webhook, WebhookEndpoint
 
 _ENDPOINTS = "meterbill.webhooks.endpoints"
 _ORDINAL = "meterbill.webhooks.ordinal"
+_PENDING = "meterbill.webhooks.pending"
 
 
 def _endpoints(session: Session, organization_id: uuid.UUID) -> list[tuple[uuid.UUID, Any]]:
@@ -36,6 +38,15 @@ def _endpoints(session: Session, organization_id: uuid.UUID) -> list[tuple[uuid.
             )
         ]
     return cache[organization_id]
+
+
+def subscribed(session: Session, organization_id: uuid.UUID, webhook_type: str) -> bool:
+    """Whether any endpoint of the organization receives this type (checked before
+    work done only to report it)."""
+    return any(
+        types is None or webhook_type in types
+        for _id, types in _endpoints(session, organization_id)
+    )
 
 
 def forget_endpoints(session: Session) -> None:
@@ -61,6 +72,19 @@ def next_ordinal(session: Session) -> int:
     return ordinal
 
 
+@dataclass(frozen=True)
+class _Pending:
+    organization_id: uuid.UUID
+    webhook_type: str
+    object_type: str
+    obj: Any
+    now: datetime
+    ordinal: int
+    endpoints: list[uuid.UUID]
+    # The (sub)transaction it was enqueued in: rolled back, it takes the webhook along.
+    transaction: SessionTransaction | None
+
+
 def enqueue(
     session: Session,
     organization_id: uuid.UUID,
@@ -71,8 +95,11 @@ def enqueue(
 ) -> None:
     """Store one delivery of this webhook per endpoint subscribed to its type.
 
-    `obj` is a record (rendered as the API renders it) or an already rendered dict.
-    Nothing is rendered or stored for an organization without a subscribed endpoint.
+    `obj` is an already rendered dict, or a record: a record is rendered as the API
+    renders it when the transaction commits, once the work that changed it is written
+    whole (a billing run writes its invoices in batches), and not at all if the
+    savepoint it was enqueued in rolls back. Nothing is rendered or stored for an
+    organization without a subscribed endpoint.
     """
     endpoints = [
         endpoint_id
@@ -81,7 +108,34 @@ def enqueue(
     ]
     if not endpoints:
         return
-    body = obj if isinstance(obj, dict) else render(session, object_type, obj, now)
+    ordinal = next_ordinal(session)
+    if isinstance(obj, dict):
+        _store(session, organization_id, webhook_type, object_type, obj, now, ordinal, endpoints)
+        return
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    pending = _Pending(
+        organization_id, webhook_type, object_type, obj, now, ordinal, endpoints, transaction
+    )
+    session.info.setdefault(_PENDING, []).append(pending)
+
+
+def emit(session: Session, webhook_type: str, record: Any, now: datetime) -> None:
+    """`enqueue` for a record of the organization: its object key is the type's first
+    word (`invoice.created` carries an `invoice`)."""
+    object_type = webhook_type.split(".", 1)[0]
+    enqueue(session, record.organization_id, webhook_type, object_type, record, now)
+
+
+def _store(
+    session: Session,
+    organization_id: uuid.UUID,
+    webhook_type: str,
+    object_type: str,
+    body: dict[str, Any],
+    now: datetime,
+    ordinal: int,
+    endpoints: list[uuid.UUID],
+) -> None:
     envelope = {
         "webhook_type": webhook_type,
         "object_type": object_type,
@@ -89,7 +143,6 @@ def enqueue(
         object_type: body,
     }
     object_id = body.get("lago_id") if isinstance(body.get("lago_id"), str) else None
-    ordinal = next_ordinal(session)
     session.add_all(
         Webhook(
             id=uuid.uuid4(),
@@ -108,3 +161,39 @@ def enqueue(
         )
         for endpoint_id in endpoints
     )
+
+
+@event.listens_for(Session, "before_commit")
+def _render_pending(session: Session) -> None:
+    pending: list[_Pending] = session.info.pop(_PENDING, [])
+    for item in pending:
+        body = render(session, item.object_type, item.obj, item.now)
+        _store(
+            session,
+            item.organization_id,
+            item.webhook_type,
+            item.object_type,
+            body,
+            item.now,
+            item.ordinal,
+            item.endpoints,
+        )
+    if pending:
+        session.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    pending: list[_Pending] | None = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [
+            item for item in pending if not _inside(item.transaction, previous)
+        ]
+
+
+def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False

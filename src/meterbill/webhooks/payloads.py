@@ -20,7 +20,8 @@ from meterbill.invoices import fees_api
 from meterbill.invoices.api import render_invoices
 from meterbill.subscriptions import api as subscriptions_api
 from meterbill.wallets.models import Wallet
-from meterbill.wallets.schemas import transaction_object
+from meterbill.wallets.schemas import transaction_object, wallet_object
+from meterbill.wallets.service import wallet_views
 
 
 def _context(obj: Any, now: datetime) -> ApiContext:
@@ -37,7 +38,6 @@ def _subscription(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
 
 
 def _invoice(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    session.flush()
     return render_invoices(session, [obj], _context(obj, now), full=True)[0]
 
 
@@ -54,6 +54,11 @@ def _wallet_transaction(session: Session, obj: Any, now: datetime) -> dict[str, 
     return transaction_object(obj, wallet)
 
 
+def _wallet(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
+    [view] = wallet_views(session, [obj], now)
+    return wallet_object(view)
+
+
 RENDERERS: dict[str, Callable[[Session, Any, datetime], dict[str, Any]]] = {
     "customer": _customer,
     "subscription": _subscription,
@@ -61,8 +66,13 @@ RENDERERS: dict[str, Callable[[Session, Any, datetime], dict[str, Any]]] = {
     "credit_note": _credit_note,
     "fee": _fee,
     "wallet_transaction": _wallet_transaction,
+    "wallet": _wallet,
 }
 
 
 def render(session: Session, object_type: str, obj: Any, now: datetime) -> dict[str, Any]:
+    # Read back as a GET would: relationships loaded before bulk writes (an invoice's
+    # fees, rebuilt at finalization) would otherwise show what was replaced.
+    session.flush()
+    session.expire(obj)
     return RENDERERS[object_type](session, obj, now)

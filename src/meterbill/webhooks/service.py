@@ -135,7 +135,8 @@ class WebhookFilters:
 def list_webhooks(
     session: Session, organization_id: uuid.UUID, filters: WebhookFilters, page: PageRequest
 ) -> Page[Webhook]:
-    """Deliveries, newest first."""
+    """Deliveries, the last written first (the clock's run at an earlier `now` may
+    write after a request)."""
     query = select(Webhook).where(Webhook.organization_id == organization_id)
     if filters.webhook_endpoint_id is not None:
         query = query.where(Webhook.webhook_endpoint_id == filters.webhook_endpoint_id)
@@ -149,7 +150,7 @@ def list_webhooks(
         query = query.where(Webhook.created_at >= filters.from_date)
     if filters.to_date is not None:
         query = query.where(Webhook.created_at < filters.to_date)
-    query = query.order_by(Webhook.created_at.desc(), Webhook.ordinal.desc(), Webhook.id)
+    query = query.order_by(Webhook.ordinal.desc(), Webhook.id)
     return paginate(session, query, page)
 
 
