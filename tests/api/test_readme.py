@@ -45,7 +45,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 httpx.get(f"http://127.0.0.1:{port}/health")

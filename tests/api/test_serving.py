@@ -73,7 +73,7 @@ def _connections_by_process(pids: list[int], port: int) -> Counter[int]:
     return counts
 
 
-def _wait_for(condition: object, seconds: float = 30) -> None:
+def _wait_for(condition: object, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
