@@ -375,3 +375,17 @@ def test_delete_without_the_form_token_deletes_nothing(client: TestClient, org: 
     refused = client.post(f"/customers/{customer_id}/delete", follow_redirects=False)
     assert refused.status_code == 403
     assert rest(client, org, "GET", "/customers/stays")["customer"]["lago_id"] == customer_id
+
+
+def test_search_ignores_case_beyond_ascii_and_takes_wildcards_literally(
+    client: TestClient, org: Org
+) -> None:
+    api(client, org, "de_1", name="Jürgen Ärger")
+    api(client, org, "pct", name="100% Juice", legal_name="Under_score Ltd")
+    api(client, org, "plain", name="1000 Juices")
+    assert names(client.get("/customers?search=ÄRGER").text) == ["Jürgen Ärger"]
+    assert names(client.get("/customers?search=100%").text) == ["100% Juice"]
+    assert names(client.get("/customers?search=under_s").text) == ["100% Juice"]
+    # The same through the API's search_term.
+    found = rest(client, org, "GET", "/customers?search_term=j%C3%9CRGEN")["customers"]
+    assert [customer["external_id"] for customer in found] == ["de_1"]

@@ -39,16 +39,17 @@ def save_customer(
 
 def edit_customer(
     session: Session, organization_id: uuid.UUID, customer_id: str, data: CustomerInput,
-    now: datetime,
+    now: datetime, *, rename: bool = True,
 ) -> Customer:  # fmt: skip
     """The dashboard's edit of the customer with this lago_id: the same rules as
     POST /customers (a currency change once an object is assigned is 422
-    currencies_does_not_match), plus a new external id while the customer is editable."""
+    currencies_does_not_match), plus, with `rename`, data.external_id as its new external
+    id while the customer is editable."""
     customer = service.find_customer_by_id(session, organization_id, customer_id)
-    service.rename_if_editable(session, customer, data.external_id)
-    return save_customer(
-        session, organization_id, replace(data, external_id=customer.external_id), now
-    )
+    if rename:
+        service.rename_if_editable(session, customer, data.external_id)
+    data = replace(data, external_id=customer.external_id)
+    return save_customer(session, organization_id, data, now)
 
 
 def add_customer(

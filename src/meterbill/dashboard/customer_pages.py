@@ -234,13 +234,14 @@ def edit_customer_form(request: Request, page: Page, customer_id: str) -> HTMLRe
 @router.post("/customers/{customer_id}/edit")
 def update_customer(request: Request, page: Page, form: Form, customer_id: str) -> Response:
     data = customer_form.read_form(form)
-    with page.db.transaction(write=False) as session:
-        current = find_customer_by_id(session, page.organization_id, customer_id)
-        external_id = current.external_id
+    # A locked external id is a disabled input, which the browser does not send.
+    rename = "external_id" in data.values
     try:
-        parsed = customer_form.parse(data, editing=True, external_id=external_id)
+        parsed = customer_form.parse(data, editing=True, external_id="-")
         with page.db.transaction() as session:
-            edit_customer(session, page.organization_id, customer_id, parsed, page.now)
+            edit_customer(
+                session, page.organization_id, customer_id, parsed, page.now, rename=rename
+            )
     except (ValidationFailed, NotFound) as exc:
         if isinstance(exc, NotFound) and exc.code == "customer_not_found":
             raise

@@ -25,6 +25,7 @@ wrong). Templates get `user`, `csrf_token`, `flash`, `htmx` and the filters `mon
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,7 +109,7 @@ class PageContext:
     now: datetime
 
     @property
-    def organization_id(self):  # type: ignore[no-untyped-def]
+    def organization_id(self) -> uuid.UUID:
         return self.user.organization_id
 
 

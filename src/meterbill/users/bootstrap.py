@@ -12,6 +12,7 @@ import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
 from meterbill.core.errors import ValidationFailed
@@ -24,7 +25,9 @@ logger = logging.getLogger("meterbill")
 FIRST_USER_EMAIL = "admin@meterbill.local"
 
 
-def _organization(session, settings: Settings, known: uuid.UUID | None) -> uuid.UUID | None:  # type: ignore[no-untyped-def]
+def _organization(
+    session: Session, settings: Settings, known: uuid.UUID | None
+) -> uuid.UUID | None:
     if known is not None:
         return known
     named = session.scalar(

@@ -12,6 +12,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,9 +31,14 @@ LOCKOUT = timedelta(minutes=15)
 PASSWORD_MIN_LENGTH = 8
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so that a wrong address costs as much
-# time as a wrong password and the answer's delay tells nothing.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so that a wrong address costs as
+    much time as a wrong password and the answer's delay tells nothing. Made on first
+    use: hashing costs time and memory that a starting server process need not spend."""
+    return _hasher.hash("not a password of anyone")
 
 
 def normalize_email(email: str) -> str:
@@ -134,7 +140,7 @@ def log_in(session: Session, email: str, password: str, now: datetime) -> LoginR
         select(User).where(User.email == normalize_email(email)).with_for_update()
     )
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return LoginResult(None, "invalid")
     if user.locked_until is not None and user.locked_until > now:
         return LoginResult(None, "locked")
