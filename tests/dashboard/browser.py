@@ -26,7 +26,10 @@ def unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# One browser per test module: two modules import this fixture (tests/dashboard and
+# tests/dashboard_actions), and Playwright's sync API cannot run twice at once in a
+# process; a session-wide one would still be open when the other module starts.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     reason = unavailable()
     if reason:

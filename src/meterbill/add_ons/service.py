@@ -72,3 +72,14 @@ def list_add_ons(session: Session, organization_id: uuid.UUID, page: PageRequest
 
 def add_on_taxes(session: Session, add_on_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tax]]:
     return taxes_by_owner(session, AddOnTax.add_on_id, add_on_ids)
+
+
+def add_ons_by_name(session: Session, organization_id: uuid.UUID) -> list[AddOn]:
+    """Every live add-on, by name (what a one-off invoice can bill)."""
+    return list(
+        session.scalars(
+            select(AddOn)
+            .where(AddOn.organization_id == organization_id, AddOn.deleted_at.is_(None))
+            .order_by(AddOn.name, AddOn.code)
+        )
+    )

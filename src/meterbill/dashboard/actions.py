@@ -16,10 +16,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from meterbill.add_ons.models import AddOn
+from meterbill.add_ons.service import add_ons_by_name
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.coupons.models import Coupon
 from meterbill.coupons.schemas import parse_applied_coupon
@@ -239,13 +238,7 @@ def apply_coupon_page(request: Request, page: Page, form: Form, customer_id: str
 def _invoice_context(
     session: Session, page: Page, customer: Customer, currency: str | None
 ) -> dict[str, Any]:
-    add_ons = list(
-        session.scalars(
-            select(AddOn)
-            .where(AddOn.organization_id == page.organization_id, AddOn.deleted_at.is_(None))
-            .order_by(AddOn.name, AddOn.code)
-        )
-    )
+    add_ons = add_ons_by_name(session, page.organization_id)
     currencies = sorted({add_on.amount_currency for add_on in add_ons})
     context: dict[str, Any] = {
         "customer": customer,
