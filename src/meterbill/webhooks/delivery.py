@@ -50,7 +50,7 @@ class DeliveryOptions:
     concurrency: int = 32
     per_endpoint: int = 4
     # Claimed ahead per endpoint (queued or in flight), and rows per claim.
-    per_endpoint_queue: int = 64
+    per_endpoint_queue: int = 16
     batch: int = 200
 
     @property
@@ -131,27 +131,28 @@ def claim(
             .label("rank")
         )
         ranked = (
-            select(Webhook.id, Webhook.webhook_endpoint_id, rank)
+            select(Webhook.id, Webhook.webhook_endpoint_id, Webhook.ordinal, rank)
             .where(*_due(now, organization_id))
             .subquery()
         )
-        candidates = [
-            row.id
+        # Round robin: every endpoint's first rows before anyone's second, so that an
+        # endpoint with a backlog never takes the whole claim.
+        candidates = sorted(
+            (row.rank + in_flight.get(row.webhook_endpoint_id, 0), row.ordinal, row.id)
             for row in session.execute(
-                select(ranked.c.id, ranked.c.webhook_endpoint_id, ranked.c.rank).where(
-                    ranked.c.rank <= options.per_endpoint_queue
-                )
+                select(ranked).where(ranked.c.rank <= options.per_endpoint_queue)
             )
-            if row.rank + in_flight.get(row.webhook_endpoint_id, 0) <= options.per_endpoint_queue
-        ]
-        if not candidates:
+        )
+        chosen = [
+            row_id for held, _ordinal, row_id in candidates if held <= options.per_endpoint_queue
+        ][:limit]
+        if not chosen:
             return []
         rows = list(
             session.scalars(
                 select(Webhook)
-                .where(Webhook.id.in_(candidates), *_due(now, organization_id))
+                .where(Webhook.id.in_(chosen), *_due(now, organization_id))
                 .order_by(Webhook.ordinal)
-                .limit(limit)
                 .with_for_update(skip_locked=True)
             )
         )
