@@ -127,7 +127,7 @@ def test_a_receiver_down_for_the_whole_budget_fails_then_manual_retry_delivers(
         _deliver(database, org, start + timedelta(seconds=seconds))
     [webhook] = http.get("/webhooks").json()["webhooks"]
     assert (webhook["status"], webhook["retries"], webhook["http_status"]) == ("failed", 3, None)
-    assert webhook["response"].startswith("ConnectError")
+    assert webhook["response"].startswith("ConnectionRefusedError")
     assert webhook["next_attempt_at"] is None
     with running_receiver(port) as receiver:
         retried = http.post(f"/webhooks/{webhook['lago_id']}/retry")

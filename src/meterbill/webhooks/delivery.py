@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from meterbill.core.db import Database
 from meterbill.webhooks.keys import hmac_signature, jwt_signature, organization_keys
 from meterbill.webhooks.models import Webhook, WebhookEndpoint
 from meterbill.webhooks.schemas import RESPONSE_EXCERPT
+from meterbill.webhooks.sender import Sender
 
 logger = logging.getLogger("meterbill.webhooks")
 
@@ -198,31 +198,25 @@ def _prepared(
     return prepared
 
 
-def send(client: httpx.Client, claimed: Claimed, options: DeliveryOptions) -> Outcome:
+def send(client: Sender, claimed: Claimed, options: DeliveryOptions) -> Outcome:
     """One POST. Any exception of the transport (timeout, refused, TLS, DNS) is a failed
     attempt with its message as the response."""
     try:
         answer = client.post(
             claimed.url,
-            content=claimed.body,
-            headers=claimed.headers(),
-            timeout=options.timeout_seconds,
+            claimed.body,
+            claimed.headers(),
+            options.timeout_seconds,
+            RESPONSE_EXCERPT,
         )
     except Exception as error:
         return Outcome(
             claimed.id, False, None, f"{type(error).__name__}: {error}"[:RESPONSE_EXCERPT]
         )
-    return Outcome(
-        claimed.id,
-        answer.status_code in SUCCESS_CODES,
-        answer.status_code,
-        answer.text[:RESPONSE_EXCERPT],
-    )
+    return Outcome(claimed.id, answer.status in SUCCESS_CODES, answer.status, answer.text)
 
 
-def send_in_order(
-    client: httpx.Client, group: list[Claimed], options: DeliveryOptions
-) -> list[Outcome]:
+def send_in_order(client: Sender, group: list[Claimed], options: DeliveryOptions) -> list[Outcome]:
     """One object's deliveries to one endpoint, one after the other, in commit order."""
     return [send(client, claimed, options) for claimed in group]
 
@@ -282,7 +276,7 @@ def deliver_due(
     now: datetime,
     options: DeliveryOptions | None = None,
     *,
-    client: httpx.Client | None = None,
+    client: Sender | None = None,
     rng: random.Random | None = None,
     organization_id: uuid.UUID | None = None,
 ) -> DeliveryReport:
@@ -315,12 +309,8 @@ def deliver_due(
     return report
 
 
-def new_client(options: DeliveryOptions) -> httpx.Client:
-    limits = httpx.Limits(
-        max_connections=options.concurrency * 2, max_keepalive_connections=options.concurrency
-    )
-    # No redirects followed (Lago's), no proxy from the environment.
-    return httpx.Client(limits=limits, follow_redirects=False, trust_env=False)
+def new_client(options: DeliveryOptions) -> Sender:
+    return Sender()
 
 
 class DeliveryLoop:
@@ -353,7 +343,7 @@ class DeliveryLoop:
         self._done: list[Outcome] = []
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._http: httpx.Client | None = None
+        self._http: Sender | None = None
 
     @property
     def _capacity(self) -> int:
