@@ -127,7 +127,7 @@ def test_a_receiver_down_for_the_whole_budget_fails_then_manual_retry_delivers(
         _deliver(database, org, start + timedelta(seconds=seconds))
     [webhook] = http.get("/webhooks").json()["webhooks"]
     assert (webhook["status"], webhook["retries"], webhook["http_status"]) == ("failed", 3, None)
-    assert webhook["response"].startswith("ConnectError")
+    assert webhook["response"].startswith("ConnectionRefusedError")
     assert webhook["next_attempt_at"] is None
     with running_receiver(port) as receiver:
         retried = http.post(f"/webhooks/{webhook['lago_id']}/retry")
@@ -180,10 +180,11 @@ def test_a_worker_that_dies_after_claiming_leaves_the_delivery_to_another(
     _endpoint(http, receiver.url)
     _customer(http)
     start = utc_now()
-    options = DeliveryOptions(timeout_seconds=5)
+    options = DeliveryOptions(timeout_seconds=5, per_endpoint=4, per_endpoint_queue=8)
+    assert options.lease == timedelta(seconds=5 * 2 + 30)
     [claimed] = claim(database, start, options, 10, None, org.id)
-    assert _deliver(database, org, start + timedelta(seconds=10)) == 0
-    assert _deliver(database, org, start + timedelta(seconds=36)) == 1
+    assert _deliver(database, org, start + timedelta(seconds=39)) == 0
+    assert _deliver(database, org, start + timedelta(seconds=41)) == 1
     assert [item.unique_key for item in receiver.received] == [str(claimed.id)]
 
 

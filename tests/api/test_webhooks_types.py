@@ -144,3 +144,23 @@ def test_pay_in_advance_fee_and_terminated_subscription(
         ended["payload"]["subscription"]
         == _ok(http.get("/subscriptions/sub", params={"status": "terminated"}))["subscription"]
     )
+
+
+def test_trial_ended(database: Database, org: Org, http: httpx.Client, receiver: Receiver) -> None:
+    endpoint = {"webhook_endpoint": {"webhook_url": receiver.url,
+                                     "event_types": ["subscription.trial_ended"]}}  # fmt: skip
+    _ok(http.post("/webhook_endpoints", json=endpoint))
+    _ok(http.post("/customers", json={"customer": {"external_id": "cus", "timezone": "UTC"}}))
+    plan = {"name": "T", "code": "t", "interval": "monthly", "amount_cents": 1_000,
+            "amount_currency": "EUR", "trial_period": 1}  # fmt: skip
+    _ok(http.post("/plans", json={"plan": plan}))
+    subscription = {"external_customer_id": "cus", "plan_code": "t", "external_id": "sub"}
+    _ok(http.post("/subscriptions", json={"subscription": subscription}))
+    assert _log(http) == []
+    tick(database, utc_now() + timedelta(days=1, hours=1))
+    [ended] = _log(http)
+    current = _ok(http.get("/subscriptions/sub"))["subscription"]
+    assert ended["webhook_type"] == "subscription.trial_ended"
+    assert ended["object_id"] == current["lago_id"]
+    assert ended["payload"]["subscription"]["trial_ended_at"] == current["trial_ended_at"]
+    assert current["trial_ended_at"] is not None

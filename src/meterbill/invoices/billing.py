@@ -45,6 +45,7 @@ from meterbill.invoices.scope import Scope, within, within_subscriptions
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
+from meterbill.webhooks.outbox import emit
 
 BATCH = 200
 
@@ -441,6 +442,7 @@ def _end_trial(
     assert plan.trial_period is not None
     subscription.trial_ended_at = first + timedelta(seconds=int(plan.trial_period * 86_400))
     subscription.updated_at = now
+    emit(session, "subscription.trial_ended", subscription, now)
     timezone = applicable_timezone(customer, organization)
     trial_end = trial_end_of(session, subscription, plan, timezone)
     spec = entries.trial_ended(subscription, plan, timezone, trial_end) if trial_end else None

@@ -9,17 +9,17 @@ claimed again when the lease ends (at least once, with the same unique key).
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,6 +28,9 @@ from meterbill.core.db import Database
 from meterbill.webhooks.keys import hmac_signature, jwt_signature, organization_keys
 from meterbill.webhooks.models import Webhook, WebhookEndpoint
 from meterbill.webhooks.schemas import RESPONSE_EXCERPT
+from meterbill.webhooks.sender import Sender
+
+logger = logging.getLogger("meterbill.webhooks")
 
 # Lago's RESPONSE_SUCCESS_CODES: any other answer is a failed attempt.
 SUCCESS_CODES = frozenset({200, 201, 202, 204})
@@ -46,7 +49,16 @@ class DeliveryOptions:
     # holds only its own share of the senders.
     concurrency: int = 32
     per_endpoint: int = 4
+    # Claimed ahead per endpoint (queued or in flight), and rows per claim.
+    per_endpoint_queue: int = 16
     batch: int = 200
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds its rows: the sends of a full queue, one timeout after
+        another per sender, and a margin."""
+        rounds = -(-self.per_endpoint_queue // self.per_endpoint)
+        return timedelta(seconds=self.timeout_seconds * rounds) + LEASE_MARGIN
 
 
 def backoff(failures: int, rng: random.Random) -> timedelta:
@@ -62,7 +74,24 @@ class Claimed:
     object_id: str | None
     url: str
     body: bytes
-    headers: dict[str, str]
+    signature_algo: str
+    # The organization's key for that algorithm: HMAC key or RSA private key (PEM).
+    key: str
+    issuer: str
+
+    def headers(self) -> dict[str, str]:
+        """Signed here, in the sender's thread, not in the claim's transaction."""
+        signature = (
+            hmac_signature(self.key, self.body)
+            if self.signature_algo == "hmac"
+            else jwt_signature(self.key, self.body, self.issuer)
+        )
+        return {
+            "Content-Type": "application/json",
+            "X-Lago-Signature": signature,
+            "X-Lago-Signature-Algorithm": self.signature_algo,
+            "X-Lago-Unique-Key": str(self.id),
+        }
 
 
 @dataclass(frozen=True)
@@ -88,8 +117,9 @@ def claim(
     in_flight: dict[uuid.UUID, int] | None = None,
     organization_id: uuid.UUID | None = None,
 ) -> list[Claimed]:
-    """Lease up to `limit` due deliveries, oldest first, at most `per_endpoint` per
-    endpoint counting those `in_flight` already; return them signed and ready to send."""
+    """Lease up to `limit` due deliveries, oldest first, at most `per_endpoint_queue`
+    per endpoint counting those this process holds already (`in_flight`); return them
+    signed and ready to send."""
     in_flight = in_flight or {}
     with db.transaction() as session:
         rank = (
@@ -101,31 +131,32 @@ def claim(
             .label("rank")
         )
         ranked = (
-            select(Webhook.id, Webhook.webhook_endpoint_id, rank)
+            select(Webhook.id, Webhook.webhook_endpoint_id, Webhook.ordinal, rank)
             .where(*_due(now, organization_id))
             .subquery()
         )
-        candidates = [
-            row.id
+        # Round robin: every endpoint's first rows before anyone's second, so that an
+        # endpoint with a backlog never takes the whole claim.
+        candidates = sorted(
+            (row.rank + in_flight.get(row.webhook_endpoint_id, 0), row.ordinal, row.id)
             for row in session.execute(
-                select(ranked.c.id, ranked.c.webhook_endpoint_id, ranked.c.rank).where(
-                    ranked.c.rank <= options.per_endpoint
-                )
+                select(ranked).where(ranked.c.rank <= options.per_endpoint_queue)
             )
-            if row.rank + in_flight.get(row.webhook_endpoint_id, 0) <= options.per_endpoint
-        ]
-        if not candidates:
+        )
+        chosen = [
+            row_id for held, _ordinal, row_id in candidates if held <= options.per_endpoint_queue
+        ][:limit]
+        if not chosen:
             return []
         rows = list(
             session.scalars(
                 select(Webhook)
-                .where(Webhook.id.in_(candidates), *_due(now, organization_id))
+                .where(Webhook.id.in_(chosen), *_due(now, organization_id))
                 .order_by(Webhook.ordinal)
-                .limit(limit)
                 .with_for_update(skip_locked=True)
             )
         )
-        lease = now + timedelta(seconds=options.timeout_seconds) + LEASE_MARGIN
+        lease = now + options.lease
         for row in rows:
             row.next_attempt_at = lease
         return _prepared(session, rows, options, now)
@@ -150,56 +181,42 @@ def _prepared(
     for row in rows:
         endpoint = endpoints[row.webhook_endpoint_id]
         org_keys = keys[row.organization_id]
-        # The exact bytes sent are the bytes signed.
-        body = orjson.dumps(row.payload)
-        signature = (
-            hmac_signature(org_keys.hmac_key, body)
-            if endpoint.signature_algo == "hmac"
-            else jwt_signature(org_keys.private_key_pem, body, options.issuer)
-        )
+        hmac = endpoint.signature_algo == "hmac"
         prepared.append(
             Claimed(
                 id=row.id,
                 endpoint_id=endpoint.id,
                 object_id=row.object_id,
                 url=endpoint.webhook_url,
-                body=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Lago-Signature": signature,
-                    "X-Lago-Signature-Algorithm": endpoint.signature_algo,
-                    "X-Lago-Unique-Key": str(row.id),
-                },
+                # The exact bytes sent are the bytes signed.
+                body=orjson.dumps(row.payload),
+                signature_algo=endpoint.signature_algo,
+                key=org_keys.hmac_key if hmac else org_keys.private_key_pem,
+                issuer=options.issuer,
             )
         )
     return prepared
 
 
-def send(client: httpx.Client, claimed: Claimed, options: DeliveryOptions) -> Outcome:
+def send(client: Sender, claimed: Claimed, options: DeliveryOptions) -> Outcome:
     """One POST. Any exception of the transport (timeout, refused, TLS, DNS) is a failed
     attempt with its message as the response."""
     try:
         answer = client.post(
             claimed.url,
-            content=claimed.body,
-            headers=claimed.headers,
-            timeout=options.timeout_seconds,
+            claimed.body,
+            claimed.headers(),
+            options.timeout_seconds,
+            RESPONSE_EXCERPT,
         )
     except Exception as error:
         return Outcome(
             claimed.id, False, None, f"{type(error).__name__}: {error}"[:RESPONSE_EXCERPT]
         )
-    return Outcome(
-        claimed.id,
-        answer.status_code in SUCCESS_CODES,
-        answer.status_code,
-        answer.text[:RESPONSE_EXCERPT],
-    )
+    return Outcome(claimed.id, answer.status in SUCCESS_CODES, answer.status, answer.text)
 
 
-def send_in_order(
-    client: httpx.Client, group: list[Claimed], options: DeliveryOptions
-) -> list[Outcome]:
+def send_in_order(client: Sender, group: list[Claimed], options: DeliveryOptions) -> list[Outcome]:
     """One object's deliveries to one endpoint, one after the other, in commit order."""
     return [send(client, claimed, options) for claimed in group]
 
@@ -259,7 +276,7 @@ def deliver_due(
     now: datetime,
     options: DeliveryOptions | None = None,
     *,
-    client: httpx.Client | None = None,
+    client: Sender | None = None,
     rng: random.Random | None = None,
     organization_id: uuid.UUID | None = None,
 ) -> DeliveryReport:
@@ -292,30 +309,45 @@ def deliver_due(
     return report
 
 
-def new_client(options: DeliveryOptions) -> httpx.Client:
-    limits = httpx.Limits(
-        max_connections=options.concurrency * 2, max_keepalive_connections=options.concurrency
-    )
-    # No redirects followed (Lago's), no proxy from the environment.
-    return httpx.Client(limits=limits, follow_redirects=False, trust_env=False)
+def new_client(options: DeliveryOptions) -> Sender:
+    return Sender()
 
 
-@dataclass
 class DeliveryLoop:
-    """Delivery in the background of `serve` and `meterbill worker`: a thread that claims
-    due rows as senders free up, so a slow endpoint holds only its own senders and
-    never the billing clock, which runs in another thread."""
+    """Delivery in the background of `serve` and `meterbill worker`.
 
-    db: Database
-    options: DeliveryOptions
-    clock: Callable[[], datetime]
-    poll_seconds: float = 1.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _in_flight: dict[uuid.UUID, int] = field(default_factory=dict)
-    _done: list[Outcome] = field(default_factory=list)
-    _wake: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    A thread claims due rows into a queue per endpoint; senders (a pool) drain each
+    queue with at most `per_endpoint` of them per endpoint, so a slow endpoint holds
+    only its own senders, never another endpoint's deliveries nor the billing clock
+    (which runs in another thread). Outcomes are recorded in batches.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        options: DeliveryOptions,
+        clock: Callable[[], datetime],
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.options = options
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        # Per endpoint: groups waiting, senders running, rows held (queued or sending).
+        self._queues: dict[uuid.UUID, deque[list[Claimed]]] = defaultdict(deque)
+        self._senders: dict[uuid.UUID, int] = defaultdict(int)
+        self._held: dict[uuid.UUID, int] = defaultdict(int)
+        self._done: list[Outcome] = []
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._http: Sender | None = None
+
+    @property
+    def _capacity(self) -> int:
+        return self.options.concurrency * 4
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="webhook-delivery", daemon=True)
@@ -328,56 +360,73 @@ class DeliveryLoop:
             self._thread.join(timeout=self.options.timeout_seconds + 5)
 
     def run(self) -> None:
-        import logging
-
-        logger = logging.getLogger("meterbill.webhooks")
         rng = random.Random()
-        http = new_client(self.options)
-        pool = ThreadPoolExecutor(max_workers=self.options.concurrency)
+        self._http = new_client(self.options)
+        self._pool = ThreadPoolExecutor(max_workers=self.options.concurrency)
         try:
             while not self._stop.is_set():
+                self._wake.clear()
                 try:
-                    busy = self._step(http, pool, rng)
+                    self._flush(rng)
+                    claimed = self._claim()
                 except Exception:
                     logger.exception("webhook delivery step failed")
-                    busy = False
-                if not busy:
-                    self._wake.wait(self.poll_seconds)
-                    self._wake.clear()
+                    claimed = False
+                if not claimed:
+                    with self._lock:
+                        busy = any(self._held.values())
+                    # While sends are under way, their outcomes are recorded soon.
+                    self._wake.wait(0.05 if busy else self.poll_seconds)
         finally:
-            pool.shutdown(wait=True)
+            with self._lock:
+                self._queues.clear()  # their leases run out; another worker sends them
+            self._pool.shutdown(wait=True)
             self._flush(rng)
-            http.close()
+            self._http.close()
 
     def _flush(self, rng: random.Random) -> None:
         with self._lock:
             done, self._done = self._done, []
         record(self.db, done, self.clock(), self.options, rng)
 
-    def _step(self, http: httpx.Client, pool: ThreadPoolExecutor, rng: random.Random) -> bool:
-        self._flush(rng)
+    def _claim(self) -> bool:
         with self._lock:
-            in_flight = dict(self._in_flight)
-        free = self.options.concurrency - sum(in_flight.values())
-        if free <= 0:
+            held = {endpoint: count for endpoint, count in self._held.items() if count}
+        room = self._capacity - sum(held.values())
+        if room <= 0:
             return False
-        claimed = claim(
-            self.db, self.clock(), self.options, min(free, self.options.batch), in_flight
-        )
-        for group in grouped(claimed):
-            with self._lock:
-                self._in_flight[group[0].endpoint_id] = self._in_flight.get(
-                    group[0].endpoint_id, 0
-                ) + len(group)
-            pool.submit(self._send_group, http, group)
+        limit = min(room, self.options.batch)
+        claimed = claim(self.db, self.clock(), self.options, limit, held)
+        with self._lock:
+            for group in grouped(claimed):
+                endpoint = group[0].endpoint_id
+                self._queues[endpoint].append(group)
+                self._held[endpoint] += len(group)
+                if self._senders[endpoint] < self.options.per_endpoint:
+                    self._senders[endpoint] += 1
+                    assert self._pool is not None
+                    self._pool.submit(self._drain, endpoint)
         return bool(claimed)
 
-    def _send_group(self, http: httpx.Client, group: list[Claimed]) -> None:
-        for claimed in group:
-            outcome = send(http, claimed, self.options)
+    def _drain(self, endpoint: uuid.UUID) -> None:
+        """Send the endpoint's queued groups until its queue is empty."""
+        assert self._http is not None
+        while not self._stop.is_set():
             with self._lock:
-                self._done.append(outcome)
-                self._in_flight[claimed.endpoint_id] -= 1
-                if not self._in_flight[claimed.endpoint_id]:
-                    del self._in_flight[claimed.endpoint_id]
-            self._wake.set()
+                queue = self._queues.get(endpoint)
+                if not queue:
+                    # Under the lock that _claim takes to queue more: nothing strands.
+                    self._senders[endpoint] -= 1
+                    break
+                group = queue.popleft()
+            outcomes = send_in_order(self._http, group, self.options)
+            with self._lock:
+                self._done.extend(outcomes)
+                self._held[endpoint] -= len(group)
+                low = sum(self._held.values()) <= self._capacity // 2
+            if low:
+                self._wake.set()
+        else:
+            with self._lock:
+                self._senders[endpoint] -= 1
+        self._wake.set()
