@@ -148,6 +148,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     # A valid request body, shown in /docs (and sent by the conformance test).
     example: Any = None
+    # The success answer's media type (a few answer plain text).
+    media_type: str = "application/json"
 
 
 def op(
@@ -160,6 +162,7 @@ def op(
     path: Mapping[str, str] | None = None,
     errors: Iterable[int] = (),
     example: Any = None,
+    media_type: str = "application/json",
 ) -> Operation:
     return Operation(
         summary,
@@ -170,6 +173,7 @@ def op(
         dict(path or {}),
         tuple(errors),
         example,
+        media_type,
     )
 
 
@@ -245,7 +249,7 @@ def _operation(generated: Schema, method: str, path: str, operation: Operation, 
         "responses": {
             "200": {
                 "description": "Success.",
-                "content": {"application/json": {"schema": operation.response}},
+                "content": {operation.media_type: {"schema": operation.response}},
             },
             **{
                 str(status): {

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Text, bindparam, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
@@ -78,6 +77,9 @@ class Claimed:
     # The organization's key for that algorithm: HMAC key or RSA private key (PEM).
     key: str
     issuer: str
+    # As claimed: the outcome is recorded against them.
+    attempts: int = 0
+    max_attempts: int | None = None
 
     def headers(self) -> dict[str, str]:
         """Signed here, in the sender's thread, not in the claim's transaction."""
@@ -100,6 +102,8 @@ class Outcome:
     succeeded: bool
     http_status: int | None
     response: str
+    attempts: int = 0
+    max_attempts: int | None = None
 
 
 def _due(now: datetime, organization_id: uuid.UUID | None) -> list[Any]:
@@ -148,22 +152,36 @@ def claim(
         ][:limit]
         if not chosen:
             return []
+        table = Webhook.__table__
         rows = list(
-            session.scalars(
-                select(Webhook)
-                .where(Webhook.id.in_(chosen), *_due(now, organization_id))
-                .order_by(Webhook.ordinal)
+            session.execute(
+                select(
+                    table.c.id,
+                    table.c.organization_id,
+                    table.c.webhook_endpoint_id,
+                    table.c.object_id,
+                    table.c.attempts,
+                    table.c.max_attempts,
+                    # The payload as stored: sent and signed as is, never re-serialized.
+                    cast(table.c.payload, Text).label("body"),
+                )
+                .where(table.c.id.in_(chosen), *_due(now, organization_id))
+                .order_by(table.c.ordinal)
                 .with_for_update(skip_locked=True)
             )
         )
-        lease = now + options.lease
-        for row in rows:
-            row.next_attempt_at = lease
+        if not rows:
+            return []
+        session.execute(
+            update(table)
+            .where(table.c.id.in_([row.id for row in rows]))
+            .values(next_attempt_at=now + options.lease)
+        )
         return _prepared(session, rows, options, now)
 
 
 def _prepared(
-    session: Session, rows: list[Webhook], options: DeliveryOptions, now: datetime
+    session: Session, rows: list[Any], options: DeliveryOptions, now: datetime
 ) -> list[Claimed]:
     endpoints = {
         endpoint.id: endpoint
@@ -188,11 +206,12 @@ def _prepared(
                 endpoint_id=endpoint.id,
                 object_id=row.object_id,
                 url=endpoint.webhook_url,
-                # The exact bytes sent are the bytes signed.
-                body=orjson.dumps(row.payload),
+                body=row.body.encode(),
                 signature_algo=endpoint.signature_algo,
                 key=org_keys.hmac_key if hmac else org_keys.private_key_pem,
                 issuer=options.issuer,
+                attempts=row.attempts,
+                max_attempts=row.max_attempts,
             )
         )
     return prepared
@@ -210,10 +229,16 @@ def send(client: Sender, claimed: Claimed, options: DeliveryOptions) -> Outcome:
             RESPONSE_EXCERPT,
         )
     except Exception as error:
-        return Outcome(
-            claimed.id, False, None, f"{type(error).__name__}: {error}"[:RESPONSE_EXCERPT]
-        )
-    return Outcome(claimed.id, answer.status in SUCCESS_CODES, answer.status, answer.text)
+        message = f"{type(error).__name__}: {error}"[:RESPONSE_EXCERPT]
+        return Outcome(claimed.id, False, None, message, claimed.attempts, claimed.max_attempts)
+    return Outcome(
+        claimed.id,
+        answer.status in SUCCESS_CODES,
+        answer.status,
+        answer.text,
+        claimed.attempts,
+        claimed.max_attempts,
+    )
 
 
 def send_in_order(client: Sender, group: list[Claimed], options: DeliveryOptions) -> list[Outcome]:
@@ -241,27 +266,45 @@ def record(
 ) -> None:
     """Store the outcomes in one transaction: succeeded, retrying after a back-off, or
     failed once the attempt budget is spent."""
-    by_id = {outcome.id: outcome for outcome in outcomes}
-    if not by_id:
-        return
-    with db.transaction() as session:
-        rows = session.scalars(select(Webhook).where(Webhook.id.in_(by_id)))
-        for row in rows:
-            if row.status not in DUE:
-                continue  # a lease ran out and another worker recorded it first
-            outcome = by_id[row.id]
-            row.attempts += 1
-            row.last_attempt_at = now
-            row.updated_at = now
-            row.http_status = outcome.http_status
-            row.response = outcome.response
-            if outcome.succeeded:
-                row.status = "succeeded"
-            elif row.attempts >= (row.max_attempts or options.attempts):
-                row.status = "failed"
+    parameters = []
+    for outcome in outcomes:
+        attempts = outcome.attempts + 1
+        status, next_at = "succeeded", now
+        if not outcome.succeeded:
+            if attempts >= (outcome.max_attempts or options.attempts):
+                status = "failed"
             else:
-                row.status = "retrying"
-                row.next_attempt_at = now + backoff(row.attempts, rng)
+                status, next_at = "retrying", now + backoff(attempts, rng)
+        parameters.append({
+            "b_id": outcome.id, "b_before": outcome.attempts, "b_attempts": attempts,
+            "b_status": status, "b_next": next_at, "b_http": outcome.http_status,
+            "b_response": outcome.response,
+        })  # fmt: skip
+    if not parameters:
+        return
+    table = Webhook.__table__
+    # Guarded by the attempts claimed: a row whose lease ran out and that another worker
+    # sent and recorded meanwhile is not recorded twice.
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            # Not IN (...): an expanding list cannot go in an executemany.
+            or_(*(table.c.status == status for status in DUE)),
+            table.c.attempts == bindparam("b_before"),
+        )
+        .values(
+            status=bindparam("b_status"),
+            attempts=bindparam("b_attempts"),
+            next_attempt_at=bindparam("b_next"),
+            http_status=bindparam("b_http"),
+            response=bindparam("b_response"),
+            last_attempt_at=now,
+            updated_at=now,
+        )
+    )
+    with db.transaction() as session:
+        session.connection().execute(statement, parameters)
 
 
 @dataclass

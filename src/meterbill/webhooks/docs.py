@@ -118,7 +118,8 @@ REFERENCE = Reference(
         ("GET", "/api/v1/webhooks/public_key"): op(
             "Webhook public key (text)",
             "Deprecated by Lago: the same base64 text, served as text/plain.",
-            {**STR, "description": "Served as text/plain."},
+            {**STR, "description": "Base64 of the PEM."},
+            media_type="text/plain",
         ),
         ("GET", "/api/v1/webhooks"): op(
             "List webhook deliveries",

@@ -8,6 +8,7 @@ call `enqueue` where the change happens, one line each.
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,9 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from meterbill.webhooks.models import Webhook, WebhookEndpoint
+
+logger = logging.getLogger("meterbill.webhooks")
 
 _ENDPOINTS = "meterbill.webhooks.endpoints"
 _ORDINAL = "meterbill.webhooks.ordinal"
@@ -167,7 +171,15 @@ def _store(
 def _render_pending(session: Session) -> None:
     pending: list[_Pending] = session.info.pop(_PENDING, [])
     for item in pending:
-        body = render(session, item.object_type, item.obj, item.now)
+        try:
+            body = render(session, item.object_type, item.obj, item.now)
+        except DBAPIError:
+            raise  # the transaction is broken: the change itself cannot commit
+        except Exception:
+            # A renderer's bug must not refuse the change (a billing batch would fail
+            # again at every tick): the webhook is lost, loudly.
+            logger.exception("webhook %s not rendered", item.webhook_type)
+            continue
         _store(
             session,
             item.organization_id,
