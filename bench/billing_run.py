@@ -1,12 +1,13 @@
 """One billing run: N active subscriptions with usage, one `tick` at a period boundary.
 
     .venv/bin/python bench/billing_run.py [--sqlite] [--subscriptions 10000] [--events 10]
-                                          [--coupons]
+                                          [--coupons] [--webhooks]
 
 Each subscription is on a monthly plan (fixed fee, a sum charge and a count charge,
 a 20 % tax) and has `--events` events in January 2024; with `--coupons`, every customer also has a
 once-only fixed coupon of 10.00 EUR (larger than no invoice: each ends used up or
-not). The timed part is one
+not); with `--webhooks`, the organization has one webhook endpoint subscribed to every
+type, so that the tick also writes its webhooks to the outbox. The timed part is one
 `tick(now=2024-02-01T01:00Z)`, which bills and finalizes every subscription. Prints
 seconds, invoices per second and the process's peak memory.
 """
@@ -40,6 +41,8 @@ from meterbill.plans.service import create_plan
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.schemas import parse_tax
 from meterbill.taxes.service import create_tax
+from meterbill.webhooks.models import Webhook
+from meterbill.webhooks.service import create_endpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import fresh_postgres
@@ -48,10 +51,16 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 BILLING = datetime(2024, 2, 1, 1, tzinfo=UTC)
 
 
-def populate(db: Database, subscriptions: int, events_each: int, coupons: bool) -> None:
+def populate(
+    db: Database, subscriptions: int, events_each: int, coupons: bool, webhooks: bool
+) -> None:
     with db.transaction() as session:
         organization = create_organization(session, "Bench", START)
         org_id = organization.id
+        if webhooks:
+            # No event_types: subscribed to everything.
+            endpoint = {"webhook_url": "http://127.0.0.1:9/hooks", "signature_algo": "hmac"}
+            create_endpoint(session, org_id, endpoint, START)
         body = {"name": "VAT", "code": "vat", "rate": "20", "applied_to_organization": True}
         create_tax(session, org_id, parse_tax(body, creating=True), START)
         storage = create_metric(session, org_id, parse_metric({
@@ -124,6 +133,7 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=10, help="events per subscription")
     parser.add_argument("--coupons", action="store_true", help="a once coupon per customer")
+    parser.add_argument("--webhooks", action="store_true", help="an endpoint for every type")
     parser.add_argument(
         "--postgres-admin", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -136,7 +146,7 @@ def main() -> None:
         upgrade(url)
         db = Database(url, pool_size=4)
         started = time.perf_counter()
-        populate(db, args.subscriptions, args.events, args.coupons)
+        populate(db, args.subscriptions, args.events, args.coupons, args.webhooks)
         setup_seconds = time.perf_counter() - started
         events = args.subscriptions * args.events
         print(
@@ -151,6 +161,7 @@ def main() -> None:
             invoices = session.scalar(select(func.count()).select_from(Invoice))
             fees = session.scalar(select(func.count()).select_from(Fee))
             total = session.scalar(select(func.sum(Invoice.total_amount_cents)))
+            webhooks = session.scalar(select(func.count()).select_from(Webhook))
         again = time.perf_counter()
         second = tick(db, BILLING + timedelta(hours=1))
         idle = time.perf_counter() - again
@@ -159,6 +170,7 @@ def main() -> None:
     print(f"{backend}: tick billed {len(report.billing.invoices)} invoices "
           f"({invoices} in the database, {fees} fees, total {total} cents) "
           f"in {elapsed:.1f} s = {invoices / elapsed:.0f} invoices/s (target <= 60 s)")  # fmt: skip
+    print(f"webhooks written to the outbox: {webhooks}")
     print(f"peak RSS {rss_after / 1024:.0f} MB (before the tick {rss_before / 1024:.0f} MB)")
     print(f"next tick, nothing due: {len(second.billing.invoices)} invoices in {idle:.1f} s")
 
