@@ -35,9 +35,7 @@ def _log(http: httpx.Client, webhook_type: str) -> list[dict[str, Any]]:
 
 
 def _get(http: httpx.Client, external_id: str, status: str = "active") -> Any:
-    return _ok(http.get(f"/subscriptions/{external_id}", params={"status": status}))[
-        "subscription"
-    ]
+    return _ok(http.get(f"/subscriptions/{external_id}", params={"status": status}))["subscription"]
 
 
 def _setup(http: httpx.Client, receiver: Receiver, webhook_type: str) -> None:
