@@ -97,12 +97,14 @@ def _claim(session: Session, organization_id: uuid.UUID, hour: datetime, now: da
     """Whether this transaction reports the hour: a concurrent claim waits for this one
     to commit (or roll back) and then finds the row there (or not)."""
     dialect = postgresql if _postgres(session) else sqlite
+    # RETURNING, not rowcount: an ORM-enabled INSERT does not tell a skipped row.
     inserted = session.execute(
         dialect.insert(EventValidationRun)
         .values(organization_id=organization_id, hour=hour, created_at=now)
         .on_conflict_do_nothing()
+        .returning(EventValidationRun.hour)
     )
-    return bool(inserted.rowcount)  # type: ignore[attr-defined]
+    return inserted.first() is not None
 
 
 def _postgres(session: Session) -> bool:
