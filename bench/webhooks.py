@@ -6,9 +6,10 @@
 The outbox is filled with `--deliveries` webhooks (a customer-sized object each, JWT
 signatures unless --hmac), then one delivery loop — what `meterbill worker` runs — sends
 them to a receiver in another process (uvicorn, keep-alive). Prints deliveries per
-second. With `--slow N`, N more deliveries go to an endpoint that never answers (timeout
-1 s) and were written first: the healthy endpoint's deliveries must not wait for them;
-prints when the last healthy one was delivered.
+second. With `--slow N`, the same run is made twice, on fresh databases, with the
+timeout at 1 s: alone, then with N more deliveries to an endpoint that never answers,
+written first; prints how much later the last healthy delivery arrived the second time
+(the healthy endpoint must not wait for the silent one).
 """
 
 from __future__ import annotations
@@ -116,6 +117,42 @@ def _succeeded(db: Database) -> int:
         return int(session.scalar(query) or 0)
 
 
+def _run(args: argparse.Namespace, algo: str, healthy: str, silent_url: str | None) -> float:
+    """Fill a fresh outbox, deliver it with one loop; the seconds until every healthy
+    delivery succeeded."""
+    with TemporaryDirectory() as tmp:
+        url = (
+            f"sqlite:///{tmp}/bench.db"
+            if args.sqlite
+            else fresh_postgres(args.postgres_admin, "meterbill_bench_webhooks")
+        )
+        upgrade(url)
+        db = Database(url, pool_size=8)
+        slow = args.slow if silent_url else 0
+        if silent_url:
+            populate(db, silent_url, slow, algo, offset=10_000_000)
+        populate(db, healthy, args.deliveries, algo)
+        print(f"outbox: {args.deliveries} deliveries ({algo}), {slow} to a silent one")
+        options = DeliveryOptions(timeout_seconds=1.0 if args.slow else 30.0)
+        loop = DeliveryLoop(db, options, utc_now, poll_seconds=0.05)
+        started = time.perf_counter()
+        loop.start()
+        while _succeeded(db) < args.deliveries:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        loop.stop()
+        with db.transaction(write=False) as session:
+            attempts = session.scalar(select(func.sum(Webhook.attempts)))
+        print(
+            f"delivered {args.deliveries} in {elapsed:.2f} s: "
+            f"{args.deliveries / elapsed:.0f} deliveries/s "
+            f"({'SQLite' if args.sqlite else 'PostgreSQL'}, one worker); "
+            f"{attempts} attempts in all"
+        )
+        db.dispose()
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
@@ -136,37 +173,18 @@ def main() -> None:
     silent.listen(4096)
     threading.Thread(target=_silent, args=(silent, stop), daemon=True).start()
     try:
-        with TemporaryDirectory() as tmp:
-            url = (
-                f"sqlite:///{tmp}/bench.db"
-                if args.sqlite
-                else fresh_postgres(args.postgres_admin, "meterbill_bench_webhooks")
-            )
-            upgrade(url)
-            db = Database(url, pool_size=8)
-            algo = "hmac" if args.hmac else "jwt"
-            if args.slow:
-                silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}/never"
-                populate(db, silent_url, args.slow, algo, offset=10_000_000)
-            populate(db, f"http://127.0.0.1:{port}/hooks", args.deliveries, algo)
-            print(f"outbox: {args.deliveries} deliveries ({algo}), {args.slow} to a silent one")
-            options = DeliveryOptions(timeout_seconds=1.0 if args.slow else 30.0)
-            loop = DeliveryLoop(db, options, utc_now, poll_seconds=0.05)
-            started = time.perf_counter()
-            loop.start()
-            while _succeeded(db) < args.deliveries:
-                time.sleep(0.02)
-            elapsed = time.perf_counter() - started
-            loop.stop()
-            with db.transaction(write=False) as session:
-                attempts = session.scalar(select(func.sum(Webhook.attempts)))
-            print(
-                f"delivered {args.deliveries} in {elapsed:.2f} s: "
-                f"{args.deliveries / elapsed:.0f} deliveries/s "
-                f"({'SQLite' if args.sqlite else 'PostgreSQL'}, one worker); "
-                f"{attempts} attempts in all"
-            )
-            db.dispose()
+        healthy = f"http://127.0.0.1:{port}/hooks"
+        silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}/never"
+        algo = "hmac" if args.hmac else "jwt"
+        if not args.slow:
+            _run(args, algo, healthy, None)
+            return
+        alone = _run(args, algo, healthy, None)
+        beside = _run(args, algo, healthy, silent_url)
+        print(
+            f"with {args.slow} deliveries to a silent endpoint the healthy ones finished "
+            f"{beside - alone:+.2f} s later ({alone:.2f} s alone, {beside:.2f} s beside it)"
+        )
     finally:
         stop.set()
         receiver.terminate()

@@ -39,6 +39,9 @@ class Receiver:
     # Statuses to answer, in order, then 200 for ever.
     answers: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set at each request's arrival; while `hold` is given and not set, answers wait.
+    arrived: threading.Event = field(default_factory=threading.Event)
+    hold: threading.Event | None = None
 
     def payloads(self) -> list[Any]:
         return [item.json for item in self.received]
@@ -71,6 +74,9 @@ def running_receiver(port: int = 0) -> Iterator[Receiver]:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 status = receiver.answers.pop(0) if receiver.answers else 200
+            receiver.arrived.set()
+            if receiver.hold is not None:
+                receiver.hold.wait(timeout=120)
             answer = b'{"ok": true}' if status < 300 else b"receiver says no"
             self.send_response(status)
             self.send_header("Content-Length", str(len(answer)))

@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    Text,
+    bindparam,
+    cast,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
@@ -34,6 +44,9 @@ logger = logging.getLogger("meterbill.webhooks")
 # Lago's RESPONSE_SUCCESS_CODES: any other answer is a failed attempt.
 SUCCESS_CODES = frozenset({200, 201, 202, 204})
 DUE = ("pending", "retrying")
+# The predicate of the partial index of due rows, written as the index writes it: a
+# planner uses a partial index only for a condition it can see implies the index's.
+DUE_LITERALLY = Webhook.status.in_([literal_column("'pending'"), literal_column("'retrying'")])
 # A claim holds its rows this long beyond the send's timeout.
 LEASE_MARGIN = timedelta(seconds=30)
 
@@ -126,26 +139,14 @@ def claim(
     signed and ready to send."""
     in_flight = in_flight or {}
     with db.transaction() as session:
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=Webhook.webhook_endpoint_id,
-                order_by=Webhook.ordinal,
-            )
-            .label("rank")
-        )
-        ranked = (
-            select(Webhook.id, Webhook.webhook_endpoint_id, Webhook.ordinal, rank)
-            .where(*_due(now, organization_id))
-            .subquery()
-        )
         # Round robin: every endpoint's first rows before anyone's second, so that an
         # endpoint with a backlog never takes the whole claim.
         candidates = sorted(
-            (row.rank + in_flight.get(row.webhook_endpoint_id, 0), row.ordinal, row.id)
-            for row in session.execute(
-                select(ranked).where(ranked.c.rank <= options.per_endpoint_queue)
-            )
+            (rank + in_flight.get(endpoint_id, 0), ordinal, row_id)
+            for endpoint_id, rows in _first_due(
+                session, now, options.per_endpoint_queue, organization_id
+            ).items()
+            for rank, (ordinal, row_id) in enumerate(rows, start=1)
         )
         chosen = [
             row_id for held, _ordinal, row_id in candidates if held <= options.per_endpoint_queue
@@ -178,6 +179,50 @@ def claim(
             .values(next_attempt_at=now + options.lease)
         )
         return _prepared(session, rows, options, now)
+
+
+def _first_due(
+    session: Session, now: datetime, per_endpoint: int, organization_id: uuid.UUID | None
+) -> dict[uuid.UUID, list[tuple[int, uuid.UUID]]]:
+    """Each endpoint's first due rows (ordinal, id), oldest first, at most `per_endpoint`.
+
+    Read endpoint by endpoint through the partial index of due rows, so that a claim
+    costs the same whatever the backlog: ranking every due row costs a scan of all of
+    them at each claim, and a backlog of a dead endpoint slowed everyone's claims.
+    """
+    endpoints = select(WebhookEndpoint.id)
+    if organization_id is not None:
+        endpoints = endpoints.where(WebhookEndpoint.organization_id == organization_id)
+
+    def firsts(endpoint_id: Any) -> Select[Any]:
+        return (
+            select(Webhook.webhook_endpoint_id, Webhook.ordinal, Webhook.id)
+            .where(
+                Webhook.webhook_endpoint_id == endpoint_id,
+                DUE_LITERALLY,
+                Webhook.next_attempt_at <= now,
+            )
+            .order_by(Webhook.ordinal)
+            .limit(per_endpoint)
+        )
+
+    found: dict[uuid.UUID, list[tuple[int, uuid.UUID]]] = defaultdict(list)
+    if session.get_bind().dialect.name == "postgresql":
+        endpoint = endpoints.subquery("endpoint")
+        lateral = firsts(endpoint.c.id).lateral("due")
+        rows: Iterable[Any] = session.execute(
+            select(lateral).select_from(endpoint).join(lateral, true())
+        )
+    else:
+        # SQLite has no LATERAL: one indexed read per endpoint, in process.
+        rows = (
+            row
+            for endpoint_id in session.scalars(endpoints).all()
+            for row in session.execute(firsts(endpoint_id))
+        )
+    for endpoint_id, ordinal, row_id in rows:
+        found[endpoint_id].append((ordinal, row_id))
+    return found
 
 
 def _prepared(

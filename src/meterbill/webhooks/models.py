@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterbill.core.columns import UTCDateTime
@@ -34,6 +44,9 @@ class WebhookEndpoint(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+DUE_PREDICATE = "status IN ('pending', 'retrying')"
+
+
 class Webhook(Base):
     """One delivery of one webhook to one endpoint; its id is the X-Lago-Unique-Key."""
 
@@ -42,6 +55,14 @@ class Webhook(Base):
         # The delivery loop's scan: what is due, oldest first.
         Index("ix_webhooks_due", "status", "next_attempt_at"),
         Index("ix_webhooks_org_created", "organization_id", "created_at"),
+        # A claim's read: each endpoint's oldest due rows, whatever the backlog.
+        Index(
+            "ix_webhooks_endpoint_due",
+            "webhook_endpoint_id",
+            "ordinal",
+            postgresql_where=text(DUE_PREDICATE),
+            sqlite_where=text(DUE_PREDICATE),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
