@@ -75,8 +75,9 @@ def tick(
     moment = parse_instant(now) if now else utc_now()
     if moment is None:
         raise typer.BadParameter("not an ISO 8601 instant", param_hint="--now")
-    db = Database(Settings().database_url, pool_size=1)
-    report = run_tick(db, moment)
+    settings = Settings()
+    db = Database(settings.database_url, pool_size=1)
+    report = run_tick(db, moment, options=settings.clock_options())
     db.dispose()
     typer.echo(
         f"activated {len(report.activated)}, terminated {len(report.terminated)}, "

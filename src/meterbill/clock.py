@@ -14,7 +14,10 @@ their termination invoices), hand over to scheduled downgrades, generate again t
 invoices whose generation failed, bill the subscriptions whose billing day it is, bill
 plans paid in advance whose trial just ended, finalize drafts past their grace period,
 flag overdue invoices, terminate expired coupons, then the wallets: terminate expired
-wallets and recurring rules, interval top-ups, threshold top-ups.
+wallets and recurring rules, interval top-ups, threshold top-ups. Last, the jobs that
+only report: termination alerts (subscription.termination_alert) and the hourly report
+of invalid events (events.errors); they read nothing but the webhook endpoints when no
+endpoint receives their type, and run only for the whole clock (not in a preview).
 
 A failure never stops a tick: each unit of work (a subscription, an event, a draft, a
 wallet...) runs in a savepoint, and one that fails is rolled back alone, logged with its
@@ -39,6 +42,7 @@ from meterbill.core.rehearsal import for_update, rehearsing
 from meterbill.coupons.models import Coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
+from meterbill.events.validation import report_invalid_events
 from meterbill.invoices.billing import (
     BillingReport,
     bill_due_subscriptions,
@@ -54,11 +58,24 @@ from meterbill.invoices.models import Invoice
 from meterbill.invoices.scope import Scope, within, within_subscriptions
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
+from meterbill.subscriptions.alerts import DEFAULT_DAYS, alert_terminations
 from meterbill.subscriptions.lifecycle import billing_period
 from meterbill.subscriptions.models import Subscription
 from meterbill.wallets import jobs as wallet_jobs
 from meterbill.webhooks.outbox import emit
 from meterbill.webhooks.service import DEFAULT_RETENTION, purge_webhooks
+
+
+@dataclass(frozen=True)
+class ClockOptions:
+    """What the settings tell the clock (Settings.clock_options)."""
+
+    # Delivery records untouched this long are deleted.
+    webhook_retention: timedelta = DEFAULT_RETENTION
+    # Days before ending_at that subscription.termination_alert is sent.
+    termination_alert_days: tuple[int, ...] = DEFAULT_DAYS
+    # The hourly events.errors report (off: Lago's LAGO_DISABLE_EVENTS_VALIDATION).
+    validate_events: bool = True
 
 
 @dataclass
@@ -73,6 +90,9 @@ class TickReport:
     expired_coupons: list[str] = field(default_factory=list)
     expired_wallets: list[str] = field(default_factory=list)
     wallet_top_ups: int = 0
+    termination_alerts: list[str] = field(default_factory=list)
+    # Organizations sent an events.errors report.
+    events_errors: list[str] = field(default_factory=list)
     # Units of work that failed, in the order they did (the sub-reports share this list).
     failures: list[Failure] = field(default_factory=list)
 
@@ -277,11 +297,12 @@ def top_up_wallets(
 
 Job = Callable[[Session, datetime, TickReport, Scope | None], None]
 # A step of the tick: opens its own transaction(s).
-Step = Callable[[Transactions, datetime, TickReport, Scope | None], None]
+Step = Callable[[Transactions, datetime, TickReport, Scope | None, ClockOptions], None]
 
 
 def _in_transaction(job: Job) -> Step:
-    def step(db: Transactions, now: datetime, report: TickReport, scope: Scope | None) -> None:
+    def step(db: Transactions, now: datetime, report: TickReport, scope: Scope | None,
+             options: ClockOptions) -> None:  # fmt: skip
         with db.transaction() as session:
             job(session, now, report, scope)
 
@@ -289,28 +310,47 @@ def _in_transaction(job: Job) -> Step:
 
 
 def _pending_events(db: Transactions, now: datetime, report: TickReport,
-                    scope: Scope | None) -> None:  # fmt: skip
+                    scope: Scope | None, options: ClockOptions) -> None:  # fmt: skip
     bill_pending_events(db, now, report.in_advance, scope)
 
 
 def _retry_failed(db: Transactions, now: datetime, report: TickReport,
-                  scope: Scope | None) -> None:  # fmt: skip
+                  scope: Scope | None, options: ClockOptions) -> None:  # fmt: skip
     retry_failed_invoices(db, now, report.billing.retried, report.failures, scope)
 
 
 def _due_subscriptions(db: Transactions, now: datetime, report: TickReport,
-                       scope: Scope | None) -> None:  # fmt: skip
+                       scope: Scope | None, options: ClockOptions) -> None:  # fmt: skip
     bill_due_subscriptions(db, now, report.billing, scope)
 
 
 def _ended_trials(db: Transactions, now: datetime, report: TickReport,
-                  scope: Scope | None) -> None:  # fmt: skip
+                  scope: Scope | None, options: ClockOptions) -> None:  # fmt: skip
     bill_ended_trials(db, now, report.billing, scope)
 
 
 def _due_drafts(db: Transactions, now: datetime, report: TickReport,
-                scope: Scope | None) -> None:  # fmt: skip
+                scope: Scope | None, options: ClockOptions) -> None:  # fmt: skip
     finalize_due_drafts(db, now, report.billing, scope)
+
+
+def _termination_alerts(db: Transactions, now: datetime, report: TickReport,
+                        scope: Scope | None, options: ClockOptions) -> None:  # fmt: skip
+    # Telling of the whole organization's subscriptions is no part of a preview.
+    if scope is not None:
+        return
+    with db.transaction() as session:
+        report.termination_alerts.extend(
+            alert_terminations(session, now, options.termination_alert_days, report.failures)
+        )
+
+
+def _events_errors(db: Transactions, now: datetime, report: TickReport,
+                   scope: Scope | None, options: ClockOptions) -> None:  # fmt: skip
+    if scope is not None or not options.validate_events:
+        return
+    with db.transaction() as session:
+        report.events_errors.extend(report_invalid_events(session, now, report.failures))
 
 
 STEPS: tuple[tuple[str, Step], ...] = (
@@ -326,6 +366,8 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("terminate_expired_coupons", _in_transaction(terminate_expired_coupons)),
     ("expire_wallets", _in_transaction(expire_wallets)),
     ("top_up_wallets", _in_transaction(top_up_wallets)),
+    ("alert_terminations", _termination_alerts),
+    ("report_invalid_events", _events_errors),
 )
 
 
@@ -334,7 +376,7 @@ def tick(
     now: datetime,
     scope: Scope | None = None,
     *,
-    webhook_retention: timedelta = DEFAULT_RETENTION,
+    options: ClockOptions = ClockOptions(),
 ) -> TickReport:
     """Run every periodic job once, in Lago's order, each in its own transaction(s).
 
@@ -346,13 +388,13 @@ def tick(
     report = TickReport()
     for name, step in STEPS:
         try:
-            step(db, now, report, scope)
+            step(db, now, report, scope, options)
         except Exception as error:
             note(report.failures, name, error)
     if scope is None:
         try:
             with db.transaction() as session:
-                report.purged_webhooks = purge_webhooks(session, now, webhook_retention)
+                report.purged_webhooks = purge_webhooks(session, now, options.webhook_retention)
         except Exception as error:
             note(report.failures, "purge_webhooks", error)
     return report

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 
 from meterbill.clock import tick
 from meterbill.core.db import Database
@@ -22,8 +21,7 @@ def tick_once(db: Database, settings: Settings | None = None) -> None:
     """One tick. A unit that fails is logged and counted by the tick itself; anything
     that still escapes is logged here, and the next tick tries again (jobs are idempotent)."""
     try:
-        retention = timedelta(days=(settings or Settings()).webhook_retention_days)
-        report = tick(db, utc_now(), webhook_retention=retention)
+        report = tick(db, utc_now(), options=(settings or Settings()).clock_options())
     except Exception:
         logger.exception("clock tick failed")
         return

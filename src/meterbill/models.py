@@ -5,7 +5,7 @@ from meterbill.core.db import Base
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.credit_notes.models import CreditNote, CreditNoteItem, CreditNoteTax
 from meterbill.customers.models import Customer, CustomerMetadata
-from meterbill.events.models import Event, EventRollup
+from meterbill.events.models import Event, EventRollup, EventValidationRun
 from meterbill.invoices.models import (
     Credit,
     Fee,
@@ -61,6 +61,7 @@ __all__ = [
     "CustomerTax",
     "Event",
     "EventRollup",
+    "EventValidationRun",
     "Fee",
     "FeeTax",
     "Invoice",

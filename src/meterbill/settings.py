@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from meterbill.clock import ClockOptions
     from meterbill.webhooks.delivery import DeliveryOptions
 
 
@@ -42,6 +43,23 @@ class Settings(BaseSettings):
     webhook_retention_days: int = 90
     webhook_concurrency: int = 32
     api_url: str = "http://localhost:3000"
+    # Days before ending_at that subscription.termination_alert is sent, comma-separated
+    # (Lago's LAGO_SUBSCRIPTION_TERMINATION_ALERT_SENT_AT_DAYS).
+    subscription_termination_alert_days: str = "15,45"
+    # Turns off the hourly events.errors report (Lago's LAGO_DISABLE_EVENTS_VALIDATION).
+    disable_events_validation: bool = False
+
+    def clock_options(self) -> ClockOptions:
+        from datetime import timedelta
+
+        from meterbill.clock import ClockOptions
+        from meterbill.subscriptions.alerts import parse_days
+
+        return ClockOptions(
+            webhook_retention=timedelta(days=self.webhook_retention_days),
+            termination_alert_days=parse_days(self.subscription_termination_alert_days),
+            validate_events=not self.disable_events_validation,
+        )
 
     def delivery_options(self) -> DeliveryOptions:
         from meterbill.webhooks.delivery import DeliveryOptions

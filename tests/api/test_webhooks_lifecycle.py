@@ -88,6 +88,9 @@ def test_a_customer_life_produces_the_expected_webhooks(
                     "billing_time": "calendar", "subscription_at": started.isoformat()}  # fmt: skip
     _ok(http.post("/subscriptions", json={"subscription": subscription}))
     expected.append(("subscription.started", _ok(http.get("/subscriptions/sub"))["subscription"]))
+    renamed = {"subscription": {"name": "Basic for Life"}}
+    _ok(http.put("/subscriptions/sub", json=renamed))
+    expected.append(("subscription.updated", _ok(http.get("/subscriptions/sub"))["subscription"]))
 
     when = int((wall - timedelta(minutes=1)).timestamp())
     good = {"transaction_id": "t1", "external_subscription_id": "sub", "code": "calls",

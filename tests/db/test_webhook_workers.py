@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from meterbill.clock import tick
+from meterbill.clock import ClockOptions, tick
 from meterbill.core.db import Database
 from meterbill.webhooks.delivery import DeliveryOptions, DeliveryReport, deliver_due
 from meterbill.webhooks.models import Webhook
@@ -76,6 +76,7 @@ def test_the_clock_purges_records_after_the_retention(fresh: Database) -> None:
     assert count() == 5
     assert tick(fresh, NOW + timedelta(days=90, seconds=1)).purged_webhooks == 3
     assert count() == 2
-    report = tick(fresh, NOW + timedelta(days=101), webhook_retention=timedelta(days=30))
+    options = ClockOptions(webhook_retention=timedelta(days=30))
+    report = tick(fresh, NOW + timedelta(days=101), options=options)
     assert report.purged_webhooks == 2
     assert count() == 0

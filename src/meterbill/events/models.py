@@ -35,6 +35,9 @@ class Event(Base):
             "code",
             "timestamp",
         ),
+        # The hourly events.errors report reads one organization's events received in
+        # an hour; ingestion appends at the index's right edge.
+        Index("ix_events_org_created_at", "organization_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(EventKey, primary_key=True, autoincrement=True)
@@ -88,3 +91,17 @@ class EventRollup(Base):
     property: Mapped[str] = mapped_column(String, nullable=False)
     events_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     total: Mapped[Decimal] = mapped_column(ExactDecimal, nullable=False)
+
+
+class EventValidationRun(Base):
+    """An hour of an organization's events checked for the events.errors report: the row
+    is written in the transaction that sends it, so each hour is reported once however
+    many clock processes tick."""
+
+    __tablename__ = "event_validation_runs"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

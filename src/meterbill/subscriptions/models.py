@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterbill.core.columns import UTCDateTime
@@ -50,3 +50,6 @@ class Subscription(Base):
     on_termination_invoice: Mapped[str] = mapped_column(String, nullable=False, default="generate")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The UTC date of the last subscription.termination_alert: the clock ticks every
+    # minute, and the alert goes out once a day at most (not shown by the API).
+    termination_alert_sent_on: Mapped[date | None] = mapped_column(Date)

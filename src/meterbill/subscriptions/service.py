@@ -255,6 +255,9 @@ def _downgrade(
     pending.name = columns.get("name", current.name)  # type: ignore[assignment]
     pending.updated_at = now
     session.flush()
+    # The current subscription now shows its next plan and the downgrade date (Lago's
+    # PlanDowngradeService); the pending one is not announced until it starts.
+    emit(session, "subscription.updated", current, now)
     return current
 
 
@@ -268,6 +271,10 @@ def update_subscription(
 ) -> Subscription:
     subscription = find_subscription(session, organization_id, external_id, status)
     columns = dict(data.columns)
+    # Lago tells of every edit, changed or not, except a pending subscription's move of
+    # its start: that one stays pending (meterbill starts it at the next tick, which
+    # sends subscription.started) — Lago's UpdateService#process_subscription_at_change.
+    announce = not (subscription.status == "pending" and "subscription_at" in columns)
     if "subscription_at" in columns and subscription.status != "pending":
         # Only a subscription that has not started can move its start.
         columns.pop("subscription_at")
@@ -291,6 +298,8 @@ def update_subscription(
             subscription.plan_id = override_plan(session, plan, data.plan_overrides, now).id
     subscription.updated_at = now
     session.flush()
+    if announce:
+        emit(session, "subscription.updated", subscription, now)
     return subscription
 
 

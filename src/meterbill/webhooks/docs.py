@@ -25,11 +25,13 @@ from meterbill.core.apidoc import (
 )
 from meterbill.webhooks.models import STATUSES
 from meterbill.webhooks.schemas import SIGNATURE_ALGOS
+from meterbill.webhooks.types import SENT
 
 EVENT_TYPES_SCHEMA = {
     "type": ["array", "null"],
     "items": {"type": "string"},
-    "description": 'Webhook types this endpoint receives; null (or ["*"]) means all.',
+    "description": 'Webhook types this endpoint receives; null (or ["*"]) means all. '
+    "Any of Lago's types is accepted; meterbill sends " + ", ".join(SENT) + ".",
 }
 ENDPOINT = obj(
     "A URL that receives the organization's webhooks.",

@@ -27,3 +27,15 @@ EVENT_TYPES: frozenset[str] = frozenset(
     wallet_transaction.payment_failure
     """.split()
 )
+
+# The types meterbill sends today (the others may be subscribed to, and never come).
+SENT: tuple[str, ...] = tuple(
+    """
+    customer.created customer.updated subscription.started subscription.updated
+    subscription.terminated subscription.termination_alert subscription.trial_ended
+    invoice.drafted invoice.created invoice.one_off_created invoice.paid_credit_added
+    invoice.voided invoice.payment_status_updated invoice.payment_overdue
+    credit_note.created fee.created wallet.created wallet.updated wallet.terminated
+    wallet_transaction.created event.error events.errors
+    """.split()
+)
