@@ -337,7 +337,10 @@ def terminate_customer_wallets(session: Session, customer: Customer, now: dateti
         .execution_options(populate_existing=True)
     ):
         if wallet.balance_cents > 0:
-            record_top_up(session, wallet, Credits(voided=wallet.balance_cents), TopUp(), now)
+            # Not checked for depletion: the wallet ends now, wallet.terminated tells it.
+            voided = void(session, wallet, wallet.balance_cents, TopUp(), now)
+            balance_moved(session, wallet, now)
+            announce(session, [voided], now)
         terminate_wallet(session, wallet, now)
 
 
