@@ -25,11 +25,15 @@ from meterbill.core.apidoc import (
 )
 from meterbill.webhooks.models import STATUSES
 from meterbill.webhooks.schemas import SIGNATURE_ALGOS
+from meterbill.webhooks.types import SENT_TYPES
 
 EVENT_TYPES_SCHEMA = {
     "type": ["array", "null"],
     "items": {"type": "string"},
-    "description": 'Webhook types this endpoint receives; null (or ["*"]) means all.',
+    "description": 'Webhook types this endpoint receives; null (or ["*"]) means all. '
+    "Any of Lago's types is accepted; meterbill sends "
+    + ", ".join(f"`{name}`" for name in SENT_TYPES)
+    + ".",
 }
 ENDPOINT = obj(
     "A URL that receives the organization's webhooks.",

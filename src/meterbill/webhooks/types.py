@@ -27,3 +27,15 @@ EVENT_TYPES: frozenset[str] = frozenset(
     wallet_transaction.payment_failure
     """.split()
 )
+
+# The types meterbill sends today (the others can be subscribed to, and are never sent).
+SENT_TYPES: tuple[str, ...] = tuple(
+    """
+    customer.created customer.updated subscription.started subscription.terminated
+    subscription.trial_ended invoice.drafted invoice.created invoice.one_off_created
+    invoice.paid_credit_added invoice.voided invoice.payment_status_updated
+    invoice.payment_overdue credit_note.created fee.created wallet.created wallet.updated
+    wallet.terminated wallet.depleted_ongoing_balance wallet_transaction.created
+    wallet_transaction.updated event.error
+    """.split()
+)
