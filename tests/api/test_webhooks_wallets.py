@@ -143,6 +143,25 @@ def test_top_ups_voids_and_payments(http: httpx.Client, receiver: Receiver) -> N
     assert _get_wallet(http, wallet)["balance_cents"] == 1_300
 
 
+def test_a_voided_top_up_invoice_fails_its_pending_credits(
+    http: httpx.Client, receiver: Receiver
+) -> None:
+    _endpoint(http, receiver)
+    _customer(http)
+    wallet = _wallet(http)
+    [bought] = _top_up(http, wallet, paid_credits="5")
+    seen = len(_log(http))
+    invoice = bought["lago_invoice_id"]
+    _ok(http.post(f"/invoices/{invoice}/void"))
+    failed = _get_transaction(http, bought["lago_id"])
+    assert failed["status"] == "failed"
+    assert _bodies(_since(http, seen)) == [
+        ("wallet_transaction.updated", failed),
+        ("invoice.voided", _get_invoice(http, invoice)),
+    ]
+    assert _get_wallet(http, wallet)["balance_cents"] == 0
+
+
 def test_a_grant_and_an_edit_each_update(http: httpx.Client, receiver: Receiver) -> None:
     _endpoint(http, receiver, "wallet.updated")
     _customer(http)
