@@ -620,8 +620,8 @@ def invoice_voided(session: Session, invoice: Invoice, now: datetime) -> None:
         )
     ):
         pending.status, pending.failed_at, pending.updated_at = "failed", now, now
-        # The top-up will never be paid: told as a failed payment is (Lago has no such
-        # path: its open credit invoices cannot be voided).
+        # The top-up will never be paid: told as a failed payment is. (Lago's void leaves
+        # such a transaction pending; meterbill fails it, so it says so.)
         emit(session, "wallet_transaction.updated", pending, now)
     for consumed in list(
         session.scalars(
