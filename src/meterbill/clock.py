@@ -14,10 +14,12 @@ their termination invoices), hand over to scheduled downgrades, generate again t
 invoices whose generation failed, bill the subscriptions whose billing day it is, bill
 plans paid in advance whose trial just ended, finalize drafts past their grace period,
 flag overdue invoices, terminate expired coupons, then the wallets: terminate expired
-wallets and recurring rules, interval top-ups, threshold top-ups. Last, the jobs that
-only report: termination alerts (subscription.termination_alert) and the hourly report
-of invalid events (events.errors); they read nothing but the webhook endpoints when no
-endpoint receives their type, and run only for the whole clock (not in a preview).
+wallets and recurring rules, interval top-ups, threshold top-ups, then (once this
+tick's invoices have spent credits) tell which wallets' ongoing balance ran out. Last,
+the jobs that only report: termination alerts (subscription.termination_alert) and the
+hourly report of invalid events (events.errors). The reporting jobs read nothing but
+the webhook endpoints when no endpoint receives their type; the alerts and the report
+run only for the whole clock (not in a preview).
 
 A failure never stops a tick: each unit of work (a subscription, an event, a draft, a
 wallet...) runs in a savepoint, and one that fails is rolled back alone, logged with its
@@ -61,6 +63,7 @@ from meterbill.plans.models import Plan
 from meterbill.subscriptions.alerts import DEFAULT_DAYS, alert_terminations
 from meterbill.subscriptions.lifecycle import billing_period
 from meterbill.subscriptions.models import Subscription
+from meterbill.wallets import depletion as wallet_depletion
 from meterbill.wallets import jobs as wallet_jobs
 from meterbill.webhooks.outbox import emit
 from meterbill.webhooks.service import DEFAULT_RETENTION, purge_webhooks
@@ -93,6 +96,7 @@ class TickReport:
     termination_alerts: list[str] = field(default_factory=list)
     # Organizations sent an events.errors report.
     events_errors: list[str] = field(default_factory=list)
+    depleted_wallets: int = 0
     # Units of work that failed, in the order they did (the sub-reports share this list).
     failures: list[Failure] = field(default_factory=list)
 
@@ -295,6 +299,15 @@ def top_up_wallets(
     report.wallet_top_ups += wallet_jobs.threshold_top_ups(session, now, report.failures, scope)
 
 
+def check_depleted_wallets(
+    session: Session, now: datetime, report: TickReport, scope: Scope | None = None
+) -> None:
+    """wallet.depleted_ongoing_balance, for the organizations that receive it only."""
+    report.depleted_wallets += wallet_depletion.check_depleted_wallets(
+        session, now, report.failures, scope
+    )
+
+
 Job = Callable[[Session, datetime, TickReport, Scope | None], None]
 # A step of the tick: opens its own transaction(s).
 Step = Callable[[Transactions, datetime, TickReport, Scope | None, ClockOptions], None]
@@ -366,6 +379,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("terminate_expired_coupons", _in_transaction(terminate_expired_coupons)),
     ("expire_wallets", _in_transaction(expire_wallets)),
     ("top_up_wallets", _in_transaction(top_up_wallets)),
+    ("check_depleted_wallets", _in_transaction(check_depleted_wallets)),
     ("alert_terminations", _termination_alerts),
     ("report_invalid_events", _events_errors),
 )

@@ -127,7 +127,12 @@ def test_a_customer_life_produces_the_expected_webhooks(
     made = _ok(http.post("/wallets", json={"wallet": wallet}))["wallet"]
     transactions = _ok(http.get(f"/wallets/{made['lago_id']}/wallet_transactions"))
     [granted] = transactions["wallet_transactions"]
-    expected.append(("wallet.created", _ok(http.get(f"/wallets/{made['lago_id']}"))["wallet"]))
+    # Lago tops a new wallet up after creating it; the grant increases the balance
+    # (wallet.updated) before its transaction is announced. Both wallet objects are
+    # rendered as the request commits: as GET shows it.
+    wallet_now = _ok(http.get(f"/wallets/{made['lago_id']}"))["wallet"]
+    expected.append(("wallet.created", wallet_now))
+    expected.append(("wallet.updated", wallet_now))
     expected.append(("wallet_transaction.created", granted))
 
     # Deleted by the service the API calls, at the clock's time (the API's is now).
@@ -154,19 +159,23 @@ def test_a_customer_life_produces_the_expected_webhooks(
     # whose remaining credits are voided. Each object rendered as the transaction that
     # made it committed, as GET shows it.
     tail = log[len(expected) :]
+    # Each move of the wallet's balance (consumed, voided) sends wallet.updated before
+    # its transaction is announced, as Lago's Balance::DecreaseService does.
     assert [w["webhook_type"] for w in tail] == [
-        "invoice.drafted", "wallet_transaction.created",
-        "invoice.created", "wallet_transaction.created", "wallet.terminated",
+        "invoice.drafted", "wallet.updated", "wallet_transaction.created",
+        "invoice.created", "wallet.updated", "wallet_transaction.created",
+        "wallet.terminated",
     ]  # fmt: skip
     last_invoice = _ok(http.get(f"/invoices/{tail[0]['object_id']}"))["invoice"]
-    assert _as_of_any_time(tail[2]["payload"]["invoice"]) == _as_of_any_time(last_invoice)
+    assert _as_of_any_time(tail[3]["payload"]["invoice"]) == _as_of_any_time(last_invoice)
     assert last_invoice["prepaid_credit_amount_cents"] == 129
-    consumed, voided = (w["payload"]["wallet_transaction"] for w in (tail[1], tail[3]))
+    consumed, voided = (w["payload"]["wallet_transaction"] for w in (tail[2], tail[5]))
     assert (consumed["transaction_status"], consumed["amount"]) == ("invoiced", "1.29")
     assert (voided["transaction_status"], voided["amount"]) == ("voided", "8.71")
     assert consumed["lago_invoice_id"] == last_invoice["lago_id"]
     wallet_after = _ok(http.get(f"/wallets/{made['lago_id']}"))["wallet"]
-    assert tail[4]["payload"]["wallet"] == wallet_after
+    # Rendered as the deletion committed: all three show the wallet as it ended.
+    assert [w["payload"]["wallet"] for w in (tail[1], tail[4], tail[6])] == [wallet_after] * 3
     assert (wallet_after["status"], wallet_after["balance_cents"]) == ("terminated", 0)
 
     # Each delivery is due from the `now` of its change: the clock's are in the future.

@@ -265,7 +265,6 @@ def void_invoice(
     invoice.voided_at = now
     invoice.payment_overdue = False
     invoice.updated_at = now
-    emit(session, "invoice.voided", invoice, now)
     for credit in session.scalars(
         select(Credit).where(Credit.invoice_id == invoice.id, Credit.applied_coupon_id.is_not(None))
     ):
@@ -289,6 +288,9 @@ def void_invoice(
         wallets.invoice_voided(session, invoice, now)
     else:
         issue_void_notes(session, invoice, credit_notes, now)
+    # Last, as Lago sends it once the void's transaction is over: after the credits given
+    # back to wallets and the credit notes it issued.
+    emit(session, "invoice.voided", invoice, now)
     session.flush()
     session.refresh(invoice)
     return invoice

@@ -103,3 +103,11 @@ def ongoing_usage(
         for wallet in same:
             shares[wallet.id] = paid[wallet.id]
     return shares
+
+
+def ongoing_balance_cents(session: Session, wallet: Wallet, now: datetime) -> int:
+    """The wallet's settled balance less its share of the usage to come, in minor units."""
+    customer = session.get(Customer, wallet.customer_id)
+    assert customer is not None
+    wallets = list(session.scalars(select(Wallet).where(Wallet.customer_id == customer.id)))
+    return wallet.balance_cents - ongoing_usage(session, customer, wallets, now)[wallet.id]

@@ -152,7 +152,7 @@ def apply_prepaid_credits(
     if rest > 0:
         buckets.append(Bucket(fee_type="", metric_id=None, cents=rest))
     paid = allocate(buckets, holders, invoice.total_amount_cents)
-    total = 0
+    made = []
     for wallet in wallets:
         cents = paid[wallet.id]
         if cents <= 0:
@@ -165,7 +165,14 @@ def apply_prepaid_credits(
             transaction_status="invoiced", transaction_type="outbound", settled_at=now,
         )  # fmt: skip
         session.add(transaction)
+        # Lago's order: each wallet's wallet.updated as its balance decreases, then the
+        # transactions, together (Credits::AppliedPrepaidCreditsService). No depletion
+        # check here: the invoice is still a draft, its fees would count twice in the
+        # ongoing balance; the clock checks after its billing steps.
+        emit(session, "wallet.updated", wallet, now)
+        made.append(transaction)
+    for transaction in made:
         emit(session, "wallet_transaction.created", transaction, now)
-        total += cents
+    total = sum(transaction.amount_cents for transaction in made)
     invoice.prepaid_credit_amount_cents = total
     invoice.total_amount_cents = max(invoice.total_amount_cents - total, 0)

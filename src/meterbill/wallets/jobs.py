@@ -5,7 +5,6 @@ falls to a threshold."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
@@ -21,10 +20,10 @@ from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices.run import lock_for_numbering
 from meterbill.invoices.scope import Scope, within
 from meterbill.organizations.models import Organization
-from meterbill.wallets.balances import ongoing_usage
+from meterbill.wallets.balances import ongoing_balance_cents
 from meterbill.wallets.credits import cents_of_credits, credits_of_cents
 from meterbill.wallets.models import RecurringTransactionRule, Wallet, WalletTransaction
-from meterbill.wallets.service import grant, purchase, terminate_wallet
+from meterbill.wallets.service import Credits, record_top_up, terminate_wallet
 from meterbill.wallets.transactions import TopUp
 
 
@@ -131,11 +130,8 @@ def expire_rules(session: Session, now: datetime, scope: Scope | None = None) ->
 
 
 def _ongoing_balance_credits(session: Session, wallet: Wallet, now: datetime) -> Decimal:
-    customer = session.get(Customer, wallet.customer_id)
-    assert customer is not None
-    wallets = list(session.scalars(select(Wallet).where(Wallet.customer_id == customer.id)))
-    usage = ongoing_usage(session, customer, wallets, now)[wallet.id]
-    return credits_of_cents(wallet.balance_cents - usage, wallet.rate_amount, wallet.currency)
+    cents = ongoing_balance_cents(session, wallet, now)
+    return credits_of_cents(cents, wallet.rate_amount, wallet.currency)
 
 
 def _top_up(
@@ -143,7 +139,6 @@ def _top_up(
     granted: Decimal, top_up: TopUp, now: datetime,
 ) -> int:  # fmt: skip
     """Both kinds of credits of one run; credits worth no cent are skipped."""
-    made = 0
     paid_cents = cents_of_credits(paid, wallet.rate_amount, wallet.currency) if paid > 0 else 0
     if paid_cents and not rule.ignore_paid_top_up_limits:
         # Rules buy at least the wallet's minimum, threshold ones at most its maximum.
@@ -156,15 +151,8 @@ def _top_up(
     granted_cents = (
         cents_of_credits(granted, wallet.rate_amount, wallet.currency) if granted > 0 else 0
     )
-    if paid_cents > 0:
-        purchase(session, wallet, paid_cents, top_up, now)
-        made += 1
-    if granted_cents > 0:
-        # The run key is the rule's idempotency key: only one transaction carries it.
-        second = replace(top_up, run_key=None) if made else top_up
-        grant(session, wallet, granted_cents, second, now)
-        made += 1
-    return made
+    credits = Credits(paid=max(paid_cents, 0), granted=max(granted_cents, 0))
+    return len(record_top_up(session, wallet, credits, top_up, now))
 
 
 def _target_credits(rule: RecurringTransactionRule, ongoing: Decimal) -> tuple[Decimal, Decimal]:

@@ -8,7 +8,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterbill.core.columns import ExactDecimal, UTCDateTime
@@ -59,6 +69,12 @@ class Wallet(Base):
     last_balance_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_consumed_credit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The edge wallet.depleted_ongoing_balance reports: set when a check finds the
+    # ongoing balance at or below zero (and the webhook goes out), cleared when a check
+    # finds it positive again. Not in the API object (Lago's serializer has no such field).
+    depleted_ongoing_balance: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 

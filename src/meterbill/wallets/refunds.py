@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.invoices.models import Fee, Invoice
+from meterbill.wallets.depletion import check_wallets
 from meterbill.wallets.models import Wallet, WalletTransaction
 from meterbill.wallets.transactions import TopUp, credit_balance, new_transaction
+from meterbill.webhooks.outbox import emit
 
 
 def top_up_wallet(session: Session, invoice: Invoice, *, lock: bool = False) -> Wallet | None:
@@ -52,4 +54,8 @@ def void_refunded_credits(
         )
     )  # fmt: skip
     credit_balance(wallet, -cents, now)
+    # As Lago's CreditNotes::CreateService voids them (WalletTransactions::VoidService):
+    # the balance's wallet.updated, no wallet_transaction.created.
+    emit(session, "wallet.updated", wallet, now)
     session.flush()
+    check_wallets(session, [wallet], now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,6 +31,7 @@ from meterbill.metrics.models import BillableMetric
 from meterbill.organizations.models import Organization
 from meterbill.wallets.balances import ongoing_usage
 from meterbill.wallets.credits import cents_of_credits
+from meterbill.wallets.depletion import check_wallets
 from meterbill.wallets.models import (
     RecurringTransactionRule,
     Wallet,
@@ -268,13 +270,10 @@ def create_wallet(
         _set_applies_to(session, wallet, data.applies_to, now)
     if data.rules:
         _set_rules(session, wallet, data.rules, now)
-    made = []
     top_up = TopUp(name=data.transaction_name, metadata=data.transaction_metadata,
                    priority=data.transaction_priority or 50)  # fmt: skip
-    if paid:
-        made.append(purchase(session, wallet, paid, top_up, now))
-    if granted:
-        made.append(grant(session, wallet, granted, top_up, now))
+    # Lago tops the new wallet up in a job after its creation: wallet.created comes first.
+    made = record_top_up(session, wallet, Credits(paid=paid, granted=granted), top_up, now)
     session.flush()
     return wallet, made
 
@@ -338,11 +337,29 @@ def terminate_customer_wallets(session: Session, customer: Customer, now: dateti
         .execution_options(populate_existing=True)
     ):
         if wallet.balance_cents > 0:
-            void(session, wallet, wallet.balance_cents, TopUp(), now)
+            # Not checked for depletion: the wallet ends now, wallet.terminated tells it.
+            voided = void(session, wallet, wallet.balance_cents, TopUp(), now)
+            balance_moved(session, wallet, now)
+            announce(session, [voided], now)
         terminate_wallet(session, wallet, now)
 
 
 # --- transactions ------------------------------------------------------------------
+#
+# Lago's webhooks around a wallet's transactions: every move of the balance sends
+# wallet.updated as it is made (its Wallets::Balance::Increase/DecreaseService); the
+# transactions of one request are announced (wallet_transaction.created) once all are
+# written; a paid top-up's credit invoice comes after that (BillPaidCreditJob runs after
+# the commit). grant() and void() only move the balance: their callers tell, in that order.
+
+
+def balance_moved(session: Session, wallet: Wallet, now: datetime) -> None:
+    emit(session, "wallet.updated", wallet, now)
+
+
+def announce(session: Session, transactions: Sequence[WalletTransaction], now: datetime) -> None:
+    for transaction in transactions:
+        emit(session, "wallet_transaction.created", transaction, now)
 
 
 def grant(
@@ -356,7 +373,6 @@ def grant(
     )  # fmt: skip
     credit_balance(wallet, cents, now)
     session.add(transaction)
-    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
 
 
@@ -370,11 +386,10 @@ def void(
     )  # fmt: skip
     credit_balance(wallet, -cents, now)
     session.add(transaction)
-    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
 
 
-def purchase(
+def _pending_purchase(
     session: Session, wallet: Wallet, cents: int, top_up: TopUp, now: datetime
 ) -> WalletTransaction:
     """Paid credits: pending until their credit invoice is paid."""
@@ -387,9 +402,45 @@ def purchase(
     )  # fmt: skip
     session.add(transaction)
     session.flush()
-    transaction.invoice_id = _credit_invoice(session, wallet, transaction, now).id
-    emit(session, "wallet_transaction.created", transaction, now)
     return transaction
+
+
+@dataclass(frozen=True)
+class Credits:
+    """The minor units of each kind of credits one request asks for (0: none)."""
+
+    paid: int = 0
+    granted: int = 0
+    voided: int = 0
+
+
+def record_top_up(
+    session: Session, wallet: Wallet, cents: Credits, top_up: TopUp, now: datetime
+) -> list[WalletTransaction]:
+    """One request's transactions, paid then granted then voided, with Lago's webhooks in
+    Lago's order; only the first transaction carries the request's run key (a rule's
+    idempotency key). A wallet whose balance moved is checked for depletion."""
+    made: list[WalletTransaction] = []
+
+    def this_one() -> TopUp:
+        return replace(top_up, run_key=None) if made else top_up
+
+    purchased = None
+    if cents.paid:
+        purchased = _pending_purchase(session, wallet, cents.paid, this_one(), now)
+        made.append(purchased)
+    if cents.granted:
+        made.append(grant(session, wallet, cents.granted, this_one(), now))
+        balance_moved(session, wallet, now)
+    if cents.voided:
+        made.append(void(session, wallet, cents.voided, this_one(), now))
+        balance_moved(session, wallet, now)
+    announce(session, made, now)
+    if purchased is not None:
+        purchased.invoice_id = _credit_invoice(session, wallet, purchased, now).id
+    if cents.granted or cents.voided:
+        check_wallets(session, [wallet], now)
+    return made
 
 
 def _credit_invoice(
@@ -470,13 +521,9 @@ def create_transactions(
         invoice_requires_successful_payment=data.invoice_requires_successful_payment,
         priority=data.priority or 50,
     )
-    made = []
-    if paid:
-        made.append(purchase(session, wallet, paid, top_up, now))
-    if granted:
-        made.append(grant(session, wallet, granted, top_up, now))
-    if voided:
-        made.append(void(session, wallet, voided, top_up, now))
+    made = record_top_up(
+        session, wallet, Credits(paid=paid, granted=granted, voided=voided), top_up, now
+    )
     session.flush()
     return made
 
@@ -520,17 +567,21 @@ def credit_invoice_paid(
     if invoice.invoice_type != "credit" or payment_status not in ("succeeded", "failed"):
         return
     lock_for_numbering(session, invoice.organization_id, invoice.customer_id)
-    for transaction in session.scalars(
-        select(WalletTransaction).where(
-            WalletTransaction.invoice_id == invoice.id,
-            WalletTransaction.transaction_status == "purchased",
-            WalletTransaction.status == "pending",
+    credited: list[Wallet] = []
+    for transaction in list(
+        session.scalars(
+            select(WalletTransaction).where(
+                WalletTransaction.invoice_id == invoice.id,
+                WalletTransaction.transaction_status == "purchased",
+                WalletTransaction.status == "pending",
+            )
         )
     ):
         transaction.updated_at = now
         if payment_status == "failed":
             transaction.status = "failed"
             transaction.failed_at = now
+            emit(session, "wallet_transaction.updated", transaction, now)
             continue
         wallet = session.scalar(
             select(Wallet)
@@ -541,7 +592,11 @@ def credit_invoice_paid(
         assert wallet is not None
         transaction.status = "settled"
         transaction.settled_at = now
+        # Lago settles the transaction, then increases the balance (ApplyPaidCreditsService).
+        emit(session, "wallet_transaction.updated", transaction, now)
         credit_balance(wallet, transaction.amount_cents, now)
+        balance_moved(session, wallet, now)
+        credited.append(wallet)
     if payment_status == "succeeded" and invoice.status == "open":
         customer = session.get(Customer, invoice.customer_id)
         organization = session.get(Organization, invoice.organization_id)
@@ -549,11 +604,14 @@ def credit_invoice_paid(
         close_or_number(session, invoice, customer, organization, now)
         invoice.payment_status = "succeeded"
     session.flush()
+    for wallet in credited:
+        check_wallets(session, [wallet], now)
 
 
 def invoice_voided(session: Session, invoice: Invoice, now: datetime) -> None:
     """Credits a voided invoice consumed go back to their wallets (if still active); the
     credits a voided credit invoice was selling will never be paid: they fail."""
+    recredited: list[Wallet] = []
     for pending in session.scalars(
         select(WalletTransaction).where(
             WalletTransaction.invoice_id == invoice.id,
@@ -562,6 +620,9 @@ def invoice_voided(session: Session, invoice: Invoice, now: datetime) -> None:
         )
     ):
         pending.status, pending.failed_at, pending.updated_at = "failed", now, now
+        # The top-up will never be paid: told as a failed payment is. (Lago's void leaves
+        # such a transaction pending; meterbill fails it, so it says so.)
+        emit(session, "wallet_transaction.updated", pending, now)
     for consumed in list(
         session.scalars(
             select(WalletTransaction).where(
@@ -581,4 +642,11 @@ def invoice_voided(session: Session, invoice: Invoice, now: datetime) -> None:
             continue
         transaction = grant(session, wallet, consumed.amount_cents, TopUp(), now)
         transaction.voided_invoice_id = invoice.id
+        # Lago's order here (its recredit runs inside the void's transaction): the
+        # transaction is announced at once, the balance's wallet.updated at the commit.
+        announce(session, [transaction], now)
+        balance_moved(session, wallet, now)
+        recredited.append(wallet)
     session.flush()
+    for wallet in recredited:
+        check_wallets(session, [wallet], now)

@@ -36,6 +36,7 @@ SENT: tuple[str, ...] = tuple(
     invoice.drafted invoice.created invoice.one_off_created invoice.paid_credit_added
     invoice.voided invoice.payment_status_updated invoice.payment_overdue
     credit_note.created fee.created wallet.created wallet.updated wallet.terminated
-    wallet_transaction.created event.error events.errors
+    wallet.depleted_ongoing_balance wallet_transaction.created wallet_transaction.updated
+    event.error events.errors
     """.split()
 )
