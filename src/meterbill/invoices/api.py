@@ -39,17 +39,31 @@ def render_invoices(
     entity = get_organization(session, ctx.organization_id).billing_entity_code
     rendered_customers = embedded_customers(session, {invoice.customer_id for invoice in invoices})
     offsets = offsets_by_invoice(session, [invoice.id for invoice in invoices])
+    # Every invoice's subscriptions in one read (a billing run renders hundreds).
+    wanted = (
+        {
+            invoice.id: [entry.subscription_id for entry in invoice.billing_periods]
+            + [fee.subscription_id for fee in invoice.fees if fee.subscription_id]
+            for invoice in invoices
+        }
+        if full
+        else {}
+    )
+    everyone = {subscription_id for ids in wanted.values() for subscription_id in ids}
+    found_all = (
+        list(session.scalars(select(Subscription).where(Subscription.id.in_(everyone))))
+        if everyone
+        else []
+    )
+    views = subscription_views(session, found_all, ctx.now) if found_all else {}
+    by_id = {subscription.id: subscription for subscription in found_all}
     rendered = []
     for invoice in invoices:
         subscriptions: dict[Any, Subscription] = {}
         subscription_objects: list[dict[str, Any]] = []
         if full:
-            ids = {entry.subscription_id for entry in invoice.billing_periods} | {
-                fee.subscription_id for fee in invoice.fees if fee.subscription_id
-            }
-            found = list(session.scalars(select(Subscription).where(Subscription.id.in_(ids))))
+            found = [by_id[key] for key in dict.fromkeys(wanted[invoice.id]) if key in by_id]
             subscriptions = {subscription.id: subscription for subscription in found}
-            views = subscription_views(session, found, ctx.now)
             subscription_objects = [
                 subscription_object(subscription, views[subscription.id]) for subscription in found
             ]

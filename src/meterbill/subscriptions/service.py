@@ -382,6 +382,19 @@ def subscription_views(
     session: Session, subscriptions: Sequence[Subscription], now: datetime
 ) -> dict[uuid.UUID, SubscriptionView]:
     views = {}
+    # Read together what each view needs (a billing run renders hundreds of them): the
+    # customers land in the identity map, where session.get finds them.
+    session.scalars(
+        select(Customer).where(Customer.id.in_({item.customer_id for item in subscriptions}))
+    ).all()
+    followers: dict[uuid.UUID, Subscription] = {}
+    for follower in session.scalars(
+        select(Subscription).where(
+            Subscription.previous_subscription_id.in_([item.id for item in subscriptions]),
+            Subscription.status == "pending",
+        )
+    ):
+        followers.setdefault(follower.previous_subscription_id, follower)  # type: ignore[arg-type]
     for subscription in subscriptions:
         plan = session.get(Plan, subscription.plan_id)
         customer = session.get(Customer, subscription.customer_id)
@@ -392,12 +405,7 @@ def subscription_views(
             else None
         )
         previous_plan = session.get(Plan, previous.plan_id) if previous else None
-        following = session.scalar(
-            select(Subscription).where(
-                Subscription.previous_subscription_id == subscription.id,
-                Subscription.status == "pending",
-            )
-        )
+        following = followers.get(subscription.id)
         next_plan = session.get(Plan, following.plan_id) if following else None
         downgrade_date = None
         if following is not None and subscription.status == "active":

@@ -67,12 +67,14 @@ def forget_endpoints(session: Session) -> None:
     session.info.pop(_ENDPOINTS, None)
 
 
-def render(session: Session, object_type: str, obj: Any, now: datetime) -> dict[str, Any]:
-    """The object as the API's GET renders it. The renderers live beside each feature's
-    routes; they are looked up when a webhook is due, so that the features' services can
-    call `enqueue` without importing their own routes."""
+def render(
+    session: Session, object_type: str, objs: list[Any], now: datetime
+) -> list[dict[str, Any]]:
+    """The objects as the API's GET renders them. The renderers live beside each
+    feature's routes; they are looked up when webhooks are due, so that the features'
+    services can call `enqueue` without importing their own routes."""
     payloads = importlib.import_module("meterbill.webhooks.payloads")
-    return payloads.render(session, object_type, obj, now)  # type: ignore[no-any-return]
+    return payloads.render(session, object_type, objs, now)  # type: ignore[no-any-return]
 
 
 def next_ordinal(session: Session) -> int:
@@ -179,15 +181,18 @@ def _store(
 @event.listens_for(Session, "before_commit")
 def _render_pending(session: Session) -> None:
     pending: list[_Pending] = session.info.pop(_PENDING, [])
+    # One render per object, per kind and organization all at once.
+    groups: dict[tuple[str, uuid.UUID, datetime], dict[int, Any]] = {}
     for item in pending:
-        try:
-            body = render(session, item.object_type, item.obj, item.now)
-        except DBAPIError:
-            raise  # the transaction is broken: the change itself cannot commit
-        except Exception:
-            # A renderer's bug must not refuse the change (a billing batch would fail
-            # again at every tick): the webhook is lost, loudly.
-            logger.exception("webhook %s not rendered", item.webhook_type)
+        key = (item.object_type, item.organization_id, item.now)
+        groups.setdefault(key, {})[id(item.obj)] = item.obj
+    bodies: dict[tuple[str, int], dict[str, Any]] = {}
+    for (object_type, _organization, now), objs in groups.items():
+        for obj, body in _rendered(session, object_type, list(objs.values()), now):
+            bodies[(object_type, id(obj))] = body
+    for item in pending:
+        body = bodies.get((item.object_type, id(item.obj)))
+        if body is None:
             continue
         _store(
             session,
@@ -201,6 +206,24 @@ def _render_pending(session: Session) -> None:
         )
     if pending:
         session.flush()
+
+
+def _rendered(
+    session: Session, object_type: str, objs: list[Any], now: datetime
+) -> list[tuple[Any, dict[str, Any]]]:
+    """Rendered together; if that fails, one by one, so that only what cannot be
+    rendered is lost."""
+    try:
+        return list(zip(objs, render(session, object_type, objs, now), strict=True))
+    except DBAPIError:
+        raise  # the transaction is broken: the change itself cannot commit
+    except Exception:
+        if len(objs) > 1:
+            return [pair for obj in objs for pair in _rendered(session, object_type, [obj], now)]
+        # A renderer's bug must not refuse the change (a billing batch would fail
+        # again at every tick): the webhook is lost, loudly.
+        logger.exception("%s webhook not rendered", object_type)
+        return []
 
 
 @event.listens_for(Session, "after_soft_rollback")

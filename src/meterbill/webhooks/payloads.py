@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.http import ApiContext
@@ -29,37 +29,43 @@ def _context(obj: Any, now: datetime) -> ApiContext:
     return ApiContext(db=None, organization_id=obj.organization_id, now=now)  # type: ignore[arg-type]
 
 
-def _customer(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    return render_customers(session, [obj], full=True)[0]
+def _customer(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any]]:
+    return render_customers(session, objs, full=True)
 
 
-def _subscription(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    return subscriptions_api._render(session, [obj], _context(obj, now))[0]
+def _subscription(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any]]:
+    return subscriptions_api._render(session, objs, _context(objs[0], now))
 
 
-def _invoice(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    return render_invoices(session, [obj], _context(obj, now), full=True)[0]
+def _invoice(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any]]:
+    return render_invoices(session, objs, _context(objs[0], now), full=True)
 
 
-def _credit_note(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    return render_credit_notes(session, [obj], _context(obj, now))[0]
+def _credit_note(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any]]:
+    return render_credit_notes(session, objs, _context(objs[0], now))
 
 
-def _fee(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    return fees_api._render(session, [obj])[0]
+def _fee(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any]]:
+    return fees_api._render(session, objs)
 
 
-def _wallet_transaction(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    wallet = session.scalar(select(Wallet).where(Wallet.id == obj.wallet_id))
-    return transaction_object(obj, wallet)
+def _wallet_transaction(
+    session: Session, objs: list[Any], now: datetime
+) -> list[dict[str, Any]]:
+    wallets = {
+        wallet.id: wallet
+        for wallet in session.scalars(
+            select(Wallet).where(Wallet.id.in_({obj.wallet_id for obj in objs}))
+        )
+    }
+    return [transaction_object(obj, wallets[obj.wallet_id]) for obj in objs]
 
 
-def _wallet(session: Session, obj: Any, now: datetime) -> dict[str, Any]:
-    [view] = wallet_views(session, [obj], now)
-    return wallet_object(view)
+def _wallet(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any]]:
+    return [wallet_object(view) for view in wallet_views(session, objs, now)]
 
 
-RENDERERS: dict[str, Callable[[Session, Any, datetime], dict[str, Any]]] = {
+RENDERERS: dict[str, Callable[[Session, list[Any], datetime], list[dict[str, Any]]]] = {
     "customer": _customer,
     "subscription": _subscription,
     "invoice": _invoice,
@@ -70,9 +76,21 @@ RENDERERS: dict[str, Callable[[Session, Any, datetime], dict[str, Any]]] = {
 }
 
 
-def render(session: Session, object_type: str, obj: Any, now: datetime) -> dict[str, Any]:
+def render(
+    session: Session, object_type: str, objs: list[Any], now: datetime
+) -> list[dict[str, Any]]:
+    """The objects (of one organization) as the API's GET renders them, in their order,
+    in one go: a billing batch's invoices cost a few queries, not a few each."""
     # Read back as a GET would: relationships loaded before bulk writes (an invoice's
     # fees, rebuilt at finalization) would otherwise show what was replaced.
     session.flush()
-    session.expire(obj)
-    return RENDERERS[object_type](session, obj, now)
+    identities = [inspect(obj).identity for obj in objs]
+    for obj in objs:
+        session.expire(obj)
+    # Read back all at once (each one's own reload would cost its eager loads each).
+    mapper = inspect(objs[0]).mapper
+    [key] = mapper.primary_key
+    if all(identity is not None for identity in identities):
+        wanted = [identity[0] for identity in identities if identity is not None]
+        session.scalars(select(mapper).where(key.in_(wanted))).all()
+    return RENDERERS[object_type](session, objs, now)
