@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import jwt
 import orjson
 
@@ -96,3 +97,15 @@ def running_receiver(port: int = 0) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def delivery_log(http: httpx.Client, **params: str) -> list[dict[str, Any]]:
+    """The deliveries (`GET /webhooks`, filtered by `params`) in the order they were
+    written."""
+    found = ok(http.get("/webhooks", params={"per_page": "100", **params}))["webhooks"]
+    return list(reversed(found))

@@ -4,7 +4,6 @@ the delivery log and the outbox's transaction (issue 16, points 2, 3, 4 and 7)."
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import httpx
@@ -19,12 +18,6 @@ from meterbill.webhooks.delivery import DeliveryOptions, claim, deliver_due
 from meterbill.webhooks.keys import organization_keys
 from tests.conftest import Org
 from tests.webhook_receiver import Receiver, running_receiver, verify
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def _endpoint(http: httpx.Client, url: str, **fields: object) -> dict[str, object]:

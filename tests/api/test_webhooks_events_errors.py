@@ -4,28 +4,16 @@ clock; tests/db/test_events_validation.py holds the hour's bounds and the races.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from meterbill.clock import ClockOptions, tick
 from meterbill.core.dates import parse_instant
 from meterbill.core.db import Database
-from tests.webhook_receiver import Receiver, running_receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
+from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import ok as _ok
 
 
 def _reports(http: httpx.Client) -> list[dict[str, Any]]:

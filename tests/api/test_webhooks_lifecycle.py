@@ -4,12 +4,10 @@ webhooks, each carrying the object as the API's GET returns it (issue 16, points
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from meterbill.clock import tick
 from meterbill.core.db import Database
@@ -18,13 +16,9 @@ from meterbill.customers.deletion import delete_customer
 from meterbill.invoices.scope import Scope
 from meterbill.webhooks.delivery import deliver_due
 from tests.conftest import Org
-from tests.webhook_receiver import Receiver, running_receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
+from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import delivery_log as _log
+from tests.webhook_receiver import ok as _ok
 
 
 def _month_start(moment: datetime, months_back: int) -> datetime:
@@ -32,11 +26,6 @@ def _month_start(moment: datetime, months_back: int) -> datetime:
     while month < 1:
         year, month = year - 1, month + 12
     return datetime(year, month, 1, tzinfo=UTC)
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 NOW_RELATIVE = ("current_billing_period_started_at", "current_billing_period_ending_at")
@@ -50,11 +39,6 @@ def _as_of_any_time(value: Any) -> Any:
     if isinstance(value, list):
         return [_as_of_any_time(item) for item in value]
     return value
-
-
-def _log(http: httpx.Client) -> list[dict[str, Any]]:
-    """The deliveries in the order they were written."""
-    return list(reversed(_ok(http.get("/webhooks", params={"per_page": 100}))["webhooks"]))
 
 
 def test_a_customer_life_produces_the_expected_webhooks(

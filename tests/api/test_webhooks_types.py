@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
-import pytest
 
 from meterbill.clock import tick
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
 from tests.conftest import Org
-from tests.webhook_receiver import Receiver, running_receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _log(http: httpx.Client, **params: str) -> list[dict[str, Any]]:
-    """The deliveries in the order they were written."""
-    found = _ok(http.get("/webhooks", params={"per_page": "100", **params}))["webhooks"]
-    return list(reversed(found))
+from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import delivery_log as _log
+from tests.webhook_receiver import ok as _ok
 
 
 def _setup(http: httpx.Client, receiver: Receiver, *, in_advance: bool = False) -> str:

@@ -49,9 +49,7 @@ def _fee(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any
     return fees_api._render(session, objs)
 
 
-def _wallet_transaction(
-    session: Session, objs: list[Any], now: datetime
-) -> list[dict[str, Any]]:
+def _wallet_transaction(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any]]:
     wallets = {
         wallet.id: wallet
         for wallet in session.scalars(
