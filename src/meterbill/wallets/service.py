@@ -557,6 +557,29 @@ def list_transactions(
     return paginate(session, query, page)
 
 
+def _pending_purchases(session: Session, invoice: Invoice) -> list[WalletTransaction]:
+    """The paid credits a credit invoice is selling, not settled yet."""
+    return list(
+        session.scalars(
+            select(WalletTransaction).where(
+                WalletTransaction.invoice_id == invoice.id,
+                WalletTransaction.transaction_status == "purchased",
+                WalletTransaction.status == "pending",
+            )
+        )
+    )
+
+
+def _locked_wallet(session: Session, wallet_id: uuid.UUID) -> Wallet | None:
+    """The wallet locked and read afresh (another worker may have changed it)."""
+    return session.scalar(
+        select(Wallet)
+        .where(Wallet.id == wallet_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 # --- invoices paid or voided -------------------------------------------------------
 
 
@@ -568,27 +591,14 @@ def credit_invoice_paid(
         return
     lock_for_numbering(session, invoice.organization_id, invoice.customer_id)
     credited: list[Wallet] = []
-    for transaction in list(
-        session.scalars(
-            select(WalletTransaction).where(
-                WalletTransaction.invoice_id == invoice.id,
-                WalletTransaction.transaction_status == "purchased",
-                WalletTransaction.status == "pending",
-            )
-        )
-    ):
+    for transaction in _pending_purchases(session, invoice):
         transaction.updated_at = now
         if payment_status == "failed":
             transaction.status = "failed"
             transaction.failed_at = now
             emit(session, "wallet_transaction.updated", transaction, now)
             continue
-        wallet = session.scalar(
-            select(Wallet)
-            .where(Wallet.id == transaction.wallet_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        wallet = _locked_wallet(session, transaction.wallet_id)
         assert wallet is not None
         transaction.status = "settled"
         transaction.settled_at = now
@@ -604,21 +614,15 @@ def credit_invoice_paid(
         close_or_number(session, invoice, customer, organization, now)
         invoice.payment_status = "succeeded"
     session.flush()
-    for wallet in credited:
-        check_wallets(session, [wallet], now)
+    # One customer's wallets: its usage is computed once for all of them.
+    check_wallets(session, list(dict.fromkeys(credited)), now)
 
 
 def invoice_voided(session: Session, invoice: Invoice, now: datetime) -> None:
     """Credits a voided invoice consumed go back to their wallets (if still active); the
     credits a voided credit invoice was selling will never be paid: they fail."""
     recredited: list[Wallet] = []
-    for pending in session.scalars(
-        select(WalletTransaction).where(
-            WalletTransaction.invoice_id == invoice.id,
-            WalletTransaction.transaction_status == "purchased",
-            WalletTransaction.status == "pending",
-        )
-    ):
+    for pending in _pending_purchases(session, invoice):
         pending.status, pending.failed_at, pending.updated_at = "failed", now, now
         # The top-up will never be paid: told as a failed payment is. (Lago's void leaves
         # such a transaction pending; meterbill fails it, so it says so.)
@@ -632,12 +636,7 @@ def invoice_voided(session: Session, invoice: Invoice, now: datetime) -> None:
             )
         )
     ):
-        wallet = session.scalar(
-            select(Wallet)
-            .where(Wallet.id == consumed.wallet_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        wallet = _locked_wallet(session, consumed.wallet_id)
         if wallet is None or wallet.status != "active":
             continue
         transaction = grant(session, wallet, consumed.amount_cents, TopUp(), now)
@@ -648,5 +647,4 @@ def invoice_voided(session: Session, invoice: Invoice, now: datetime) -> None:
         balance_moved(session, wallet, now)
         recredited.append(wallet)
     session.flush()
-    for wallet in recredited:
-        check_wallets(session, [wallet], now)
+    check_wallets(session, list(dict.fromkeys(recredited)), now)
