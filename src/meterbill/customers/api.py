@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from meterbill.core.http import Context, JsonBody, JsonResponse, Query, ok
 from meterbill.core.pagination import PageRequest
@@ -46,7 +46,15 @@ def embedded_customers(
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """The short customer objects that invoices and credit notes embed, by id (deleted
     customers included: their documents outlive them)."""
-    customers = list(session.scalars(select(Customer).where(Customer.id.in_(customer_ids))))
+    customers = list(
+        session.scalars(
+            select(Customer)
+            .where(Customer.id.in_(customer_ids))
+            # One query for all their metadata, not one each (a billing run embeds
+            # thousands of customers in its webhooks).
+            .options(selectinload(Customer.metadata_items))
+        )
+    )
     rendered = render_customers(session, customers, full=False)
     return {customer.id: body for customer, body in zip(customers, rendered, strict=True)}
 

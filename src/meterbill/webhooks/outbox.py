@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -125,7 +125,10 @@ def enqueue(
         return
     ordinal = next_ordinal(session)
     if isinstance(obj, dict):
-        _store(session, organization_id, webhook_type, object_type, obj, now, ordinal, endpoints)
+        _store(
+            session,
+            _rows(organization_id, webhook_type, object_type, obj, now, ordinal, endpoints),
+        )
         return
     transaction = session.get_nested_transaction() or session.get_transaction()
     pending = _Pending(
@@ -141,8 +144,7 @@ def emit(session: Session, webhook_type: str, record: Any, now: datetime) -> Non
     enqueue(session, record.organization_id, webhook_type, object_type, record, now)
 
 
-def _store(
-    session: Session,
+def _rows(
     organization_id: uuid.UUID,
     webhook_type: str,
     object_type: str,
@@ -150,7 +152,8 @@ def _store(
     now: datetime,
     ordinal: int,
     endpoints: list[uuid.UUID],
-) -> None:
+) -> list[dict[str, Any]]:
+    """The outbox rows of one webhook: one delivery per endpoint, one shared envelope."""
     envelope = {
         "webhook_type": webhook_type,
         "object_type": object_type,
@@ -158,24 +161,30 @@ def _store(
         object_type: body,
     }
     object_id = body.get("lago_id") if isinstance(body.get("lago_id"), str) else None
-    session.add_all(
-        Webhook(
-            id=uuid.uuid4(),
-            organization_id=organization_id,
-            webhook_endpoint_id=endpoint_id,
-            webhook_type=webhook_type,
-            object_type=object_type,
-            object_id=object_id,
-            payload=envelope,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            ordinal=ordinal,
-            updated_at=now,
-        )
+    return [
+        {
+            "id": uuid.uuid4(),
+            "organization_id": organization_id,
+            "webhook_endpoint_id": endpoint_id,
+            "webhook_type": webhook_type,
+            "object_type": object_type,
+            "object_id": object_id,
+            "payload": envelope,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "ordinal": ordinal,
+            "updated_at": now,
+        }
         for endpoint_id in endpoints
-    )
+    ]
+
+
+def _store(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Written in one multi-row statement: a billing run stores thousands at its commit."""
+    if rows:
+        session.execute(insert(Webhook), rows)
 
 
 @event.listens_for(Session, "before_commit")
@@ -190,22 +199,20 @@ def _render_pending(session: Session) -> None:
     for (object_type, _organization, now), objs in groups.items():
         for obj, body in _rendered(session, object_type, list(objs.values()), now):
             bodies[(object_type, id(obj))] = body
+    rows: list[dict[str, Any]] = []
     for item in pending:
         body = bodies.get((item.object_type, id(item.obj)))
-        if body is None:
-            continue
-        _store(
-            session,
-            item.organization_id,
-            item.webhook_type,
-            item.object_type,
-            body,
-            item.now,
-            item.ordinal,
-            item.endpoints,
-        )
-    if pending:
-        session.flush()
+        if body is not None:
+            rows += _rows(
+                item.organization_id,
+                item.webhook_type,
+                item.object_type,
+                body,
+                item.now,
+                item.ordinal,
+                item.endpoints,
+            )
+    _store(session, rows)
 
 
 def _rendered(
