@@ -5,6 +5,7 @@ from meterbill.core.db import Base
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.credit_notes.models import CreditNote, CreditNoteItem, CreditNoteTax
 from meterbill.customers.models import Customer, CustomerMetadata
+from meterbill.documents.models import Document
 from meterbill.events.models import Event, EventRollup, EventValidationRun
 from meterbill.invoices.models import (
     Credit,
@@ -59,6 +60,7 @@ __all__ = [
     "Customer",
     "CustomerMetadata",
     "CustomerTax",
+    "Document",
     "Event",
     "EventRollup",
     "EventValidationRun",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterbill.core.columns import UTCDateTime
@@ -39,6 +39,8 @@ class Organization(Base):
     invoice_grace_period: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     document_locale: Mapped[str] = mapped_column(String, nullable=False, default="en")
     invoice_footer: Mapped[str | None] = mapped_column(String)
+    # The issuer's logo on documents: a data URL (Lago's `logo` input, base64).
+    logo: Mapped[str | None] = mapped_column(Text)
     finalize_zero_amount_invoice: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=True
     )
