@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from meterbill.app import create_app
 from meterbill.core.db import Database
+from meterbill.documents.storage import LocalStorage
 from meterbill.migrations.runner import upgrade
 from meterbill.organizations.service import add_api_key, create_organization
 from meterbill.settings import Settings
@@ -81,6 +82,7 @@ class _Backends:
         self._stack = ExitStack()
         self._databases: dict[str, Database] = {}
         self._servers: dict[str, str] = {}
+        self._storage: dict[str, LocalStorage] = {}
 
     def database(self, backend: str) -> Database:
         if backend not in self._databases:
@@ -89,8 +91,16 @@ class _Backends:
 
     def server(self, database: Database) -> str:
         if database.url not in self._servers:
-            self._servers[database.url] = self._stack.enter_context(_run_server(database))
+            self._servers[database.url] = self._stack.enter_context(
+                _run_server(database, self.storage(database).root)
+            )
         return self._servers[database.url]
+
+    def storage(self, database: Database) -> LocalStorage:
+        """The document files of the backend's server, in the test's temporary folder."""
+        if database.url not in self._storage:
+            self._storage[database.url] = LocalStorage(Path(self._tmp.mktemp("storage")))
+        return self._storage[database.url]
 
     @contextmanager
     def _open_database(self, backend: str) -> Iterator[Database]:
@@ -132,10 +142,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _run_server(database: Database) -> Iterator[str]:
+def _run_server(database: Database, storage_dir: Path) -> Iterator[str]:
     """A real uvicorn server on a free port, in a thread, sharing `database`."""
     # Tests move time themselves through tick(now); no clock runs on the wall clock.
-    settings = Settings(database_url=database.url, api_key=None, clock_interval_seconds=0)
+    settings = Settings(
+        database_url=database.url,
+        api_key=None,
+        clock_interval_seconds=0,
+        storage_dir=str(storage_dir),
+    )
     port = _free_port()
     config = uvicorn.Config(
         create_app(settings, database), host="127.0.0.1", port=port, log_level="warning"
@@ -158,6 +173,12 @@ def _run_server(database: Database) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def server(database: Database, backends: _Backends) -> str:
     return backends.server(database)
+
+
+@pytest.fixture
+def storage(database: Database, backends: _Backends) -> LocalStorage:
+    """Where the backend's server keeps document files (generate_due writes there)."""
+    return backends.storage(database)
 
 
 @dataclass(frozen=True)

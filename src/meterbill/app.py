@@ -30,6 +30,13 @@ from meterbill.credit_notes.api import router as credit_notes_router
 from meterbill.credit_notes.docs import REFERENCE as credit_notes_reference
 from meterbill.customers.api import router as customers_router
 from meterbill.customers.docs import REFERENCE as customers_reference
+from meterbill.documents import links
+
+# Not an API operation (a signed link outside /api/v1, no API key): not a `_router`.
+from meterbill.documents.api import files_router as document_files
+from meterbill.documents.api import router as documents_router
+from meterbill.documents.docs import REFERENCE as documents_reference
+from meterbill.documents.worker import DocumentLoop
 from meterbill.events.api import router as events_router
 from meterbill.events.docs import REFERENCE as events_reference
 from meterbill.events.group_commit import GroupCommitter
@@ -94,6 +101,7 @@ REFERENCES = (
     payments_reference,
     analytics_reference,
     webhooks_reference,
+    documents_reference,
 )
 
 
@@ -153,7 +161,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         bootstrap(db, settings)
-        clock = delivery = None
+        clock = delivery = documents = None
         # One switch for the background work: with it off (tests, or `meterbill worker`
         # processes doing it), the server sends no webhooks either.
         if settings.clock_interval_seconds > 0:
@@ -161,7 +169,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             clock.start()
             delivery = DeliveryLoop(db, settings.delivery_options(), utc_now)
             delivery.start()
+            documents = DocumentLoop(db, app.state.storage, utc_now)
+            documents.start()
         yield
+        if documents is not None:
+            documents.stop()
         if delivery is not None:
             delivery.stop()
         if clock is not None:
@@ -183,6 +195,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = db
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
+    app.state.storage = settings.storage()
+    links.configure(settings.link_settings())
     app.state.group_committer = GroupCommitter(db)
     install_error_handlers(app)
     app.add_middleware(RequestGuards, max_body_bytes=settings.max_body_bytes)
@@ -206,6 +220,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         wallets_router,
         payments_router,
         webhooks_router,
+        documents_router,
+        document_files,
     ):
         app.include_router(router)
     apidoc.install(app, REFERENCES)

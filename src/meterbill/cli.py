@@ -71,11 +71,13 @@ def tick(
     """Run the periodic jobs once: activations, terminations, billing, finalization..."""
     from meterbill.clock import tick as run_tick
     from meterbill.core.dates import parse_instant
+    from meterbill.documents import links
 
     moment = parse_instant(now) if now else utc_now()
     if moment is None:
         raise typer.BadParameter("not an ISO 8601 instant", param_hint="--now")
     settings = Settings()
+    links.configure(settings.link_settings())
     db = Database(settings.database_url, pool_size=1)
     report = run_tick(db, moment, options=settings.clock_options())
     db.dispose()
@@ -98,22 +100,28 @@ def worker(
         typer.Option(help="Seconds between ticks (default METERBILL_CLOCK_INTERVAL_SECONDS)."),
     ] = None,
 ) -> None:
-    """Run the clock in a loop and deliver webhooks; several workers may run at once
-    against one PostgreSQL."""
+    """Run the clock in a loop, deliver webhooks and make documents; several workers
+    may run at once against one PostgreSQL."""
     import signal
     import threading
 
     from meterbill.clock_runner import run_forever
+    from meterbill.documents import links
+    from meterbill.documents.worker import DocumentLoop
     from meterbill.webhooks.delivery import DeliveryLoop
 
     settings = Settings()
+    links.configure(settings.link_settings())
     db = Database(settings.database_url, pool_size=4)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     delivery = DeliveryLoop(db, settings.delivery_options(), utc_now)
     delivery.start()
+    documents = DocumentLoop(db, settings.storage(), utc_now)
+    documents.start()
     run_forever(db, interval or settings.clock_interval_seconds or 60.0, stop, settings)
+    documents.stop()
     delivery.stop()
     db.dispose()
 

@@ -8,6 +8,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from meterbill.clock import ClockOptions
+    from meterbill.documents.links import LinkSettings
+    from meterbill.documents.storage import LocalStorage
     from meterbill.webhooks.delivery import DeliveryOptions
 
 
@@ -48,6 +50,31 @@ class Settings(BaseSettings):
     subscription_termination_alert_days: str = "15,45"
     # Turns off the hourly events.errors report (Lago's LAGO_DISABLE_EVENTS_VALIDATION).
     disable_events_validation: bool = False
+
+    # Documents: where their files are kept (default: beside the SQLite file, or
+    # ./storage for a server database), the address clients reach meterbill at for
+    # `file_url` (default: api_url), and how long a signed link stays valid.
+    storage_dir: str | None = None
+    public_url: str | None = None
+    document_link_days: int = 7
+
+    def storage(self) -> LocalStorage:
+        from pathlib import Path
+
+        from meterbill.documents.storage import LocalStorage, default_storage_dir
+
+        folder = Path(self.storage_dir) if self.storage_dir else None
+        return LocalStorage(folder or default_storage_dir(self.database_url))
+
+    def link_settings(self) -> LinkSettings:
+        from datetime import timedelta
+
+        from meterbill.documents.links import LinkSettings
+
+        return LinkSettings(
+            public_url=self.public_url or self.api_url,
+            lifetime=timedelta(days=self.document_link_days),
+        )
 
     def clock_options(self) -> ClockOptions:
         from datetime import timedelta

@@ -29,6 +29,7 @@ from meterbill.credit_notes.schemas import (
 )
 from meterbill.customers.api import embedded_customers
 from meterbill.customers.service import find_customer
+from meterbill.documents.service import documents_of, urls
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.schemas import fee_object
 from meterbill.organizations.service import get_organization
@@ -73,16 +74,22 @@ def render_credit_notes(
         )
         for fee in fees
     }
-    return [
-        credit_note_object(
-            note,
-            invoices[note.invoice_id],
-            billing_entity_code=entity,
-            customer=rendered_customers[note.customer_id],
-            fees=fee_objects,
+    documents = documents_of(session, "credit_note", [note.id for note in notes])
+    rendered = []
+    for note in notes:
+        file_url, xml_url = urls(documents.get(note.id), note.number, ctx.now)
+        rendered.append(
+            credit_note_object(
+                note,
+                invoices[note.invoice_id],
+                billing_entity_code=entity,
+                customer=rendered_customers[note.customer_id],
+                fees=fee_objects,
+                file_url=file_url,
+                xml_url=xml_url,
+            )
         )
-        for note in notes
-    ]
+    return rendered
 
 
 def _estimate_object(estimate: service.Estimate) -> dict[str, Any]:

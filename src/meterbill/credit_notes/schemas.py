@@ -122,6 +122,8 @@ def credit_note_object(
     billing_entity_code: str,
     customer: dict[str, Any] | None,
     fees: dict[Any, dict[str, Any]],
+    file_url: str | None = None,
+    xml_url: str | None = None,
 ) -> dict[str, Any]:
     return {
         "lago_id": str(note.id),
@@ -155,8 +157,8 @@ def credit_note_object(
         "updated_at": iso_seconds(note.updated_at),
         "voided_at": iso_seconds(note.voided_at),
         "refunded_at": iso_seconds(note.refunded_at),
-        "file_url": None,
-        "xml_url": None,
+        "file_url": file_url,
+        "xml_url": xml_url,
         "self_billed": False,
         "error_details": [],
         **({"metadata": note.metadata_values} if note.metadata_values else {}),

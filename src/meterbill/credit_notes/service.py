@@ -34,6 +34,7 @@ from meterbill.credit_notes.schemas import CreditNoteInput, ItemInput
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import live_id
+from meterbill.documents.service import queue as queue_document
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.payment_status import mark_payment_status
@@ -330,6 +331,7 @@ def issue(
     session.flush()
     session.refresh(note)
     emit(session, "credit_note.created", note, now)
+    queue_document(session, "credit_note", note, now)
     return note
 
 

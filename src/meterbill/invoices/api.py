@@ -16,6 +16,8 @@ from meterbill.credit_notes.service import offsets_by_invoice
 from meterbill.credit_notes.voiding import parse_void_notes
 from meterbill.customers.api import embedded_customers
 from meterbill.customers.service import find_customer
+from meterbill.documents.models import Document
+from meterbill.documents.service import documents_of, urls
 from meterbill.invoices import preview, service
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.one_off import create_one_off_invoice as create_one_off
@@ -31,6 +33,11 @@ router = APIRouter(prefix="/api/v1")
 TRUE_VALUES = {"true", "1", "t"}
 
 
+def _links(document: Document | None, number: str, ctx: Context) -> dict[str, str | None]:
+    file_url, xml_url = urls(document, number, ctx.now)
+    return {"file_url": file_url, "xml_url": xml_url}
+
+
 def render_invoices(
     session: Session, invoices: list[Invoice], ctx: Context, *, full: bool
 ) -> list[dict[str, Any]]:
@@ -39,6 +46,7 @@ def render_invoices(
     entity = get_organization(session, ctx.organization_id).billing_entity_code
     rendered_customers = embedded_customers(session, {invoice.customer_id for invoice in invoices})
     offsets = offsets_by_invoice(session, [invoice.id for invoice in invoices])
+    documents = documents_of(session, "invoice", [invoice.id for invoice in invoices])
     # Every invoice's subscriptions in one read (a billing run renders hundreds).
     wanted = (
         {
@@ -77,6 +85,7 @@ def render_invoices(
                 external_customer_id=rendered_customers[invoice.customer_id]["external_id"],
                 full=full,
                 offsetted=offsets.get(invoice.id, 0),
+                **_links(documents.get(invoice.id), invoice.number, ctx),
             )
         )
     return rendered

@@ -29,6 +29,7 @@ from meterbill.credit_notes.consumption import (
 )
 from meterbill.credit_notes.termination import credit_terminations_on
 from meterbill.customers.models import Customer
+from meterbill.documents.service import queue as queue_document
 from meterbill.invoices.building import BillingContext, BuiltFee, entry_fees, renewal_fees
 from meterbill.invoices.computation import (
     COUPON_HOLDERS,
@@ -355,6 +356,8 @@ def close_or_number(
         invoice.status = "finalized"
         assign_number(session, invoice, customer, organization, now)
         emit(session, FINALIZED_WEBHOOKS.get(invoice.invoice_type, "invoice.created"), invoice, now)
+        # Its PDF is made in the background (documents.service), never here.
+        queue_document(session, "invoice", invoice, now)
     invoice.finalized_at = now
     invoice.payment_status = "succeeded" if invoice.total_amount_cents == 0 else "pending"
 

@@ -170,6 +170,8 @@ def invoice_object(
     external_customer_id: str,
     full: bool,
     offsetted: int = 0,
+    file_url: str | None = None,
+    xml_url: str | None = None,
 ) -> dict[str, Any]:
     """The invoice; `full` adds fees, credits, subscriptions and billing periods (GET one).
 
@@ -208,8 +210,8 @@ def invoice_object(
         "prepaid_credit_amount_cents": invoice.prepaid_credit_amount_cents,
         "prepaid_granted_credit_amount_cents": None,
         "prepaid_purchased_credit_amount_cents": None,
-        "file_url": None,
-        "xml_url": None,
+        "file_url": file_url,
+        "xml_url": xml_url,
         "web_url": None,
         "version_number": invoice.version_number,
         "self_billed": False,

@@ -35,7 +35,8 @@ SENT: tuple[str, ...] = tuple(
     subscription.terminated subscription.termination_alert subscription.trial_ended
     invoice.drafted invoice.created invoice.one_off_created invoice.paid_credit_added
     invoice.voided invoice.payment_status_updated invoice.payment_overdue
-    credit_note.created fee.created wallet.created wallet.updated wallet.terminated
+    invoice.generated credit_note.created credit_note.generated
+    fee.created wallet.created wallet.updated wallet.terminated
     wallet.depleted_ongoing_balance wallet_transaction.created wallet_transaction.updated
     event.error events.errors
     """.split()

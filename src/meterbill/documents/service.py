@@ -1,0 +1,262 @@
+"""Documents: queued by the transaction that finalizes an invoice or creates a credit
+note, made into files in the background, downloaded through signed links.
+
+The queue is the `documents` table: a row is written beside the change (a billing
+run's rows go in with its batch), claimed under a lease by any process's generator
+(FOR UPDATE SKIP LOCKED on PostgreSQL), rendered outside any transaction, and marked
+generated with its webhook in one short transaction. Nothing here runs in a request
+or in a billing run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from meterbill.core.db import Database
+from meterbill.credit_notes.models import CreditNote
+from meterbill.documents import links
+from meterbill.documents.models import Document
+from meterbill.documents.storage import Storage
+from meterbill.invoices.models import Invoice
+from meterbill.organizations.models import Organization
+from meterbill.webhooks.outbox import emit
+
+logger = logging.getLogger("meterbill.documents")
+
+# A claim holds its documents this long: rendering one takes well under a second.
+LEASE = timedelta(minutes=5)
+# Attempts before a document is `failed` (a download asks for it again).
+MAX_ATTEMPTS = 5
+GENERATED_WEBHOOKS = {"invoice": "invoice.generated", "credit_note": "credit_note.generated"}
+
+
+def queue(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:
+    """Ask for the owner's document, in the transaction that finalizes it. Added, not
+    flushed: a billing run writes its batch's documents in one statement."""
+    session.add(
+        Document(
+            id=uuid.uuid4(),
+            organization_id=owner.organization_id,
+            owner_type=owner_type,
+            owner_id=owner.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            access_key=links.new_access_key(),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def documents_of(
+    session: Session, owner_type: str, owner_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Document]:
+    wanted = set(owner_ids)
+    if not wanted:
+        return {}
+    return {
+        document.owner_id: document
+        for document in session.scalars(
+            select(Document).where(Document.owner_type == owner_type, Document.owner_id.in_(wanted))
+        )
+    }
+
+
+def file_name(number: str, extension: str) -> str:
+    """`<number>.pdf`; a number holds only what a file name can."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", number) + "." + extension
+
+
+def urls(document: Document | None, number: str, now: datetime) -> tuple[str | None, str | None]:
+    """`file_url` and `xml_url` of an owner: absolute, signed, expiring; None until made."""
+    if document is None or document.status != "generated":
+        return None, None
+    pdf = (
+        links.file_link(document, "pdf", file_name(number, "pdf"), now)
+        if document.pdf_key
+        else None
+    )
+    xml = (
+        links.file_link(document, "xml", file_name(number, "xml"), now)
+        if document.xml_key
+        else None
+    )
+    return pdf, xml
+
+
+def request(
+    session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime
+) -> Document | None:
+    """A download's question: the document if it is made; otherwise it is asked for
+    (again, if it failed or was never queued) and None says "not yet"."""
+    document = documents_of(session, owner_type, [owner.id]).get(owner.id)
+    if document is not None and document.status == "generated":
+        return document
+    if document is None:
+        queue(session, owner_type, owner, now)
+    elif document.status == "failed":
+        document.status = "pending"
+        document.attempts = 0
+        document.next_attempt_at = now
+        document.error = None
+        document.updated_at = now
+    return None
+
+
+@dataclass
+class GenerationReport:
+    generated: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def claim(db: Database, now: datetime, limit: int) -> list[tuple[uuid.UUID, int]]:
+    """Lease up to `limit` due documents, oldest first: (id, attempts as claimed)."""
+    with db.transaction() as session:
+        rows = list(
+            session.execute(
+                select(Document.id, Document.attempts)
+                .where(Document.status == "pending", Document.next_attempt_at <= now)
+                .order_by(Document.next_attempt_at, Document.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if rows:
+            session.execute(
+                update(Document)
+                .where(Document.id.in_([row.id for row in rows]))
+                .values(next_attempt_at=now + LEASE, attempts=Document.attempts + 1)
+            )
+        return [(row.id, row.attempts + 1) for row in rows]
+
+
+def generate_due(
+    db: Database, now: datetime, storage: Storage, *, limit: int = 100,
+    rng: random.Random | None = None,
+) -> GenerationReport:  # fmt: skip
+    """Make every document due at `now`, a claim at a time."""
+    report = GenerationReport()
+    rng = rng or random.Random()
+    while claimed := claim(db, now, limit):
+        for document_id, attempts in claimed:
+            generate_one(db, document_id, attempts, now, storage, report, rng)
+    return report
+
+
+def generate_one(
+    db: Database, document_id: uuid.UUID, attempts: int, now: datetime, storage: Storage,
+    report: GenerationReport, rng: random.Random,
+) -> None:  # fmt: skip
+    try:
+        with db.transaction(write=False) as session:
+            document = session.get(Document, document_id)
+            if document is None:
+                return
+            files = render_files(session, document, now)
+        for key, content in files.items():
+            storage.put(key, content)
+    except Exception as error:
+        _failed(db, document_id, attempts, now, error, report, rng)
+        return
+    with db.transaction() as session:
+        document = session.get(Document, document_id)
+        # Guarded by the attempt claimed: a lease that ran out and another generator's
+        # success are not recorded twice.
+        if document is None or document.status != "pending" or document.attempts != attempts:
+            return
+        document.status = "generated"
+        document.pdf_key = next(key for key in files if key.endswith(".pdf"))
+        document.xml_key = next((key for key in files if key.endswith(".xml")), None)
+        document.generated_at = now
+        document.error = None
+        document.updated_at = now
+        session.flush()
+        owner = _owner(session, document)
+        if owner is not None:
+            emit(session, GENERATED_WEBHOOKS[document.owner_type], owner, now)
+    report.generated += 1
+
+
+def render_files(session: Session, document: Document, now: datetime) -> dict[str, bytes]:
+    """The document's files by storage key: the PDF, and for an e-invoicing issuer the
+    XML, embedded in the PDF too (Factur-X)."""
+    from meterbill.documents import einvoice, pdf, rendering
+
+    owner = _owner(session, document)
+    if owner is None:
+        raise LookupError(f"{document.owner_type} {document.owner_id} no longer exists")
+    organization = session.get(Organization, document.organization_id)
+    assert organization is not None
+    xml: bytes | None = None
+    if isinstance(owner, Invoice):
+        html = rendering.invoice_html(session, owner, now)
+        if einvoice.applies(organization):
+            xml = einvoice.invoice_xml(session, owner)
+    else:
+        html = rendering.credit_note_html(session, owner, now)
+        if einvoice.applies(organization):
+            xml = einvoice.credit_note_xml(session, owner)
+    content = pdf.html_to_pdf(html, pdf_a3=xml is not None)
+    if xml is not None:
+        content = einvoice.embed(content, xml)
+    folder = f"{document.organization_id}/{document.owner_type}s"
+    files = {f"{folder}/{file_name(owner.number, 'pdf')}": content}
+    if xml is not None:
+        files[f"{folder}/{file_name(owner.number, 'xml')}"] = xml
+    return files
+
+
+def _owner(session: Session, document: Document) -> Invoice | CreditNote | None:
+    model: Any = Invoice if document.owner_type == "invoice" else CreditNote
+    return session.get(model, document.owner_id)  # type: ignore[no-any-return]
+
+
+def _failed(
+    db: Database, document_id: uuid.UUID, attempts: int, now: datetime, error: Exception,
+    report: GenerationReport, rng: random.Random,
+) -> None:  # fmt: skip
+    from meterbill.documents.pdf import PdfEngineUnavailable
+
+    message = f"{type(error).__name__}: {error}"[:2000]
+    # Without the engine, trying again changes nothing until it is installed; a
+    # download asks again then.
+    final = isinstance(error, PdfEngineUnavailable) or attempts >= MAX_ATTEMPTS
+    if isinstance(error, PdfEngineUnavailable):
+        logger.error("document %s not generated: %s", document_id, error)
+    else:
+        logger.exception("document %s not generated (attempt %d)", document_id, attempts)
+    with db.transaction() as session:
+        session.execute(
+            update(Document)
+            .where(
+                Document.id == document_id,
+                Document.status == "pending",
+                Document.attempts == attempts,
+            )
+            .values(
+                status="failed" if final else "pending",
+                error=message,
+                next_attempt_at=now if final else now + backoff(attempts, rng),
+                updated_at=now,
+            )
+        )
+    report.failed += 1
+    report.errors.append(message)
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """As the webhooks': n⁴ + jitter + 2 seconds."""
+    base = attempts**4
+    return timedelta(seconds=base + rng.uniform(0, 0.15 * base) + 2)

@@ -1,0 +1,107 @@
+"""Documents and the billing clock: a tick queues the documents of what it finalizes and
+makes no file itself; drafts get none until finalized; several generators at once make
+each document once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from meterbill.clock import tick
+from meterbill.core.db import Database
+from meterbill.documents.models import Document
+from meterbill.documents.service import GenerationReport, generate_due
+from meterbill.documents.storage import LocalStorage
+from meterbill.invoices.models import Invoice
+from meterbill.webhooks.models import Webhook
+from meterbill.webhooks.service import create_endpoint
+from tests.conftest import make_org
+from tests.db.test_current_usage import Setup, utc
+
+
+def _billed(fresh: Database, subscriptions: int, drafted: int) -> Setup:
+    org = make_org(fresh)
+    setup = Setup(fresh, org)
+    calls = setup.metric("calls")
+    setup.plan("p", [{"billable_metric_id": calls, "charge_model": "standard",
+                      "properties": {"amount": "1"}}], amount_cents=1000)  # fmt: skip
+    for n in range(subscriptions):
+        grace = {"invoice_grace_period": 2} if n < drafted else {}
+        setup.customer(f"c{n}", timezone="UTC", **grace)
+        setup.subscribe(f"c{n}", "p", f"s{n}", utc(2024, 1, 1))
+    with fresh.transaction() as session:
+        endpoint = {"webhook_url": "http://127.0.0.1:9/hooks", "signature_algo": "hmac"}
+        create_endpoint(session, org.id, endpoint, utc(2024, 1, 1))
+    return setup
+
+
+def _counts(fresh: Database) -> dict[str, int]:
+    with fresh.transaction(write=False) as session:
+        rows = session.execute(select(Document.status, func.count()).group_by(Document.status))
+        return {status: count for status, count in rows}
+
+
+def test_a_tick_queues_documents_of_what_it_finalizes_and_makes_none(
+    fresh: Database, tmp_path: Path
+) -> None:
+    setup = _billed(fresh, subscriptions=5, drafted=2)
+    storage = LocalStorage(tmp_path / "files")
+    tick(fresh, utc(2024, 2, 1, 1))
+    with fresh.transaction(write=False) as session:
+        statuses = sorted(session.scalars(select(Invoice.status)))
+    assert statuses == ["draft", "draft", "finalized", "finalized", "finalized"]
+    # Three queued, none made: the tick renders no PDF.
+    assert _counts(fresh) == {"pending": 3}
+    assert not (tmp_path / "files").exists()
+
+    report = generate_due(fresh, utc(2024, 2, 1, 1, 5), storage)
+    assert (report.generated, report.failed) == (3, 0)
+    assert len(list((tmp_path / "files").rglob("*.pdf"))) == 3
+    # The drafts' turn comes when the grace period ends and they are finalized.
+    tick(fresh, utc(2024, 2, 3, 1))
+    assert _counts(fresh) == {"generated": 3, "pending": 2}
+    assert generate_due(fresh, utc(2024, 2, 3, 2), storage).generated == 2
+    with fresh.transaction(write=False) as session:
+        generated = session.scalar(
+            select(func.count())
+            .select_from(Webhook)
+            .where(Webhook.organization_id == setup.org.id, Webhook.webhook_type ==
+                   "invoice.generated")
+        )  # fmt: skip
+    assert generated == 5
+
+
+def test_concurrent_generators_make_each_document_once(fresh: Database, tmp_path: Path) -> None:
+    setup = _billed(fresh, subscriptions=12, drafted=0)
+    tick(fresh, utc(2024, 2, 1, 1))
+    storage = LocalStorage(tmp_path / "files")
+    start = threading.Barrier(3)
+    reports: list[GenerationReport] = []
+    errors: list[BaseException] = []
+
+    def generator() -> None:
+        try:
+            start.wait()
+            reports.append(generate_due(fresh, utc(2024, 2, 1, 2), storage, limit=2))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=generator) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(report.generated for report in reports) == 12
+    assert sum(report.failed for report in reports) == 0
+    assert _counts(fresh) == {"generated": 12}
+    with fresh.transaction(write=False) as session:
+        generated = session.scalar(
+            select(func.count())
+            .select_from(Webhook)
+            .where(Webhook.organization_id == setup.org.id, Webhook.webhook_type ==
+                   "invoice.generated")
+        )  # fmt: skip
+    assert generated == 12
