@@ -72,7 +72,7 @@ def test_download_is_not_ready_then_serves_the_signed_pdf(
     assert (raw.status_code, raw.content) == (200, b"")
     assert _statuses(database, org) == [("invoice", "pending")]
 
-    report = generate_due(database, utc_now(), storage)
+    report = generate_due(database, utc_now(), storage, organization_id=org.id)
     assert (report.generated, report.failed) == (1, 0)
     assert _statuses(database, org) == [("invoice", "generated")]
     assert storage.exists(f"{org.id}/invoices/{invoice.number}.pdf")
@@ -99,10 +99,12 @@ def test_download_is_not_ready_then_serves_the_signed_pdf(
     assert _fetch(server, url.replace("/pdf/", "/xml/")).status_code == 403
 
 
-def test_a_link_expires(invoice: Any, database: Database, storage: LocalStorage) -> None:
-    generate_due(database, utc_now(), storage)
+def test_a_link_expires(invoice: Any, database: Database, storage: LocalStorage, org: Org) -> None:
+    generate_due(database, utc_now(), storage, organization_id=org.id)
     with database.transaction(write=False) as session:
-        document = session.scalars(select(Document)).first()
+        document = session.scalars(
+            select(Document).where(Document.organization_id == org.id)
+        ).first()
         assert document is not None
         now = utc_now()
         url = links.file_link(document, "pdf", "x.pdf", now)
@@ -125,7 +127,7 @@ def test_credit_note_download_and_generated_webhooks(
     )  # fmt: skip
     assert note.file_url is None
     assert lago.credit_notes.download(note.lago_id) is None
-    assert generate_due(database, utc_now(), storage).generated == 2
+    assert generate_due(database, utc_now(), storage, organization_id=org.id).generated == 2
     downloaded = lago.credit_notes.download(note.lago_id)
     assert downloaded is not None
     assert urlsplit(downloaded.file_url).path.endswith(f"/pdf/{note.number}.pdf")
@@ -141,13 +143,14 @@ def test_credit_note_download_and_generated_webhooks(
     assert generated["credit_note.generated"]["credit_note"]["lago_id"] == note.lago_id
     assert generated["credit_note.generated"]["credit_note"]["file_url"] is not None
     # Nothing left to make: a second run does nothing and sends nothing more.
-    assert generate_due(database, utc_now(), storage).generated == 0
+    assert generate_due(database, utc_now(), storage, organization_id=org.id).generated == 0
 
 
-def test_drafts_and_voided_invoices_are_not_offered(
+def test_voided_invoices_are_not_offered(
     lago: Client, http: httpx.Client, invoice: Any, database: Database, storage: LocalStorage,
+    org: Org,
 ) -> None:  # fmt: skip
-    generate_due(database, utc_now(), storage)
+    generate_due(database, utc_now(), storage, organization_id=org.id)
     url = lago.invoices.download(invoice.lago_id).file_url
     voided = lago.invoices.void(invoice.lago_id)
     assert voided.status == "voided"
@@ -162,16 +165,9 @@ def test_drafts_and_voided_invoices_are_not_offered(
         assert http.post(path).status_code == 404
     # GET is not a route (Lago's odd "200 empty" is for POST only).
     assert http.get(f"/invoices/{invoice.lago_id}/download").status_code in (404, 405)
-    # XML only for issuers in France and Germany: said, not left pending forever.
-    xml = http.post(f"/invoices/{invoice.lago_id}/download_xml")
-    assert xml.status_code == 404  # voided
-    # No document was ever queued for a draft (none exists here but the one invoice).
-    assert len(_statuses_all(database)) >= 1
-
-
-def _statuses_all(database: Database) -> list[str]:
-    with database.transaction(write=False) as session:
-        return list(session.scalars(select(Document.status)))
+    assert http.post(f"/invoices/{invoice.lago_id}/download_xml").status_code == 404
+    # Voided, the document stays made.
+    assert _statuses(database, org) == [("invoice", "generated")]
 
 
 def test_a_pdf_failure_leaves_the_invoice_finalized_and_is_tried_again(
@@ -190,15 +186,25 @@ def test_a_pdf_failure_leaves_the_invoice_finalized_and_is_tried_again(
         real_put(self, key, content)
 
     monkeypatch.setattr(LocalStorage, "put", failing_put)
-    report = generate_due(database, now, storage)
+    report = generate_due(database, now, storage, organization_id=org.id)
     assert (report.generated, report.failed) == (0, 1)
     assert "No space left on device" in report.errors[0]
     assert lago.invoices.find(invoice.lago_id).status == "finalized"
     assert _statuses(database, org) == [("invoice", "pending")]
     # Not before its back-off (1⁴ + 2 s at least)...
-    assert generate_due(database, now + timedelta(seconds=1), storage).generated == 0
+    assert (
+        generate_due(
+            database, now + timedelta(seconds=1), storage, organization_id=org.id
+        ).generated
+        == 0
+    )
     # ...and then made.
-    assert generate_due(database, now + timedelta(seconds=10), storage).generated == 1
+    assert (
+        generate_due(
+            database, now + timedelta(seconds=10), storage, organization_id=org.id
+        ).generated
+        == 1
+    )
     assert _statuses(database, org) == [("invoice", "generated")]
 
 
@@ -208,7 +214,7 @@ def test_without_the_pdf_engine_the_document_fails_clearly_and_a_download_asks_a
 ) -> None:  # fmt: skip
     # WeasyPrint (or the system's Pango) missing: importing it fails.
     monkeypatch.setitem(sys.modules, "weasyprint", None)
-    report = generate_due(database, utc_now(), storage)
+    report = generate_due(database, utc_now(), storage, organization_id=org.id)
     assert (report.generated, report.failed) == (0, 1)
     assert _statuses(database, org) == [("invoice", "failed")]
     assert any("not generated" in record.getMessage() for record in caplog.records)
@@ -218,5 +224,13 @@ def test_without_the_pdf_engine_the_document_fails_clearly_and_a_download_asks_a
     monkeypatch.delitem(sys.modules, "weasyprint")
     assert lago.invoices.download(invoice.lago_id) is None
     assert _statuses(database, org) == [("invoice", "pending")]
-    assert generate_due(database, utc_now(), storage).generated == 1
+    assert generate_due(database, utc_now(), storage, organization_id=org.id).generated == 1
     assert lago.invoices.download(invoice.lago_id).file_url is not None
+
+
+def test_xml_only_for_einvoicing_issuers(http: httpx.Client, invoice: Any) -> None:
+    # Lago answers "not yet" forever for an issuer outside France and Germany; meterbill
+    # says why.
+    answer = http.post(f"/invoices/{invoice.lago_id}/download_xml")
+    assert answer.status_code == 422
+    assert answer.json()["error_details"] == {"xml": ["einvoicing_not_available_for_country"]}

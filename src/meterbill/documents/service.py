@@ -121,13 +121,19 @@ class GenerationReport:
     errors: list[str] = field(default_factory=list)
 
 
-def claim(db: Database, now: datetime, limit: int) -> list[tuple[uuid.UUID, int]]:
-    """Lease up to `limit` due documents, oldest first: (id, attempts as claimed)."""
+def claim(
+    db: Database, now: datetime, limit: int, organization_id: uuid.UUID | None = None
+) -> list[tuple[uuid.UUID, int]]:
+    """Lease up to `limit` due documents (one organization's, or all), oldest first:
+    (id, attempts as claimed)."""
+    due = [Document.status == "pending", Document.next_attempt_at <= now]
+    if organization_id is not None:
+        due.append(Document.organization_id == organization_id)
     with db.transaction() as session:
         rows = list(
             session.execute(
                 select(Document.id, Document.attempts)
-                .where(Document.status == "pending", Document.next_attempt_at <= now)
+                .where(*due)
                 .order_by(Document.next_attempt_at, Document.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -144,12 +150,12 @@ def claim(db: Database, now: datetime, limit: int) -> list[tuple[uuid.UUID, int]
 
 def generate_due(
     db: Database, now: datetime, storage: Storage, *, limit: int = 100,
-    rng: random.Random | None = None,
+    rng: random.Random | None = None, organization_id: uuid.UUID | None = None,
 ) -> GenerationReport:  # fmt: skip
-    """Make every document due at `now`, a claim at a time."""
+    """Make every document due at `now` (one organization's, or all), a claim at a time."""
     report = GenerationReport()
     rng = rng or random.Random()
-    while claimed := claim(db, now, limit):
+    while claimed := claim(db, now, limit, organization_id):
         for document_id, attempts in claimed:
             generate_one(db, document_id, attempts, now, storage, report, rng)
     return report
