@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import pytest
 from lago_python_client.client import Client
 from lago_python_client.models.organization import Organization, OrganizationBillingConfiguration
+
+from meterbill.core.db import Database
+from meterbill.organizations.models import Organization as OrganizationRecord
+from tests.conftest import Org
 
 
 def test_update_through_the_official_client(lago: Client) -> None:
@@ -88,3 +94,30 @@ def test_numbering_per_organization_under_lago_s_two_names(http: httpx.Client) -
         assert body.json()["organization"]["document_numbering"] == "per_organization"
     body = http.put("/organizations", json={"organization": {"document_numbering": "per_customer"}})
     assert body.json()["organization"]["document_numbering"] == "per_customer"
+
+
+def test_the_logo_for_documents(http: httpx.Client, database: Database, org: Org) -> None:
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40).decode()
+    sent = f"data:image/png;base64,{png}"
+    assert http.put("/organizations", json={"organization": {"logo": sent}}).status_code == 200
+    with database.transaction(write=False) as session:
+        assert session.get(OrganizationRecord, org.id).logo == sent  # type: ignore[union-attr]
+    for refused, code in (
+        ("data:image/png;base64,bm90IGFuIGltYWdl", "invalid_image"),  # "not an image"
+        ("https://example.com/logo.png", "invalid_image"),
+        (f"data:image/gif;base64,{png}", "invalid_image"),
+    ):
+        answer = http.put("/organizations", json={"organization": {"logo": refused}})
+        assert answer.status_code == 422
+        assert answer.json()["error_details"] == {"logo": [code]}
+    # Larger than Lago's 800 KB: its base64 is larger than any request body accepted.
+    huge = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 820_000).decode()
+    answer = http.put(
+        "/organizations", json={"organization": {"logo": f"data:image/png;base64,{huge}"}}
+    )
+    assert answer.status_code == 413
+    with database.transaction(write=False) as session:
+        assert session.get(OrganizationRecord, org.id).logo == sent  # type: ignore[union-attr]
+    assert http.put("/organizations", json={"organization": {"logo": None}}).status_code == 200
+    with database.transaction(write=False) as session:
+        assert session.get(OrganizationRecord, org.id).logo is None  # type: ignore[union-attr]

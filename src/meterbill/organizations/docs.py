@@ -68,6 +68,12 @@ ORGANIZATION_INPUT = body(
     finalize_zero_amount_invoice=BOOL,
     email_settings=arr(STR),
     billing_configuration=body(invoice_grace_period=INT, document_locale=STR, invoice_footer=STR_),
+    logo={
+        **STR_,
+        "description": "The issuer's logo on invoices and credit notes: a PNG or JPEG of at "
+        "most 800 KB as a data URL (data:image/png;base64,...); null removes it. Lago takes "
+        "it on its billing entity.",
+    },
 )
 
 REFERENCE = Reference(

@@ -37,6 +37,8 @@ def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
         values[key] = reader.string(key, empty_as_null=key not in ("legal_name", "legal_number"))
     values["email"] = fields.email(reader)
     values["country"] = fields.country(reader, "country")
+    # Lago takes the logo on its billing entity, which meterbill folds in here.
+    values["logo"] = fields.logo(reader)
     values["timezone"] = required_value(reader, "timezone", fields.timezone(reader))
     values["default_currency"] = required_value(
         reader, "default_currency", fields.currency(reader, "default_currency")
