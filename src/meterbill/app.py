@@ -30,7 +30,6 @@ from meterbill.credit_notes.api import router as credit_notes_router
 from meterbill.credit_notes.docs import REFERENCE as credit_notes_reference
 from meterbill.customers.api import router as customers_router
 from meterbill.customers.docs import REFERENCE as customers_reference
-from meterbill.documents import links
 
 # Not an API operation (a signed link outside /api/v1, no API key): not a `_router`.
 from meterbill.documents.api import files_router as document_files
@@ -196,7 +195,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     app.state.storage = settings.storage()
-    links.configure(settings.link_settings())
+    settings.configure_documents()
     app.state.group_committer = GroupCommitter(db)
     install_error_handlers(app)
     app.add_middleware(RequestGuards, max_body_bytes=settings.max_body_bytes)

@@ -71,13 +71,12 @@ def tick(
     """Run the periodic jobs once: activations, terminations, billing, finalization..."""
     from meterbill.clock import tick as run_tick
     from meterbill.core.dates import parse_instant
-    from meterbill.documents import links
 
     moment = parse_instant(now) if now else utc_now()
     if moment is None:
         raise typer.BadParameter("not an ISO 8601 instant", param_hint="--now")
     settings = Settings()
-    links.configure(settings.link_settings())
+    settings.configure_documents()
     db = Database(settings.database_url, pool_size=1)
     report = run_tick(db, moment, options=settings.clock_options())
     db.dispose()
@@ -106,12 +105,11 @@ def worker(
     import threading
 
     from meterbill.clock_runner import run_forever
-    from meterbill.documents import links
     from meterbill.documents.worker import DocumentLoop
     from meterbill.webhooks.delivery import DeliveryLoop
 
     settings = Settings()
-    links.configure(settings.link_settings())
+    settings.configure_documents()
     db = Database(settings.database_url, pool_size=4)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

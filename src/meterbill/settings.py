@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     storage_dir: str | None = None
     public_url: str | None = None
     document_link_days: int = 7
+    # No document is made at finalization (Lago's LAGO_DISABLE_PDF_GENERATION); a
+    # download still asks for one.
+    disable_pdf_generation: bool = False
 
     def storage(self) -> LocalStorage:
         from pathlib import Path
@@ -65,6 +68,14 @@ class Settings(BaseSettings):
 
         folder = Path(self.storage_dir) if self.storage_dir else None
         return LocalStorage(folder or default_storage_dir(self.database_url))
+
+    def configure_documents(self) -> None:
+        """Per process: links' address and lifetime, and whether finalization queues
+        documents."""
+        from meterbill.documents import links, service
+
+        links.configure(self.link_settings())
+        service.configure(enabled=not self.disable_pdf_generation)
 
     def link_settings(self) -> LinkSettings:
         from datetime import timedelta

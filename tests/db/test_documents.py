@@ -7,14 +7,17 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from meterbill.clock import tick
 from meterbill.core.db import Database
+from meterbill.documents import service
 from meterbill.documents.models import Document
 from meterbill.documents.service import GenerationReport, generate_due
 from meterbill.documents.storage import LocalStorage
 from meterbill.invoices.models import Invoice
+from meterbill.settings import Settings
 from meterbill.webhooks.models import Webhook
 from meterbill.webhooks.service import create_endpoint
 from tests.conftest import make_org
@@ -105,3 +108,15 @@ def test_concurrent_generators_make_each_document_once(fresh: Database, tmp_path
                    "invoice.generated")
         )  # fmt: skip
     assert generated == 12
+
+
+def test_with_pdf_generation_disabled_nothing_is_queued(
+    fresh: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _billed(fresh, subscriptions=2, drafted=0)
+    monkeypatch.setattr(service, "_enabled", False)
+    Settings(database_url=fresh.url, disable_pdf_generation=True).configure_documents()
+    assert service._enabled is False
+    tick(fresh, utc(2024, 2, 1, 1))
+    assert _counts(fresh) == {}
+    assert generate_due(fresh, utc(2024, 2, 1, 2), LocalStorage(tmp_path)).generated == 0

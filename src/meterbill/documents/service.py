@@ -40,9 +40,24 @@ MAX_ATTEMPTS = 5
 GENERATED_WEBHOOKS = {"invoice": "invoice.generated", "credit_note": "credit_note.generated"}
 
 
+_enabled = True
+
+
+def configure(enabled: bool) -> None:
+    """Off (METERBILL_DISABLE_PDF_GENERATION, Lago's LAGO_DISABLE_PDF_GENERATION): no
+    document is queued by finalization; a download still asks for one."""
+    global _enabled
+    _enabled = enabled
+
+
 def queue(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:
     """Ask for the owner's document, in the transaction that finalizes it. Added, not
     flushed: a billing run writes its batch's documents in one statement."""
+    if _enabled:
+        _add(session, owner_type, owner, now)
+
+
+def _add(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:
     session.add(
         Document(
             id=uuid.uuid4(),
@@ -104,7 +119,7 @@ def request(
     if document is not None and document.status == "generated":
         return document
     if document is None:
-        queue(session, owner_type, owner, now)
+        _add(session, owner_type, owner, now)
     elif document.status == "failed":
         document.status = "pending"
         document.attempts = 0
