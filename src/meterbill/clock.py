@@ -65,7 +65,7 @@ from meterbill.subscriptions.lifecycle import billing_period
 from meterbill.subscriptions.models import Subscription
 from meterbill.wallets import depletion as wallet_depletion
 from meterbill.wallets import jobs as wallet_jobs
-from meterbill.webhooks.outbox import emit
+from meterbill.webhooks.outbox import emit, materialize
 from meterbill.webhooks.service import DEFAULT_RETENTION, purge_webhooks
 
 
@@ -248,7 +248,10 @@ def mark_overdue(
         Invoice.payment_dispute_lost_at.is_(None),
         Invoice.payment_due_date < now.date(),
     )
-    for invoice in session.scalars(for_update(session, overdue, skip_locked=True)):
+    invoices = list(session.scalars(for_update(session, overdue, skip_locked=True)))
+    # Their webhooks still to render show them before the flag.
+    materialize(session, object_ids=[invoice.id for invoice in invoices])
+    for invoice in invoices:
         invoice.payment_overdue = True
         invoice.updated_at = now
         emit(session, "invoice.payment_overdue", invoice, now)

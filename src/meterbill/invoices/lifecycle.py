@@ -59,7 +59,7 @@ from meterbill.wallets.consumption import (
     forget_wallet_holders,
     note_wallet_holders,
 )
-from meterbill.webhooks.outbox import emit
+from meterbill.webhooks.outbox import emit, materialize
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def create_subscription_invoice(
             return None
     generate(session, customer, organization, invoice, rows, now, today=invoice.billing_date)
     if invoice.status == "draft":
-        emit(session, "invoice.drafted", invoice, now)
+        emit(session, "invoice.drafted", invoice, now, deferred=deferring(session))
     return invoice
 
 
@@ -302,6 +302,8 @@ def finalize(
 ) -> None:
     """Rebuild the draft with late events, apply coupons, number and date it; then the
     credit notes of subscriptions that ended while it was a draft."""
+    # Its invoice.drafted, if still to render, shows the draft.
+    materialize(session, object_ids=[invoice.id])
     remove_fees(session, invoice)
     session.flush()
     finalize_built(session, invoice, build_fees(session, invoice, now), now, today=today)
@@ -355,7 +357,9 @@ def close_or_number(
     else:
         invoice.status = "finalized"
         assign_number(session, invoice, customer, organization, now)
-        emit(session, FINALIZED_WEBHOOKS.get(invoice.invoice_type, "invoice.created"), invoice, now)
+        # A billing run's thousands are rendered after it (outbox.materialize).
+        webhook_type = FINALIZED_WEBHOOKS.get(invoice.invoice_type, "invoice.created")
+        emit(session, webhook_type, invoice, now, deferred=deferring(session))
         # Its PDF is made in the background (documents.service), never here.
         queue_document(session, "invoice", invoice, now)
     invoice.finalized_at = now

@@ -11,6 +11,7 @@ from meterbill.core.errors import NotFound
 from meterbill.core.records import key_or_not_found
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.schemas import HIDDEN_STATUSES
+from meterbill.webhooks.outbox import materialize
 
 
 def find_invoice(
@@ -35,4 +36,7 @@ def find_invoice(
     invoice = session.scalar(query.with_for_update() if lock else query)
     if invoice is None:
         raise NotFound("invoice")
+    if lock:
+        # Locked to be changed: a webhook still to render shows it as it was before.
+        materialize(session, object_ids=[invoice.id])
     return invoice

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.db import Database
 from meterbill.webhooks.keys import hmac_signature, jwt_signature, organization_keys
 from meterbill.webhooks.models import Webhook, WebhookEndpoint
+from meterbill.webhooks.outbox import materialize
 from meterbill.webhooks.schemas import RESPONSE_EXCERPT
 from meterbill.webhooks.sender import Sender
 
@@ -154,18 +155,19 @@ def claim(
         if not chosen:
             return []
         table = Webhook.__table__
+        columns = (
+            table.c.id,
+            table.c.organization_id,
+            table.c.webhook_endpoint_id,
+            table.c.object_id,
+            table.c.attempts,
+            table.c.max_attempts,
+            # The payload as stored: sent and signed as is, never re-serialized.
+            cast(table.c.payload, Text).label("body"),
+        )
         rows = list(
             session.execute(
-                select(
-                    table.c.id,
-                    table.c.organization_id,
-                    table.c.webhook_endpoint_id,
-                    table.c.object_id,
-                    table.c.attempts,
-                    table.c.max_attempts,
-                    # The payload as stored: sent and signed as is, never re-serialized.
-                    cast(table.c.payload, Text).label("body"),
-                )
+                select(*columns)
                 .where(table.c.id.in_(chosen), *_due(now, organization_id))
                 .order_by(table.c.ordinal)
                 .with_for_update(skip_locked=True)
@@ -173,6 +175,17 @@ def claim(
         )
         if not rows:
             return []
+        deferred = [row.id for row in rows if row.body is None]
+        if deferred:
+            # A billing run's webhooks: rendered now, under this claim's locks.
+            materialize(session, webhook_ids=deferred)
+            rows = list(
+                session.execute(
+                    select(*columns)
+                    .where(table.c.id.in_([row.id for row in rows]))
+                    .order_by(table.c.ordinal)
+                )
+            )
         session.execute(
             update(table)
             .where(table.c.id.in_([row.id for row in rows]))

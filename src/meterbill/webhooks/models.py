@@ -45,6 +45,7 @@ class WebhookEndpoint(Base):
 
 
 DUE_PREDICATE = "status IN ('pending', 'retrying')"
+UNRENDERED_PREDICATE = "payload IS NULL"
 
 
 class Webhook(Base):
@@ -56,6 +57,12 @@ class Webhook(Base):
         Index("ix_webhooks_due", "status", "next_attempt_at"),
         Index("ix_webhooks_org_created", "organization_id", "created_at"),
         # A claim's read: each endpoint's oldest due rows, whatever the backlog.
+        Index(
+            "ix_webhooks_unrendered",
+            "object_id",
+            postgresql_where=text(UNRENDERED_PREDICATE),
+            sqlite_where=text(UNRENDERED_PREDICATE),
+        ),
         Index(
             "ix_webhooks_endpoint_due",
             "webhook_endpoint_id",
@@ -76,7 +83,11 @@ class Webhook(Base):
     webhook_type: Mapped[str] = mapped_column(String, nullable=False)
     object_type: Mapped[str] = mapped_column(String, nullable=False)
     object_id: Mapped[str | None] = mapped_column(String, index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    # The envelope as sent. Empty for a webhook of a bulk change (a billing run), whose
+    # object is rendered after its transaction, before anything else may change it
+    # (outbox.materialize).
+    # SQL NULL, not JSON null, for a payload still to render (the partial index's).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     status: Mapped[str] = mapped_column(String, nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # Set by a manual retry: one attempt more than made so far. Otherwise the

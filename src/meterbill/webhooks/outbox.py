@@ -11,11 +11,12 @@ import importlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -98,6 +99,8 @@ class _Pending:
     endpoints: list[uuid.UUID]
     # The (sub)transaction it was enqueued in: rolled back, it takes the webhook along.
     transaction: SessionTransaction | None
+    # Stored without its payload, rendered later (see `materialize`).
+    deferred: bool = False
 
 
 def enqueue(
@@ -107,6 +110,8 @@ def enqueue(
     object_type: str,
     obj: Any,
     now: datetime,
+    *,
+    deferred: bool = False,
 ) -> None:
     """Store one delivery of this webhook per endpoint subscribed to its type.
 
@@ -115,6 +120,11 @@ def enqueue(
     whole (a billing run writes its invoices in batches), and not at all if the
     savepoint it was enqueued in rolls back. Nothing is rendered or stored for an
     organization without a subscribed endpoint.
+
+    `deferred` (a billing run's thousands of invoices): the rows are stored at commit
+    without their payload, which is rendered when the delivery is claimed, or earlier
+    by `materialize` when anything is about to change the object: the payload shows
+    the object as this transaction left it, and the run does not pay for rendering.
     """
     endpoints = [
         endpoint_id
@@ -132,35 +142,57 @@ def enqueue(
         return
     transaction = session.get_nested_transaction() or session.get_transaction()
     pending = _Pending(
-        organization_id, webhook_type, object_type, obj, now, ordinal, endpoints, transaction
+        organization_id,
+        webhook_type,
+        object_type,
+        obj,
+        now,
+        ordinal,
+        endpoints,
+        transaction,
+        deferred,
     )
     session.info.setdefault(_PENDING, []).append(pending)
 
 
-def emit(session: Session, webhook_type: str, record: Any, now: datetime) -> None:
+def emit(
+    session: Session, webhook_type: str, record: Any, now: datetime, *, deferred: bool = False
+) -> None:
     """`enqueue` for a record of the organization: its object key is the type's first
     word (`invoice.created` carries an `invoice`)."""
     object_type = webhook_type.split(".", 1)[0]
-    enqueue(session, record.organization_id, webhook_type, object_type, record, now)
+    enqueue(
+        session, record.organization_id, webhook_type, object_type, record, now, deferred=deferred
+    )
+
+
+def envelope(
+    organization_id: uuid.UUID, webhook_type: str, object_type: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "webhook_type": webhook_type,
+        "object_type": object_type,
+        "organization_id": str(organization_id),
+        object_type: body,
+    }
 
 
 def _rows(
     organization_id: uuid.UUID,
     webhook_type: str,
     object_type: str,
-    body: dict[str, Any],
+    body: dict[str, Any] | None,
     now: datetime,
     ordinal: int,
     endpoints: list[uuid.UUID],
+    object_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The outbox rows of one webhook: one delivery per endpoint, one shared envelope."""
-    envelope = {
-        "webhook_type": webhook_type,
-        "object_type": object_type,
-        "organization_id": str(organization_id),
-        object_type: body,
-    }
-    object_id = body.get("lago_id") if isinstance(body.get("lago_id"), str) else None
+    """The outbox rows of one webhook: one delivery per endpoint, one shared envelope
+    (none yet for a deferred one)."""
+    payload = None
+    if body is not None:
+        payload = envelope(organization_id, webhook_type, object_type, body)
+        object_id = body.get("lago_id") if isinstance(body.get("lago_id"), str) else None
     return [
         {
             "id": uuid.uuid4(),
@@ -169,7 +201,7 @@ def _rows(
             "webhook_type": webhook_type,
             "object_type": object_type,
             "object_id": object_id,
-            "payload": envelope,
+            "payload": payload,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -190,18 +222,29 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> None:
 @event.listens_for(Session, "before_commit")
 def _render_pending(session: Session) -> None:
     pending: list[_Pending] = session.info.pop(_PENDING, [])
-    # One render per object, per kind and organization all at once.
-    groups: dict[tuple[str, uuid.UUID, datetime], dict[int, Any]] = {}
-    for item in pending:
-        key = (item.object_type, item.organization_id, item.now)
-        groups.setdefault(key, {})[id(item.obj)] = item.obj
-    bodies: dict[tuple[str, int], dict[str, Any]] = {}
-    for (object_type, _organization, now), objs in groups.items():
-        for obj, body in _rendered(session, object_type, list(objs.values()), now):
-            bodies[(object_type, id(obj))] = body
+    # Items rendered early by `materialize` carry their body already.
+    bodies = _render_items(
+        session, [item for item in pending if not item.deferred and not isinstance(item.obj, dict)]
+    )
+    if any(item.deferred for item in pending):
+        session.flush()  # the deferred objects' ids
     rows: list[dict[str, Any]] = []
     for item in pending:
-        body = bodies.get((item.object_type, id(item.obj)))
+        if item.deferred:
+            rows += _rows(
+                item.organization_id,
+                item.webhook_type,
+                item.object_type,
+                None,
+                item.now,
+                item.ordinal,
+                item.endpoints,
+                str(item.obj.id),
+            )
+            continue
+        body = (
+            item.obj if isinstance(item.obj, dict) else bodies.get((item.object_type, id(item.obj)))
+        )
         if body is not None:
             rows += _rows(
                 item.organization_id,
@@ -213,6 +256,96 @@ def _render_pending(session: Session) -> None:
                 item.endpoints,
             )
     _store(session, rows)
+
+
+def _render_items(session: Session, items: list[_Pending]) -> dict[tuple[str, int], dict[str, Any]]:
+    """One render per object, per kind and organization all at once."""
+    groups: dict[tuple[str, uuid.UUID, datetime], dict[int, Any]] = {}
+    for item in items:
+        key = (item.object_type, item.organization_id, item.now)
+        groups.setdefault(key, {})[id(item.obj)] = item.obj
+    bodies: dict[tuple[str, int], dict[str, Any]] = {}
+    for (object_type, _organization, now), objs in groups.items():
+        for obj, body in _rendered(session, object_type, list(objs.values()), now):
+            bodies[(object_type, id(obj))] = body
+    return bodies
+
+
+def materialize(
+    session: Session,
+    *,
+    object_ids: Iterable[uuid.UUID] | None = None,
+    webhook_ids: Iterable[uuid.UUID] | None = None,
+) -> None:
+    """Render the deferred webhooks of these objects (or these deliveries) now, as the
+    objects stand: called before anything changes an object that may have one, and
+    by the delivery loop before sending."""
+    wanted_objects = {str(key) for key in object_ids} if object_ids is not None else None
+    # Enqueued in this transaction and not yet stored: rendered now, as it stands.
+    pending: list[_Pending] = session.info.get(_PENDING, [])
+    if wanted_objects and pending:
+        now_due = [
+            item
+            for item in pending
+            if item.deferred and str(getattr(item.obj, "id", "")) in wanted_objects
+        ]
+        if now_due:
+            bodies = _render_items(session, now_due)
+            due = {id(item) for item in now_due}
+            session.info[_PENDING] = [
+                replace(item, obj=bodies[(item.object_type, id(item.obj))], deferred=False)
+                if id(item) in due and (item.object_type, id(item.obj)) in bodies
+                else item
+                for item in pending
+            ]
+    table = Webhook.__table__
+    query = select(
+        table.c.id,
+        table.c.organization_id,
+        table.c.webhook_type,
+        table.c.object_type,
+        table.c.object_id,
+        table.c.created_at,
+    ).where(table.c.payload.is_(None))
+    if wanted_objects is not None:
+        if not wanted_objects:
+            return
+        query = query.where(table.c.object_id.in_(sorted(wanted_objects)))
+    if webhook_ids is not None:
+        wanted_rows = list(webhook_ids)
+        if not wanted_rows:
+            return
+        query = query.where(table.c.id.in_(wanted_rows))
+    rows = list(session.execute(query))
+    if not rows:
+        return
+    payloads = importlib.import_module("meterbill.webhooks.payloads")
+    groups: dict[tuple[uuid.UUID, str, datetime], list[Any]] = {}
+    for row in rows:
+        groups.setdefault((row.organization_id, row.object_type, row.created_at), []).append(row)
+    parameters: list[dict[str, Any]] = []
+    for (organization_id, object_type, now), group in groups.items():
+        model = payloads.MODELS[object_type]
+        keys = {uuid.UUID(row.object_id) for row in group}
+        objs = list(session.scalars(select(model).where(model.id.in_(keys))))
+        bodies = {str(obj.id): body for obj, body in _rendered(session, object_type, objs, now)}
+        for row in group:
+            body = bodies.get(row.object_id)
+            if body is None:
+                # Gone, or its renderer failed (logged): sent as what is known of it.
+                body = {"lago_id": row.object_id}
+            parameters.append(
+                {
+                    "b_id": row.id,
+                    "b_payload": envelope(organization_id, row.webhook_type, object_type, body),
+                }
+            )
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.payload.is_(None))
+        .values(payload=bindparam("b_payload", type_=table.c.payload.type)),
+        parameters,
+    )
 
 
 def _rendered(

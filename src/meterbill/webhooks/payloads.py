@@ -18,6 +18,7 @@ from meterbill.credit_notes.api import render_credit_notes
 from meterbill.customers.api import render_customers
 from meterbill.invoices import fees_api
 from meterbill.invoices.api import render_invoices
+from meterbill.invoices.models import Invoice
 from meterbill.subscriptions import api as subscriptions_api
 from meterbill.wallets.models import Wallet
 from meterbill.wallets.schemas import transaction_object, wallet_object
@@ -62,6 +63,9 @@ def _wallet_transaction(session: Session, objs: list[Any], now: datetime) -> lis
 def _wallet(session: Session, objs: list[Any], now: datetime) -> list[dict[str, Any]]:
     return [wallet_object(view) for view in wallet_views(session, objs, now)]
 
+
+# The records behind the object types whose webhooks may be deferred.
+MODELS: dict[str, Any] = {"invoice": Invoice}
 
 RENDERERS: dict[str, Callable[[Session, list[Any], datetime], list[dict[str, Any]]]] = {
     "customer": _customer,
