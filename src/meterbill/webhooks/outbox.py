@@ -69,13 +69,13 @@ def forget_endpoints(session: Session) -> None:
 
 
 def render(
-    session: Session, object_type: str, objs: list[Any], now: datetime
+    session: Session, object_type: str, objs: list[Any], now: datetime, *, fresh: bool = False
 ) -> list[dict[str, Any]]:
     """The objects as the API's GET renders them. The renderers live beside each
     feature's routes; they are looked up when webhooks are due, so that the features'
     services can call `enqueue` without importing their own routes."""
     payloads = importlib.import_module("meterbill.webhooks.payloads")
-    return payloads.render(session, object_type, objs, now)  # type: ignore[no-any-return]
+    return payloads.render(session, object_type, objs, now, fresh=fresh)  # type: ignore[no-any-return]
 
 
 def next_ordinal(session: Session) -> int:
@@ -327,8 +327,15 @@ def materialize(
     for (organization_id, object_type, now), group in groups.items():
         model = payloads.MODELS[object_type]
         keys = {uuid.UUID(row.object_id) for row in group}
-        objs = list(session.scalars(select(model).where(model.id.in_(keys))))
-        bodies = {str(obj.id): body for obj, body in _rendered(session, object_type, objs, now)}
+        # Read as a GET reads it (every relationship current), so rendered as read.
+        session.flush()
+        objs = list(
+            session.scalars(
+                select(model).where(model.id.in_(keys)).execution_options(populate_existing=True)
+            )
+        )
+        rendered = _rendered(session, object_type, objs, now, fresh=True)
+        bodies = {str(obj.id): body for obj, body in rendered}
         for row in group:
             body = bodies.get(row.object_id)
             if body is None:
@@ -349,17 +356,21 @@ def materialize(
 
 
 def _rendered(
-    session: Session, object_type: str, objs: list[Any], now: datetime
+    session: Session, object_type: str, objs: list[Any], now: datetime, *, fresh: bool = False
 ) -> list[tuple[Any, dict[str, Any]]]:
     """Rendered together; if that fails, one by one, so that only what cannot be
     rendered is lost."""
     try:
-        return list(zip(objs, render(session, object_type, objs, now), strict=True))
+        return list(zip(objs, render(session, object_type, objs, now, fresh=fresh), strict=True))
     except DBAPIError:
         raise  # the transaction is broken: the change itself cannot commit
     except Exception:
         if len(objs) > 1:
-            return [pair for obj in objs for pair in _rendered(session, object_type, [obj], now)]
+            return [
+                pair
+                for obj in objs
+                for pair in _rendered(session, object_type, [obj], now, fresh=fresh)
+            ]
         # A renderer's bug must not refuse the change (a billing batch would fail
         # again at every tick): the webhook is lost, loudly.
         logger.exception("%s webhook not rendered", object_type)

@@ -79,10 +79,13 @@ RENDERERS: dict[str, Callable[[Session, list[Any], datetime], list[dict[str, Any
 
 
 def render(
-    session: Session, object_type: str, objs: list[Any], now: datetime
+    session: Session, object_type: str, objs: list[Any], now: datetime, *, fresh: bool = False
 ) -> list[dict[str, Any]]:
     """The objects (of one organization) as the API's GET renders them, in their order,
-    in one go: a billing batch's invoices cost a few queries, not a few each."""
+    in one go: a billing batch's invoices cost a few queries, not a few each. `fresh`:
+    just read from the database, nothing to read back."""
+    if fresh:
+        return RENDERERS[object_type](session, objs, now)
     # Read back as a GET would: relationships loaded before bulk writes (an invoice's
     # fees, rebuilt at finalization) would otherwise show what was replaced.
     session.flush()
