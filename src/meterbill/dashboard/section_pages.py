@@ -6,15 +6,18 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from meterbill.add_ons.service import list_add_ons
+from meterbill.core.errors import NotFound
 from meterbill.core.pagination import PageRequest
 from meterbill.coupons.service import list_coupons
 from meterbill.credit_notes.service import CreditNoteFilters, list_credit_notes
 from meterbill.customers.overview import customer_labels
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.dashboard.web import Page, render
+from meterbill.documents import rendering
+from meterbill.documents.service import current_pdf, file_name
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.service import InvoiceFilters, list_invoices
 from meterbill.metrics.service import list_metrics
@@ -94,6 +97,37 @@ def invoice_page(request: Request, page: Page, invoice_id: str) -> HTMLResponse:
                 "credit_notes": [note for note in notes if note.invoice_id == invoice.id],
             },
         )
+
+
+@router.get("/invoices/{invoice_id}/document")
+def invoice_document(request: Request, page: Page, invoice_id: str) -> HTMLResponse:
+    """The invoice's document as HTML, the same the PDF is made from (shown in a frame on
+    the invoice's page)."""
+    with page.db.transaction(write=False) as session:
+        invoice = find_invoice(session, page.organization_id, invoice_id)
+        html = rendering.invoice_html(session, invoice, page.now)
+    # Shown framed by our own page only, with no script of its own.
+    headers = {
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+        "img-src data:; font-src data:; frame-ancestors 'self'",
+        "X-Frame-Options": "SAMEORIGIN",
+    }
+    return HTMLResponse(html, headers=headers)
+
+
+@router.get("/invoices/{invoice_id}/document.pdf")
+def invoice_pdf(request: Request, page: Page, invoice_id: str) -> Response:
+    with page.db.transaction(write=False) as session:
+        invoice = find_invoice(session, page.organization_id, invoice_id)
+        if invoice.status == "draft":
+            raise NotFound("invoice")
+        content = current_pdf(session, request.app.state.storage, "invoice", invoice, page.now)
+        name = file_name(invoice.number, "pdf")
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 CATALOG = {

@@ -210,6 +210,24 @@ def generate_one(
     report.generated += 1
 
 
+def current_pdf(
+    session: Session, storage: Storage, owner_type: str, owner: Invoice | CreditNote, now: datetime
+) -> bytes:
+    """The owner's PDF for someone looking at it now (the dashboard): the stored file,
+    or, until it is made, one rendered on the spot and not kept (as Lago's dashboard
+    download does)."""
+    document = documents_of(session, owner_type, [owner.id]).get(owner.id)
+    if document is not None and document.status == "generated" and document.pdf_key:
+        stored = storage.get(document.pdf_key)
+        if stored is not None:
+            return stored
+    transient = Document(
+        organization_id=owner.organization_id, owner_type=owner_type, owner_id=owner.id
+    )
+    files = render_files(session, transient, now)
+    return next(content for key, content in files.items() if key.endswith(".pdf"))
+
+
 def render_files(session: Session, document: Document, now: datetime) -> dict[str, bytes]:
     """The document's files by storage key: the PDF, and for an e-invoicing issuer the
     XML, embedded in the PDF too (Factur-X)."""
