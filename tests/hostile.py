@@ -555,6 +555,12 @@ def seed_bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("PUT", f"{v1}/invoices/{{invoice_id}}/refresh"): {},
         ("POST", f"{v1}/invoices/{{invoice_id}}/void"): {},
         ("POST", f"{v1}/invoices/{{invoice_id}}/retry"): {},
+        ("POST", f"{v1}/invoices/{{invoice_id}}/download"): {},
+        ("POST", f"{v1}/invoices/{{invoice_id}}/download_pdf"): {},
+        ("POST", f"{v1}/invoices/{{invoice_id}}/download_xml"): {},
+        ("POST", f"{v1}/credit_notes/{{credit_note_id}}/download"): {},
+        ("POST", f"{v1}/credit_notes/{{credit_note_id}}/download_pdf"): {},
+        ("POST", f"{v1}/credit_notes/{{credit_note_id}}/download_xml"): {},
         ("POST", f"{v1}/webhook_endpoints"): {
             "webhook_endpoint": {
                 "webhook_url": "https://example.com/two",

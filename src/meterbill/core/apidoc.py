@@ -150,6 +150,8 @@ class Operation:
     example: Any = None
     # The success answer's media type (a few answer plain text).
     media_type: str = "application/json"
+    # Other shapes of the success answer, by media type (a download's empty "not yet").
+    alternatives: tuple[tuple[str, Schema], ...] = ()
 
 
 def op(
@@ -163,6 +165,7 @@ def op(
     errors: Iterable[int] = (),
     example: Any = None,
     media_type: str = "application/json",
+    alternatives: Iterable[tuple[str, Schema]] = (),
 ) -> Operation:
     return Operation(
         summary,
@@ -174,6 +177,7 @@ def op(
         tuple(errors),
         example,
         media_type,
+        tuple(alternatives),
     )
 
 
@@ -249,7 +253,10 @@ def _operation(generated: Schema, method: str, path: str, operation: Operation, 
         "responses": {
             "200": {
                 "description": "Success.",
-                "content": {operation.media_type: {"schema": operation.response}},
+                "content": {
+                    operation.media_type: {"schema": operation.response},
+                    **{media: {"schema": schema} for media, schema in operation.alternatives},
+                },
             },
             **{
                 str(status): {

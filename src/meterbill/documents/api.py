@@ -30,7 +30,8 @@ MEDIA_TYPES = {"pdf": "application/pdf", "xml": "application/xml"}
 
 
 def _not_ready() -> Response:
-    return Response(status_code=200)
+    """Lago's `head :ok`: nothing yet (an empty body is what its clients test for)."""
+    return Response(status_code=200, content=b"", media_type="text/plain")
 
 
 @router.post("/invoices/{invoice_id}/download")

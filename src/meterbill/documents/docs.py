@@ -10,7 +10,7 @@ from meterbill.invoices.docs import INVOICE_ID, INVOICES, ONE_INVOICE
 
 NOT_YET = (
     " Until the file exists (it is made in the background, in a second or so) the answer "
-    "is 200 with an empty body, and asking again later returns the object with its "
+    "is 200 with an empty body (text/plain), and asking again later returns the object with its "
     "signed, expiring `file_url`; an `{kind}.generated` webhook says when it is ready."
 )
 XML = (
@@ -22,7 +22,14 @@ XML = (
 def _download(summary: str, kind: str, path: dict[str, str], response: object,
               extra: str = "") -> object:  # fmt: skip
     description = f"Finalized {kind.replace('_', ' ')}s only." + NOT_YET.format(kind=kind) + extra
-    return op(summary, description, response, path=path, errors=(404, 422) if extra else (404,))
+    return op(
+        summary,
+        description,
+        response,
+        path=path,
+        errors=(404, 422) if extra else (404,),
+        alternatives=[("text/plain", {"type": "string", "maxLength": 0})],
+    )
 
 
 REFERENCE = Reference(
