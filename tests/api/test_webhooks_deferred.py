@@ -5,6 +5,7 @@ billing-run target)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from meterbill.clock import tick
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
+from meterbill.invoices.scope import Scope
 from meterbill.webhooks.delivery import deliver_due
 from meterbill.webhooks.models import Webhook
 from tests.api.test_webhooks_lifecycle import _as_of_any_time, _month_start
@@ -41,7 +43,11 @@ def _billed(http: httpx.Client, receiver: Receiver, database: Database, org: Org
                         "external_id": f"s{n}", "billing_time": "calendar",
                         "subscription_at": START.isoformat()}  # fmt: skip
         _ok(http.post("/subscriptions", json={"subscription": subscription}))
-    tick(database, BILLING)
+    # Each customer's own run: the test database holds other tests' organizations, whose
+    # odd records would send a shared batch down the careful one-by-one path.
+    for n in range(customers):
+        customer_id = uuid.UUID(_ok(http.get(f"/customers/c{n}"))["customer"]["lago_id"])
+        tick(database, BILLING, Scope(customer_id, org.id))
     return _ok(http.get("/invoices", params={"per_page": "100"}))["invoices"]
 
 
@@ -96,7 +102,8 @@ def test_the_overdue_flag_and_the_delivery_log(
 ) -> None:
     [invoice] = _billed(http, receiver, database, org, customers=1, net_payment_term=1)
     before = _ok(http.get(f"/invoices/{invoice['lago_id']}"))["invoice"]
-    tick(database, BILLING + timedelta(days=2))
+    customer_id = uuid.UUID(_ok(http.get("/customers/c0"))["customer"]["lago_id"])
+    tick(database, BILLING + timedelta(days=2), Scope(customer_id, org.id))
     log = _log(http)
     assert [w["webhook_type"] for w in log] == ["invoice.created", "invoice.payment_overdue"]
     assert _as_of_any_time(log[0]["payload"]["invoice"]) == _as_of_any_time(before)
