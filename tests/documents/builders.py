@@ -4,6 +4,7 @@ services the API calls and billed by the clock; and helpers to read the document
 from __future__ import annotations
 
 import base64
+import uuid
 import subprocess
 import zlib
 from io import BytesIO
@@ -266,4 +267,5 @@ def save_png(pdf: bytes, name: str) -> Path:
 
 
 def find_invoice(session: Any, invoice_id: Any) -> Invoice:
-    return session.scalars(select(Invoice).where(Invoice.id == invoice_id)).one()
+    key = invoice_id if isinstance(invoice_id, uuid.UUID) else uuid.UUID(str(invoice_id))
+    return session.scalars(select(Invoice).where(Invoice.id == key)).one()
