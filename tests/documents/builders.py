@@ -4,8 +4,8 @@ services the API calls and billed by the clock; and helpers to read the document
 from __future__ import annotations
 
 import base64
-import uuid
 import subprocess
+import uuid
 import zlib
 from io import BytesIO
 from pathlib import Path
