@@ -1,13 +1,37 @@
+"""HTML to PDF with WeasyPrint, imported only when a PDF is made: meterbill starts, and
+serves everything else, on a machine without WeasyPrint or its Pango libraries."""
+
 from __future__ import annotations
+
+from typing import Any
 
 
 class PdfEngineUnavailable(Exception):
-    pass
+    """WeasyPrint (or the Pango/HarfBuzz libraries it loads) cannot be used here."""
+
+
+def _weasyprint() -> Any:
+    try:
+        import weasyprint
+    except (ImportError, OSError) as error:
+        raise PdfEngineUnavailable(
+            "PDF generation needs WeasyPrint and its system libraries (Pango >= 1.44, "
+            "HarfBuzz, fontconfig): `pip install weasyprint` and e.g. "
+            f"`apt-get install libpango-1.0-0 libpangoft2-1.0-0` ({error})"
+        ) from error
+    return weasyprint
 
 
 def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
-    try:
-        from weasyprint import HTML
-    except ImportError as error:
-        raise PdfEngineUnavailable(str(error)) from error
-    return HTML(string=html).write_pdf()
+    """The PDF of a standalone HTML document (no external assets are fetched).
+
+    `pdf_a3` makes a PDF/A-3b file, the archival format e-invoices (Factur-X, ZUGFeRD)
+    embed their XML into."""
+    weasyprint = _weasyprint()
+    options: dict[str, Any] = {"pdf_variant": "pdf/a-3b"} if pdf_a3 else {}
+    # Only data: URLs (the logo) are read: a document never reaches the network or disk.
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=("data",))
+    document = weasyprint.HTML(string=html, url_fetcher=fetcher)
+    result = document.write_pdf(**options)
+    assert isinstance(result, bytes)
+    return result
