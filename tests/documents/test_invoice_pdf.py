@@ -62,10 +62,13 @@ def rendered(database: Database) -> Rendered:
         customer.metadata_items[0].value = '<img src=x onerror="alert(2)">'
         hostile = invoice_html(session, invoice, BILLED_AT)
         session.rollback()
-    html_to_pdf(html["en"])  # WeasyPrint's warm-up
-    started = time.perf_counter()
-    pdf = html_to_pdf(html["en"])
-    elapsed = (time.perf_counter() - started) * 1000
+    html_to_pdf(html["en"])  # WeasyPrint's warm-up (fonts, styles)
+    timings = []
+    for _attempt in range(3):
+        started = time.perf_counter()
+        pdf = html_to_pdf(html["en"])
+        timings.append((time.perf_counter() - started) * 1000)
+    elapsed = min(timings)
     texts = {"en": pdf_text(pdf)}
     save_png(pdf, f"invoice-en-{database.engine.dialect.name}")
     for locale in LOCALES[1:]:
@@ -322,3 +325,39 @@ def test_credit_invoice_of_a_wallet_top_up(database: Database, client: httpx.Cli
     assert f"Prepaid credits – Main wallet 25 €2.00 {money(5_000)}" in text
     assert f"Total {money(5_000)}" in text
     assert "Tax rate" not in text and "TAX RATE" not in text
+
+
+# ---------------------------------------------------------------------------------------
+# The PDF engine
+
+
+def test_pdf_a3_variant(rendered: Rendered) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(BytesIO(html_to_pdf(rendered.html["en"], pdf_a3=True)))
+    assert "/OutputIntents" in reader.trailer["/Root"]
+    assert reader.xmp_metadata is not None
+    xmp = reader.xmp_metadata.stream.get_data()
+    assert b'pdfaid:part="3"' in xmp and b'pdfaid:conformance="B"' in xmp
+
+
+def test_engine_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from meterbill.documents.pdf import PdfEngineUnavailable
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import now raises ImportError
+    with pytest.raises(PdfEngineUnavailable, match="WeasyPrint"):
+        html_to_pdf("<p>x</p>")
+
+
+def test_meterbill_starts_without_loading_weasyprint() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, meterbill.app, meterbill.documents.rendering, meterbill.documents.pdf; "
+            "assert 'weasyprint' not in sys.modules")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
