@@ -5,7 +5,6 @@ module and page 1 of each is kept as a PNG in test-output/documents/."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,6 @@ class Rendered:
     html: dict[str, str]
     text: dict[str, str]
     hostile_html: str
-    milliseconds: float
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +60,15 @@ def rendered(database: Database) -> Rendered:
         customer.metadata_items[0].value = '<img src=x onerror="alert(2)">'
         hostile = invoice_html(session, invoice, BILLED_AT)
         session.rollback()
-    html_to_pdf(html["en"])  # WeasyPrint's warm-up (fonts, styles)
-    timings = []
-    for _attempt in range(3):
-        started = time.perf_counter()
-        pdf = html_to_pdf(html["en"])
-        timings.append((time.perf_counter() - started) * 1000)
-    elapsed = min(timings)
+    # Its time is measured by bench/documents.py, not here.
+    pdf = html_to_pdf(html["en"])
     texts = {"en": pdf_text(pdf)}
     save_png(pdf, f"invoice-en-{database.engine.dialect.name}")
     for locale in LOCALES[1:]:
         localized = html_to_pdf(html[locale])
         texts[locale] = pdf_text(localized)
         save_png(localized, f"invoice-{locale}-{database.engine.dialect.name}")
-    return Rendered(api, html, texts, hostile, elapsed)
+    return Rendered(api, html, texts, hostile)
 
 
 def invoice_customer(session: Any, invoice: Any) -> Any:
@@ -236,10 +229,6 @@ def test_hostile_customer_data_is_escaped(rendered: Rendered) -> None:
     assert "<script>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in html
-
-
-def test_one_invoice_pdf_in_under_300_ms(rendered: Rendered) -> None:
-    assert rendered.milliseconds < 300, rendered.milliseconds
 
 
 # ---------------------------------------------------------------------------------------
