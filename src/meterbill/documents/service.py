@@ -166,48 +166,78 @@ def claim(
 def generate_due(
     db: Database, now: datetime, storage: Storage, *, limit: int = 100,
     rng: random.Random | None = None, organization_id: uuid.UUID | None = None,
+    at_most: int | None = None,
 ) -> GenerationReport:  # fmt: skip
-    """Make every document due at `now` (one organization's, or all), a claim at a time."""
+    """Make every document due at `now` (one organization's, or all; `at_most` of them),
+    a claim at a time: each rendered and stored on its own, the claim's outcomes recorded
+    together."""
     report = GenerationReport()
     rng = rng or random.Random()
-    while claimed := claim(db, now, limit, organization_id):
+    while at_most is None or report.generated + report.failed < at_most:
+        wanted = (
+            limit if at_most is None else min(limit, at_most - report.generated - report.failed)
+        )
+        claimed = claim(db, now, wanted, organization_id)
+        if not claimed:
+            break
+        made = []
         for document_id, attempts in claimed:
-            generate_one(db, document_id, attempts, now, storage, report, rng)
+            files = _made(db, document_id, attempts, now, storage, report, rng)
+            if files is not None:
+                made.append((document_id, attempts, files))
+        _record_generated(db, made, now, report)
     return report
 
 
-def generate_one(
+def _made(
     db: Database, document_id: uuid.UUID, attempts: int, now: datetime, storage: Storage,
     report: GenerationReport, rng: random.Random,
-) -> None:  # fmt: skip
+) -> dict[str, bytes] | None:  # fmt: skip
+    """The document's files, rendered and stored; None if that failed (recorded)."""
     try:
         with db.transaction(write=False) as session:
             document = session.get(Document, document_id)
             if document is None:
-                return
+                return None
             files = render_files(session, document, now)
         for key, content in files.items():
             storage.put(key, content)
     except Exception as error:
         _failed(db, document_id, attempts, now, error, report, rng)
+        return None
+    return files
+
+
+def _record_generated(
+    db: Database, made: list[tuple[uuid.UUID, int, dict[str, bytes]]], now: datetime,
+    report: GenerationReport,
+) -> None:  # fmt: skip
+    if not made:
         return
     with db.transaction() as session:
-        document = session.get(Document, document_id)
-        # Guarded by the attempt claimed: a lease that ran out and another generator's
-        # success are not recorded twice.
-        if document is None or document.status != "pending" or document.attempts != attempts:
-            return
-        document.status = "generated"
-        document.pdf_key = next(key for key in files if key.endswith(".pdf"))
-        document.xml_key = next((key for key in files if key.endswith(".xml")), None)
-        document.generated_at = now
-        document.error = None
-        document.updated_at = now
-        session.flush()
-        owner = _owner(session, document)
-        if owner is not None:
-            emit(session, GENERATED_WEBHOOKS[document.owner_type], owner, now)
-    report.generated += 1
+        documents = {
+            document.id: document
+            for document in session.scalars(
+                select(Document).where(Document.id.in_([item[0] for item in made]))
+            )
+        }
+        for document_id, attempts, files in made:
+            document = documents.get(document_id)
+            # Guarded by the attempt claimed: a lease that ran out and another generator's
+            # success are not recorded twice.
+            if document is None or document.status != "pending" or document.attempts != attempts:
+                continue
+            document.status = "generated"
+            document.pdf_key = next(key for key in files if key.endswith(".pdf"))
+            document.xml_key = next((key for key in files if key.endswith(".xml")), None)
+            document.generated_at = now
+            document.error = None
+            document.updated_at = now
+            session.flush()
+            owner = _owner(session, document)
+            if owner is not None:
+                emit(session, GENERATED_WEBHOOKS[document.owner_type], owner, now)
+            report.generated += 1
 
 
 def current_pdf(
