@@ -36,6 +36,7 @@ from meterbill.organizations.service import update_organization
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import e15, issue, plan_fee
+from tests.scenarios.wallets import Wallets
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -135,7 +136,7 @@ def assert_en16931_arithmetic(tree: etree._Element) -> None:
     for node in tree.findall(f"{SETTLEMENT}/ram:SpecifiedTradeAllowanceCharge", NS):
         value = Decimal(text(node, "ram:ActualAmount"))
         key = (text(node, "ram:CategoryTradeTax/ram:CategoryCode"),
-               Decimal(text(node, "ram:CategoryTradeTax/ram:RateApplicablePercent")))  # fmt: skip
+               optional(node, "ram:CategoryTradeTax/ram:RateApplicablePercent"))  # fmt: skip
         if text(node, "ram:ChargeIndicator/udt:Indicator") == "true":
             charges += value
             by_group[key] = by_group.get(key, Decimal(0)) + value
@@ -152,7 +153,7 @@ def assert_en16931_arithmetic(tree: etree._Element) -> None:
     assert sum(Decimal(text(node, "ram:BasisAmount")) for node in breakdown) == basis
     for node in breakdown:  # BR-S-08 (and E/Z-08), BR-CO-17
         category = text(node, "ram:CategoryCode")
-        rate = Decimal(text(node, "ram:RateApplicablePercent"))
+        rate = optional(node, "ram:RateApplicablePercent")  # absent for "O"
         group_lines = sum(
             Decimal(text(item, "ram:SpecifiedLineTradeSettlement/"
                                "ram:SpecifiedTradeSettlementLineMonetarySummation/"
@@ -160,8 +161,8 @@ def assert_en16931_arithmetic(tree: etree._Element) -> None:
             for item in tree.findall(LINES, NS)
             if text(item, "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/"
                           "ram:CategoryCode") == category
-            and Decimal(text(item, "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/"
-                                   "ram:RateApplicablePercent")) == rate
+            and optional(item, "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/"
+                               "ram:RateApplicablePercent") == rate
         )  # fmt: skip
         group_basis = Decimal(text(node, "ram:BasisAmount"))
         assert group_basis == group_lines + by_group.get((category, rate), Decimal(0))
@@ -400,5 +401,41 @@ def test_credit_note_balance_spent_on_the_next_invoice_is_prepaid(billing: Billi
     tree = etree.fromstring(xml)
     assert invoice.credit_notes_amount_cents == 11_767
     assert amount(tree, f"{SUMMATION}/ram:TotalPrepaidAmount") == Decimal("117.67")
+    assert_totals(tree, invoice)
+    assert_en16931_arithmetic(tree)
+
+
+def test_wallet_purchase_and_wallet_credits_spent(database: Database, org: Org) -> None:
+    wallets = Wallets(database, org)
+    with database.transaction() as session:
+        update_organization(session, org.id, dict(ISSUER), utc(2020, 1, 1))
+    wallets.tax("vat", "20", applied_to_organization=True)
+    wallets.plan("pro", [], amount_cents=4_999)
+    wallets.customer("beta", timezone="UTC", currency="EUR", **BUYER)
+    wallets.wallet("beta", utc(2026, 1, 1), paid_credits="30", granted_credits="10")
+    wallets.subscribe("beta", "pro", "sub", utc(2026, 1, 1))
+    wallets.tick(utc(2026, 2, 1, 1))
+    purchase, monthly = wallets.invoices()
+    # The purchase of credits: a prepayment (386), not subject to VAT, no VAT ids (BR-O-*).
+    xml, invoice = load_invoice_xml(wallets, purchase.id)
+    check(xml)
+    tree = etree.fromstring(xml)
+    assert invoice.invoice_type == "credit"
+    assert text(tree, "rsm:ExchangedDocument/ram:TypeCode") == "386"
+    assert {node.text for node in tree.iterfind(".//ram:CategoryCode", NS)} == {"O"}
+    assert tree.find(".//ram:SpecifiedTaxRegistration", NS) is None
+    assert text(tree, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:ExemptionReasonCode") == (
+        "VATEX-EU-O"
+    )
+    assert_totals(tree, invoice)
+    assert_en16931_arithmetic(tree)
+    # The month's invoice, paid in part by the wallet: the credits are prepaid.
+    xml, invoice = load_invoice_xml(wallets, monthly.id)
+    check(xml)
+    tree = etree.fromstring(xml)
+    assert invoice.prepaid_credit_amount_cents > 0
+    assert amount(tree, f"{SUMMATION}/ram:TotalPrepaidAmount") == euros(
+        invoice.prepaid_credit_amount_cents
+    )
     assert_totals(tree, invoice)
     assert_en16931_arithmetic(tree)
