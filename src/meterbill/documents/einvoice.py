@@ -260,7 +260,25 @@ def _category_tax(parent: etree._Element, tag: str, category: str, rate: Decimal
         _sub(tax, "ram:RateApplicablePercent", _decimal(rate))
 
 
+def _placeholder(document: _Document) -> _Line:
+    """EN 16931 wants at least one line (BR-16, and the schema): a document without fees
+    gets one line of nothing, exempt, so that every total stays zero and consistent."""
+    return _Line(
+        name=f"{document.number}: no billable items",
+        description=None,
+        quantity=Decimal(1),
+        unit_price=ZERO,
+        net_cents=0,
+        category="E",
+        rate=ZERO,
+        coupon_weight=ZERO,
+        tax_weight=ZERO,
+    )
+
+
 def _render(document: _Document) -> bytes:
+    if not document.lines:
+        document.lines = [_placeholder(document)]
     currency = document.currency
     root = etree.Element(f"{{{RSM}}}CrossIndustryInvoice", nsmap=NSMAP)
     context = _sub(root, "rsm:ExchangedDocumentContext")
