@@ -14,9 +14,9 @@ wallet credits, due payable = total. The difference between lines and tax basis 
 document-level allowance (coupons; a charge if it is negative, a rounding cent on credit
 notes). Each allowance and each tax breakdown line carries one VAT category and rate, so
 the coupons and the taxes are spread over the (category, rate) groups by their exact
-shares and rounded by largest remainder (`round_shares`): the groups sum to the totals
-to the cent, as BR-CO-11/13/14 ask. A group's tax is within a cent of its exact share,
-well inside the tolerance of BR-S-09 / BR-CO-17.
+shares (`_apportion`): the groups sum to the totals to the cent, as BR-CO-11/13/14 ask,
+and a group's tax is within a cent of its exact share, well inside the ±1 tolerance of
+BR-S-09 / BR-CO-17.
 
 VAT categories (UNTDID 5305), one rate per line (a fee with several taxes uses their sum,
 as the invoice's fee `taxes_rate` does):
@@ -40,7 +40,7 @@ import facturx
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from meterbill.core.money import exponent, round_shares, subunit_to_unit
+from meterbill.core.money import exponent, round_half_up, subunit_to_unit
 from meterbill.credit_notes.models import CreditNote
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
@@ -138,17 +138,36 @@ class _Group:
         return self.line_cents - self.allowance_cents
 
 
-def _spread(total: int, weights: Sequence[Decimal], fallback: Sequence[Decimal]) -> list[int]:
-    """`total` cents over the weights (largest remainder), summing to `total` exactly."""
+def _apportion(total: int, exact: Sequence[Decimal], fallback: Sequence[Decimal]) -> list[int]:
+    """`total` cents over groups whose exact shares are `exact`, summing to `total`.
+
+    Each group is rounded half-up, then the cents the rounding gained or lost go to (or
+    come from) the groups it moved furthest the other way: a group ends within a cent of
+    its exact share, and a group with no share (a 0 % rate) gets nothing, as BR-Z-09 and
+    BR-E-09 want. Exact shares summing to nothing (a rounding cent with no coupon behind
+    it) fall back to `fallback`, scaled to the total."""
     if total == 0:
-        return [0 for _weight in weights]
-    use = weights if any(weight > 0 for weight in weights) else fallback
-    if not any(weight > 0 for weight in use):
-        use = [Decimal(1) for _weight in weights]
-    use = [max(weight, ZERO) for weight in use]
-    sign = 1 if total > 0 else -1
-    shares = round_shares(Decimal(abs(total)), use, 0)
-    return [sign * int(share) for share in shares]
+        return [0 for _share in exact]
+    shares = list(exact)
+    if not any(shares):
+        weight = sum(fallback, ZERO)
+        base = fallback if weight else [Decimal(1) for _share in exact]
+        weight = sum(base, ZERO)
+        shares = [Decimal(total) * share / weight for share in base]
+    rounded = [int(round_half_up(share)) for share in shares]
+    candidates = [index for index, share in enumerate(shares) if share != 0]
+    candidates = candidates or list(range(len(shares)))
+    gap = total - sum(rounded)
+    step = 1 if gap > 0 else -1
+    while gap != 0:
+        # Most rounded the other way first; the earlier group on a tie.
+        order = sorted(
+            candidates, key=lambda index: (step * (rounded[index] - shares[index]), index)
+        )
+        for index in order[: abs(gap)]:
+            rounded[index] += step
+        gap = total - sum(rounded)
+    return rounded
 
 
 def _groups(document: _Document) -> list[_Group]:
@@ -164,12 +183,12 @@ def _groups(document: _Document) -> list[_Group]:
         coupons[key] = coupons.get(key, ZERO) + line.coupon_weight
         taxes[key] = taxes.get(key, ZERO) + line.tax_weight
     allowance = document.line_total_cents - document.tax_basis_cents
-    allowances = _spread(
+    allowances = _apportion(
         allowance, [coupons[key] for key in keys], [Decimal(lines[key]) for key in keys]
     )
     bases = [Decimal(lines[key] - share) for key, share in zip(keys, allowances, strict=True)]
     taxed = [base * key[1] for key, base in zip(keys, bases, strict=True)]
-    tax_shares = _spread(document.tax_total_cents, [taxes[key] for key in keys], taxed)
+    tax_shares = _apportion(document.tax_total_cents, [taxes[key] for key in keys], taxed)
     return [
         _Group(key[0], key[1], lines[key], share, tax)
         for key, share, tax in zip(keys, allowances, tax_shares, strict=True)
