@@ -11,17 +11,19 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import facturx
 import httpx
 import pytest
 from lago_python_client.client import Client
 from lago_python_client.exceptions import LagoApiError
 from lago_python_client.models.credit_note import CreditNote, Item, Items
 from lago_python_client.models.invoice import InvoiceFee, InvoiceFeesList, OneOffInvoice
+from lxml import etree
 from sqlalchemy import select
 
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
-from meterbill.documents import links
+from meterbill.documents import einvoice, links
 from meterbill.documents.models import Document
 from meterbill.documents.service import generate_due
 from meterbill.documents.storage import LocalStorage
@@ -236,3 +238,39 @@ def test_xml_only_for_einvoicing_issuers(http: httpx.Client, invoice: Any) -> No
     answer = http.post(f"/invoices/{invoice.lago_id}/download_xml")
     assert answer.status_code == 422
     assert answer.json()["error_details"] == {"xml": ["einvoicing_not_available_for_country"]}
+
+
+def test_a_french_issuer_gets_a_factur_x_pdf_and_its_xml(
+    lago: Client, http: httpx.Client, database: Database, storage: LocalStorage, server: str,
+    org: Org,
+) -> None:  # fmt: skip
+    settings = {"country": "FR", "legal_name": "Acme SAS", "tax_identification_number":
+                "FR12345678901", "address_line1": "1 rue de la Paix", "zipcode": "75002",
+                "city": "Paris"}  # fmt: skip
+    assert http.put("/organizations", json={"organization": settings}).status_code == 200
+    http.post("/taxes", json={"tax": {"name": "TVA", "code": "tva", "rate": 20}})
+    body = {"name": "Setup", "code": "setup", "amount_cents": 10_000, "amount_currency": "EUR",
+            "tax_codes": ["tva"]}  # fmt: skip
+    assert http.post("/add_ons", json={"add_on": body}).status_code == 200
+    customer = {"external_id": "fr", "name": "Client SARL", "country": "FR", "currency": "EUR"}
+    assert http.post("/customers", json={"customer": customer}).status_code == 200
+    fees = InvoiceFeesList(__root__=[InvoiceFee(add_on_code="setup", units=1)])
+    invoice = lago.invoices.create(
+        OneOffInvoice(external_customer_id="fr", currency="EUR", fees=fees)
+    )
+    answer = http.post(f"/invoices/{invoice.lago_id}/download_xml")
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert generate_due(database, utc_now(), storage, organization_id=org.id).generated == 1
+    made = http.post(f"/invoices/{invoice.lago_id}/download_xml").json()["invoice"]
+    assert urlsplit(made["xml_url"]).path.endswith(f"/xml/{invoice.number}.xml")
+    xml = _fetch(server, made["xml_url"])
+    assert (xml.status_code, xml.headers["content-type"]) == (200, "application/xml")
+    einvoice.check(xml.content)  # the Factur-X EN 16931 schema
+    root = etree.fromstring(xml.content)
+    assert root.findtext(".//{*}ExchangedDocument/{*}ID") == invoice.number
+    assert root.findtext(".//{*}GrandTotalAmount") == "120.00"
+    assert root.findtext(".//{*}DuePayableAmount") == "120.00"
+    # The PDF is a Factur-X PDF/A-3 carrying the same XML.
+    pdf = _fetch(server, made["file_url"]).content
+    flavor_xml = facturx.get_facturx_xml_from_pdf(pdf)[1]
+    assert flavor_xml == xml.content
