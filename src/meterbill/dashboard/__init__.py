@@ -41,7 +41,8 @@ def is_page(path: str) -> bool:
 
 
 class SecurityHeaders:
-    """CSP without inline scripts, no framing: on every dashboard response."""
+    """CSP without inline scripts, no framing: on every dashboard response that does not
+    state its own."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -53,7 +54,13 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                # A page that states its own policy keeps it (an invoice's document,
+                # framed by its own page).
+                headers = list(message.get("headers", []))
+                own = {name.lower() for name, _value in headers}
+                message["headers"] = headers + [
+                    (name, value) for name, value in SECURITY_HEADERS if name not in own
+                ]
             await send(message)
 
         await self.app(scope, receive, with_headers)
