@@ -143,6 +143,13 @@ def test_guide_walk(page: Any, api: httpx.Client, database: Database, org: Org) 
     assert page.get_by_role("heading", level=1).inner_text() == invoice["number"]
     assert "(deleted)" in page.locator("main").inner_text()
     assert "€240.00" in page.locator("main").inner_text()
+    # The document as the customer receives it, framed, and its PDF.
+    document = page.frame_locator("iframe.document-frame").locator("body")
+    assert invoice["number"] in document.inner_text()
+    # In the customer's language (the guide's customer reads French).
+    assert "Facture" in document.inner_text() and "240,00\xa0€" in document.inner_text()
+    pdf = page.request.get(page.get_by_role("link", name="Download PDF").get_attribute("href"))
+    assert (pdf.status, pdf.body()[:5]) == (200, b"%PDF-")
     assert page.console_errors == []
 
 
