@@ -17,7 +17,6 @@ from lago_python_client.models.credit_note import (
     Item,
     Items,
 )
-from lago_python_client.models.invoice import InvoiceFee, InvoiceFeesList, OneOffInvoice
 from lago_python_client.models.payment import Payment
 from lago_python_client.models.subscription import Subscription
 
@@ -25,21 +24,6 @@ from meterbill.core.db import Database
 from tests.conftest import make_org
 
 UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors"}
-
-
-@pytest.fixture
-def invoice(http: httpx.Client, lago: Client) -> Any:
-    """A one-off invoice of 10 000 + 20 % VAT (12 000), with one fee."""
-    http.post("/taxes", json={"tax": {"name": "VAT", "code": "vat", "rate": 20}})
-    body = {"name": "Setup", "code": "setup", "amount_cents": 10_000, "amount_currency": "EUR",
-            "tax_codes": ["vat"]}  # fmt: skip
-    assert http.post("/add_ons", json={"add_on": body}).status_code == 200
-    customer = {"external_id": "cus", "name": "Jane Doe", "email": "jane@example.com"}
-    assert http.post("/customers", json={"customer": customer}).status_code == 200
-    fees = InvoiceFeesList(__root__=[InvoiceFee(add_on_code="setup", units=1)])
-    return lago.invoices.create(
-        OneOffInvoice(external_customer_id="cus", currency="EUR", fees=fees)
-    )
 
 
 def items(fee_id: str, amount: int) -> Items:

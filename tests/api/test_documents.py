@@ -30,21 +30,6 @@ from meterbill.documents.storage import LocalStorage
 from tests.conftest import Org
 
 
-@pytest.fixture
-def invoice(http: httpx.Client, lago: Client) -> Any:
-    """A finalized one-off invoice of 10 000 + 20 % VAT (12 000)."""
-    http.post("/taxes", json={"tax": {"name": "VAT", "code": "vat", "rate": 20}})
-    body = {"name": "Setup", "code": "setup", "amount_cents": 10_000, "amount_currency": "EUR",
-            "tax_codes": ["vat"]}  # fmt: skip
-    assert http.post("/add_ons", json={"add_on": body}).status_code == 200
-    customer = {"external_id": "cus", "name": "Jane Doe", "email": "jane@example.com"}
-    assert http.post("/customers", json={"customer": customer}).status_code == 200
-    fees = InvoiceFeesList(__root__=[InvoiceFee(add_on_code="setup", units=1)])
-    return lago.invoices.create(
-        OneOffInvoice(external_customer_id="cus", currency="EUR", fees=fees)
-    )
-
-
 def _fetch(server: str, url: str) -> httpx.Response:
     """A link names the configured public address; this test server has its own port."""
     parts = urlsplit(url)

@@ -15,12 +15,14 @@ from meterbill.core.errors import Forbidden, NotFound, ValidationFailed
 from meterbill.core.http import Context, ok
 from meterbill.core.times import utc_now
 from meterbill.credit_notes.api import render_credit_notes
+from meterbill.credit_notes.models import CreditNote
 from meterbill.credit_notes.service import find_credit_note
 from meterbill.documents import links, service
 from meterbill.documents.models import Document
 from meterbill.documents.storage import Storage
 from meterbill.invoices.api import render_invoices
 from meterbill.invoices.lookup import find_invoice
+from meterbill.invoices.models import Invoice
 from meterbill.organizations.service import get_organization
 
 router = APIRouter(prefix="/api/v1")
@@ -37,50 +39,42 @@ def _not_ready() -> Response:
 @router.post("/invoices/{invoice_id}/download")
 @router.post("/invoices/{invoice_id}/download_pdf")
 def download_invoice(ctx: Context, invoice_id: str) -> Response:
-    return _download_invoice(ctx, invoice_id, xml=False)
+    return _download(ctx, "invoice", invoice_id, xml=False)
 
 
 @router.post("/invoices/{invoice_id}/download_xml")
 def download_invoice_xml(ctx: Context, invoice_id: str) -> Response:
-    return _download_invoice(ctx, invoice_id, xml=True)
-
-
-def _download_invoice(ctx: Context, invoice_id: str, *, xml: bool) -> Response:
-    with ctx.db.transaction() as session:
-        invoice = find_invoice(session, ctx.organization_id, invoice_id)
-        # Lago: finalized only (a voided invoice keeps its file_url, but is not offered).
-        if invoice.status != "finalized":
-            raise NotFound("invoice")
-        if xml:
-            _require_einvoicing(session, ctx)
-        document = service.request(session, "invoice", invoice, ctx.now)
-        if document is None:
-            return _not_ready()
-        return ok({"invoice": render_invoices(session, [invoice], ctx, full=False)[0]})
+    return _download(ctx, "invoice", invoice_id, xml=True)
 
 
 @router.post("/credit_notes/{credit_note_id}/download")
 @router.post("/credit_notes/{credit_note_id}/download_pdf")
 def download_credit_note(ctx: Context, credit_note_id: str) -> Response:
-    return _download_credit_note(ctx, credit_note_id, xml=False)
+    return _download(ctx, "credit_note", credit_note_id, xml=False)
 
 
 @router.post("/credit_notes/{credit_note_id}/download_xml")
 def download_credit_note_xml(ctx: Context, credit_note_id: str) -> Response:
-    return _download_credit_note(ctx, credit_note_id, xml=True)
+    return _download(ctx, "credit_note", credit_note_id, xml=True)
 
 
-def _download_credit_note(ctx: Context, credit_note_id: str, *, xml: bool) -> Response:
+def _download(ctx: Context, owner_type: str, owner_id: str, *, xml: bool) -> Response:
     with ctx.db.transaction() as session:
-        note = find_credit_note(session, ctx.organization_id, credit_note_id)
-        if note.status != "finalized":
-            raise NotFound("credit_note")
+        owner: Invoice | CreditNote = (
+            find_invoice(session, ctx.organization_id, owner_id)
+            if owner_type == "invoice"
+            else find_credit_note(session, ctx.organization_id, owner_id)
+        )
+        # Lago: finalized only (a voided invoice keeps its file_url, but is not offered).
+        if owner.status != "finalized":
+            raise NotFound(owner_type)
         if xml:
             _require_einvoicing(session, ctx)
-        document = service.request(session, "credit_note", note, ctx.now)
-        if document is None:
+        if service.request(session, owner_type, owner, ctx.now) is None:
             return _not_ready()
-        return ok({"credit_note": render_credit_notes(session, [note], ctx)[0]})
+        if isinstance(owner, Invoice):
+            return ok({"invoice": render_invoices(session, [owner], ctx, full=False)[0]})
+        return ok({"credit_note": render_credit_notes(session, [owner], ctx)[0]})
 
 
 def _require_einvoicing(session: object, ctx: Context) -> None:
