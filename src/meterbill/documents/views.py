@@ -149,19 +149,24 @@ def _logo(organization: Organization) -> str | None:
     return logo if logo.startswith(LOGO_PREFIXES) and "base64," in logo else None
 
 
+def _address(record: Organization | Customer, locale: str) -> list[str]:
+    """The postal address of an organization or a customer (same field names)."""
+    return i18n.address_lines(
+        line1=record.address_line1,
+        line2=record.address_line2,
+        city=record.city,
+        zipcode=record.zipcode,
+        state=record.state,
+        country=record.country,
+        locale=locale,
+    )
+
+
 def _issuer(organization: Organization, locale: str) -> Party:
     return Party(
         name=organization.legal_name or organization.name,
         legal_number=organization.legal_number,
-        address=i18n.address_lines(
-            line1=organization.address_line1,
-            line2=organization.address_line2,
-            city=organization.city,
-            zipcode=organization.zipcode,
-            state=organization.state,
-            country=organization.country,
-            locale=locale,
-        ),
+        address=_address(organization, locale),
         email=organization.email,
         tax_id=organization.tax_identification_number,
     )
@@ -180,15 +185,7 @@ def _recipient(customer: Customer, locale: str) -> Party:
     return Party(
         name=customer_display_name(customer),
         legal_number=customer.legal_number,
-        address=i18n.address_lines(
-            line1=customer.address_line1,
-            line2=customer.address_line2,
-            city=customer.city,
-            zipcode=customer.zipcode,
-            state=customer.state,
-            country=customer.country,
-            locale=locale,
-        ),
+        address=_address(customer, locale),
         email=", ".join(emails) or None,
         tax_id=customer.tax_identification_number,
     )
