@@ -4,6 +4,7 @@ services the API calls and billed by the clock; and helpers to read the document
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 import uuid
 import zlib
@@ -247,6 +248,9 @@ def save_png(pdf: bytes, name: str) -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     source = OUTPUT / f"{name}.pdf"
     source.write_bytes(pdf)
+    if shutil.which("pdftoppm") is None:
+        # poppler-utils absent: the PDF is kept, the picture of it is not made.
+        return source
     subprocess.run(
         [
             "pdftoppm",
