@@ -157,3 +157,22 @@ def test_every_catalog_translates_every_label_with_its_placeholders(locale: str)
         for string in strings:
             assert sorted(PLACEHOLDER.findall(string)) == wanted, (locale, key, string)
         assert not message.fuzzy
+
+
+def test_document_names_follow_lago() -> None:
+    from types import SimpleNamespace
+
+    from meterbill.documents.views import _title
+
+    def title(invoice_type: str, country: str | None, locale: str = "en") -> str:
+        invoice = SimpleNamespace(invoice_type=invoice_type)
+        organization = SimpleNamespace(country=country)
+        return _title(invoice, organization, translations(locale).gettext)  # type: ignore[arg-type]
+
+    assert title("subscription", "FR") == "Invoice"
+    assert title("one_off", "AU") == "Tax invoice"
+    assert title("subscription", "SG", "fr") == "Facture fiscale"
+    assert title("advance_charges", "US") == "Paid invoice"
+    assert title("advance_charges", "NZ") == "Paid tax invoice"
+    assert title("credit", "AU") == "Advance invoice"
+    assert title("credit", None, "de") == "Vorauszahlungsrechnung"

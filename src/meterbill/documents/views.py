@@ -207,6 +207,21 @@ def _load(session: Session, invoice_or_note: Invoice | CreditNote) -> tuple[Cust
 # Invoices
 
 
+# Where Lago's invoices are "tax invoices" (its billing entity's country).
+TAX_INVOICE_COUNTRIES = frozenset({"AU", "AE", "NZ", "ID", "SG"})
+
+
+def _title(invoice: Invoice, organization: Organization, _: Any) -> str:
+    """Lago's document names: prepaid credits are an advance invoice; charges paid in
+    advance a paid invoice; in a few countries an invoice is a tax invoice."""
+    if invoice.invoice_type == "credit":
+        return str(_("Advance invoice"))
+    taxed = organization.country in TAX_INVOICE_COUNTRIES
+    if invoice.invoice_type == "advance_charges":
+        return str(_("Paid tax invoice") if taxed else _("Paid invoice"))
+    return str(_("Tax invoice") if taxed else _("Invoice"))
+
+
 def invoice_document(session: Session, invoice: Invoice, now: datetime) -> Document:
     """The document of `invoice`: subscription, one-off or credit (prepaid top-up) layout."""
     del now  # documents show what was issued; nothing here depends on the time
@@ -216,7 +231,7 @@ def invoice_document(session: Session, invoice: Invoice, now: datetime) -> Docum
     _ = fmt.gettext
     timezone = applicable_timezone(customer, organization)
     kind = invoice.invoice_type if invoice.invoice_type in ("one_off", "credit") else "subscription"
-    title = _("Advance invoice") if kind == "credit" else _("Invoice")
+    title = _title(invoice, organization, _)
     days = invoice.net_payment_term
     facts = [
         (_("Invoice number"), invoice.number),
