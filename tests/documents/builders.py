@@ -222,6 +222,47 @@ def full_invoice(database: Database, customer_name: str = "Globex Corporation") 
     return org, invoice.id
 
 
+def two_subscriptions_invoice(database: Database) -> tuple[Org, Any]:
+    """One customer, two monthly subscriptions on calendar billing: one invoice for
+    November 2026 at the period boundary. One subscription is named, the other shows its
+    plan's invoice display name; a coupon and a 20 % tax apply to the whole invoice."""
+    org = make_org(database, "Acme Multi")
+    describe_issuer(database, org)
+    billing = Billing(database, org)
+    billing.tax("vat", "20", name="VAT", applied_to_organization=True)
+    calls = billing.metric("calls", "count_agg")
+    storage = billing.metric("gb", "sum_agg", field_name="gb")
+    billing.plan(
+        "starter",
+        [{"billable_metric_id": calls, "charge_model": "standard",
+          "invoice_display_name": "API calls", "properties": {"amount": "0.05"}}],
+        name="Starter", amount_cents=2_900, invoice_display_name="Starter plan",
+    )  # fmt: skip
+    billing.plan(
+        "data",
+        [{"billable_metric_id": storage, "charge_model": "standard",
+          "invoice_display_name": "Storage", "properties": {"amount": "1.25"}}],
+        name="Data", amount_cents=4_900,
+    )  # fmt: skip
+    billing.customer("initrode", name="Initrode", currency="EUR", timezone="UTC")
+    billing.coupon(
+        "launch",
+        coupon_type="fixed_amount",
+        amount_cents=500,
+        amount_currency="EUR",
+        frequency="forever",
+    )
+    billing.apply("initrode", "launch", utc(2026, 11, 1))
+    billing.subscribe("initrode", "starter", "multi-1", utc(2026, 11, 1))
+    billing.subscribe("initrode", "data", "multi-2", utc(2026, 11, 1), name="Analytics workspace")
+    day = utc(2026, 11, 12)
+    billing.events("multi-1", "calls", *[(day, {}) for _ in range(30)])
+    billing.events("multi-2", "gb", (day, {"gb": 12}), (day, {"gb": "3.5"}))
+    billing.tick(BILLED_AT)
+    [invoice] = [row for row in billing.invoices("initrode") if row.status == "finalized"]
+    return org, invoice.id
+
+
 def api_invoice(session: Any, org: Org, invoice: Invoice) -> dict[str, Any]:
     """The invoice as GET /api/v1/invoices/{id} renders it."""
     ctx = SimpleNamespace(organization_id=org.id, now=BILLED_AT)

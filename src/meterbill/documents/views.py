@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -73,10 +73,14 @@ class Table:
 
 @dataclass(frozen=True)
 class Block:
-    """One subscription's fees, one table per billing period."""
+    """One subscription's fees, one table per billing period. On an invoice of several
+    subscriptions, `subtotal` is the sum of the subscription's fee amounts (excl. tax)."""
 
     title: str
     tables: list[Table]
+    name: str = ""
+    amount_cents: int = 0
+    subtotal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class Document:
     total: str
     total_note: str
     blocks: list[Block] = field(default_factory=list)
+    # Several subscriptions: one line per subscription (its fees' total, excl. tax).
+    summary: list[Line] = field(default_factory=list)
     items: list[Row] = field(default_factory=list)
     totals: list[Line] = field(default_factory=list)
     footer: str | None = None
@@ -256,6 +262,8 @@ def invoice_document(session: Session, invoice: Invoice, now: datetime) -> Docum
     fees = [fee for fee in invoice.fees if fee.deleted_at is None]
     if kind == "subscription":
         document.blocks = _subscription_blocks(session, invoice, fees, fmt, timezone)
+        if len(document.blocks) > 1:
+            _summarize(document, fmt)
     elif kind == "one_off":
         document.items = [_one_off_row(fee, fmt, timezone) for fee in fees]
     else:
@@ -334,8 +342,27 @@ def _subscription_blocks(
                 else _("Fees")
             )
             tables.append(Table(heading, rows))
-        blocks.append(Block(_("%(name)s details") % {"name": name}, tables))
+        blocks.append(
+            Block(
+                _("%(name)s details") % {"name": name},
+                tables,
+                name=name,
+                amount_cents=sum(fee.amount_cents for fee in own),
+            )
+        )
     return blocks
+
+
+def _summarize(document: Document, fmt: Formats) -> None:
+    """Lago's `_subscriptions_summary`: one line per subscription with the sum of its fee
+    amounts (excl. tax, before coupons), and each details section ends with that sum.
+    Taxes stay invoice-level: they are computed on the whole invoice after coupons."""
+    document.summary = [
+        Line(block.name, fmt.money(block.amount_cents), "item") for block in document.blocks
+    ]
+    document.blocks = [
+        replace(block, subtotal=fmt.money(block.amount_cents)) for block in document.blocks
+    ]
 
 
 def _by_id(session: Session, model: Any, ids: Iterable[uuid.UUID | None]) -> dict[Any, Any]:
