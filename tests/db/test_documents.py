@@ -120,3 +120,21 @@ def test_with_pdf_generation_disabled_nothing_is_queued(
     tick(fresh, utc(2024, 2, 1, 1))
     assert _counts(fresh) == {}
     assert generate_due(fresh, utc(2024, 2, 1, 2), LocalStorage(tmp_path)).generated == 0
+
+
+def test_a_rolled_back_savepoint_takes_its_document_request_along(
+    fresh: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _billed(fresh, subscriptions=2, drafted=0)
+    monkeypatch.setattr(service, "_enabled", False)
+    tick(fresh, utc(2024, 2, 1, 1))
+    monkeypatch.setattr(service, "_enabled", True)
+    with fresh.transaction() as session:
+        first, second = session.scalars(select(Invoice).order_by(Invoice.number)).all()
+        savepoint = session.begin_nested()
+        service.queue(session, "invoice", first, utc(2024, 2, 1, 2))
+        savepoint.rollback()
+        service.queue(session, "invoice", second, utc(2024, 2, 1, 2))
+        kept = second.id
+    with fresh.transaction(write=False) as session:
+        assert list(session.scalars(select(Document.owner_id))) == [kept]

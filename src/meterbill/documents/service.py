@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from meterbill.core.db import Database
 from meterbill.credit_notes.models import CreditNote
@@ -50,11 +50,63 @@ def configure(enabled: bool) -> None:
     _enabled = enabled
 
 
+_QUEUED = "meterbill.documents.queued"
+
+
+@dataclass(frozen=True)
+class _Queued:
+    owner_type: str
+    owner: Invoice | CreditNote
+    now: datetime
+    # The (sub)transaction it was asked in: rolled back, it takes the request along.
+    transaction: SessionTransaction | None
+
+
 def queue(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:
-    """Ask for the owner's document, in the transaction that finalizes it. Added, not
-    flushed: a billing run writes its batch's documents in one statement."""
+    """Ask for the owner's document, in the transaction that finalizes it. Written when
+    the transaction commits, all at once: a billing run's thousands cost one statement."""
     if _enabled:
-        _add(session, owner_type, owner, now)
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_QUEUED, []).append(_Queued(owner_type, owner, now, transaction))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_queued(session: Session) -> None:
+    queued: list[_Queued] = session.info.pop(_QUEUED, [])
+    if not queued:
+        return
+    session.flush()  # the owners' ids
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "organization_id": item.owner.organization_id,
+            "owner_type": item.owner_type,
+            "owner_id": item.owner.id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": item.now,
+            "access_key": links.new_access_key(),
+            "created_at": item.now,
+            "updated_at": item.now,
+        }
+        for item in queued
+    ]
+    session.execute(insert(Document), rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    queued: list[_Queued] | None = session.info.get(_QUEUED)
+    if queued:
+        session.info[_QUEUED] = [item for item in queued if not _inside(item.transaction, previous)]
+
+
+def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def _add(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:
