@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 from sqlalchemy import Engine, Index, create_engine, event, inspect, text
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 
 from meterbill.core.sqlite_functions import register_sqlite_functions
 
@@ -194,3 +194,13 @@ def flush_in_table_order(session: Session) -> None:
     for key in sorted(groups, key=lambda key: key[0]):
         session.flush(groups[key])
     session.flush()
+
+
+def inside_transaction(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    """Whether `transaction` is `ended` or nested in it: work recorded in a savepoint that
+    rolled back goes with it."""
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False

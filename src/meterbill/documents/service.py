@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from meterbill.core.db import Database
+from meterbill.core.db import Database, inside_transaction
 from meterbill.credit_notes.models import CreditNote
 from meterbill.documents import links
 from meterbill.documents.models import Document
@@ -98,15 +98,9 @@ def _write_queued(session: Session) -> None:
 def _forget_rolled_back(session: Session, previous: SessionTransaction) -> None:
     queued: list[_Queued] | None = session.info.get(_QUEUED)
     if queued:
-        session.info[_QUEUED] = [item for item in queued if not _inside(item.transaction, previous)]
-
-
-def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
+        session.info[_QUEUED] = [
+            item for item in queued if not inside_transaction(item.transaction, previous)
+        ]
 
 
 def _add(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
+from meterbill.core.db import inside_transaction
 from meterbill.webhooks.models import Webhook, WebhookEndpoint
 
 logger = logging.getLogger("meterbill.webhooks")
@@ -382,13 +383,5 @@ def _forget_rolled_back(session: Session, previous: SessionTransaction) -> None:
     pending: list[_Pending] | None = session.info.get(_PENDING)
     if pending:
         session.info[_PENDING] = [
-            item for item in pending if not _inside(item.transaction, previous)
+            item for item in pending if not inside_transaction(item.transaction, previous)
         ]
-
-
-def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
