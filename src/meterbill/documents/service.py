@@ -29,6 +29,7 @@ from meterbill.documents.models import Document
 from meterbill.documents.storage import Storage
 from meterbill.invoices.models import Invoice
 from meterbill.organizations.models import Organization
+from meterbill.webhooks.delivery import backoff
 from meterbill.webhooks.outbox import emit
 
 logger = logging.getLogger("meterbill.documents")
@@ -63,11 +64,17 @@ class _Queued:
 
 
 def queue(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:
-    """Ask for the owner's document, in the transaction that finalizes it. Written when
-    the transaction commits, all at once: a billing run's thousands cost one statement."""
+    """Ask for the owner's document, in the transaction that finalizes it (unless
+    generation is off)."""
     if _enabled:
-        transaction = session.get_nested_transaction() or session.get_transaction()
-        session.info.setdefault(_QUEUED, []).append(_Queued(owner_type, owner, now, transaction))
+        _ask(session, owner_type, owner, now)
+
+
+def _ask(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:
+    """Written when the transaction commits, all at once: a billing run's thousands cost
+    one statement."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_QUEUED, []).append(_Queued(owner_type, owner, now, transaction))
 
 
 @event.listens_for(Session, "before_commit")
@@ -103,23 +110,6 @@ def _forget_rolled_back(session: Session, previous: SessionTransaction) -> None:
         ]
 
 
-def _add(session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime) -> None:
-    session.add(
-        Document(
-            id=uuid.uuid4(),
-            organization_id=owner.organization_id,
-            owner_type=owner_type,
-            owner_id=owner.id,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            access_key=links.new_access_key(),
-            created_at=now,
-            updated_at=now,
-        )
-    )
-
-
 def documents_of(
     session: Session, owner_type: str, owner_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Document]:
@@ -143,17 +133,11 @@ def urls(document: Document | None, number: str, now: datetime) -> tuple[str | N
     """`file_url` and `xml_url` of an owner: absolute, signed, expiring; None until made."""
     if document is None or document.status != "generated":
         return None, None
-    pdf = (
-        links.file_link(document, "pdf", file_name(number, "pdf"), now)
-        if document.pdf_key
-        else None
-    )
-    xml = (
-        links.file_link(document, "xml", file_name(number, "xml"), now)
-        if document.xml_key
-        else None
-    )
-    return pdf, xml
+
+    def link(kind: str, stored: str | None) -> str | None:
+        return links.file_link(document, kind, file_name(number, kind), now) if stored else None
+
+    return link("pdf", document.pdf_key), link("xml", document.xml_key)
 
 
 def request(
@@ -165,7 +149,7 @@ def request(
     if document is not None and document.status == "generated":
         return document
     if document is None:
-        _add(session, owner_type, owner, now)
+        _ask(session, owner_type, owner, now)
     elif document.status == "failed":
         document.status = "pending"
         document.attempts = 0
@@ -267,6 +251,7 @@ def _record_generated(
                 select(Document).where(Document.id.in_([item[0] for item in made]))
             )
         }
+        owners = _owners(session, list(documents.values()))
         for document_id, attempts, files in made:
             document = documents.get(document_id)
             # Guarded by the attempt claimed: a lease that ran out and another generator's
@@ -279,9 +264,9 @@ def _record_generated(
             document.generated_at = now
             document.error = None
             document.updated_at = now
-            session.flush()
-            owner = _owner(session, document)
+            owner = owners.get(document.owner_id)
             if owner is not None:
+                # Rendered when this transaction commits, the document marked generated.
                 emit(session, GENERATED_WEBHOOKS[document.owner_type], owner, now)
             report.generated += 1
 
@@ -333,6 +318,17 @@ def render_files(session: Session, document: Document, now: datetime) -> dict[st
     return files
 
 
+def _owners(session: Session, documents: list[Document]) -> dict[uuid.UUID, Invoice | CreditNote]:
+    """The documents' invoices and credit notes, a query per kind."""
+    found: dict[uuid.UUID, Invoice | CreditNote] = {}
+    for model, owner_type in ((Invoice, "invoice"), (CreditNote, "credit_note")):
+        ids = [document.owner_id for document in documents if document.owner_type == owner_type]
+        if ids:
+            owners = session.scalars(select(model).where(model.id.in_(ids)))
+            found.update((owner.id, owner) for owner in owners)
+    return found
+
+
 def _owner(session: Session, document: Document) -> Invoice | CreditNote | None:
     model: Any = Invoice if document.owner_type == "invoice" else CreditNote
     return session.get(model, document.owner_id)  # type: ignore[no-any-return]
@@ -369,9 +365,3 @@ def _failed(
         )
     report.failed += 1
     report.errors.append(message)
-
-
-def backoff(attempts: int, rng: random.Random) -> timedelta:
-    """As the webhooks': n⁴ + jitter + 2 seconds."""
-    base = attempts**4
-    return timedelta(seconds=base + rng.uniform(0, 0.15 * base) + 2)
