@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from meterbill.add_ons.service import list_add_ons
-from meterbill.core.errors import NotFound
 from meterbill.core.pagination import PageRequest
 from meterbill.coupons.service import list_coupons
 from meterbill.credit_notes.service import CreditNoteFilters, list_credit_notes
@@ -17,7 +16,7 @@ from meterbill.customers.overview import customer_labels
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.dashboard.web import Page, render
 from meterbill.documents import rendering
-from meterbill.documents.service import current_pdf, file_name
+from meterbill.documents.service import current_pdf, file_name, has_pdf
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.service import InvoiceFilters, list_invoices
 from meterbill.metrics.service import list_metrics
@@ -95,6 +94,7 @@ def invoice_page(request: Request, page: Page, invoice_id: str) -> HTMLResponse:
                 "label": label,
                 "customer_timezone": applicable_timezone(customer, organization),
                 "credit_notes": [note for note in notes if note.invoice_id == invoice.id],
+                "has_pdf": has_pdf(invoice),
             },
         )
 
@@ -119,8 +119,6 @@ def invoice_document(request: Request, page: Page, invoice_id: str) -> HTMLRespo
 def invoice_pdf(request: Request, page: Page, invoice_id: str) -> Response:
     with page.db.transaction(write=False) as session:
         invoice = find_invoice(session, page.organization_id, invoice_id)
-        if invoice.status == "draft":
-            raise NotFound("invoice")
         content = current_pdf(session, request.app.state.storage, "invoice", invoice, page.now)
         name = file_name(invoice.number, "pdf")
     return Response(

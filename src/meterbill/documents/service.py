@@ -23,6 +23,8 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from meterbill.core.db import Database, inside_transaction
+from meterbill.core.errors import Forbidden, NotFound, ValidationFailed
+from meterbill.core.records import uuid_or_none
 from meterbill.credit_notes.models import CreditNote
 from meterbill.documents import links
 from meterbill.documents.models import Document
@@ -141,10 +143,20 @@ def urls(document: Document | None, number: str, now: datetime) -> tuple[str | N
 
 
 def request(
-    session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime
+    session: Session, owner_type: str, owner: Invoice | CreditNote, now: datetime, *, xml: bool
 ) -> Document | None:
-    """A download's question: the document if it is made; otherwise it is asked for
-    (again, if it failed or was never queued) and None says "not yet"."""
+    """A download's question, as Lago answers it: finalized documents only; the document
+    if it is made; otherwise it is asked for (again, if it failed or was never queued)
+    and None says "not yet". The XML only for an e-invoicing issuer: Lago would answer
+    "not yet" for ever."""
+    from meterbill.documents import einvoice
+
+    if owner.status != "finalized":
+        raise NotFound(owner_type)
+    if xml:
+        organization = session.get(Organization, owner.organization_id)
+        if organization is None or not einvoice.applies(organization):
+            raise ValidationFailed({"xml": ["einvoicing_not_available_for_country"]})
     document = documents_of(session, owner_type, [owner.id]).get(owner.id)
     if document is not None and document.status == "generated":
         return document
@@ -157,6 +169,27 @@ def request(
         document.error = None
         document.updated_at = now
     return None
+
+
+MEDIA_TYPES = {"pdf": "application/pdf", "xml": "application/xml"}
+
+
+def linked_file(
+    session: Session, storage: Storage, document_id: str, kind: str, expires: int,
+    signature: str, now: datetime,
+) -> bytes:  # fmt: skip
+    """The file a signed link names, while the link is valid."""
+    key = uuid_or_none(document_id)
+    document = session.get(Document, key) if key is not None and kind in MEDIA_TYPES else None
+    if document is None:
+        raise NotFound("document")
+    if not links.valid(document, kind, expires, signature, now):
+        raise Forbidden("expired_or_invalid_link")
+    stored = document.pdf_key if kind == "pdf" else document.xml_key
+    content = storage.get(stored) if stored else None
+    if content is None:
+        raise NotFound("document")
+    return content
 
 
 @dataclass
@@ -271,12 +304,20 @@ def _record_generated(
             report.generated += 1
 
 
+def has_pdf(owner: Invoice | CreditNote) -> bool:
+    """Whether a PDF is offered for it: not for a draft (its page shows a preview) nor an
+    invoice that failed to be issued."""
+    return owner.status not in ("draft", "failed")
+
+
 def current_pdf(
     session: Session, storage: Storage, owner_type: str, owner: Invoice | CreditNote, now: datetime
 ) -> bytes:
     """The owner's PDF for someone looking at it now (the dashboard): the stored file,
     or, until it is made, one rendered on the spot and not kept (as Lago's dashboard
     download does)."""
+    if not has_pdf(owner):
+        raise NotFound(owner_type)
     document = documents_of(session, owner_type, [owner.id]).get(owner.id)
     if document is not None and document.status == "generated" and document.pdf_key:
         stored = storage.get(document.pdf_key)
