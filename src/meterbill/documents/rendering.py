@@ -21,8 +21,9 @@ from meterbill.invoices.models import Invoice
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 TEMPLATES = {
     "subscription": "invoice.html",
-    "one_off": "one_off.html",
-    "credit": "credit.html",
+    # One-off and prepaid-credit invoices: one table of items.
+    "one_off": "items.html",
+    "credit": "items.html",
     "credit_note": "credit_note.html",
 }
 

@@ -23,6 +23,7 @@ from meterbill.core.periods import local_date
 from meterbill.coupons.models import AppliedCoupon
 from meterbill.credit_notes.models import CreditNote
 from meterbill.customers.models import Customer
+from meterbill.customers.overview import display_name
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.documents import i18n
 from meterbill.invoices.models import Fee, Invoice
@@ -179,11 +180,16 @@ def _issuer(organization: Organization, locale: str) -> Party:
 
 
 def customer_display_name(customer: Customer) -> str:
-    """Lago's display name: the name, else first and last names, else the external id."""
-    if customer.name:
-        return customer.name
-    person = " ".join(part for part in (customer.firstname, customer.lastname) if part)
-    return person or customer.legal_name or customer.external_id
+    """Lago's display name (the name, else first and last names), else the legal name,
+    else the external id: a document always names its customer."""
+    return display_name(customer) or customer.legal_name or customer.external_id
+
+
+def _subscription_name(subscription: Subscription | None, plan: Plan | None, fallback: str) -> str:
+    """The subscription's name, else its plan's invoice name."""
+    if subscription is not None and subscription.name:
+        return subscription.name
+    return (plan.invoice_display_name or plan.name) if plan is not None else fallback
 
 
 def _recipient(customer: Customer, locale: str) -> Party:
@@ -321,9 +327,7 @@ def _subscription_blocks(
         own = [fee for fee in fees if fee.subscription_id == subscription_id]
         if not own:
             continue
-        name = (subscription.name if subscription is not None else None) or (
-            (plan.invoice_display_name or plan.name) if plan is not None else own[0].item_name
-        )
+        name = _subscription_name(subscription, plan, own[0].item_name)
         periods: dict[tuple[date | None, date | None], list[Row]] = {}
         for fee in own:
             rows = _fee_rows(fee, plan, charges.get(fee.charge_id), fmt)
@@ -384,6 +388,18 @@ def _interval_label(interval: str, fmt: Formats) -> str:
     return labels.get(interval, _("Subscription"))
 
 
+def _plain_row(label: str, notes: list[str], fee: Fee, fmt: Formats) -> Row:
+    """A fee on one line: its units, precise unit price, tax rate and amount."""
+    return Row(
+        label,
+        notes=notes,
+        units=fmt.units(fee.units),
+        unit_price=fmt.unit_price(fee.precise_unit_amount),
+        tax_rate=_tax_rate(fee, fmt),
+        amount=fmt.money(fee.amount_cents),
+    )
+
+
 def _fee_rows(fee: Fee, plan: Plan | None, charge: Charge | None, fmt: Formats) -> list[Row]:
     _ = fmt.gettext
     units, amount = fee.units, fee.amount_cents
@@ -396,16 +412,7 @@ def _fee_rows(fee: Fee, plan: Plan | None, charge: Charge | None, fmt: Formats) 
         plan_amount = (fee.amount_details or {}).get("plan_amount_cents")
         if isinstance(plan_amount, int) and plan_amount != fee.amount_cents and fee.amount_cents:
             notes.append(_("The fee is prorated on the days of the period."))
-        return [
-            Row(
-                label,
-                notes=notes,
-                units=fmt.units(units),
-                unit_price=fmt.unit_price(fee.precise_unit_amount),
-                tax_rate=_tax_rate(fee, fmt),
-                amount=fmt.money(amount),
-            )
-        ]
+        return [_plain_row(label, notes, fee, fmt)]
     if fee.fee_type == "commitment":
         label = fee.invoice_display_name or _("Minimum commitment")
         return [
@@ -434,16 +441,7 @@ def _fee_rows(fee: Fee, plan: Plan | None, charge: Charge | None, fmt: Formats) 
         else []
     )
     if not details:
-        return [
-            Row(
-                name,
-                notes=notes,
-                units=fmt.units(units),
-                unit_price=fmt.unit_price(fee.precise_unit_amount),
-                tax_rate=_tax_rate(fee, fmt),
-                amount=fmt.money(amount),
-            )
-        ]
+        return [_plain_row(name, notes, fee, fmt)]
     return [
         Row(name, kind="group", notes=notes),
         *details,
@@ -835,9 +833,7 @@ def _credit_note_rows(
         if fee.fee_type == "subscription":
             subscription = subscriptions.get(fee.subscription_id)
             plan = plans.get(subscription.plan_id) if subscription is not None else None
-            name = (subscription.name if subscription is not None else None) or (
-                (plan.invoice_display_name or plan.name) if plan is not None else fee.item_name
-            )
+            name = _subscription_name(subscription, plan, fee.item_name)
             label = _("Subscription – %(name)s") % {"name": name}
         elif fee.fee_type == "credit":
             wallet = wallets.get(fee.item_id) or fee.item_name
