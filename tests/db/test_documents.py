@@ -40,6 +40,21 @@ def _billed(fresh: Database, subscriptions: int, drafted: int) -> Setup:
     return setup
 
 
+def _generated_webhooks(fresh: Database, setup: Setup) -> int:
+    with fresh.transaction(write=False) as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Webhook)
+                .where(
+                    Webhook.organization_id == setup.org.id,
+                    Webhook.webhook_type == "invoice.generated",
+                )
+            )
+            or 0
+        )
+
+
 def _counts(fresh: Database) -> dict[str, int]:
     with fresh.transaction(write=False) as session:
         rows = session.execute(select(Document.status, func.count()).group_by(Document.status))
@@ -66,14 +81,7 @@ def test_a_tick_queues_documents_of_what_it_finalizes_and_makes_none(
     tick(fresh, utc(2024, 2, 3, 1))
     assert _counts(fresh) == {"generated": 3, "pending": 2}
     assert generate_due(fresh, utc(2024, 2, 3, 2), storage).generated == 2
-    with fresh.transaction(write=False) as session:
-        generated = session.scalar(
-            select(func.count())
-            .select_from(Webhook)
-            .where(Webhook.organization_id == setup.org.id, Webhook.webhook_type ==
-                   "invoice.generated")
-        )  # fmt: skip
-    assert generated == 5
+    assert _generated_webhooks(fresh, setup) == 5
 
 
 def test_concurrent_generators_make_each_document_once(fresh: Database, tmp_path: Path) -> None:
@@ -100,14 +108,7 @@ def test_concurrent_generators_make_each_document_once(fresh: Database, tmp_path
     assert sum(report.generated for report in reports) == 12
     assert sum(report.failed for report in reports) == 0
     assert _counts(fresh) == {"generated": 12}
-    with fresh.transaction(write=False) as session:
-        generated = session.scalar(
-            select(func.count())
-            .select_from(Webhook)
-            .where(Webhook.organization_id == setup.org.id, Webhook.webhook_type ==
-                   "invoice.generated")
-        )  # fmt: skip
-    assert generated == 12
+    assert _generated_webhooks(fresh, setup) == 12
 
 
 def test_with_pdf_generation_disabled_nothing_is_queued(
