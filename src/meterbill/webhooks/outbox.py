@@ -231,31 +231,25 @@ def _render_pending(session: Session) -> None:
         session.flush()  # the deferred objects' ids
     rows: list[dict[str, Any]] = []
     for item in pending:
+        body: dict[str, Any] | None = None
+        object_id = None
         if item.deferred:
-            rows += _rows(
-                item.organization_id,
-                item.webhook_type,
-                item.object_type,
-                None,
-                item.now,
-                item.ordinal,
-                item.endpoints,
-                str(item.obj.id),
-            )
-            continue
-        body = (
-            item.obj if isinstance(item.obj, dict) else bodies.get((item.object_type, id(item.obj)))
+            object_id = str(item.obj.id)
+        else:
+            rendered = bodies.get((item.object_type, id(item.obj)))
+            body = item.obj if isinstance(item.obj, dict) else rendered
+            if body is None:
+                continue  # not rendered (logged)
+        rows += _rows(
+            item.organization_id,
+            item.webhook_type,
+            item.object_type,
+            body,
+            item.now,
+            item.ordinal,
+            item.endpoints,
+            object_id,
         )
-        if body is not None:
-            rows += _rows(
-                item.organization_id,
-                item.webhook_type,
-                item.object_type,
-                body,
-                item.now,
-                item.ordinal,
-                item.endpoints,
-            )
     _store(session, rows)
 
 
@@ -281,24 +275,6 @@ def materialize(
     """Render the deferred webhooks of these objects (or these deliveries) now, as the
     objects stand: called before anything changes an object that may have one, and
     by the delivery loop before sending."""
-    wanted_objects = {str(key) for key in object_ids} if object_ids is not None else None
-    # Enqueued in this transaction and not yet stored: rendered now, as it stands.
-    pending: list[_Pending] = session.info.get(_PENDING, [])
-    if wanted_objects and pending:
-        now_due = [
-            item
-            for item in pending
-            if item.deferred and str(getattr(item.obj, "id", "")) in wanted_objects
-        ]
-        if now_due:
-            bodies = _render_items(session, now_due)
-            due = {id(item) for item in now_due}
-            session.info[_PENDING] = [
-                replace(item, obj=bodies[(item.object_type, id(item.obj))], deferred=False)
-                if id(item) in due and (item.object_type, id(item.obj)) in bodies
-                else item
-                for item in pending
-            ]
     table = Webhook.__table__
     query = select(
         table.c.id,
@@ -308,16 +284,41 @@ def materialize(
         table.c.object_id,
         table.c.created_at,
     ).where(table.c.payload.is_(None))
-    if wanted_objects is not None:
-        if not wanted_objects:
+    if object_ids is not None:
+        wanted = {str(key) for key in object_ids}
+        if not wanted:
             return
-        query = query.where(table.c.object_id.in_(sorted(wanted_objects)))
+        _render_enqueued_now(session, wanted)
+        query = query.where(table.c.object_id.in_(sorted(wanted)))
     if webhook_ids is not None:
-        wanted_rows = list(webhook_ids)
-        if not wanted_rows:
+        rows = list(webhook_ids)
+        if not rows:
             return
-        query = query.where(table.c.id.in_(wanted_rows))
-    rows = list(session.execute(query))
+        query = query.where(table.c.id.in_(rows))
+    _fill_payloads(session, list(session.execute(query)))
+
+
+def _render_enqueued_now(session: Session, object_ids: set[str]) -> None:
+    """Deferred webhooks of these objects enqueued in this transaction and not stored
+    yet: rendered now, as the objects stand, and stored at commit like any other."""
+    pending: list[_Pending] = session.info.get(_PENDING, [])
+    due = [
+        item for item in pending if item.deferred and str(getattr(item.obj, "id", "")) in object_ids
+    ]
+    if not due:
+        return
+    bodies = _render_items(session, due)
+    chosen = {id(item) for item in due}
+    session.info[_PENDING] = [
+        replace(item, obj=bodies[(item.object_type, id(item.obj))], deferred=False)
+        if id(item) in chosen and (item.object_type, id(item.obj)) in bodies
+        else item
+        for item in pending
+    ]
+
+
+def _fill_payloads(session: Session, rows: list[Any]) -> None:
+    """Render stored deferred rows, each object once, and write their envelopes."""
     if not rows:
         return
     payloads = importlib.import_module("meterbill.webhooks.payloads")
@@ -329,7 +330,6 @@ def materialize(
         model = payloads.MODELS[object_type]
         keys = {uuid.UUID(row.object_id) for row in group}
         # Read as a GET reads it (every relationship current), so rendered as read.
-        session.flush()
         objs = list(
             session.scalars(
                 select(model).where(model.id.in_(keys)).execution_options(populate_existing=True)
@@ -338,16 +338,11 @@ def materialize(
         rendered = _rendered(session, object_type, objs, now, fresh=True)
         bodies = {str(obj.id): body for obj, body in rendered}
         for row in group:
-            body = bodies.get(row.object_id)
-            if body is None:
-                # Gone, or its renderer failed (logged): sent as what is known of it.
-                body = {"lago_id": row.object_id}
-            parameters.append(
-                {
-                    "b_id": row.id,
-                    "b_payload": envelope(organization_id, row.webhook_type, object_type, body),
-                }
-            )
+            # Gone, or its renderer failed (logged): sent as what is known of it.
+            body = bodies.get(row.object_id) or {"lago_id": row.object_id}
+            envelope_ = envelope(organization_id, row.webhook_type, object_type, body)
+            parameters.append({"b_id": row.id, "b_payload": envelope_})
+    table = Webhook.__table__
     session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.payload.is_(None))
