@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from meterbill.clock import tick
+from meterbill.clock import TickReport, tick
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
+from meterbill.invoices.scope import Scope
 from meterbill.wallets.models import Wallet
 from tests.conftest import Org
 from tests.webhook_receiver import Receiver
@@ -241,7 +242,7 @@ def _flag(database: Database, wallet: str) -> bool:
 
 
 def test_depleted_when_a_void_empties_the_wallet_and_again_after_a_top_up(
-    database: Database, http: httpx.Client, receiver: Receiver
+    database: Database, org: Org, http: httpx.Client, receiver: Receiver
 ) -> None:
     _endpoint(http, receiver, DEPLETED)
     _customer(http)
@@ -255,7 +256,7 @@ def test_depleted_when_a_void_empties_the_wallet_and_again_after_a_top_up(
                                 "wallet": now_wallet}  # fmt: skip
     assert (now_wallet["ongoing_balance_cents"], _flag(database, wallet)) == (0, True)
     # Still empty: told once.
-    tick(database, utc_now() + timedelta(seconds=1))
+    _tick(database, http, org)
     assert len(_depleted(http)) == 1
     # Positive again re-arms it (nothing sent), empty again tells again.
     _top_up(http, wallet, granted_credits="4")
@@ -286,6 +287,12 @@ def _use(http: httpx.Client, transaction_id: str, units: int) -> None:
     _ok(http.post("/events", json={"event": event}))
 
 
+def _tick(database: Database, http: httpx.Client, org: Org) -> TickReport:
+    """The clock for this test's customer only: other tests' wallets share the database."""
+    customer = uuid.UUID(_ok(http.get("/customers/cus"))["customer"]["lago_id"])
+    return tick(database, utc_now() + timedelta(seconds=1), Scope(customer, org.id))
+
+
 def test_the_clock_tells_when_usage_eats_the_ongoing_balance(
     database: Database, org: Org, http: httpx.Client, receiver: Receiver
 ) -> None:
@@ -294,29 +301,29 @@ def test_the_clock_tells_when_usage_eats_the_ongoing_balance(
     _usage_setup(http)
     wallet = _wallet(http, granted_credits="10")
     _use(http, "a", 4)  # 8 EUR of 10
-    assert tick(database, utc_now() + timedelta(seconds=1)).depleted_wallets == 0
+    assert _tick(database, http, org).depleted_wallets == 0
     assert _depleted(http) == []
 
     _use(http, "b", 1)  # 10 EUR of 10: nothing left
-    assert tick(database, utc_now() + timedelta(seconds=1)).depleted_wallets == 1
+    assert _tick(database, http, org).depleted_wallets == 1
     [first] = _depleted(http)
     now_wallet = _get_wallet(http, wallet)
     assert first["payload"]["wallet"] == now_wallet
     assert (now_wallet["balance_cents"], now_wallet["ongoing_balance_cents"]) == (1_000, 0)
-    assert tick(database, utc_now() + timedelta(seconds=1)).depleted_wallets == 0
+    assert _tick(database, http, org).depleted_wallets == 0
 
     # A grant re-arms it at once (the ongoing balance is positive again)...
     _top_up(http, wallet, granted_credits="5")
     assert _flag(database, wallet) is False
     # ...and the next usage that eats it is told at the next tick.
     _use(http, "c", 3)
-    assert tick(database, utc_now() + timedelta(seconds=1)).depleted_wallets == 1
+    assert _tick(database, http, org).depleted_wallets == 1
     assert len(_depleted(http)) == 2
     assert _depleted(http)[1]["payload"]["wallet"] == _get_wallet(http, wallet)
 
 
 def test_no_check_without_an_endpoint_that_wants_it(
-    database: Database, http: httpx.Client, receiver: Receiver
+    database: Database, org: Org, http: httpx.Client, receiver: Receiver
 ) -> None:
     # An endpoint for other types: the clock skips the organization, nothing is flagged.
     _endpoint(http, receiver, "wallet.updated")
@@ -324,7 +331,7 @@ def test_no_check_without_an_endpoint_that_wants_it(
     _usage_setup(http)
     wallet = _wallet(http, granted_credits="1")
     _use(http, "a", 5)
-    assert tick(database, utc_now() + timedelta(seconds=1)).depleted_wallets == 0
+    assert _tick(database, http, org).depleted_wallets == 0
     _top_up(http, wallet, voided_credits="1")
     assert _flag(database, wallet) is False
     assert [w["webhook_type"] for w in _log(http)] == ["wallet.updated"] * 2
