@@ -50,9 +50,9 @@ def clock(dashboard_app: FastAPI) -> Iterator[Clock]:
     yield clock
 
 
-def make_user(database: Database, org: Org, email: str) -> str:
+def make_user(database: Database, org: Org, email: str, role: str = "admin") -> str:
     with database.transaction() as session:
-        create_user(session, org.id, email, PASSWORD, NOW)
+        create_user(session, org.id, email, PASSWORD, NOW, role=role)
     return email
 
 

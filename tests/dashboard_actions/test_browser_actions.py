@@ -176,7 +176,9 @@ def test_assign_objects_then_monitor_usage(
     post(api, "/events/batch", {"events": events})
 
     # The Current usage report in the Analytics tab: the API's figures.
-    page.get_by_role("link", name="Analytics").click()
+    page.get_by_role("navigation", name="Customer sections").get_by_role(
+        "link", name="Analytics"
+    ).click()
     page.wait_for_url(f"**{view}/analytics")
     answer = api.get(
         "/customers/hooli/current_usage", params={"external_subscription_id": "sub-prod"}

@@ -91,6 +91,10 @@ def _install_error_pages(app: FastAPI) -> None:
     async def _csrf(request: Request, _exc: web.CsrfRefused) -> Response:
         return error_page(request, 403)
 
+    @app.exception_handler(web.PermissionDenied)
+    async def _denied(request: Request, _exc: web.PermissionDenied) -> Response:
+        return error_page(request, 403, "You don't have access to this page", denied=True)
+
     @app.exception_handler(StarletteHTTPException)
     async def _routing(request: Request, exc: StarletteHTTPException) -> Response:
         if is_page(request.url.path):
@@ -114,10 +118,16 @@ ERROR_TITLES = {
 }
 
 
-def error_page(request: Request, status: int) -> Response:
+def error_page(
+    request: Request, status: int, title: str | None = None, *, denied: bool = False
+) -> Response:
     return web.render(
         request,
         "error.html",
-        {"status": status, "title": ERROR_TITLES.get(status, "Something went wrong")},
+        {
+            "status": status,
+            "title": title or ERROR_TITLES.get(status, "Something went wrong"),
+            "denied": denied,
+        },
         status_code=status,
     )

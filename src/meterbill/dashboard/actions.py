@@ -27,7 +27,7 @@ from meterbill.customers.models import Customer
 from meterbill.customers.service import find_customer_by_id
 from meterbill.dashboard import action_forms as forms
 from meterbill.dashboard.formats import money
-from meterbill.dashboard.web import Form, Page, redirect_to, render
+from meterbill.dashboard.web import Form, Page, redirect_to, render, requires
 from meterbill.invoices.one_off import (
     OneOffPreview,
     create_one_off_invoice,
@@ -128,14 +128,18 @@ def _subscription_form(
     )
 
 
-@router.get("/customers/{customer_id}/subscriptions/new")
+@router.get(
+    "/customers/{customer_id}/subscriptions/new", dependencies=[requires("subscriptions:create")]
+)
 def new_subscription(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     values = {"start_date": page.now.date().isoformat(), "billing_time": "calendar"}
     values.update({k: v for k, v in request.query_params.items() if k == "plan_code"})
     return _subscription_form(request, page, customer_id, values, forms.FormErrors())
 
 
-@router.post("/customers/{customer_id}/subscriptions/new")
+@router.post(
+    "/customers/{customer_id}/subscriptions/new", dependencies=[requires("subscriptions:create")]
+)
 def create_subscription_page(
     request: Request, page: Page, form: Form, customer_id: str
 ) -> Response:
@@ -207,13 +211,13 @@ def _coupon_form(
     )  # fmt: skip
 
 
-@router.get("/customers/{customer_id}/coupons/new")
+@router.get("/customers/{customer_id}/coupons/new", dependencies=[requires("coupons:attach")])
 def new_coupon(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     values = {k: v for k, v in request.query_params.items() if k == "coupon_code"}
     return _coupon_form(request, page, customer_id, values, forms.FormErrors())
 
 
-@router.post("/customers/{customer_id}/coupons/new")
+@router.post("/customers/{customer_id}/coupons/new", dependencies=[requires("coupons:attach")])
 def apply_coupon_page(request: Request, page: Page, form: Form, customer_id: str) -> Response:
     values = _form_values(form)
     with page.db.transaction(write=False) as session:
@@ -288,13 +292,15 @@ def _invoice_form(
     )  # fmt: skip
 
 
-@router.get("/customers/{customer_id}/invoices/new")
+@router.get("/customers/{customer_id}/invoices/new", dependencies=[requires("invoices:create")])
 def new_invoice(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     lines = [forms.InvoiceLine(add_on_code=request.query_params.get("add_on_code", ""))]
     return _invoice_form(request, page, customer_id, lines, None)
 
 
-@router.post("/customers/{customer_id}/invoices/preview")
+@router.post(
+    "/customers/{customer_id}/invoices/preview", dependencies=[requires("invoices:create")]
+)
 def invoice_totals(request: Request, page: Page, form: Form, customer_id: str) -> HTMLResponse:
     """The totals block alone (htmx swaps it in as the form changes)."""
     values = _form_values(form)
@@ -309,7 +315,7 @@ def invoice_totals(request: Request, page: Page, form: Form, customer_id: str) -
     )  # fmt: skip
 
 
-@router.post("/customers/{customer_id}/invoices/new")
+@router.post("/customers/{customer_id}/invoices/new", dependencies=[requires("invoices:create")])
 def create_invoice_page(request: Request, page: Page, form: Form, customer_id: str) -> Response:
     values = _form_values(form)
     lines = forms.invoice_lines(values)
@@ -364,12 +370,12 @@ def _wallet_form(
     )  # fmt: skip
 
 
-@router.get("/customers/{customer_id}/wallets/new")
+@router.get("/customers/{customer_id}/wallets/new", dependencies=[requires("wallets:create")])
 def new_wallet(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     return _wallet_form(request, page, customer_id, {"rate_amount": "1"}, forms.FormErrors())
 
 
-@router.post("/customers/{customer_id}/wallets/new")
+@router.post("/customers/{customer_id}/wallets/new", dependencies=[requires("wallets:create")])
 def create_wallet_page(request: Request, page: Page, form: Form, customer_id: str) -> Response:
     values = _form_values(form)
     with page.db.transaction(write=False) as session:
@@ -414,12 +420,16 @@ def _top_up_form(
     )
 
 
-@router.get("/customers/{customer_id}/wallets/{wallet_id}/top-up")
+@router.get(
+    "/customers/{customer_id}/wallets/{wallet_id}/top-up", dependencies=[requires("wallets:top_up")]
+)
 def top_up(request: Request, page: Page, customer_id: str, wallet_id: str) -> HTMLResponse:
     return _top_up_form(request, page, customer_id, wallet_id, {}, forms.FormErrors())
 
 
-@router.post("/customers/{customer_id}/wallets/{wallet_id}/top-up")
+@router.post(
+    "/customers/{customer_id}/wallets/{wallet_id}/top-up", dependencies=[requires("wallets:top_up")]
+)
 def top_up_page(
     request: Request, page: Page, form: Form, customer_id: str, wallet_id: str
 ) -> Response:

@@ -27,7 +27,7 @@ from meterbill.customers.service import (
 )
 from meterbill.dashboard import customer_form
 from meterbill.dashboard.customer_tabs import TABS, tab_context
-from meterbill.dashboard.web import Form, Page, PageContext, is_htmx, redirect_to, render
+from meterbill.dashboard.web import Form, Page, PageContext, is_htmx, redirect_to, render, requires
 from meterbill.invoices.service import InvoiceFilters, list_invoices
 from meterbill.organizations.service import get_organization
 from meterbill.taxes.service import list_taxes
@@ -49,7 +49,7 @@ def _list_state(params: QueryParams) -> tuple[str, int, int]:
     return search, page, per_page if per_page in PAGE_SIZES else 20
 
 
-@router.get("/customers")
+@router.get("/customers", dependencies=[requires("customers:view")])
 def customers_list(request: Request, page: Page) -> HTMLResponse:
     search, number, per_page = _list_state(request.query_params)
     term = search if len(search) >= SEARCH_MIN else None
@@ -118,13 +118,13 @@ def _form_page(
     )
 
 
-@router.get("/customers/new")
+@router.get("/customers/new", dependencies=[requires("customers:create")])
 def new_customer(request: Request, page: Page) -> HTMLResponse:
     with page.db.transaction(write=False) as session:
         return _form_page(request, session, page, customer_form.empty_form())
 
 
-@router.post("/customers/new")
+@router.post("/customers/new", dependencies=[requires("customers:create")])
 def create_customer(request: Request, page: Page, form: Form) -> Response:
     data = customer_form.read_form(form)
     try:
@@ -187,27 +187,27 @@ def _show(request: Request, page: PageContext, customer_id: str, tab: str) -> HT
         return render(request, "customers/show.html", context)
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/customers/{customer_id}", dependencies=[requires("customers:view")])
 def customer_overview_tab(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     return _show(request, page, customer_id, "overview")
 
 
-@router.get("/customers/{customer_id}/analytics")
+@router.get("/customers/{customer_id}/analytics", dependencies=[requires("customers:view")])
 def customer_analytics_tab(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     return _show(request, page, customer_id, "analytics")
 
 
-@router.get("/customers/{customer_id}/invoices")
+@router.get("/customers/{customer_id}/invoices", dependencies=[requires("invoices:view")])
 def customer_invoices_tab(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     return _show(request, page, customer_id, "invoices")
 
 
-@router.get("/customers/{customer_id}/credit-notes")
+@router.get("/customers/{customer_id}/credit-notes", dependencies=[requires("credit_notes:view")])
 def customer_credit_notes_tab(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     return _show(request, page, customer_id, "credit-notes")
 
 
-@router.get("/customers/{customer_id}/information")
+@router.get("/customers/{customer_id}/information", dependencies=[requires("customers:view")])
 def customer_information_tab(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     return _show(request, page, customer_id, "information")
 
@@ -215,7 +215,7 @@ def customer_information_tab(request: Request, page: Page, customer_id: str) -> 
 # --- Edit ----------------------------------------------------------------------------
 
 
-@router.get("/customers/{customer_id}/edit")
+@router.get("/customers/{customer_id}/edit", dependencies=[requires("customers:update")])
 def edit_customer_form(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     with page.db.transaction(write=False) as session:
         customer = find_customer_by_id(session, page.organization_id, customer_id)
@@ -231,7 +231,7 @@ def edit_customer_form(request: Request, page: Page, customer_id: str) -> HTMLRe
         )
 
 
-@router.post("/customers/{customer_id}/edit")
+@router.post("/customers/{customer_id}/edit", dependencies=[requires("customers:update")])
 def update_customer(request: Request, page: Page, form: Form, customer_id: str) -> Response:
     data = customer_form.read_form(form)
     # A locked external id is a disabled input, which the browser does not send.
@@ -267,7 +267,7 @@ def update_customer(request: Request, page: Page, form: Form, customer_id: str) 
 # --- Delete --------------------------------------------------------------------------
 
 
-@router.get("/customers/{customer_id}/delete")
+@router.get("/customers/{customer_id}/delete", dependencies=[requires("customers:delete")])
 def delete_customer_dialog(request: Request, page: Page, customer_id: str) -> HTMLResponse:
     with page.db.transaction(write=False) as session:
         customer = find_customer_by_id(session, page.organization_id, customer_id)
@@ -279,7 +279,7 @@ def delete_customer_dialog(request: Request, page: Page, customer_id: str) -> HT
         )
 
 
-@router.post("/customers/{customer_id}/delete")
+@router.post("/customers/{customer_id}/delete", dependencies=[requires("customers:delete")])
 def delete_customer(request: Request, page: Page, _form: Form, customer_id: str) -> Response:
     with page.db.transaction() as session:
         customer = find_customer_by_id(session, page.organization_id, customer_id)

@@ -14,7 +14,7 @@ from meterbill.coupons.service import list_coupons
 from meterbill.credit_notes.service import CreditNoteFilters, list_credit_notes
 from meterbill.customers.overview import customer_labels
 from meterbill.customers.schemas import applicable_timezone
-from meterbill.dashboard.web import Page, render
+from meterbill.dashboard.web import Page, render, requires
 from meterbill.documents import rendering
 from meterbill.documents.service import current_pdf, file_name, has_pdf
 from meterbill.invoices.lookup import find_invoice
@@ -40,7 +40,7 @@ def _page_request(request: Request) -> PageRequest:
     return PageRequest.from_query({"page": request.query_params.get("page", "1"), "per_page": "20"})
 
 
-@router.get("/invoices")
+@router.get("/invoices", dependencies=[requires("invoices:view")])
 def invoices_list(request: Request, page: Page) -> HTMLResponse:
     view = request.query_params.get("status", "all")
     filters = next((f for key, _label, f in INVOICE_VIEWS if key == view), InvoiceFilters())
@@ -68,7 +68,7 @@ def invoices_list(request: Request, page: Page) -> HTMLResponse:
     )
 
 
-@router.get("/invoices/{invoice_id}")
+@router.get("/invoices/{invoice_id}", dependencies=[requires("invoices:view")])
 def invoice_page(request: Request, page: Page, invoice_id: str) -> HTMLResponse:
     with page.db.transaction(write=False) as session:
         invoice = find_invoice(session, page.organization_id, invoice_id)
@@ -99,7 +99,7 @@ def invoice_page(request: Request, page: Page, invoice_id: str) -> HTMLResponse:
         )
 
 
-@router.get("/invoices/{invoice_id}/document")
+@router.get("/invoices/{invoice_id}/document", dependencies=[requires("invoices:view")])
 def invoice_document(request: Request, page: Page, invoice_id: str) -> HTMLResponse:
     """The invoice's document as HTML, the same the PDF is made from (shown in a frame on
     the invoice's page)."""
@@ -115,7 +115,7 @@ def invoice_document(request: Request, page: Page, invoice_id: str) -> HTMLRespo
     return HTMLResponse(html, headers=headers)
 
 
-@router.get("/invoices/{invoice_id}/document.pdf")
+@router.get("/invoices/{invoice_id}/document.pdf", dependencies=[requires("invoices:view")])
 def invoice_pdf(request: Request, page: Page, invoice_id: str) -> Response:
     with page.db.transaction(write=False) as session:
         invoice = find_invoice(session, page.organization_id, invoice_id)
@@ -154,34 +154,34 @@ def _catalog(request: Request, page: Page, slug: str) -> HTMLResponse:
     )
 
 
-@router.get("/plans")
+@router.get("/plans", dependencies=[requires("plans:view")])
 def plans(request: Request, page: Page) -> HTMLResponse:
     return _catalog(request, page, "plans")
 
 
-@router.get("/billable-metrics")
+@router.get("/billable-metrics", dependencies=[requires("billable_metrics:view")])
 def billable_metrics(request: Request, page: Page) -> HTMLResponse:
     return _catalog(request, page, "billable-metrics")
 
 
-@router.get("/coupons")
+@router.get("/coupons", dependencies=[requires("coupons:view")])
 def coupons(request: Request, page: Page) -> HTMLResponse:
     return _catalog(request, page, "coupons")
 
 
-@router.get("/add-ons")
+@router.get("/add-ons", dependencies=[requires("addons:view")])
 def add_ons(request: Request, page: Page) -> HTMLResponse:
     return _catalog(request, page, "add-ons")
 
 
-@router.get("/settings")
+@router.get("/settings", dependencies=[requires("organization:view")])
 def settings(request: Request, page: Page) -> HTMLResponse:
     with page.db.transaction(write=False) as session:
         organization = get_organization(session, page.organization_id)
     return render(request, "settings.html", {"section": "settings", "organization": organization})
 
 
-@router.get("/developers")
+@router.get("/developers", dependencies=[requires("developers:manage")])
 def developers(request: Request, page: Page) -> HTMLResponse:
     return render(
         request,

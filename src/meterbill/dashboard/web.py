@@ -40,6 +40,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from meterbill.core.db import Database
 from meterbill.core.errors import BadRequest
 from meterbill.dashboard import formats
+from meterbill.users.roles import ROLES, can
 from meterbill.users.service import SessionUser, session_user
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -69,6 +70,11 @@ class LoginRequired(Exception):
 
 class CsrfRefused(Exception):
     """A form or htmx request without this session's token: a 403 page."""
+
+
+class PermissionDenied(Exception):
+    """The member's role lacks the route's permission: a 403 page (hidden buttons are
+    a courtesy; this is the rule)."""
 
 
 def now(request: Request) -> datetime:
@@ -115,6 +121,21 @@ class PageContext:
 
 def page_context(request: Request, user: SessionUser = Depends(current_user)) -> PageContext:
     return PageContext(database(request), user, now(request))
+
+
+def requires(permission: str) -> Any:
+    """The dependency that refuses (403 page) a member whose role lacks `permission`
+    (users.roles). Every route names one::
+
+        @router.get("/plans", dependencies=[requires("plans:view")])
+    """
+    can(ROLES[0], permission)  # an unknown permission fails at import, not at request
+
+    def allowed(user: SessionUser = Depends(current_user)) -> None:
+        if not user.can(permission):
+            raise PermissionDenied()
+
+    return Depends(allowed)
 
 
 class FormData:
@@ -164,6 +185,40 @@ CurrentUser = Annotated[SessionUser, Depends(current_user)]
 Form = Annotated[FormData, Depends(checked_form)]
 
 
+# Lago's side menu: (heading, [(section, label, href, permission to view it)]).
+MENU = [
+    ("Reports", [("analytics", "Analytics", "/analytics", "analytics:view")]),
+    (
+        "Configuration",
+        [
+            ("billable-metrics", "Billable metrics", "/billable-metrics", "billable_metrics:view"),
+            ("plans", "Plans", "/plans", "plans:view"),
+            ("add-ons", "Add-ons", "/add-ons", "addons:view"),
+            ("coupons", "Coupons", "/coupons", "coupons:view"),
+        ],
+    ),
+    (
+        "Billing & operations",
+        [
+            ("customers", "Customers", "/customers", "customers:view"),
+            ("subscriptions", "Subscriptions", "/subscriptions", "subscriptions:view"),
+            ("invoices", "Invoices", "/invoices", "invoices:view"),
+            ("credit-notes", "Credit notes", "/credit-notes", "credit_notes:view"),
+        ],
+    ),
+]
+
+
+def menu_of(user: SessionUser) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """The menu's entries this member may open; a heading with none is left out."""
+    shown = []
+    for heading, entries in MENU:
+        allowed = [entry[:3] for entry in entries if user.can(entry[3])]
+        if allowed:
+            shown.append((heading, allowed))
+    return shown
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
@@ -188,6 +243,8 @@ def render(
         "csrf_token": user.csrf_token if user else getattr(request.state, "login_csrf", ""),
         "flash": unquote(flash) if flash else None,
         "htmx": is_htmx(request),
+        "can": (lambda permission: user.can(permission)) if user else (lambda _p: False),
+        "menu": menu_of(user) if user else [],
         "datetime": lambda instant: formats.local_datetime(instant, timezone),
         "date": lambda instant, zone=None: formats.local_date(instant, zone or timezone),
         **(context or {}),

@@ -24,6 +24,8 @@ class User(Base):
     # Stored lower-cased and trimmed, so that the unique constraint sees one address once.
     email: Mapped[str] = mapped_column(String, nullable=False)
     password_hash: Mapped[str] = mapped_column(String, nullable=False)
+    # admin, finance or manager (users.roles holds what each may do).
+    role: Mapped[str] = mapped_column(String, nullable=False, default="admin")
     # Wrong passwords in a row; the fifth locks the account until locked_until.
     failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

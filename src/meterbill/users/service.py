@@ -24,6 +24,7 @@ from meterbill.core.errors import ValidationFailed
 from meterbill.organizations.models import Organization
 from meterbill.organizations.service import get_organization
 from meterbill.users.models import User, UserSession
+from meterbill.users.roles import ROLES, can
 
 SESSION_LIFETIME = timedelta(hours=12)
 MAX_FAILED_LOGINS = 5
@@ -55,7 +56,13 @@ def hash_token(token: str) -> str:
 
 
 def create_user(
-    session: Session, organization_id: uuid.UUID, email: str, password: str, now: datetime
+    session: Session,
+    organization_id: uuid.UUID,
+    email: str,
+    password: str,
+    now: datetime,
+    *,
+    role: str = "admin",
 ) -> User:
     """A new user of the organization; 422 on a bad address, a short password or an
     address already taken (one account per address: the login form names no
@@ -66,11 +73,14 @@ def create_user(
         raise ValidationFailed.single("email", "invalid_format")
     if len(password) < PASSWORD_MIN_LENGTH:
         raise ValidationFailed.single("password", "value_is_too_short")
+    if role not in ROLES:
+        raise ValidationFailed.single("role", "invalid_value")
     user = User(
         id=uuid.uuid4(),
         organization_id=organization_id,
         email=email,
         password_hash=_hasher.hash(password),
+        role=role,
         failed_logins=0,
         created_at=now,
         updated_at=now,
@@ -192,6 +202,10 @@ class SessionUser:
     organization_name: str
     # Dates on pages are shown in it (billing periods in the customer's own).
     organization_timezone: str
+    role: str = "admin"
+
+    def can(self, permission: str) -> bool:
+        return can(self.role, permission)
 
 
 def session_user(session: Session, token: str | None, now: datetime) -> SessionUser | None:
@@ -207,6 +221,7 @@ def session_user(session: Session, token: str | None, now: datetime) -> SessionU
             UserSession.csrf_token,
             Organization.name,
             Organization.timezone,
+            User.role,
         )
         .join(User, User.id == UserSession.user_id)
         .join(Organization, Organization.id == User.organization_id)
