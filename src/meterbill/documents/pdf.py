@@ -3,6 +3,7 @@ serves everything else, on a machine without WeasyPrint or its Pango libraries."
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from typing import Any
@@ -67,7 +68,15 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
 
     fetcher = URLFetcher(allowed_protocols=("data",))
     body, stylesheets = _styles_apart(weasyprint, html)
-    document = weasyprint.HTML(string=body, url_fetcher=fetcher)
-    result = document.write_pdf(stylesheets=stylesheets, **options)
+    # A render builds some hundred thousand short-lived objects: with the cycle collector
+    # paused it runs once afterwards instead of many times during (a tenth of the time).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        document = weasyprint.HTML(string=body, url_fetcher=fetcher)
+        result = document.write_pdf(stylesheets=stylesheets, **options)
+    finally:
+        if paused:
+            gc.enable()
     assert isinstance(result, bytes)
     return result

@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from meterbill.core.money import subunit_to_unit
 from meterbill.core.periods import local_date
@@ -208,6 +209,7 @@ def _displayable_metadata(customer: Customer) -> list[tuple[str, str]]:
 
 
 def _load(session: Session, invoice_or_note: Invoice | CreditNote) -> tuple[Customer, Organization]:
+    # session.get answers from the session's identity map when a prefetch loaded them.
     customer = session.get(Customer, invoice_or_note.customer_id)
     organization = session.get(Organization, invoice_or_note.organization_id)
     if customer is None or organization is None:
@@ -370,10 +372,49 @@ def _summarize(document: Document, fmt: Formats) -> None:
 
 
 def _by_id(session: Session, model: Any, ids: Iterable[uuid.UUID | None]) -> dict[Any, Any]:
-    wanted = [key for key in set(ids) if key is not None]
-    if not wanted:
-        return {}
-    return {item.id: item for item in session.scalars(select(model).where(model.id.in_(wanted)))}
+    """The records by id: those the session holds already (a generator's prefetch) without
+    a query, the others in one."""
+    found: dict[Any, Any] = {}
+    missing = []
+    for key in {key for key in ids if key is not None}:
+        held = session.identity_map.get(identity_key(model, key))
+        if held is not None:
+            found[key] = held
+        else:
+            missing.append(key)
+    if missing:
+        found.update(
+            (item.id, item) for item in session.scalars(select(model).where(model.id.in_(missing)))
+        )
+    return found
+
+
+def prefetch(session: Session, invoices: list[Invoice]) -> list[Any]:
+    """Load what the documents of these invoices show, a query per kind for them all, so
+    that making them one after the other in this session queries nothing more per
+    document (the document generator's batches). The session holds its records weakly:
+    the caller keeps the returned list while it renders."""
+    held: list[Any] = []
+    customer_ids = {invoice.customer_id for invoice in invoices}
+    if customer_ids:
+        held += session.scalars(
+            select(Customer)
+            .where(Customer.id.in_(customer_ids))
+            .options(selectinload(Customer.metadata_items))
+        ).all()
+    organization_ids = {invoice.organization_id for invoice in invoices}
+    held += _by_id(session, Organization, organization_ids).values()
+    subscriptions = _by_id(
+        session,
+        Subscription,
+        {fee.subscription_id for invoice in invoices for fee in invoice.fees}
+        | {entry.subscription_id for invoice in invoices for entry in invoice.billing_periods},
+    )
+    held += subscriptions.values()
+    held += _by_id(session, Plan, {item.plan_id for item in subscriptions.values()}).values()
+    charge_ids = {fee.charge_id for invoice in invoices for fee in invoice.fees}
+    held += _by_id(session, Charge, charge_ids).values()
+    return held
 
 
 def _interval_label(interval: str, fmt: Formats) -> str:
