@@ -139,3 +139,38 @@ def test_a_rolled_back_savepoint_takes_its_document_request_along(
         kept = second.id
     with fresh.transaction(write=False) as session:
         assert list(session.scalars(select(Document.owner_id))) == [kept]
+
+
+def test_a_failing_document_fails_alone_in_its_batch(
+    fresh: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documents of a claim share one read transaction: one that cannot be rendered
+    (here, a database error while reading it) is recorded as failed and retried later;
+    the others of the batch are made."""
+    _billed(fresh, subscriptions=4, drafted=0)
+    tick(fresh, utc(2024, 2, 1, 1))
+    from sqlalchemy import text
+
+    from meterbill.documents import rendering
+
+    real = rendering.invoice_html
+    calls = {"n": 0}
+
+    def sometimes_broken(session, invoice, now):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            session.execute(text("SELECT * FROM no_such_table"))  # spends the transaction
+        return real(session, invoice, now)
+
+    monkeypatch.setattr(rendering, "invoice_html", sometimes_broken)
+    report = generate_due(fresh, utc(2024, 2, 1, 2), LocalStorage(tmp_path), limit=10)
+    assert (report.generated, report.failed) == (3, 1)
+    assert _counts(fresh) == {"generated": 3, "pending": 1}
+    with fresh.transaction(write=False) as session:
+        failed = session.scalars(select(Document).where(Document.status == "pending")).one()
+    assert failed.attempts == 1 and failed.next_attempt_at > utc(2024, 2, 1, 2)
+    assert "no_such_table" in (failed.error or "")
+    # Later it is made like the others.
+    monkeypatch.setattr(rendering, "invoice_html", real)
+    assert generate_due(fresh, utc(2024, 2, 2), LocalStorage(tmp_path)).generated == 1
+    assert _counts(fresh) == {"generated": 4}
