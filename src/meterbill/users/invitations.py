@@ -111,26 +111,31 @@ def open_invitations(session: Session, organization_id: uuid.UUID) -> list[Invit
     )
 
 
-def revoke_invitation(
-    session: Session, organization_id: uuid.UUID, invitation_id: str, now: datetime
+def find_open_invitation(
+    session: Session, organization_id: uuid.UUID, invitation_id: str, *, lock: bool = False
 ) -> Invitation:
-    """The link stops working. 404 when it is not an open invitation of the organization."""
+    """An open (not accepted, not revoked) invitation of the organization, else 404."""
     try:
         key = uuid.UUID(invitation_id)
     except ValueError:
         raise NotFound("invite") from None
-    invitation = session.scalar(
-        select(Invitation)
-        .where(
-            Invitation.id == key,
-            Invitation.organization_id == organization_id,
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
-        )
-        .with_for_update()
+    query = select(Invitation).where(
+        Invitation.id == key,
+        Invitation.organization_id == organization_id,
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
     )
+    invitation = session.scalar(query.with_for_update() if lock else query)
     if invitation is None:
         raise NotFound("invite")
+    return invitation
+
+
+def revoke_invitation(
+    session: Session, organization_id: uuid.UUID, invitation_id: str, now: datetime
+) -> Invitation:
+    """The link stops working. 404 when it is not an open invitation of the organization."""
+    invitation = find_open_invitation(session, organization_id, invitation_id, lock=True)
     invitation.revoked_at = now
     session.flush()
     return invitation
