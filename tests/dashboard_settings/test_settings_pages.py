@@ -16,6 +16,7 @@ from meterbill.taxes.schemas import parse_tax
 from meterbill.taxes.service import create_tax
 from tests.conftest import NOW, Org
 from tests.dashboard.conftest import csrf_of, log_in, make_user
+from tests.dashboard.test_customer_pages import rest
 from tests.dashboard_settings.conftest import error_under, organization_as_api, post, stored_logo
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -298,3 +299,25 @@ def test_finance_edits_settings_but_not_taxes_and_a_manager_sees_none(
     assert post(browser_client, "/settings/information", {"name": "Forged"}).status_code == 403
     assert organization_as_api(database, org)["name"] == "Acme Corp"
     assert browser_client.get("/settings/account").status_code == 200
+
+
+def test_the_settings_reach_the_next_invoice_s_document(
+    client: TestClient, database: Database, org: Org
+) -> None:
+    post(client, "/settings/invoices/locale", {"document_locale": "fr"})
+    post(client, "/settings/invoices/footer", {"invoice_footer": "Merci de votre confiance"})
+    post(client, "/settings/information", {"name": "Piedpiper", "city": "Paris"})
+    _upload(client, PNG, "image/png")
+
+    rest(client, org, "POST", "/customers", {"customer": {"external_id": "doc", "currency": "EUR"}})
+    add_on = {"name": "Setup", "code": "setup", "amount_cents": 5000, "amount_currency": "EUR"}
+    rest(client, org, "POST", "/add_ons", {"add_on": add_on})
+    invoice = rest(client, org, "POST", "/invoices", {"invoice": {
+        "external_customer_id": "doc", "currency": "EUR",
+        "fees": [{"add_on_code": "setup", "units": 1}]}})["invoice"]  # fmt: skip
+
+    document = client.get(f"/invoices/{invoice['lago_id']}/document").text
+    assert "Facture" in document
+    assert "Merci de votre confiance" in document
+    assert "Piedpiper" in document
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in document
