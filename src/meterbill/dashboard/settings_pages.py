@@ -11,6 +11,7 @@ accepts is saved (303 back to the page, with a flash). Default taxes are the tax
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,7 +56,7 @@ SAVED = {
 }
 
 
-def _number_previews(organization: Organization, prefix: str, now: Any) -> dict[str, str]:
+def _number_previews(organization: Organization, prefix: str, now: datetime) -> dict[str, str]:
     """What the first invoice number looks like under each scheme (the format of
     invoices.lifecycle's numbering): per customer prefix-customer-invoice, per
     organization prefix-month-invoice."""
