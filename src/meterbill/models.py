@@ -30,7 +30,7 @@ from meterbill.plans.models import (
 )
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
-from meterbill.users.models import User, UserSession
+from meterbill.users.models import Invitation, User, UserSession
 from meterbill.wallets.models import (
     RecurringTransactionRule,
     Wallet,
@@ -66,6 +66,7 @@ __all__ = [
     "EventValidationRun",
     "Fee",
     "FeeTax",
+    "Invitation",
     "Invoice",
     "InvoiceMetadata",
     "InvoiceSubscription",

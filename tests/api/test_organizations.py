@@ -73,6 +73,14 @@ def test_default_taxes_are_listed_on_the_organization(http: httpx.Client) -> Non
          {"invoice_grace_period": ["value_is_out_of_range"]}),
         ({"billing_configuration": {"document_locale": "klingon"}},
          {"document_locale": ["not_a_valid_language_code"]}),
+        ({"billing_configuration": {"invoice_grace_period": 366}},
+         {"invoice_grace_period": ["value_is_out_of_range"]}),
+        ({"billing_configuration": {"invoice_footer": "f" * 601}},
+         {"invoice_footer": ["value_is_too_long"]}),
+        ({"document_number_prefix": ""}, {"document_number_prefix": ["value_is_too_short"]}),
+        ({"document_number_prefix": "ABCDEFGHIJK"},
+         {"document_number_prefix": ["value_is_too_long"]}),
+        ({"name": " "}, {"name": ["value_is_mandatory"]}),
     ],
 )  # fmt: skip
 def test_invalid_settings_are_refused_and_not_written(

@@ -174,13 +174,6 @@ def add_ons(request: Request, page: Page) -> HTMLResponse:
     return _catalog(request, page, "add-ons")
 
 
-@router.get("/settings", dependencies=[requires("organization:view")])
-def settings(request: Request, page: Page) -> HTMLResponse:
-    with page.db.transaction(write=False) as session:
-        organization = get_organization(session, page.organization_id)
-    return render(request, "settings.html", {"section": "settings", "organization": organization})
-
-
 @router.get("/developers", dependencies=[requires("developers:manage")])
 def developers(request: Request, page: Page) -> HTMLResponse:
     return render(

@@ -18,7 +18,13 @@ from meterbill.core.apidoc import (
     ref,
     root,
 )
-from meterbill.organizations.schemas import ACCEPTED_NUMBERINGS, DOCUMENT_NUMBERINGS
+from meterbill.organizations.schemas import (
+    ACCEPTED_NUMBERINGS,
+    DOCUMENT_NUMBERINGS,
+    GRACE_PERIOD_MAX,
+    INVOICE_FOOTER_MAX,
+    PREFIX_MAX,
+)
 
 ORGANIZATION = obj(
     "The organization the API key belongs to.",
@@ -49,6 +55,7 @@ ORGANIZATION = obj(
 )
 
 ORGANIZATION_INPUT = body(
+    name={**STR, "description": "The name on documents (Lago's billing entity name)."},
     legal_name=STR_,
     legal_number=STR_,
     tax_identification_number=STR_,
@@ -64,10 +71,14 @@ ORGANIZATION_INPUT = body(
     default_currency={**STR, "description": "ISO 4217."},
     net_payment_term=INT,
     document_numbering=enum(*ACCEPTED_NUMBERINGS),
-    document_number_prefix={**STR, "maxLength": 10},
+    document_number_prefix={**STR, "minLength": 1, "maxLength": PREFIX_MAX},
     finalize_zero_amount_invoice=BOOL,
     email_settings=arr(STR),
-    billing_configuration=body(invoice_grace_period=INT, document_locale=STR, invoice_footer=STR_),
+    billing_configuration=body(
+        invoice_grace_period={**INT, "minimum": 0, "maximum": GRACE_PERIOD_MAX},
+        document_locale=STR,
+        invoice_footer={**STR_, "maxLength": INVOICE_FOOTER_MAX},
+    ),
     logo={
         **STR_,
         "description": "The issuer's logo on invoices and credit notes: a PNG or JPEG of at "

@@ -6,7 +6,7 @@ from typing import Any
 
 from meterbill.core import fields
 from meterbill.core.fields import required_value
-from meterbill.core.limits import DAYS_MAX, LONG_TEXT_MAX
+from meterbill.core.limits import DAYS_MAX
 from meterbill.core.times import iso_seconds
 from meterbill.core.validation import MISSING, Reader
 from meterbill.organizations.models import Organization
@@ -17,12 +17,20 @@ from meterbill.organizations.models import Organization
 # which the numbering reads, and shown under the organization's.
 DOCUMENT_NUMBERINGS = ("per_customer", "per_organization")
 ACCEPTED_NUMBERINGS = (*DOCUMENT_NUMBERINGS, "per_billing_entity")
+# Lago's billing entity: a footer of 600 characters, a prefix of 1 to 10. Its settings
+# form allows a grace period of a year at most; meterbill's API holds the same rule, so
+# that the dashboard and the API accept the same values.
+INVOICE_FOOTER_MAX = 600
+PREFIX_MAX = 10
+GRACE_PERIOD_MAX = 365
 
 
 def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
     """The columns to change; absent keys are left alone."""
     reader = Reader(data)
     values: dict[str, Any] = {}
+    # The billing entity's name, which meterbill folds into the organization's.
+    values["name"] = required_value(reader, "name", reader.string("name", required="name" in data))
     for key in (
         "legal_name",
         "legal_number",
@@ -52,7 +60,10 @@ def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
         "document_numbering",
         "per_billing_entity" if numbering == "per_organization" else numbering,
     )
-    prefix = reader.string("document_number_prefix", max_length=10)
+    prefix = reader.string("document_number_prefix", max_length=PREFIX_MAX)
+    if prefix == "" or (isinstance(prefix, str) and not prefix.strip()):
+        reader.add("document_number_prefix", "value_is_too_short")
+        prefix = MISSING
     values["document_number_prefix"] = required_value(
         reader, "document_number_prefix", prefix.upper() if isinstance(prefix, str) else prefix
     )
@@ -68,12 +79,12 @@ def parse_organization_update(data: dict[str, Any]) -> dict[str, Any]:
         values["invoice_grace_period"] = required_value(
             nested,
             "invoice_grace_period",
-            nested.integer("invoice_grace_period", minimum=0, maximum=DAYS_MAX),
+            nested.integer("invoice_grace_period", minimum=0, maximum=GRACE_PERIOD_MAX),
         )
         values["document_locale"] = required_value(
             nested, "document_locale", fields.document_locale(nested)
         )
-        values["invoice_footer"] = nested.string("invoice_footer", max_length=LONG_TEXT_MAX)
+        values["invoice_footer"] = nested.string("invoice_footer", max_length=INVOICE_FOOTER_MAX)
     reader.raise_if_any()
     return {key: value for key, value in values.items() if value is not MISSING}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterbill.core.columns import UTCDateTime
@@ -48,3 +48,40 @@ class UserSession(Base):
     csrf_token: Mapped[str] = mapped_column(String, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+# An invitation still waiting for its invitee (expired ones are revoked when the address
+# is invited again, so the unique index below names at most one per address).
+OPEN_INVITATION = text("accepted_at IS NULL AND revoked_at IS NULL")
+
+
+class Invitation(Base):
+    """A link that lets someone join the organization with a role. Only a SHA-256 of the
+    link's token is kept (as for sessions); it expires, and it is used once."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index(
+            "ux_invitations_open_email",
+            "organization_id",
+            "email",
+            unique=True,
+            sqlite_where=OPEN_INVITATION,
+            postgresql_where=OPEN_INVITATION,
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    email: Mapped[str] = mapped_column(String, nullable=False)
+    role: Mapped[str] = mapped_column(String, nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
