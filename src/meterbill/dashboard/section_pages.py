@@ -1,5 +1,5 @@
 """The other entries of the side menu: the Invoices list and an invoice's page, and
-plain lists of plans, billable metrics, coupons and add-ons, Settings, Developers."""
+plain lists of plans, billable metrics, coupons and add-ons, Settings."""
 
 from __future__ import annotations
 
@@ -179,12 +179,3 @@ def settings(request: Request, page: Page) -> HTMLResponse:
     with page.db.transaction(write=False) as session:
         organization = get_organization(session, page.organization_id)
     return render(request, "settings.html", {"section": "settings", "organization": organization})
-
-
-@router.get("/developers", dependencies=[requires("developers:manage")])
-def developers(request: Request, page: Page) -> HTMLResponse:
-    return render(
-        request,
-        "developers.html",
-        {"section": "developers", "organization_id": page.organization_id},
-    )
