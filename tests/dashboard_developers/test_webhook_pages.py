@@ -148,8 +148,14 @@ def test_a_failed_delivery_is_retried_from_its_page(
     unique_key = delivery.rsplit("/", 1)[1]
     assert len(rows_of(client.get(f"{location}?search={unique_key}").text)) == 1
     page = text_of(client.get(delivery).text)
-    facts = (f"Unique key {unique_key}", "Webhook type customer.created", "Response No answer",
-             "Attempts 1", '"webhook_type": "customer.created"', '"external_id": "ada"')  # fmt: skip
+    facts = (
+        f"Unique key {unique_key}",
+        "Webhook type customer.created",
+        "Response No answer",
+        "Attempts 1",
+        '"webhook_type": "customer.created"',
+        '"external_id": "ada"',
+    )
     for fact in facts:
         assert fact in page, fact
     # The receiver is up now: point the endpoint at it, then Retry.
