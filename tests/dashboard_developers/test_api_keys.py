@@ -13,7 +13,7 @@ from meterbill.core.auth import KEY_USE_PRECISION, key_use, note_key_use
 from meterbill.core.db import Database
 from meterbill.dashboard.formats import local_datetime
 from meterbill.organizations.models import ApiKey
-from tests.conftest import NOW, Org
+from tests.conftest import NOW, Org, make_org
 from tests.dashboard.conftest import log_in as log_in_form
 from tests.dashboard.conftest import make_user
 from tests.dashboard_developers.pages import api_get, rows_of, submit, text_of
@@ -107,8 +107,6 @@ def test_the_last_key_cannot_be_revoked(client: TestClient, database: Database, 
 
 
 def test_another_organizations_key_is_not_found(client: TestClient, database: Database) -> None:
-    from tests.conftest import make_org
-
     other = make_org(database, "Other")
     with database.transaction(write=False) as session:
         key_id = session.scalar(select(ApiKey.id).where(ApiKey.organization_id == other.id))

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from meterbill.core.db import Database
 from meterbill.webhooks.delivery import DeliveryOptions, deliver_due
 from meterbill.webhooks.keys import organization_keys
-from tests.conftest import Org
+from tests.conftest import Org, make_org
 from tests.dashboard_developers.pages import api_get, api_post, rows_of, submit, text_of
 from tests.webhook_receiver import Receiver, running_receiver
 
@@ -180,8 +180,6 @@ def test_a_failed_delivery_is_retried_from_its_page(
 def test_another_organizations_endpoint_is_not_found(
     client: TestClient, database: Database
 ) -> None:
-    from tests.conftest import make_org
-
     other = make_org(database, "Other")
     body = {"webhook_endpoint": {"webhook_url": "https://other.example/hooks"}}
     created = api_post(client, other, "/webhook_endpoints", body)
