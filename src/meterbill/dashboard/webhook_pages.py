@@ -60,16 +60,18 @@ HTTP_STATUS_LABELS = (
 )
 
 
-def _event_groups() -> list[tuple[str, list[tuple[str, bool]]]]:
-    """Every type an endpoint may listen to, by category; True for those meterbill sends."""
-    names = sorted(EVENT_TYPES)
+def _event_groups(sent: bool) -> list[tuple[str, list[str]]]:
+    """The types an endpoint may listen to, by category: those meterbill sends, or the
+    others Lago defines (an endpoint may listen to them; none comes yet)."""
+    names = sorted(name for name in EVENT_TYPES if (name in SENT) == sent)
     return [
-        (category, [(name, name in SENT) for name in items])
+        (category, list(items))
         for category, items in groupby(names, key=lambda name: name.split(".")[0])
     ]
 
 
-EVENT_GROUPS = _event_groups()
+SENT_GROUPS = _event_groups(sent=True)
+OTHER_GROUPS = _event_groups(sent=False)
 
 
 # --- Endpoints -----------------------------------------------------------------------
@@ -181,7 +183,9 @@ def _form_page(
             "values": {"webhook_url": form.webhook_url, "name": form.name},
             "errors": form.errors,
             "signatures": SIGNATURES,
-            "event_groups": EVENT_GROUPS,
+            "sent_groups": SENT_GROUPS,
+            "other_groups": OTHER_GROUPS,
+            "other_checked": bool(set(form.event_types) - set(SENT)),
         },
         status_code=status,
     )
