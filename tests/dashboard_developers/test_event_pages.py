@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 
 from meterbill.core.db import Database
+from meterbill.events.billability import billability
 from meterbill.events.models import Event
 from tests.conftest import Org, make_org
 from tests.dashboard_developers.pages import api_post, rows_of, text_of
@@ -170,3 +172,26 @@ def test_another_organizations_event_is_not_found(client: TestClient, database: 
     assert "theirs" not in client.get("/developers/events").text
     for junk in ("abc", "0", "99999999999999999999999"):
         assert client.get(f"/developers/events/{junk}").status_code == 404
+
+
+def test_billability_costs_the_same_queries_for_one_event_or_a_page(
+    seeded: TestClient, database: Database, org: Org
+) -> None:
+    """Three queries (metrics, subscriptions, charges), whatever the number of rows."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with database.transaction(write=False) as session:
+        events = list(session.scalars(select(Event).where(Event.organization_id == org.id)))
+        assert len(events) == len(EVENTS)
+        sqlalchemy_event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            billability(session, org.id, events[:1])
+            one = len(statements)
+            billability(session, org.id, events)
+            every = len(statements) - one
+        finally:
+            sqlalchemy_event.remove(database.engine, "before_cursor_execute", count)
+    assert one == every == 3
