@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from meterbill.core.auth import KeyCache, bearer_token, organization_for_key
+from meterbill.core.auth import KeyCache, bearer_token, key_use, note_key_use
 from meterbill.core.db import Database
 from meterbill.core.errors import BadRequest, MeterbillError, ValidationFailed
 from meterbill.core.times import utc_now
@@ -65,10 +65,14 @@ def _checked_context(request: Request, key: str | None) -> ApiContext:
     db = database(request)
     now = utc_now()
     with db.transaction(write=False) as session:
-        organization_id = organization_for_key(session, key, now)
+        use = key_use(session, key, now)
+    if use.stale:
+        # At most once a minute per key: the request path reads, it does not write.
+        with db.transaction() as session:
+            note_key_use(session, use.key_id, now)
     cache: KeyCache = request.app.state.key_cache
-    cache.remember(key, organization_id, time.monotonic())  # type: ignore[arg-type]
-    return ApiContext(db=db, organization_id=organization_id, now=now)
+    cache.remember(key, use.organization_id, time.monotonic())  # type: ignore[arg-type]
+    return ApiContext(db=db, organization_id=use.organization_id, now=now)
 
 
 def api_context(request: Request) -> ApiContext:

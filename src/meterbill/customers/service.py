@@ -69,6 +69,28 @@ def find_customer(session: Session, organization_id: uuid.UUID, external_id: str
     return customer
 
 
+def subscription_external_ids(
+    session: Session, organization_id: uuid.UUID, external_id: str
+) -> tuple[str, ...] | None:
+    """The external ids of every subscription the live customer with this external id
+    has had (events name a subscription, not a customer); None for no such customer."""
+    if "\x00" in external_id:
+        return None
+    customer_id = session.scalar(live_id(organization_id, external_id))
+    if customer_id is None:
+        return None
+    return tuple(
+        session.scalars(
+            select(Subscription.external_id)
+            .where(
+                Subscription.organization_id == organization_id,
+                Subscription.customer_id == customer_id,
+            )
+            .distinct()
+        )
+    )
+
+
 def is_editable(session: Session, customer: Customer) -> bool:
     """Lago's `editable?`: false once a billing object has been assigned to the customer.
 

@@ -13,9 +13,12 @@ from meterbill.dashboard import analytics  # noqa: F401 (registers the customer 
 from meterbill.dashboard.actions import router as actions_router
 from meterbill.dashboard.auth_pages import router as auth_router
 from meterbill.dashboard.customer_pages import router as customer_router
+from meterbill.dashboard.developer_pages import router as developer_router
+from meterbill.dashboard.event_pages import router as event_router
 from meterbill.dashboard.member_pages import router as member_router
 from meterbill.dashboard.section_pages import router as section_router
 from meterbill.dashboard.settings_pages import router as settings_router
+from meterbill.dashboard.webhook_pages import router as webhook_router
 
 ROUTERS: list[APIRouter] = [
     auth_router,
@@ -24,4 +27,7 @@ ROUTERS: list[APIRouter] = [
     section_router,
     settings_router,
     member_router,
+    developer_router,
+    webhook_router,
+    event_router,
 ]

@@ -1,5 +1,5 @@
 """The other entries of the side menu: the Invoices list and an invoice's page, and
-plain lists of plans, billable metrics, coupons and add-ons, Settings, Developers."""
+plain lists of plans, billable metrics, coupons and add-ons, Settings."""
 
 from __future__ import annotations
 
@@ -174,10 +174,3 @@ def add_ons(request: Request, page: Page) -> HTMLResponse:
     return _catalog(request, page, "add-ons")
 
 
-@router.get("/developers", dependencies=[requires("developers:manage")])
-def developers(request: Request, page: Page) -> HTMLResponse:
-    return render(
-        request,
-        "developers.html",
-        {"section": "developers", "organization_id": page.organization_id},
-    )

@@ -38,6 +38,14 @@ class Event(Base):
         # The hourly events.errors report reads one organization's events received in
         # an hour; ingestion appends at the index's right edge.
         Index("ix_events_org_created_at", "organization_id", "created_at"),
+        # The events page: a subscription's latest received events (events.listing).
+        Index(
+            "ix_events_subscription_received",
+            "organization_id",
+            "external_subscription_id",
+            "created_at",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(EventKey, primary_key=True, autoincrement=True)

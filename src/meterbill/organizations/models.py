@@ -61,5 +61,11 @@ class ApiKey(Base):
     # hash is enough and lets the lookup use an index.
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     name: Mapped[str | None] = mapped_column(String)
+    # The key's last four characters, to tell keys apart in a list (the key itself is
+    # shown once, at creation). None for keys made before it was kept.
+    token_hint: Mapped[str | None] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a request last authenticated with it, to the minute (core.auth.KEY_USE_PRECISION):
+    # written at most once a minute per key, never on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill.core.auth import generate_key, hash_key
-from meterbill.core.errors import NotFound
+from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
+from meterbill.core.records import uuid_or_none
 from meterbill.organizations.models import ApiKey, Organization
 
 
@@ -57,14 +58,76 @@ def create_organization(session: Session, name: str, now: datetime) -> Organizat
     return organization
 
 
+KEY_NAME_MAX = 255
+
+
 def add_api_key(
-    session: Session, organization_id: uuid.UUID, now: datetime, key: str | None = None
+    session: Session,
+    organization_id: uuid.UUID,
+    now: datetime,
+    key: str | None = None,
+    name: str | None = None,
 ) -> str:
     """Store a key's hash and return the key itself, which is never readable again."""
     key = key or generate_key()
-    session.add(ApiKey(organization_id=organization_id, key_hash=hash_key(key), created_at=now))
+    session.add(
+        ApiKey(
+            organization_id=organization_id,
+            key_hash=hash_key(key),
+            token_hint=key[-4:],
+            name=name,
+            created_at=now,
+        )
+    )
     session.flush()
     return key
+
+
+def list_api_keys(session: Session, organization_id: uuid.UUID) -> list[ApiKey]:
+    """The organization's keys, the oldest first (as Lago lists them)."""
+    return list(
+        session.scalars(
+            select(ApiKey)
+            .where(ApiKey.organization_id == organization_id)
+            .order_by(ApiKey.created_at, ApiKey.id)
+        )
+    )
+
+
+def create_api_key(
+    session: Session, organization_id: uuid.UUID, name: str, now: datetime
+) -> tuple[ApiKey, str]:
+    """A new named key: the stored record and the key itself (to show once)."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed.single("name", "value_is_mandatory")
+    if len(name) > KEY_NAME_MAX:
+        raise ValidationFailed.single("name", "value_is_too_long")
+    key = add_api_key(session, organization_id, now, name=name)
+    record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    assert record is not None
+    return record, key
+
+
+def revoke_api_key(session: Session, organization_id: uuid.UUID, key_id: str) -> ApiKey:
+    """Delete a key: requests with it are refused from then on. The organization's last
+    key cannot go (Lago refuses it too): nobody could call the API any more."""
+    key_uuid = uuid_or_none(key_id)
+    record = session.get(ApiKey, key_uuid) if key_uuid else None
+    if record is None or record.organization_id != organization_id:
+        raise NotFound("api_key")
+    # Locks the organization's row so two revokes at once cannot remove the last two keys.
+    session.scalar(
+        select(Organization.id).where(Organization.id == organization_id).with_for_update()
+    )
+    count = session.scalar(
+        select(func.count()).select_from(ApiKey).where(ApiKey.organization_id == organization_id)
+    )
+    if (count or 0) <= 1:
+        raise MethodNotAllowed("last_api_key")
+    session.delete(record)
+    session.flush()
+    return record
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
@@ -130,6 +130,25 @@ class WebhookFilters:
     object_id: str | None = None
     from_date: datetime | None = None
     to_date: datetime | None = None
+    # HTTP status classes (Lago's log filter): "2xx", "3xx", "4xx", "5xx", and "none"
+    # for attempts that got no answer (refused, timed out).
+    http_statuses: tuple[str, ...] = ()
+    # A delivery's id (its unique key) or its object's id, whole.
+    search: str | None = None
+
+
+HTTP_STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "none")
+
+
+def _http_status_condition(classes: tuple[str, ...]) -> Any:
+    conditions = []
+    for item in classes:
+        if item == "none":
+            conditions.append(Webhook.http_status.is_(None) & (Webhook.attempts > 0))
+        elif item in HTTP_STATUS_CLASSES:
+            low = int(item[0]) * 100
+            conditions.append(Webhook.http_status.between(low, low + 99))
+    return or_(*conditions) if conditions else false()
 
 
 def list_webhooks(
@@ -150,6 +169,12 @@ def list_webhooks(
         query = query.where(Webhook.created_at >= filters.from_date)
     if filters.to_date is not None:
         query = query.where(Webhook.created_at < filters.to_date)
+    if filters.http_statuses:
+        query = query.where(_http_status_condition(filters.http_statuses))
+    if filters.search:
+        key = uuid_or_none(filters.search)
+        by_object = Webhook.object_id == filters.search
+        query = query.where(or_(Webhook.id == key, by_object) if key else by_object)
     query = query.order_by(Webhook.ordinal.desc(), Webhook.id)
     return paginate(session, query, page)
 
