@@ -172,5 +172,3 @@ def coupons(request: Request, page: Page) -> HTMLResponse:
 @router.get("/add-ons", dependencies=[requires("addons:view")])
 def add_ons(request: Request, page: Page) -> HTMLResponse:
     return _catalog(request, page, "add-ons")
-
-
