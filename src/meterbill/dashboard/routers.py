@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from meterbill.dashboard import analytics  # noqa: F401 (registers the customer tabs' figures)
 from meterbill.dashboard.actions import router as actions_router
 from meterbill.dashboard.auth_pages import router as auth_router
+from meterbill.dashboard.credit_note_pages import router as credit_note_router
 from meterbill.dashboard.customer_pages import router as customer_router
 from meterbill.dashboard.section_pages import router as section_router
 
@@ -20,4 +21,5 @@ ROUTERS: list[APIRouter] = [
     customer_router,
     actions_router,
     section_router,
+    credit_note_router,
 ]
