@@ -55,8 +55,8 @@ def test_the_list_searches_and_pages_with_its_state_in_the_url(
     empty = text_of(web.get("/credit-notes?search=nothing-like-it").text)
     assert "No credit note matches “nothing-like-it”" in empty
     # htmx asks for the results alone.
-    partial = web.get("/credit-notes?search=CN007", headers={"HX-Request": "true",
-                                                           "HX-Target": "credit-notes-results"})  # fmt: skip
+    htmx = {"HX-Request": "true", "HX-Target": "credit-notes-results"}
+    partial = web.get("/credit-notes?search=CN007", headers=htmx)
     assert partial.text.lstrip().startswith('<div id="credit-notes-results">')
     assert web.get("/credit-notes?page=abc").status_code == 200
 
@@ -93,8 +93,8 @@ def test_the_page_shows_the_apis_figures_its_pdf_and_void(
     assert "Credit status voided" in text_of(after.text)
     assert "/void" not in after.text
     found = http.get(f"/credit_notes/{note['lago_id']}").json()["credit_note"]
-    assert (found["credit_status"], found["balance_amount_cents"], found["refund_amount_cents"]) == (
-        "voided", 0, 12_00)  # fmt: skip
+    assert (found["credit_status"], found["balance_amount_cents"]) == ("voided", 0)
+    assert found["refund_amount_cents"] == 12_00
     again = web.post(f"/credit-notes/{note['lago_id']}/void", {})
     assert again.status_code == 303
     assert "nothing left to void" in web.get(again.headers["location"], cookies=again.cookies).text
