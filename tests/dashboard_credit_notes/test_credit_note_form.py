@@ -147,7 +147,7 @@ def test_a_reason_is_required(web: Web, database: Database, invoice: E15) -> Non
     assert 'id="f-reason-error">Choose a reason.<' in response.text
     response = web.post(url, form(invoice, {}, credit_amount="10"))
     assert response.status_code == 422
-    assert "Tick at least one item to credit." in response.text
+    assert 'id="items-error" role="alert">Tick at least one item to credit.<' in response.text
     assert notes_count(database, invoice) == 0
 
 
