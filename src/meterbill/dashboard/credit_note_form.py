@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meterbill.core.errors import MeterbillError, ValidationFailed
+from meterbill.core.limits import AMOUNT_CENTS_MAX
 from meterbill.core.money import exponent, from_cents
 from meterbill.credit_notes.schemas import ItemInput
 from meterbill.dashboard.action_forms import FormErrors, message, money_cents
@@ -89,6 +90,9 @@ def _cents(text: str, currency: str) -> int:
     cents = money_cents(text, currency)
     if cents < 0:
         raise ValueError("must_not_be_negative")
+    if cents > AMOUNT_CENTS_MAX:
+        # The API's bound on any amount: larger would not even be shown.
+        raise ValueError("value_is_out_of_range")
     return cents
 
 
