@@ -15,7 +15,10 @@ from sqlalchemy import func, select
 from meterbill.core.db import Database
 from meterbill.credit_notes.models import CreditNote
 from meterbill.dashboard.formats import money
+from tests.conftest import Org
 from tests.dashboard_credit_notes.conftest import E15, Web, text_of
+from tests.scenarios.billing import Billing
+from tests.scenarios.credit_notes import record_payment
 
 
 def figures(html: str) -> dict[str, str]:
@@ -204,3 +207,29 @@ def test_a_voided_invoice_has_no_credit_note_form(
     assert web.get("/invoices/00000000-0000-0000-0000-000000000000/credit-notes/new"
                    ).status_code == 404  # fmt: skip
     assert web.get("/invoices/not-a-uuid/credit-notes/new").status_code == 404
+
+
+def test_an_offset_is_limited_to_what_is_due_and_reduces_it(
+    web: Web, http: httpx.Client, database: Database, org: Org, invoice: E15
+) -> None:
+    # 12.00 + 358.00 paid of 375.70: 5.70 is still due.
+    record_payment(Billing(database, org), invoice.invoice_id, 358_00)
+    url = f"/invoices/{invoice.invoice_id}/credit-notes/new"
+    page = text_of(web.get(url).text)
+    assert "Already paid €370.00" in page and "Amount due €5.70" in page
+    # 10.00 of the 179.00 fee + 10 % VAT: 11.00, of which 6.00 offset.
+    refused = web.post(url, form(invoice, {invoice.fee_p1: "10"}, offset_amount="6",
+                                 credit_amount="5"))  # fmt: skip
+    assert refused.status_code == 422
+    assert 'id="f-offset_amount-error">Offset cannot exceed the amount due (€5.70)<' in (
+        refused.text
+    )
+    assert notes_count(database, invoice) == 0
+    issued = web.post(url, form(invoice, {invoice.fee_p1: "10"}, offset_amount="5.70",
+                                refund_amount="5.30"))  # fmt: skip
+    assert issued.status_code == 303, issued.text
+    found = http.get(f"/invoices/{invoice.invoice_id}").json()["invoice"]
+    assert (found["total_due_amount_cents"], found["payment_status"]) == (0, "succeeded")
+    note = http.get(f"/credit_notes/{issued.headers['location'].rsplit('/', 1)[1]}").json()
+    assert (note["credit_note"]["offset_amount_cents"],
+            note["credit_note"]["refund_amount_cents"]) == (5_70, 5_30)  # fmt: skip
