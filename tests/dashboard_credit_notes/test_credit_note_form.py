@@ -201,6 +201,9 @@ def test_a_voided_invoice_has_no_credit_note_form(
     page = web.get(f"/invoices/{invoice.invoice_id}/credit-notes/new")
     assert page.status_code == 422
     assert "Credit notes are issued on finalized invoices only" in page.text
+    fragment = web.post(f"/invoices/{invoice.invoice_id}/credit-notes/estimate",
+                        form(invoice, {invoice.fee_p1: "10"}), htmx=True)  # fmt: skip
+    assert "This invoice can no longer be credited: reload the page." in fragment.text
     response = web.post(f"/invoices/{invoice.invoice_id}/credit-notes/new",
                         form(invoice, {invoice.fee_p1: "10"}, credit_amount="11"))  # fmt: skip
     assert response.status_code == 422

@@ -37,7 +37,6 @@ router = APIRouter(include_in_schema=False)
 
 REFUSALS = (ValidationFailed, NotFound, MethodNotAllowed)
 PER_PAGE = 20
-SEARCH_MIN = 1
 
 
 # --- The form ------------------------------------------------------------------------
@@ -189,8 +188,13 @@ def new_credit_note(request: Request, page: Page, invoice_id: str) -> HTMLRespon
 )
 def estimate_fragment(request: Request, page: Page, form: Form, invoice_id: str) -> HTMLResponse:
     """The totals block alone (htmx swaps it in as the form changes)."""
-    with page.db.transaction(write=False) as session:
-        invoice, fees = service.creditable_fees(session, page.organization_id, invoice_id)
+    try:
+        with page.db.transaction(write=False) as session:
+            invoice, fees = service.creditable_fees(session, page.organization_id, invoice_id)
+    except MethodNotAllowed:
+        # Voided meanwhile: the block says so instead of an error page swapped into it.
+        refused = Totals(None, 0, "This invoice can no longer be credited: reload the page.")
+        return render(request, "credit_notes/_totals.html", {"totals": refused, "currency": ""})
     typed = forms.read(form, [str(entry.fee.id) for entry in fees])
     totals = _totals(page, invoice_id, typed, invoice.currency)
     return render(
