@@ -21,6 +21,7 @@ from meterbill.core.money import exponent, from_cents
 from meterbill.credit_notes.schemas import ItemInput
 from meterbill.dashboard.action_forms import FormErrors, message, money_cents
 from meterbill.dashboard.formats import money
+from meterbill.dashboard.web import FormData
 
 # Lago's reasons and their labels, in the order its form lists them.
 REASONS = [
@@ -72,8 +73,8 @@ def blank(creditable: Mapping[str, int], currency: str) -> CreditNoteForm:
     )
 
 
-def read(values: Any, fee_ids: list[str]) -> CreditNoteForm:
-    """The submitted form (`values`: web.FormData), for the invoice's creditable fees only."""
+def read(values: FormData, fee_ids: list[str]) -> CreditNoteForm:
+    """The submitted form, for the invoice's creditable fees only."""
     return CreditNoteForm(
         reason=values.get("reason").strip(),
         description=values.get("description").strip(),
@@ -158,9 +159,7 @@ class Limits:
     max_creditable: int  # the whole invoice's creditable total
 
 
-def refusal_errors(
-    error: MeterbillError, form: CreditNoteForm, limits: Limits, chosen: list[ItemInput]
-) -> FormErrors:
+def refusal_errors(error: MeterbillError, limits: Limits, chosen: list[ItemInput]) -> FormErrors:
     """The service's refusal in words, under the item or allocation field it is about."""
     errors = FormErrors()
     put = errors.by_field.setdefault

@@ -223,7 +223,7 @@ def issue_credit_note(request: Request, page: Page, form: Form, invoice_id: str)
                 )
                 issued.append(note.id)
         except REFUSALS as error:
-            errors = forms.refusal_errors(error, typed, facts.limits(), chosen)
+            errors = forms.refusal_errors(error, facts.limits(), chosen)
     if errors:
         return _form_page(request, page, invoice_id, typed, errors, status_code=422)
     return redirect_to(
