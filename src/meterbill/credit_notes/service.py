@@ -39,6 +39,8 @@ from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.invoices.payment_status import mark_payment_status
 from meterbill.organizations.models import Organization
+from meterbill.plans.models import Plan
+from meterbill.subscriptions.models import Subscription
 from meterbill.wallets.refunds import refundable_cents, top_up_wallet, void_refunded_credits
 from meterbill.webhooks.outbox import emit
 
@@ -394,6 +396,52 @@ def estimate(
     )
 
 
+@dataclass(frozen=True)
+class CreditableFee:
+    """A fee of the invoice and what credit notes may still take from it."""
+
+    fee: Fee
+    creditable_cents: int
+    subscription_id: uuid.UUID | None
+    subscription_label: str | None  # the subscription's name, else its plan's
+
+
+def creditable_fees(
+    session: Session, organization_id: uuid.UUID, invoice_id: str
+) -> tuple[Invoice, list[CreditableFee]]:
+    """The invoice a credit note may be issued on (refused as issuing refuses) and its
+    fees that still have something to give back, in the invoice's order (the dashboard's
+    credit note form lists them, grouped by subscription)."""
+    invoice = _creditable_invoice(session, organization_id, invoice_id)
+    fees = [fee for fee in invoice.fees if fee.amount_cents > 0]
+    taken = credited_on_fees(session, [fee.id for fee in fees])
+    labels = {
+        subscription_id: name or plan_name
+        for subscription_id, name, plan_name in session.execute(
+            select(Subscription.id, Subscription.name, Plan.name)
+            .join(Plan, Plan.id == Subscription.plan_id)
+            .where(
+                Subscription.id.in_({fee.subscription_id for fee in fees if fee.subscription_id})
+            )
+        )
+    }
+    creditable = [
+        CreditableFee(
+            fee=fee,
+            creditable_cents=fee.amount_cents - taken.get(fee.id, 0),
+            subscription_id=fee.subscription_id,
+            subscription_label=labels.get(fee.subscription_id) if fee.subscription_id else None,
+        )
+        for fee in fees
+    ]
+    return invoice, [entry for entry in creditable if entry.creditable_cents > 0]
+
+
+def voidable(note: CreditNote) -> bool:
+    """Whether `void_credit_note` would accept it: finalized with a balance left."""
+    return note.status == "finalized" and note.balance_amount_cents > 0
+
+
 def find_credit_note(
     session: Session, organization_id: uuid.UUID, credit_note_id: str, *, lock: bool = False
 ) -> CreditNote:
@@ -445,7 +493,7 @@ def void_credit_note(
     session: Session, organization_id: uuid.UUID, credit_note_id: str, now: datetime
 ) -> CreditNote:
     note = find_credit_note(session, organization_id, credit_note_id, lock=True)
-    if note.status != "finalized" or note.balance_amount_cents <= 0:
+    if not voidable(note):
         raise MethodNotAllowed("no_voidable_amount")
     note.credit_status = "voided"
     note.balance_amount_cents = 0
@@ -545,3 +593,13 @@ def list_credit_notes(
     page: PageRequest,
 ) -> Page[CreditNote]:
     return paginate(session, credit_note_query(organization, filters), page)
+
+
+def invoice_numbers(session: Session, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The numbers of the invoices a page of credit notes was issued on, in one query."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(
+        select(Invoice.id, Invoice.number).where(Invoice.id.in_(set(invoice_ids)))
+    ).all()
+    return {invoice_id: number for invoice_id, number in rows}

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from meterbill.dashboard import analytics  # noqa: F401 (registers the customer tabs' figures)
 from meterbill.dashboard.actions import router as actions_router
 from meterbill.dashboard.auth_pages import router as auth_router
+from meterbill.dashboard.credit_note_pages import router as credit_note_router
 from meterbill.dashboard.customer_pages import router as customer_router
 from meterbill.dashboard.developer_pages import router as developer_router
 from meterbill.dashboard.event_pages import router as event_router
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     developer_router,
     webhook_router,
     event_router,
+    credit_note_router,
 ]
