@@ -303,3 +303,19 @@ def test_the_password_changes_and_other_sessions_end(
     assert elsewhere.get("/customers", follow_redirects=False).status_code == 303
     assert log_in(fresh_client(dashboard_app), user, PASSWORD).status_code == 422
     assert log_in(fresh_client(dashboard_app), user, STRONG).status_code == 303
+
+
+def test_members_and_invitations_are_listed_by_pages_of_20(
+    client: TestClient, database: Database, org: Org, user: str
+) -> None:
+    for number in range(24):
+        make_user(database, org, f"m{number:02d}-{org.id.hex[:8]}@example.test", "manager")
+    first = client.get("/settings/members").text
+    assert first.count('action="/settings/members/') - first.count("/revoke") == 20
+    assert "Page 1 of 2" in first and 'href="/settings/members?page=2"' in first
+    second = client.get("/settings/members?page=2").text
+    # 25 members: the admin and 24 managers, the oldest first (same instant: by e-mail).
+    assert "Page 2 of 2" in second
+    assert f"m23-{org.id.hex[:8]}@example.test" in second
+    assert f"m03-{org.id.hex[:8]}@example.test" not in second
+    assert client.get("/settings/members?page=junk").status_code == 200

@@ -117,6 +117,9 @@ def test_invite_a_finance_member_who_joins_from_the_link(
     email = f"finance-{org.id.hex[:10]}@example.test"
     page.get_by_label("Email").fill(email)
     page.get_by_role("radio", name=re.compile(r"\bFinance\b")).check()
+    page.screenshot(
+        path=str(OUTPUT / f"{screenshot_name(request).stem}-invite.png"), full_page=True
+    )
     page.get_by_role("button", name="Generate invitation link").click()
     page.wait_for_url("**/settings/members/invitations/*")
     link = page.locator("#invitation-link").input_value()

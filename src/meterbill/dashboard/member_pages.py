@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from meterbill.core.errors import ValidationFailed
+from meterbill.core.pagination import PageRequest
 from meterbill.dashboard import web
 from meterbill.dashboard.web import Form, Page, PageContext, redirect_to, render, requires
 from meterbill.users.invitations import (
@@ -108,17 +110,35 @@ class MemberErrors:
 def _members_page(
     request: Request, page: PageContext, errors: MemberErrors | None = None, *, status: int = 200
 ) -> HTMLResponse:
+    params = request.query_params
+    members_page = PageRequest.from_query({"page": params.get("page", "1"), "per_page": "20"})
+    invitations_page = PageRequest.from_query(
+        {"page": params.get("invitations_page", "1"), "per_page": "20"}
+    )
     with page.db.transaction(write=False) as session:
-        members = list_members(session, page.organization_id)
-        invitations = open_invitations(session, page.organization_id)
+        members = list_members(session, page.organization_id, members_page)
+        invitations = open_invitations(session, page.organization_id, invitations_page)
+
+    def link(**changes: int | None) -> str:
+        state = {
+            "page": members_page.page,
+            "invitations_page": invitations_page.page,
+            **changes,
+        }
+        query = {key: value for key, value in state.items() if value not in (1, None)}
+        return "/settings/members" + (f"?{urlencode(query)}" if query else "")
+
     return render(
         request,
         "settings/members.html",
         {
             "section": "settings",
             "settings_section": "members",
-            "members": members,
-            "invitations": invitations,
+            "members": members.items,
+            "members_meta": members.meta,
+            "invitations": invitations.items,
+            "invitations_meta": invitations.meta,
+            "link": link,
             "role_options": ROLE_OPTIONS,
             "role_labels": ROLE_LABELS,
             "failed": errors or MemberErrors(),

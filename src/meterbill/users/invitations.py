@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.organizations.models import Organization
 from meterbill.users.models import Invitation, User
 from meterbill.users.roles import ROLES
@@ -95,20 +96,21 @@ def invite(
     return NewInvitation(invitation, token)
 
 
-def open_invitations(session: Session, organization_id: uuid.UUID) -> list[Invitation]:
-    """Invitations not accepted nor revoked (expired ones included: the list says so),
-    the newest first."""
-    return list(
-        session.scalars(
-            select(Invitation)
-            .where(
-                Invitation.organization_id == organization_id,
-                Invitation.accepted_at.is_(None),
-                Invitation.revoked_at.is_(None),
-            )
-            .order_by(Invitation.created_at.desc(), Invitation.email)
+def open_invitations(
+    session: Session, organization_id: uuid.UUID, page: PageRequest
+) -> Page[Invitation]:
+    """One page of the invitations not accepted nor revoked (expired ones included: the
+    list says so), the newest first."""
+    query = (
+        select(Invitation)
+        .where(
+            Invitation.organization_id == organization_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
         )
+        .order_by(Invitation.created_at.desc(), Invitation.email)
     )
+    return paginate(session, query, page)
 
 
 def find_open_invitation(

@@ -14,19 +14,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.users.models import User
 from meterbill.users.roles import ROLES
 
 
-def list_members(session: Session, organization_id: uuid.UUID) -> list[User]:
-    """Every member, the oldest first."""
-    return list(
-        session.scalars(
-            select(User)
-            .where(User.organization_id == organization_id)
-            .order_by(User.created_at, User.email)
-        )
+def list_members(session: Session, organization_id: uuid.UUID, page: PageRequest) -> Page[User]:
+    """One page of the members, the oldest first."""
+    query = (
+        select(User)
+        .where(User.organization_id == organization_id)
+        .order_by(User.created_at, User.email)
     )
+    return paginate(session, query, page)
 
 
 def find_member(session: Session, organization_id: uuid.UUID, user_id: str | uuid.UUID) -> User:
