@@ -105,3 +105,23 @@ def test_a_route_refuses_a_role_without_its_permission(
     assert "Forged" not in listing
     assert browser_client.get("/developers").status_code == 403
     assert browser_client.get("/invoices").status_code == 200
+
+
+def test_buttons_show_only_what_the_role_may_do(
+    browser_client: TestClient, database: Database, org: Org
+) -> None:
+    response = browser_client.post(
+        "/api/v1/customers",
+        json={"customer": {"external_id": "acme", "name": "Acme"}},
+        headers={"Authorization": f"Bearer {org.api_key}"},
+    )
+    customer_id = response.json()["customer"]["lago_id"]
+    email = make_user(database, org, f"finance-{org.id.hex[:10]}@example.test", "finance")
+    log_in(browser_client, email)
+    assert "Add a customer" not in browser_client.get("/customers").text
+    page = browser_client.get(f"/customers/{customer_id}").text
+    # Finance may bill (a one-off invoice) but not manage the customer or assign plans.
+    assert "Create a one-off invoice" in page
+    for refused in ("Assign a plan", "Apply a coupon", "Add a wallet", "Edit customer",
+                    "Delete customer"):  # fmt: skip
+        assert refused not in page, refused
