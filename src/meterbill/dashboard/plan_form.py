@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterbill.core.errors import MeterbillError, NotFound, ValidationFailed
-from meterbill.core.money import CURRENCIES, from_cents
+from meterbill.core.money import CURRENCIES, exponent, from_cents
 from meterbill.dashboard.action_forms import money_cents
 from meterbill.dashboard.web import FormData
 from meterbill.plans.models import Charge, ChargeFilter, MinimumCommitment, Plan
@@ -354,7 +354,9 @@ def _plain(value: Any) -> str:
 
 def _major(cents: int, currency: str) -> str:
     """Minor units as the amount a person types (1050 EUR -> "10.50")."""
-    return str(from_cents(cents, currency)) if currency in CURRENCIES else str(cents)
+    if currency not in CURRENCIES:
+        return str(cents)
+    return f"{from_cents(cents, currency):.{exponent(currency)}f}"
 
 
 # --- a submitted form ---------------------------------------------------------------------
@@ -440,12 +442,18 @@ def _read_properties(form: FormData, prefix: str, model: str) -> PropertiesDraft
 # --- the editor's buttons -------------------------------------------------------------------
 
 
+BUTTONS = ("add_charge", "remove_charge", "add_filter", "remove_filter", "add_tier",
+           "remove_tier", "refresh")  # fmt: skip
+
+
 def apply_action(draft: PlanDraft, action: str, new_metric: str) -> bool:
     """Change the rows as the pressed button asks; False when `action` is no such button
     (then the form is being saved). Models changed in their select get their inputs."""
+    name, _, target = action.partition(":")
+    if name not in BUTTONS:
+        return False
     for charge in draft.charges:
         _swap_model(charge)
-    name, _, target = action.partition(":")
     if name == "add_charge":
         model = "standard"
         draft.charges.append(
@@ -473,8 +481,6 @@ def apply_action(draft: PlanDraft, action: str, new_metric: str) -> bool:
         properties = _properties_at(draft, where)
         if properties is not None:
             _change_tiers(properties, name, row)
-    elif name != "refresh":
-        return False
     return True
 
 
@@ -573,8 +579,6 @@ def _cents(draft: PlanDraft, name: str, text: str, currency: str) -> int | None:
 def _charge_body(
     draft: PlanDraft, charge: ChargeDraft, prefix: str, currency: str
 ) -> dict[str, Any]:
-    if charge.charge_model != charge.shown_model:
-        draft.error(f"{prefix}.charge_model", "model_changed")
     body: dict[str, Any] = {
         "billable_metric_id": charge.billable_metric_id,
         "charge_model": charge.charge_model,
@@ -604,6 +608,10 @@ def _charge_body(
                 "properties": _properties_body(charge.shown_model, item.properties),
             }
         )
+    if charge.charge_model != charge.shown_model:
+        # Saved only once its prices are typed: the form comes back with its inputs.
+        draft.error(f"{prefix}.charge_model", "model_changed")
+        _swap_model(charge)
     return body
 
 
