@@ -114,17 +114,18 @@ def plan_counts(session: Session, plan_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     copy = Plan.__table__.alias("copy")
     subscriptions = (
         select(func.count(Subscription.id))
+        .join(copy, copy.c.id == Subscription.plan_id)
         .where(
             Subscription.status == "active",
-            Subscription.plan_id.in_(
-                select(copy.c.id).where(or_(copy.c.id == Plan.id, copy.c.parent_id == Plan.id))
-            ),
+            or_(copy.c.id == Plan.id, copy.c.parent_id == Plan.id),
         )
+        .correlate(Plan)
         .scalar_subquery()
     )
     charges = (
         select(func.count(Charge.id))
         .where(Charge.plan_id == Plan.id, Charge.deleted_at.is_(None))
+        .correlate(Plan)
         .scalar_subquery()
     )
     rows = session.execute(
