@@ -96,6 +96,9 @@ def _api_plan(http: httpx.Client, code: str) -> Json:
     plan = api(http, "GET", f"/plans/{code}")["plan"]
     for charge in plan["charges"]:
         charge.pop("created_at")
+    if plan["minimum_commitment"]:
+        # Saving the form rewrites the commitment (same amount, a new updated_at).
+        plan["minimum_commitment"].pop("updated_at")
     return plan
 
 
