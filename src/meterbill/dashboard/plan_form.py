@@ -361,7 +361,7 @@ def _major(cents: int, currency: str) -> str:
 
 # --- a submitted form ---------------------------------------------------------------------
 
-_CHARGE = re.compile(r"^c(\d+)\.billable_metric_id$")
+_CHARGE = re.compile(r"^c([0-9]{1,4})\.billable_metric_id$")
 
 
 def _indexes(form: FormData, pattern: re.Pattern[str]) -> list[int]:
@@ -388,7 +388,7 @@ def _read_charge(form: FormData, prefix: str) -> ChargeDraft:
 
     model = text("charge_model") if text("charge_model") in CHARGE_MODELS else "standard"
     shown = text("shown_model") if text("shown_model") in CHARGE_MODELS else model
-    filters = re.compile(rf"^{re.escape(prefix)}\.f(\d+)\.shown$")
+    filters = re.compile(rf"^{re.escape(prefix)}\.f([0-9]{{1,4}})\.shown$")
     return ChargeDraft(
         id=text("id"),
         billable_metric_id=text("billable_metric_id"),
@@ -501,13 +501,13 @@ def _change_tiers(properties: PropertiesDraft, name: str, row: str) -> None:
         return
     # A new last tier starts one after the previous one's end (Lago's classic style).
     start = ""
-    if tiers and tiers[-1]["to_value"].isdigit():
+    if tiers and _is_whole(tiers[-1]["to_value"]):
         start = str(int(tiers[-1]["to_value"]) + 1)
     tiers.append(_tier(start, "", "", "0"))
 
 
 def _index(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    return int(text) if _is_whole(text) else None
 
 
 def _charge_at(draft: PlanDraft, text: str) -> ChargeDraft | None:
@@ -517,7 +517,7 @@ def _charge_at(draft: PlanDraft, text: str) -> ChargeDraft | None:
 
 def _properties_at(draft: PlanDraft, prefix: str) -> PropertiesDraft | None:
     """The properties an input prefix names: "c1" (a charge) or "c1.f0" (its filter)."""
-    match = re.fullmatch(r"c(\d+)(?:\.f(\d+))?", prefix)
+    match = re.fullmatch(r"c([0-9]{1,4})(?:\.f([0-9]{1,4}))?", prefix)
     if not match:
         return None
     charge = _charge_at(draft, match.group(1))
@@ -573,7 +573,9 @@ def _cents(draft: PlanDraft, name: str, text: str, currency: str) -> int | None:
         return money_cents(text, currency)
     except ValueError as error:
         draft.error(name, str(error))
-        return 0
+    except ArithmeticError:  # beyond what a Decimal holds, e.g. 1e999999
+        draft.error(name, "value_is_out_of_range")
+    return 0
 
 
 def _charge_body(
@@ -643,7 +645,16 @@ def _number(text: str) -> int | str | None:
     anything else is passed on for the API's validator to refuse."""
     if not text:
         return None
-    return int(text) if text.isdigit() else text
+    return int(text) if _is_whole(text) else text
+
+
+def _is_whole(text: str) -> bool:
+    """Digits only, and few enough to be a count (longer ones are passed on as text,
+    for the API's validator to refuse)."""
+    return text.isascii() and text.isdigit() and len(text) <= WHOLE_DIGITS_MAX
+
+
+WHOLE_DIGITS_MAX = 30
 
 
 # --- the API's refusal, under its row ----------------------------------------------------------
