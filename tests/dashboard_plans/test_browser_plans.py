@@ -24,10 +24,32 @@ def page(request: pytest.FixtureRequest, chromium: Any, server: str) -> Iterator
     yield from open_page(chromium, server, request, javascript=request.param)
 
 
+def fresh_form(page: Any, act: Any) -> None:
+    """Do `act` and wait for the form to be a new one (htmx swapped it in, or the page
+    was posted and reloaded without JavaScript)."""
+    page.evaluate("document.getElementById('plan-form').dataset.stale = '1'")
+    act()
+    page.wait_for_selector("#plan-form:not([data-stale])")
+
+
 def press(page: Any, name: str) -> None:
     """Click an editor button and wait for the form to come back."""
-    page.get_by_role("button", name=name, exact=True).first.click()
-    page.wait_for_load_state("networkidle")
+    fresh_form(page, lambda: page.get_by_role("button", name=name, exact=True).first.click())
+
+
+def choose_model(page: Any, charge: int, model: str) -> None:
+    """With JavaScript the change itself re-renders the editor; without, Change model."""
+    select = page.locator(f'[name="c{charge}.charge_model"]')
+    if page.javascript:
+        fresh_form(page, lambda: select.select_option(model))
+    else:
+        select.select_option(model)
+        press(page, "Change model")
+
+
+def real_errors(page: Any) -> list[str]:
+    """Console errors, but for the browser's own note of a refused form's 422."""
+    return [e for e in page.console_errors if "status of 422" not in e]
 
 
 def test_build_a_plan_in_the_editor(
@@ -52,10 +74,7 @@ def test_build_a_plan_in_the_editor(
 
     page.get_by_label("Add a charge for").select_option(label="Calls (calls)")
     press(page, "Add charge")
-    model = page.locator('[name="c0.charge_model"]')
-    model.select_option("graduated")
-    if not page.javascript:  # with JavaScript the change itself re-renders the editor
-        press(page, "Change model")
+    choose_model(page, 0, "graduated")
     page.locator('[name="c0.t0.to_value"]').fill("10")
     page.locator('[name="c0.t0.price"]').fill("1.00")
     press(page, "Add tier")
@@ -64,9 +83,7 @@ def test_build_a_plan_in_the_editor(
 
     page.get_by_label("Add a charge for").select_option(label="Storage (storage)")
     press(page, "Add charge")
-    page.locator('[name="c1.charge_model"]').select_option("package")
-    if not page.javascript:
-        press(page, "Change model")
+    choose_model(page, 1, "package")
     page.locator('[name="c1.amount"]').fill("5")
     page.locator('[name="c1.package_size"]').fill("100")
     page.locator('[name="c1.free_units"]').fill("10")
@@ -90,4 +107,67 @@ def test_build_a_plan_in_the_editor(
     chosen = page.locator("table.preview tr.chosen")
     # 49.00 + graduated 10 + 240 × 0.50 + package 3 × 5.00.
     assert chosen.inner_text().split() == ["250", "€130.00", "€15.00", "€49.00", "€194.00"]
-    assert page.console_errors == []
+
+    page.get_by_role("link", name="Plans", exact=True).first.click()
+    page.wait_for_url("**/plans")
+    row = page.locator("#plans-results tbody tr").first
+    assert row.inner_text().split()[:5] == ["Scale", "scale", "Monthly", "0", "2"]
+    page.screenshot(path=str(OUTPUT / f"plans_list_{mode}.png"), full_page=True)
+    page.get_by_text("Actions", exact=True).first.click()
+    page.get_by_role("link", name="Delete", exact=True).click()
+    page.wait_for_url(re.compile(r".*/delete$"))
+    assert page.get_by_text("No subscription uses this plan").is_visible()
+    page.screenshot(path=str(OUTPUT / f"plan_delete_{mode}.png"), full_page=True)
+    page.get_by_role("button", name="Delete plan").click()
+    page.wait_for_url("**/plans")
+    assert page.get_by_text("Plan successfully deleted").is_visible()
+    assert page.get_by_text("Add your first plan").is_visible()
+    assert real_errors(page) == []
+
+
+@pytest.fixture
+def js_page(request: pytest.FixtureRequest, chromium: Any, server: str) -> Iterator[Any]:  # noqa: F811
+    yield from open_page(chromium, server, request, javascript=True)
+
+
+def test_a_filter_and_a_refusal_in_the_editor(
+    js_page: Any, database: Database, org: Org, http: httpx.Client
+) -> None:
+    page = js_page
+    storage = metric(http, "storage", "sum_agg", field_name="gb",
+                     filters=[{"key": "region", "values": ["eu", "us"]}])  # fmt: skip
+    open_tier = {"from_value": 0, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"}
+    charge = {"billable_metric_id": storage, "charge_model": "graduated",
+              "properties": {"graduated_ranges": [open_tier]}}  # fmt: skip
+    plan = api(http, "POST", "/plans", {"plan": {
+        "name": "Storage", "code": "storage", "interval": "monthly", "amount_cents": 0,
+        "amount_currency": "EUR", "charges": [charge]}})  # fmt: skip
+    email = make_user(database, org, f"plans-{org.id.hex[:10]}@example.test")
+    target = f"/plans/{plan['plan']['lago_id']}/edit"
+    page.goto(target)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{target}")
+    press(page, "Add filter")
+    page.locator('[name="c0.f0.key.region"][value="eu"]').check()
+    page.locator('[name="c0.f0.t0.price"]').fill("0.80")
+    # A second tier of the default prices that starts after a gap.
+    page.locator('[name="c0.t0.to_value"]').fill("100")
+    press(page, "Add tier")
+    page.locator('[name="c0.t1.from_value"]').fill("150")
+    page.locator('[name="c0.t1.price"]').fill("0.5")
+    press(page, "Save plan")
+    assert page.get_by_text("Tiers must follow each other").is_visible()
+    assert page.get_by_text("The plan was not saved").is_visible()
+    assert page.locator('[name="c0.f0.key.region"][value="eu"]').is_checked()
+    page.screenshot(path=str(OUTPUT / "plan_editor_refused.png"), full_page=True)
+    page.locator('[name="c0.t1.from_value"]').fill("101")
+    page.get_by_role("button", name="Save plan", exact=True).click()
+    page.wait_for_url(re.compile(r".*/plans/[0-9a-f-]{36}$"))
+    charge = api(http, "GET", "/plans/storage")["plan"]["charges"][0]
+    filter_tier = {**open_tier, "per_unit_amount": "0.80"}
+    assert charge["filters"] == [{"invoice_display_name": None, "values": {"region": ["eu"]},
+                                  "properties": {"graduated_ranges": [filter_tier]}}]  # fmt: skip
+    assert [r["from_value"] for r in charge["properties"]["graduated_ranges"]] == [0, 101]
+    assert real_errors(page) == []
