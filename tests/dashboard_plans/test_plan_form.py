@@ -155,13 +155,15 @@ def test_every_charge_model_comes_back_on_the_edit_page(web: Web, http: httpx.Cl
         "name": "Everything", "code": "everything", "interval": "yearly", "amount_cents": 120_000,
         "amount_currency": "USD", "pay_in_advance": True, "trial_period": 14.5,
         "description": "All models", "invoice_display_name": "Every model", "tax_codes": ["vat"],
-        "minimum_commitment": {"amount_cents": 500_000}, "charges": charges}})  # fmt: skip
+        "bill_charges_monthly": True, "minimum_commitment": {"amount_cents": 500_000},
+        "charges": charges}})  # fmt: skip
     before = _api_plan(http, "everything")
     form = open_form(web, f"/plans/{before['lago_id']}/edit")
     # What the editor shows: a few of the values, in the inputs a person reads.
     assert form.value("amount") == "1200.00"
     assert form.value("trial_period") == "14.5"
     assert form.value("commitment_amount") == "5000.00"
+    assert form.value("bill_charges_monthly") == "on"
     assert form.value("c0.grouped_by") == "cloud, zone"
     assert form.value("c0.min_amount") == "15.00"
     assert form.value("c1.package_size") == "10"

@@ -166,7 +166,7 @@ PLAN_FIELDS = {
 # The plan's inputs; a refusal of anything else is shown above the form.
 PLAN_INPUTS = ("name", "code", "invoice_display_name", "description", "interval",
                "amount_currency", "amount", "trial_period", "commitment_amount", "tax_codes",
-               "pay_in_advance")  # fmt: skip
+               "pay_in_advance", "bill_charges_monthly")  # fmt: skip
 
 
 def message(field_name: str, code: str) -> str:
@@ -215,6 +215,7 @@ class ChargeDraft:
 class PlanDraft:
     values: dict[str, str] = field(default_factory=dict)
     pay_in_advance: bool = False
+    bill_charges_monthly: bool = False
     tax_codes: list[str] = field(default_factory=list)
     charges: list[ChargeDraft] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
@@ -314,6 +315,7 @@ def form_of(
     return PlanDraft(
         values=values,
         pay_in_advance=plan.pay_in_advance,
+        bill_charges_monthly=bool(plan.bill_charges_monthly),
         tax_codes=plan_tax_codes,
         charges=charges,
     )
@@ -377,6 +379,7 @@ def read_form(form: FormData) -> PlanDraft:
     return PlanDraft(
         values=values,
         pay_in_advance=form.get("pay_in_advance") == "on",
+        bill_charges_monthly=form.get("bill_charges_monthly") == "on",
         tax_codes=[code for code in form.getlist("tax_codes") if code],
         charges=charges,
     )
@@ -545,6 +548,8 @@ def plan_body(draft: PlanDraft, *, creating: bool) -> dict[str, Any]:
         "interval": values.get("interval") or None,
         "amount_currency": currency or None,
         "pay_in_advance": draft.pay_in_advance,
+        # Kept by the service for yearly and semiannual plans only.
+        "bill_charges_monthly": draft.bill_charges_monthly,
         "trial_period": values.get("trial_period") or None,
         "tax_codes": list(draft.tax_codes),
     }
