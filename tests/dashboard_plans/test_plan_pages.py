@@ -194,3 +194,42 @@ def test_a_finance_member_sees_plans_but_cannot_change_them(
     assert forged.status_code == 403
     assert finance.post(f"/plans/{plan['lago_id']}/delete", {}).status_code == 403
     assert [p["code"] for p in api(http, "GET", "/plans")["plans"]] == ["scale"]
+
+
+def test_the_preview_of_volume_and_percentage_charges(web: Web, http: httpx.Client) -> None:
+    calls = metric(http, "calls")
+    plan = make_plan(http, "mixed", amount_cents=0, charges=[
+        {"billable_metric_id": calls, "charge_model": "volume", "properties": {"volume_ranges": [
+            {"from_value": 0, "to_value": 100, "per_unit_amount": "2", "flat_amount": "10"},
+            {"from_value": 101, "to_value": None, "per_unit_amount": "1", "flat_amount": "0"}]}},
+        {"billable_metric_id": calls, "charge_model": "percentage",
+         "properties": {"rate": "1.5", "fixed_amount": "0.10"}},
+    ])  # fmt: skip
+    rows = table_rows(web.get(f"/plans/{plan['lago_id']}").text, 'id="preview-title"')
+    # volume: the tier holding the total prices every unit, plus its flat fee (the first
+    #   tier's for 0 units): 0 -> 10.00; 10 -> 20 + 10; 100 -> 200 + 10; 1000 -> 1000.
+    # percentage: 1.5% of the units plus 0.10 per transaction, one per unit:
+    #   10 -> 0.15 + 1.00; 100 -> 1.50 + 10.00; 1000 -> 15.00 + 100.00.
+    assert rows == [
+        ["0", "€10.00", "€0.00", "€0.00", "€10.00"],
+        ["10", "€30.00", "€1.15", "€0.00", "€31.15"],
+        ["100", "€210.00", "€11.50", "€0.00", "€221.50"],
+        ["1,000", "€1,000.00", "€115.00", "€0.00", "€1,115.00"],
+    ]
+
+
+def test_with_htmx_the_editor_answers_with_the_form_and_saving_redirects(
+    web: Web, http: httpx.Client
+) -> None:
+    calls = metric(http, "calls")
+    base = {"name": "Scale", "code": "scale", "interval": "monthly", "amount_currency": "EUR",
+            "amount": "10", "new_charge_metric": calls}  # fmt: skip
+    added = web.post("/plans/new", {**base, "action": "add_charge"}, htmx=True)
+    assert added.status_code == 200
+    assert 'name="c0.billable_metric_id"' in added.text
+    refused = web.post("/plans/new", {**base, "amount": "ten", "action": "save"}, htmx=True)
+    assert refused.status_code == 422 and 'id="plan-form"' in refused.text
+    saved = web.post("/plans/new", {**base, "action": "save"}, htmx=True)
+    plan = api(http, "GET", "/plans/scale")["plan"]
+    assert saved.status_code == 200
+    assert saved.headers["HX-Redirect"] == f"/plans/{plan['lago_id']}"
