@@ -26,13 +26,12 @@ from meterbill.core.pagination import PageRequest
 from meterbill.dashboard import plan_form
 from meterbill.dashboard.formats import LOCALE
 from meterbill.dashboard.web import Form, Page, PageContext, is_htmx, redirect_to, render, requires
-from meterbill.metrics.models import BillableMetric
-from meterbill.metrics.service import list_metrics
 from meterbill.organizations.service import get_organization
 from meterbill.plans import preview as plan_preview
 from meterbill.plans.models import Plan
 from meterbill.plans.schemas import ALL_FILTER_VALUES, parse_plan
 from meterbill.plans.service import (
+    chargeable_metrics,
     create_plan,
     delete_plan,
     deletion_effects,
@@ -50,7 +49,7 @@ PER_PAGE = 20
 # Shorter search terms do not narrow the list (as Lago's search box).
 SEARCH_MIN = 3
 REFUSALS = (ValidationFailed, NotFound, MethodNotAllowed)
-# Enough for every metric and tax of an organization in the form's pickers.
+# Enough for every tax of an organization in the form's pickers.
 CATALOG_PAGE = PageRequest(page=1, per_page=100)
 
 
@@ -113,7 +112,6 @@ def plans_list(request: Request, page: Page) -> HTMLResponse:
 
 
 def _metric_choices(session: Session, organization_id: uuid.UUID) -> list[dict[str, Any]]:
-    metrics: list[BillableMetric] = list(list_metrics(session, organization_id, CATALOG_PAGE).items)
     return [
         {
             "id": str(metric.id),
@@ -122,7 +120,7 @@ def _metric_choices(session: Session, organization_id: uuid.UUID) -> list[dict[s
             "aggregation_type": metric.aggregation_type,
             "filters": [(item.key, list(item.values)) for item in metric.filters],
         }
-        for metric in sorted(metrics, key=lambda metric: (metric.name.lower(), metric.code))
+        for metric in chargeable_metrics(session, organization_id)
     ]
 
 
@@ -169,7 +167,7 @@ def new_plan(request: Request, page: Page) -> HTMLResponse:
 
 
 def _save(
-    request: Request, page: Page, form: Form, plan_id: str | None
+    page: Page, form: Form, plan_id: str | None
 ) -> tuple[plan_form.PlanDraft, uuid.UUID | None, int]:
     """Apply the pressed button, or save: (the form, the saved plan's id, the status the
     form is shown again with)."""
@@ -199,7 +197,7 @@ def _save(
 
 @router.post("/plans/new", dependencies=[requires("plans:create")])
 def create_plan_page(request: Request, page: Page, form: Form) -> Response:
-    draft, saved, status = _save(request, page, form, None)
+    draft, saved, status = _save(page, form, None)
     if saved is not None:
         return redirect_to(request, f"/plans/{saved}", flash="Plan successfully created")
     with page.db.transaction(write=False) as session:
@@ -223,7 +221,7 @@ def edit_plan(request: Request, page: Page, plan_id: str) -> HTMLResponse:
 
 @router.post("/plans/{plan_id}/edit", dependencies=[requires("plans:update")])
 def update_plan_page(request: Request, page: Page, form: Form, plan_id: str) -> Response:
-    draft, saved, status = _save(request, page, form, plan_id)
+    draft, saved, status = _save(page, form, plan_id)
     if saved is not None:
         return redirect_to(request, f"/plans/{saved}", flash="Plan successfully updated")
     with page.db.transaction(write=False) as session:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from meterbill.core.errors import MeterbillError, NotFound, ValidationFailed
 from meterbill.core.metadata import Metadata, MetadataChange
@@ -788,6 +788,21 @@ def _copy_charge(
         )
     for tax_id in session.scalars(select(ChargeTax.tax_id).where(ChargeTax.charge_id == charge.id)):
         session.add(ChargeTax(charge_id=copy.id, tax_id=tax_id, created_at=now))
+
+
+def chargeable_metrics(session: Session, organization_id: uuid.UUID) -> list[BillableMetric]:
+    """The metrics a charge can be built on, by name, with their filters (two queries)."""
+    return list(
+        session.scalars(
+            select(BillableMetric)
+            .where(
+                BillableMetric.organization_id == organization_id,
+                BillableMetric.deleted_at.is_(None),
+            )
+            .options(selectinload(BillableMetric.filters))
+            .order_by(func.lower(BillableMetric.name), BillableMetric.code)
+        )
+    )
 
 
 def assignable_plans(session: Session, organization_id: uuid.UUID) -> list[Plan]:
