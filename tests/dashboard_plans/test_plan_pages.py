@@ -7,7 +7,9 @@ import html
 import re
 
 import httpx
+from sqlalchemy import event
 
+from meterbill.core.db import Database
 from tests.dashboard_plans.conftest import Json, Web, api, metric, text_of
 
 
@@ -233,3 +235,32 @@ def test_with_htmx_the_editor_answers_with_the_form_and_saving_redirects(
     plan = api(http, "GET", "/plans/scale")["plan"]
     assert saved.status_code == 200
     assert saved.headers["HX-Redirect"] == f"/plans/{plan['lago_id']}"
+
+
+def test_the_list_makes_as_many_queries_for_twelve_plans_as_for_two(
+    web: Web, http: httpx.Client, database: Database
+) -> None:
+    """Counts come from one query for the page: no query per row."""
+    calls = metric(http, "calls")
+
+    def statements() -> int:
+        seen: list[str] = []
+
+        def count(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            assert web.get("/plans").status_code == 200
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    charge = {"billable_metric_id": calls, "charge_model": "standard"}
+    for index in range(2):
+        make_plan(http, f"p{index}", charges=[charge])
+    few = statements()
+    assert few > 0
+    for index in range(2, 12):
+        make_plan(http, f"p{index}", charges=[charge, charge])
+    assert statements() == few
