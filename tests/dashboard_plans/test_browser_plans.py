@@ -171,3 +171,45 @@ def test_a_filter_and_a_refusal_in_the_editor(
                                   "properties": {"graduated_ranges": [filter_tier]}}]  # fmt: skip
     assert [r["from_value"] for r in charge["properties"]["graduated_ranges"]] == [0, 101]
     assert real_errors(page) == []
+
+
+def test_every_charge_model_in_the_editor_and_on_the_plan_page(
+    js_page: Any, database: Database, org: Org, http: httpx.Client
+) -> None:
+    from tests.dashboard_plans.test_plan_form import EVERY_MODEL
+
+    page = js_page
+    amount = metric(http, "amount", "sum_agg", field_name="total",
+                    filters=[{"key": "region", "values": ["eu", "us"]}])  # fmt: skip
+    api(http, "POST", "/taxes", {"tax": {"name": "VAT", "code": "vat", "rate": "20"}})
+    charges: list[dict[str, Any]] = [
+        {"billable_metric_id": amount, "charge_model": model, "properties": properties}
+        for model, properties in EVERY_MODEL
+    ]
+    charges[0].update(min_amount_cents=1_500, tax_codes=["vat"],
+                      properties={"amount": "0.05", "pricing_group_keys": ["cloud"]})  # fmt: skip
+    charges[1]["filters"] = [{"values": {"region": ["eu"]}, "invoice_display_name": "Europe",
+                              "properties": {"amount": "80", "package_size": 10,
+                                             "free_units": 0}}]  # fmt: skip
+    plan = api(http, "POST", "/plans", {"plan": {
+        "name": "Everything", "code": "everything", "interval": "yearly", "amount_cents": 120_000,
+        "amount_currency": "USD", "trial_period": 14, "tax_codes": ["vat"],
+        "minimum_commitment": {"amount_cents": 500_000}, "charges": charges}})["plan"]  # fmt: skip
+    email = make_user(database, org, f"plans-{org.id.hex[:10]}@example.test")
+    target = f"/plans/{plan['lago_id']}"
+    page.goto(target)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{target}")
+    text = page.locator("main").inner_text()
+    assert "1.3% of the value, plus $2.00 per transaction" in text
+    assert "Europe: region = eu" in text
+    assert "Minimum spend $15.00 per period · priced per group of cloud · taxes VAT" in text
+    page.screenshot(path=str(OUTPUT / "plan_page_every_model.png"), full_page=True)
+    page.goto(target + "/edit")
+    assert page.locator('[name="c5.rate"]').input_value() == "1.3"
+    assert page.locator('[name="c0.grouped_by"]').is_visible()
+    assert page.locator('[name="c0.tax_codes"][value="vat"]').is_checked()
+    page.screenshot(path=str(OUTPUT / "plan_editor_every_model.png"), full_page=True)
+    assert real_errors(page) == []

@@ -134,7 +134,7 @@ def test_the_preview_adds_a_charge_minimum(web: Web, http: httpx.Client) -> None
          "properties": {"amount": "0.10"}, "min_amount_cents": 500}])  # fmt: skip
     rows = table_rows(web.get(f"/plans/{plan['lago_id']}").text, 'id="preview-title"')
     # 10 units × 0.10 = 1.00, topped up by 4.00 to the 5.00 minimum; 100 units = 10.00.
-    assert rows[1] == ["10", "€1.00 + €4.00 to reach the minimum", "€0.00", "€5.00"]
+    assert rows[1] == ["10", "€1.00 + €4.00 minimum", "€0.00", "€5.00"]
     assert rows[2] == ["100", "€10.00", "€0.00", "€10.00"]
 
 
