@@ -8,6 +8,9 @@ from typing import Any
 class MeterbillError(Exception):
     status: int = 500
     error: str = "Internal Server Error"
+    # Where in a nested request the refusal arose, e.g. ("charges", 1, "filters", 0), for
+    # forms that show it beside the right row; not part of the API's envelope.
+    location: tuple[str | int, ...] = ()
 
     def __init__(self, code: str | None = None) -> None:
         super().__init__(code or self.error)

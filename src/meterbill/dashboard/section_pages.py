@@ -21,7 +21,6 @@ from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.service import InvoiceFilters, list_invoices
 from meterbill.metrics.service import list_metrics
 from meterbill.organizations.service import get_organization
-from meterbill.plans.service import list_plans
 
 router = APIRouter(include_in_schema=False)
 
@@ -129,7 +128,6 @@ def invoice_pdf(request: Request, page: Page, invoice_id: str) -> Response:
 
 
 CATALOG = {
-    "plans": ("Plans", list_plans, ["Name", "Code", "Interval", "Amount "]),
     "billable-metrics": ("Billable metrics", list_metrics, ["Name", "Code", "Aggregation"]),
     "coupons": ("Coupons", list_coupons, ["Name", "Code", "Type", "Status"]),
     "add-ons": ("Add-ons", list_add_ons, ["Name", "Code", "Amount "]),
@@ -152,11 +150,6 @@ def _catalog(request: Request, page: Page, slug: str) -> HTMLResponse:
             "meta": result.meta,
         },
     )
-
-
-@router.get("/plans", dependencies=[requires("plans:view")])
-def plans(request: Request, page: Page) -> HTMLResponse:
-    return _catalog(request, page, "plans")
 
 
 @router.get("/billable-metrics", dependencies=[requires("billable_metrics:view")])

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
 
-from meterbill.core.errors import NotFound, ValidationFailed
+from meterbill.core.errors import MeterbillError, NotFound, ValidationFailed
 from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import flush_unique, key_or_not_found, uuid_or_none
@@ -57,7 +58,28 @@ def find_plan(session: Session, organization_id: uuid.UUID, code: str) -> Plan:
     return plan
 
 
-def list_plans(session: Session, organization_id: uuid.UUID, page: PageRequest) -> Page[Plan]:
+def find_plan_by_id(session: Session, organization_id: uuid.UUID, plan_id: str) -> Plan:
+    """A parent plan by its lago_id (the dashboard's URLs), else 404 plan_not_found."""
+    key = uuid_or_none(plan_id)
+    plan = session.get(Plan, key) if key else None
+    if (
+        plan is None
+        or plan.organization_id != organization_id
+        or plan.parent_id is not None
+        or plan.deleted_at is not None
+    ):
+        raise NotFound("plan")
+    return plan
+
+
+def list_plans(
+    session: Session,
+    organization_id: uuid.UUID,
+    page: PageRequest,
+    *,
+    search_term: str | None = None,
+) -> Page[Plan]:
+    """Newest first; `search_term` narrows to plans whose name or code contains it."""
     query = (
         select(Plan)
         .where(
@@ -67,7 +89,49 @@ def list_plans(session: Session, organization_id: uuid.UUID, page: PageRequest) 
         )
         .order_by(Plan.created_at.desc(), Plan.id)
     )
+    if search_term:
+        term = search_term.lower()
+        query = query.where(
+            or_(
+                func.lower(Plan.name).contains(term, autoescape=True),
+                func.lower(Plan.code).contains(term, autoescape=True),
+            )
+        )
     return paginate(session, query, page)
+
+
+@dataclass(frozen=True)
+class PlanCounts:
+    active_subscriptions: int
+    charges: int
+
+
+def plan_counts(session: Session, plan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PlanCounts]:
+    """Active subscriptions (on the plan or its overridden copies) and live charges of
+    each plan, in one query."""
+    if not plan_ids:
+        return {}
+    copy = Plan.__table__.alias("copy")
+    subscriptions = (
+        select(func.count(Subscription.id))
+        .join(copy, copy.c.id == Subscription.plan_id)
+        .where(
+            Subscription.status == "active",
+            or_(copy.c.id == Plan.id, copy.c.parent_id == Plan.id),
+        )
+        .correlate(Plan)
+        .scalar_subquery()
+    )
+    charges = (
+        select(func.count(Charge.id))
+        .where(Charge.plan_id == Plan.id, Charge.deleted_at.is_(None))
+        .correlate(Plan)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Plan.id, subscriptions, charges).where(Plan.id.in_(plan_ids))
+    ).all()
+    return {plan_id: PlanCounts(subs or 0, count or 0) for plan_id, subs, count in rows}
 
 
 def _normalize_billing_monthly(plan: Plan) -> None:
@@ -173,6 +237,49 @@ def delete_plan(session: Session, organization_id: uuid.UUID, code: str, now: da
     return plan
 
 
+@dataclass(frozen=True)
+class DeletionEffects:
+    """What deleting a plan does right away (shown before the user confirms)."""
+
+    subscriptions_terminated: int
+    subscriptions_canceled: int
+    drafts_finalized: int
+
+
+def deletion_effects(session: Session, plan: Plan) -> DeletionEffects:
+    """The counts `delete_plan` acts on, read the way it reads them. The drafts counted
+    are those already there; terminating each active subscription may add its own
+    termination invoice, finalized too."""
+    from meterbill.invoices.models import Invoice, InvoiceSubscription
+
+    plan_ids = select(Plan.id).where((Plan.id == plan.id) | (Plan.parent_id == plan.id))
+    by_status = dict(
+        session.execute(
+            select(Subscription.status, func.count())
+            .where(
+                Subscription.plan_id.in_(plan_ids),
+                Subscription.status.in_(("active", "pending")),
+            )
+            .group_by(Subscription.status)
+        ).all()
+    )
+    drafts = session.scalar(
+        select(func.count(Invoice.id)).where(
+            Invoice.status == "draft",
+            Invoice.id.in_(
+                select(InvoiceSubscription.invoice_id)
+                .join(Subscription, Subscription.id == InvoiceSubscription.subscription_id)
+                .where(Subscription.plan_id.in_(plan_ids))
+            ),
+        )
+    )
+    return DeletionEffects(
+        subscriptions_terminated=by_status.get("active", 0),
+        subscriptions_canceled=by_status.get("pending", 0),
+        drafts_finalized=drafts or 0,
+    )
+
+
 def _finalize_drafts(session: Session, plan_ids: Any, now: datetime) -> None:
     """Every draft invoice billing a subscription of these plans, oldest first, finalized
     now (the termination invoices just made among them)."""
@@ -246,6 +353,17 @@ def _remove_commitment(session: Session, plan: Plan) -> None:
 # Charges ---------------------------------------------------------------------------
 
 
+@contextmanager
+def _located(*where: str | int) -> Iterator[None]:
+    """A refusal raised inside names the nested item it concerns (see
+    MeterbillError.location), so a form can show it beside that row."""
+    try:
+        yield
+    except MeterbillError as error:
+        error.location = (*where, *error.location)
+        raise
+
+
 def _metric(session: Session, organization_id: uuid.UUID, metric_id: str | None) -> BillableMetric:
     key = uuid_or_none(metric_id) if metric_id else None
     metric = session.get(BillableMetric, key) if key else None
@@ -275,12 +393,13 @@ def _replace_charges(
     kept: set[str] = set()
     for position, item in enumerate(inputs):
         charge = existing.get(item.id) if item.id else None
-        if charge is not None:
-            kept.add(str(charge.id))
-            update_charge_fields(session, plan, charge, item, now, position=position)
-        else:
-            charge = add_charge(session, plan, item, now, position=position)
-            kept.add(str(charge.id))
+        with _located("charges", position):
+            if charge is not None:
+                kept.add(str(charge.id))
+                update_charge_fields(session, plan, charge, item, now, position=position)
+            else:
+                charge = add_charge(session, plan, item, now, position=position)
+                kept.add(str(charge.id))
     stale = [charge for key, charge in existing.items() if key not in kept]
     for charge in stale:
         _soft_delete_charge(session, charge, now)
@@ -406,12 +525,13 @@ def replace_filters(
             (f for f in existing if f.id not in kept and _same_values(f.values, item.values)),
             None,
         )
-        if match is None:
-            match = ChargeFilter(charge_id=charge.id, created_at=now)
-            write_filter(match, charge, metric, item, now, position)
-            session.add(match)
-        else:
-            write_filter(match, charge, metric, item, now, position)
+        with _located("filters", position):
+            if match is None:
+                match = ChargeFilter(charge_id=charge.id, created_at=now)
+                write_filter(match, charge, metric, item, now, position)
+                session.add(match)
+            else:
+                write_filter(match, charge, metric, item, now, position)
         session.flush()
         kept.add(match.id)
     for stale in existing:
@@ -668,6 +788,21 @@ def _copy_charge(
         )
     for tax_id in session.scalars(select(ChargeTax.tax_id).where(ChargeTax.charge_id == charge.id)):
         session.add(ChargeTax(charge_id=copy.id, tax_id=tax_id, created_at=now))
+
+
+def chargeable_metrics(session: Session, organization_id: uuid.UUID) -> list[BillableMetric]:
+    """The metrics a charge can be built on, by name, with their filters (two queries)."""
+    return list(
+        session.scalars(
+            select(BillableMetric)
+            .where(
+                BillableMetric.organization_id == organization_id,
+                BillableMetric.deleted_at.is_(None),
+            )
+            .options(selectinload(BillableMetric.filters))
+            .order_by(func.lower(BillableMetric.name), BillableMetric.code)
+        )
+    )
 
 
 def assignable_plans(session: Session, organization_id: uuid.UUID) -> list[Plan]:
