@@ -143,6 +143,8 @@ def test_the_plan_page_counts_its_subscriptions(web: Web, http: httpx.Client) ->
     subscribe(http, "acme", "scale", "sub-1")
     text = text_of(web.get(f"/plans/{plan['lago_id']}").text)
     assert "Active subscriptions 1" in text
+    edit = text_of(web.get(f"/plans/{plan['lago_id']}/edit").text)
+    assert "1 active subscription uses this plan: changes apply to it" in edit
     assert "Charges 2" in text
     assert web.get("/plans/not-a-plan").status_code == 404
 
