@@ -298,3 +298,37 @@ def test_editing_removes_a_charge_and_adds_a_filter(web: Web, http: httpx.Client
                                        "properties": {"amount": "3"},
                                        "values": {"region": ["eu"]}}]),
     ]  # fmt: skip
+
+
+def test_charge_rules_are_explained_under_the_row_that_broke_them(
+    web: Web, http: httpx.Client
+) -> None:
+    calls = metric(http, "calls")
+    form = open_form(web, "/plans/new")
+    _plan_settings(form)
+    form.set("new_charge_metric", calls).press("add_charge")
+    form.set("new_charge_metric", calls).press("add_charge")
+    form.set("c1.charge_model", "dynamic").press("refresh")
+    response = form.press("save", expect=422)
+    # The first charge is fine: the second one's row carries the reason.
+    assert error_under(response.text, "c1.charge_model") == "The dynamic model needs a sum metric."
+    assert "f-c0-charge_model-error" not in response.text
+    form.set("c1.charge_model", "standard").press("refresh")
+    form.set("c1.prorated", "on")
+    response = form.press("save", expect=422)
+    assert error_under(response.text, "c1.prorated") == (
+        "Only a recurring metric can be prorated, with the standard, volume or graduated "
+        "model (standard only when paid in advance)."
+    )
+    form.set("c1.prorated", []).set("c1.pay_in_advance", "on").set("c1.min_amount", "5")
+    response = form.press("save", expect=422)
+    assert error_under(response.text, "c1.min_amount") == (
+        "A charge paid in advance cannot have a minimum amount."
+    )
+    assert api(http, "GET", "/plans")["plans"] == []
+    form.set("c1.min_amount", "")
+    form.press("save", expect=303)
+    charges = api(http, "GET", "/plans/scale")["plan"]["charges"]
+    assert [(c["code"], c["pay_in_advance"]) for c in charges] == [
+        ("calls", False), ("calls_2", True),
+    ]  # fmt: skip

@@ -143,6 +143,8 @@ def test_the_plan_page_counts_its_subscriptions(web: Web, http: httpx.Client) ->
     subscribe(http, "acme", "scale", "sub-1")
     text = text_of(web.get(f"/plans/{plan['lago_id']}").text)
     assert "Active subscriptions 1" in text
+    edit = text_of(web.get(f"/plans/{plan['lago_id']}/edit").text)
+    assert "1 active subscription uses this plan: changes apply to it" in edit
     assert "Charges 2" in text
     assert web.get("/plans/not-a-plan").status_code == 404
 
@@ -264,3 +266,21 @@ def test_the_list_makes_as_many_queries_for_twelve_plans_as_for_two(
     for index in range(2, 12):
         make_plan(http, f"p{index}", charges=[charge, charge])
     assert statements() == few
+
+
+def test_delete_counts_the_draft_invoices_it_finalizes(web: Web, http: httpx.Client) -> None:
+    plan = make_plan(http, "upfront", pay_in_advance=True)
+    # A grace period keeps the subscription's first invoice (paid in advance) a draft.
+    customer = {"external_id": "acme", "name": "Acme",
+                "billing_configuration": {"invoice_grace_period": 3}}  # fmt: skip
+    api(http, "POST", "/customers", {"customer": customer})
+    subscription = {"external_customer_id": "acme", "plan_code": "upfront", "external_id": "sub-1"}
+    api(http, "POST", "/subscriptions", {"subscription": subscription})
+    invoices = api(http, "GET", "/invoices?external_customer_id=acme")["invoices"]
+    assert [invoice["status"] for invoice in invoices] == ["draft"]
+    text = text_of(web.get(f"/plans/{plan['lago_id']}/delete").text)
+    assert "1 active subscription terminated and billed for its current period" in text
+    assert "1 draft invoice finalized, with the termination invoices." in text
+    assert web.post(f"/plans/{plan['lago_id']}/delete", {}).status_code == 303
+    invoices = api(http, "GET", "/invoices?external_customer_id=acme")["invoices"]
+    assert invoices and {invoice["status"] for invoice in invoices} == {"finalized"}

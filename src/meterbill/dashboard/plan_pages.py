@@ -135,12 +135,14 @@ def _form_page(
 ) -> HTMLResponse:
     metrics = _metric_choices(session, page.organization_id)
     taxes = list_taxes(session, page.organization_id, CATALOG_PAGE).items
+    counts = plan_counts(session, [plan.id]).get(plan.id) if plan else None
     return render(
         request,
         "plans/form.html",
         {
             "section": "plans",
             "plan": plan,
+            "subscriptions": counts.active_subscriptions if counts else 0,
             "draft": draft,
             "values": draft.values,
             "errors": draft.errors,
