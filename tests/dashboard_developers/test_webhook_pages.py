@@ -144,6 +144,9 @@ def test_a_failed_delivery_is_retried_from_its_page(
         client.get(f"{location}?event_type=invoice.created").text
     )
     assert "No delivery matches" in text_of(client.get(f"{location}?http_status=2xx").text)
+    today = now.date().isoformat()
+    assert len(rows_of(client.get(f"{location}?from={today}&to={today}").text)) == 1
+    assert "No delivery matches" in text_of(client.get(f"{location}?to=2020-01-01").text)
     [delivery] = re.findall(rf'href="({location}/deliveries/[0-9a-f-]+)"', log.text)
     unique_key = delivery.rsplit("/", 1)[1]
     assert len(rows_of(client.get(f"{location}?search={unique_key}").text)) == 1

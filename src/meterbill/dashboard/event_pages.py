@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -16,6 +14,7 @@ from starlette.datastructures import QueryParams
 
 from meterbill.core.errors import NotFound
 from meterbill.customers.service import subscription_external_ids
+from meterbill.dashboard.date_filters import day_start, iso_date
 from meterbill.dashboard.web import Page, render, requires
 from meterbill.events.billability import (
     INVALID_VALUE,
@@ -60,8 +59,8 @@ class EventsState:
             customer=text("external_customer_id"),
             subscription=text("external_subscription_id"),
             code=text("code"),
-            from_date=_iso_date(params.get("from", "")),
-            to_date=_iso_date(params.get("to", "")),
+            from_date=iso_date(params.get("from", "")),
+            to_date=iso_date(params.get("to", "")),
             before=_event_id(params.get("before")),
             after=_event_id(params.get("after")),
         )
@@ -79,30 +78,12 @@ class EventsState:
         return any((self.customer, self.subscription, self.code, self.from_date, self.to_date))
 
 
-def _iso_date(raw: str) -> str:
-    try:
-        return date.fromisoformat(raw.strip()).isoformat()
-    except ValueError:
-        return ""
-
-
 def _event_id(raw: str | None) -> int | None:
     try:
         value = int(raw or "")
     except ValueError:
         return None
     return value if 0 < value <= ID_MAX else None
-
-
-def _day_start(day: str, timezone: str, *, next_day: bool = False) -> datetime | None:
-    if not day:
-        return None
-    moment = date.fromisoformat(day)
-    if next_day:
-        if moment == date.max:
-            return None
-        moment += timedelta(days=1)
-    return datetime.combine(moment, time(), tzinfo=ZoneInfo(timezone))
 
 
 @router.get("/developers/events", dependencies=[PERMISSION])
@@ -126,8 +107,8 @@ def events(request: Request, page: Page) -> HTMLResponse:
         filters = EventLogFilters(
             external_subscription_ids=subscriptions,
             code=state.code or None,
-            timestamp_from=_day_start(state.from_date, timezone),
-            timestamp_before=_day_start(state.to_date, timezone, next_day=True),
+            timestamp_from=day_start(state.from_date, timezone),
+            timestamp_before=day_start(state.to_date, timezone, next_day=True),
         )
         result = latest_events(
             session, page.organization_id, filters, before=state.before, after=state.after

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,6 +17,7 @@ from starlette.datastructures import QueryParams
 
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.core.pagination import PageRequest
+from meterbill.dashboard.date_filters import day_start, iso_date
 from meterbill.dashboard.web import Form, FormData, Page, PageContext, redirect_to, render, requires
 from meterbill.webhooks import service
 from meterbill.webhooks.keys import organization_keys
@@ -280,8 +279,8 @@ class LogState:
             status=one("status", STATUSES),
             event_type=one("event_type", EVENT_TYPES),
             http_status=one("http_status", service.HTTP_STATUS_CLASSES),
-            from_date=_iso_date(params.get("from", "")),
-            to_date=_iso_date(params.get("to", "")),
+            from_date=iso_date(params.get("from", "")),
+            to_date=iso_date(params.get("to", "")),
             search=one("search")[:200],
             page=PageRequest.from_query({"page": params.get("page", "1")}).page,
         )
@@ -292,8 +291,8 @@ class LogState:
             statuses=(self.status,) if self.status else (),
             webhook_types=(self.event_type,) if self.event_type else (),
             http_statuses=(self.http_status,) if self.http_status else (),
-            from_date=_day_start(self.from_date, timezone),
-            to_date=_day_start(self.to_date, timezone, next_day=True),
+            from_date=day_start(self.from_date, timezone),
+            to_date=day_start(self.to_date, timezone, next_day=True),
             search=self.search or None,
         )
 
@@ -310,25 +309,6 @@ class LogState:
     def filtered(self) -> bool:
         return any((self.status, self.event_type, self.http_status, self.from_date,
                     self.to_date, self.search))  # fmt: skip
-
-
-def _iso_date(raw: str) -> str:
-    try:
-        return date.fromisoformat(raw.strip()).isoformat()
-    except ValueError:
-        return ""
-
-
-def _day_start(day: str, timezone: str, *, next_day: bool = False) -> datetime | None:
-    """Midnight of a date in the organization's timezone (of the next day for an end)."""
-    if not day:
-        return None
-    moment = date.fromisoformat(day)
-    if next_day:
-        if moment == date.max:
-            return None
-        moment += timedelta(days=1)
-    return datetime.combine(moment, time(), tzinfo=ZoneInfo(timezone))
 
 
 @router.get("/developers/webhooks/{endpoint_id}", dependencies=[PERMISSION])
