@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from meterbill.add_ons.models import AddOn, AddOnTax
 from meterbill.add_ons.schemas import AddOnInput
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique
+from meterbill.core.search import name_or_code_contains
 from meterbill.taxes.models import Tax
 from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
 
@@ -61,13 +62,37 @@ def delete_add_on(session: Session, organization_id: uuid.UUID, code: str, now: 
     return add_on
 
 
-def list_add_ons(session: Session, organization_id: uuid.UUID, page: PageRequest) -> Page[AddOn]:
+def list_add_ons(
+    session: Session,
+    organization_id: uuid.UUID,
+    page: PageRequest,
+    *,
+    search_term: str | None = None,
+) -> Page[AddOn]:
+    """Newest first; `search_term` narrows to add-ons whose name or code contains it."""
     query = (
         select(AddOn)
         .where(AddOn.organization_id == organization_id, AddOn.deleted_at.is_(None))
         .order_by(AddOn.created_at.desc(), AddOn.id)
     )
+    if search_term:
+        query = query.where(name_or_code_contains(AddOn, search_term))
     return paginate(session, query, page)
+
+
+def customers_counts(session: Session, add_on_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Customers billed each add-on (on a live invoice), in one query for a whole page."""
+    from meterbill.invoices.models import Fee, Invoice  # invoices depend on add-ons
+
+    if not add_on_ids:
+        return {}
+    rows = session.execute(
+        select(Fee.add_on_id, func.count(func.distinct(Invoice.customer_id)))
+        .join(Invoice, Invoice.id == Fee.invoice_id)
+        .where(Fee.add_on_id.in_(add_on_ids), Fee.deleted_at.is_(None))
+        .group_by(Fee.add_on_id)
+    ).all()
+    return {add_on_id: count for add_on_id, count in rows}
 
 
 def add_on_taxes(session: Session, add_on_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Tax]]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique, key_or_not_found
+from meterbill.core.search import name_or_code_contains
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.coupons.schemas import AppliedCouponInput, CouponInput, check_coupon
 from meterbill.customers.models import Customer
@@ -125,13 +126,34 @@ def delete_coupon(session: Session, organization_id: uuid.UUID, code: str, now: 
     return coupon
 
 
-def list_coupons(session: Session, organization_id: uuid.UUID, page: PageRequest) -> Page[Coupon]:
+def list_coupons(
+    session: Session,
+    organization_id: uuid.UUID,
+    page: PageRequest,
+    *,
+    search_term: str | None = None,
+) -> Page[Coupon]:
+    """Newest first; `search_term` narrows to coupons whose name or code contains it."""
     query = (
         select(Coupon)
         .where(Coupon.organization_id == organization_id, Coupon.deleted_at.is_(None))
         .order_by(Coupon.created_at.desc(), Coupon.id)
     )
+    if search_term:
+        query = query.where(name_or_code_contains(Coupon, search_term))
     return paginate(session, query, page)
+
+
+def customers_counts(session: Session, coupon_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Customers each coupon is applied to (active applications), in one query."""
+    if not coupon_ids:
+        return {}
+    rows = session.execute(
+        select(AppliedCoupon.coupon_id, func.count(func.distinct(AppliedCoupon.customer_id)))
+        .where(AppliedCoupon.coupon_id.in_(coupon_ids), AppliedCoupon.status == "active")
+        .group_by(AppliedCoupon.coupon_id)
+    ).all()
+    return {coupon_id: count for coupon_id, count in rows}
 
 
 def coupon_targets(session: Session, coupon: Coupon) -> tuple[list[str], list[str]]:

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from meterbill.dashboard import analytics  # noqa: F401 (registers the customer tabs' figures)
 from meterbill.dashboard.actions import router as actions_router
 from meterbill.dashboard.auth_pages import router as auth_router
+from meterbill.dashboard.catalog_pages import router as catalog_router
 from meterbill.dashboard.credit_note_pages import router as credit_note_router
 from meterbill.dashboard.customer_pages import router as customer_router
 from meterbill.dashboard.developer_pages import router as developer_router
@@ -28,6 +29,7 @@ ROUTERS: list[APIRouter] = [
     actions_router,
     plan_router,
     section_router,
+    catalog_router,
     settings_router,
     member_router,
     developer_router,

@@ -1,5 +1,4 @@
-"""The other entries of the side menu: the Invoices list and an invoice's page, and
-plain lists of plans, billable metrics, coupons and add-ons, Settings."""
+"""The Invoices list and an invoice's page (with its document and PDF)."""
 
 from __future__ import annotations
 
@@ -8,9 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from meterbill.add_ons.service import list_add_ons
 from meterbill.core.pagination import PageRequest
-from meterbill.coupons.service import list_coupons
 from meterbill.credit_notes.service import CreditNoteFilters, list_credit_notes
 from meterbill.customers.overview import customer_labels
 from meterbill.customers.schemas import applicable_timezone
@@ -19,7 +16,6 @@ from meterbill.documents import rendering
 from meterbill.documents.service import current_pdf, file_name, has_pdf
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.service import InvoiceFilters, list_invoices
-from meterbill.metrics.service import list_metrics
 from meterbill.organizations.service import get_organization
 
 router = APIRouter(include_in_schema=False)
@@ -125,43 +121,3 @@ def invoice_pdf(request: Request, page: Page, invoice_id: str) -> Response:
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-CATALOG = {
-    "billable-metrics": ("Billable metrics", list_metrics, ["Name", "Code", "Aggregation"]),
-    "coupons": ("Coupons", list_coupons, ["Name", "Code", "Type", "Status"]),
-    "add-ons": ("Add-ons", list_add_ons, ["Name", "Code", "Amount "]),
-}
-
-
-def _catalog(request: Request, page: Page, slug: str) -> HTMLResponse:
-    title, lister, columns = CATALOG[slug]
-    with page.db.transaction(write=False) as session:
-        result = lister(session, page.organization_id, _page_request(request))
-    return render(
-        request,
-        "catalog.html",
-        {
-            "section": slug,
-            "slug": slug,
-            "title": title,
-            "columns": columns,
-            "items": result.items,
-            "meta": result.meta,
-        },
-    )
-
-
-@router.get("/billable-metrics", dependencies=[requires("billable_metrics:view")])
-def billable_metrics(request: Request, page: Page) -> HTMLResponse:
-    return _catalog(request, page, "billable-metrics")
-
-
-@router.get("/coupons", dependencies=[requires("coupons:view")])
-def coupons(request: Request, page: Page) -> HTMLResponse:
-    return _catalog(request, page, "coupons")
-
-
-@router.get("/add-ons", dependencies=[requires("addons:view")])
-def add_ons(request: Request, page: Page) -> HTMLResponse:
-    return _catalog(request, page, "add-ons")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique
+from meterbill.core.search import name_or_code_contains
 from meterbill.events.schemas import parse_timestamp
 from meterbill.metrics.expression import EventView, ExpressionError, evaluate
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
@@ -192,8 +193,13 @@ def numeric_fields(
 
 
 def list_metrics(
-    session: Session, organization_id: uuid.UUID, page: PageRequest
+    session: Session,
+    organization_id: uuid.UUID,
+    page: PageRequest,
+    *,
+    search_term: str | None = None,
 ) -> Page[BillableMetric]:
+    """Newest first; `search_term` narrows to metrics whose name or code contains it."""
     query = (
         select(BillableMetric)
         .where(
@@ -202,7 +208,27 @@ def list_metrics(
         )
         .order_by(BillableMetric.created_at.desc(), BillableMetric.id)
     )
+    if search_term:
+        query = query.where(name_or_code_contains(BillableMetric, search_term))
     return paginate(session, query, page)
+
+
+def plans_counts(session: Session, metric_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Live plans charging each metric, in one query for a whole page."""
+    if not metric_ids:
+        return {}
+    rows = session.execute(
+        select(Charge.billable_metric_id, func.count(func.distinct(Charge.plan_id)))
+        .join(Plan, Plan.id == Charge.plan_id)
+        .where(
+            Charge.billable_metric_id.in_(metric_ids),
+            Charge.deleted_at.is_(None),
+            Plan.deleted_at.is_(None),
+            Plan.parent_id.is_(None),
+        )
+        .group_by(Charge.billable_metric_id)
+    ).all()
+    return {metric_id: count for metric_id, count in rows}
 
 
 def metric_counts(session: Session, metric: BillableMetric) -> dict[str, int]:

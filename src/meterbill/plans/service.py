@@ -16,6 +16,7 @@ from meterbill.core.errors import MeterbillError, NotFound, ValidationFailed
 from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import flush_unique, key_or_not_found, uuid_or_none
+from meterbill.core.search import name_or_code_contains
 from meterbill.core.validation import Reader
 from meterbill.coupons.models import CouponTarget
 from meterbill.metrics.models import BillableMetric
@@ -90,13 +91,7 @@ def list_plans(
         .order_by(Plan.created_at.desc(), Plan.id)
     )
     if search_term:
-        term = search_term.lower()
-        query = query.where(
-            or_(
-                func.lower(Plan.name).contains(term, autoescape=True),
-                func.lower(Plan.code).contains(term, autoescape=True),
-            )
-        )
+        query = query.where(name_or_code_contains(Plan, search_term))
     return paginate(session, query, page)
 
 

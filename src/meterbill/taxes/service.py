@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import NotFound
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique
+from meterbill.core.search import name_or_code_contains
 from meterbill.customers.models import Customer
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.schemas import TaxInput
@@ -72,12 +73,21 @@ def delete_tax(session: Session, organization_id: uuid.UUID, code: str, now: dat
     return tax
 
 
-def list_taxes(session: Session, organization_id: uuid.UUID, page: PageRequest) -> Page[Tax]:
+def list_taxes(
+    session: Session,
+    organization_id: uuid.UUID,
+    page: PageRequest,
+    *,
+    search_term: str | None = None,
+) -> Page[Tax]:
+    """Newest first; `search_term` narrows to taxes whose name or code contains it."""
     query = (
         select(Tax)
         .where(Tax.organization_id == organization_id, Tax.deleted_at.is_(None))
         .order_by(Tax.created_at.desc(), Tax.id)
     )
+    if search_term:
+        query = query.where(name_or_code_contains(Tax, search_term))
     return paginate(session, query, page)
 
 
