@@ -308,3 +308,31 @@ def test_another_organizations_record_is_not_found(
     assert web.get(f"/billable-metrics/{lago_id}/edit").status_code == 404
     assert web.post(f"/billable-metrics/{lago_id}/delete", {}).status_code == 404
     assert web.get("/billable-metrics/not-an-id/edit").status_code == 404
+
+
+def test_a_terminated_coupon_stays_with_its_customers_but_cannot_be_applied(
+    web: Web, http: httpx.Client
+) -> None:
+    api(http, "POST", "/coupons", {"coupon": {"name": "Ten", "code": "ten",
+        "coupon_type": "percentage", "percentage_rate": "10", "frequency": "forever",
+        "expiration": "no_expiration"}})  # fmt: skip
+    for customer in ("a", "b"):
+        api(http, "POST", "/customers", {"customer": {"external_id": customer}})
+    applied = {"external_customer_id": "a", "coupon_code": "ten"}
+    api(http, "POST", "/applied_coupons", {"applied_coupon": applied})
+    coupon_id = api(http, "GET", "/coupons/ten")["coupon"]["lago_id"]
+    assert f"/coupons/{coupon_id}/terminate" in web.get("/coupons").text
+    confirm = text_of(web.get(f"/coupons/{coupon_id}/terminate").text)
+    assert "The customer who has it keeps it until it ends for them." in confirm
+    saved(web.post(f"/coupons/{coupon_id}/terminate", {}), "/coupons", "Coupon “Ten” terminated")
+    coupon = api(http, "GET", "/coupons/ten")["coupon"]
+    assert coupon["status"] == "terminated" and coupon["terminated_at"] is not None
+    still = api(http, "GET", "/applied_coupons?status=active")["applied_coupons"]
+    assert [item["external_customer_id"] for item in still] == ["a"]
+    refused = http.post(
+        "/applied_coupons",
+        json={"applied_coupon": {"external_customer_id": "b", "coupon_code": "ten"}},
+    )
+    assert refused.status_code in (404, 422)
+    assert "terminated" in row_of(web.get("/coupons").text, "ten")
+    assert f"/coupons/{coupon_id}/terminate" not in web.get("/coupons").text

@@ -126,6 +126,20 @@ def delete_coupon(session: Session, organization_id: uuid.UUID, code: str, now: 
     return coupon
 
 
+def terminate_coupon(
+    session: Session, organization_id: uuid.UUID, code: str, now: datetime
+) -> Coupon:
+    """Lago's "Terminate coupon": it can no longer be applied; customers who have it keep
+    it until their application ends (as when it expires)."""
+    coupon = find_coupon(session, organization_id, code)
+    if coupon.status == "active":
+        coupon.status = "terminated"
+        coupon.terminated_at = now
+        coupon.updated_at = now
+        session.flush()
+    return coupon
+
+
 def list_coupons(
     session: Session,
     organization_id: uuid.UUID,

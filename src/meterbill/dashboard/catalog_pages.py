@@ -462,3 +462,26 @@ def _register(kind: Kind) -> None:
 
 for _kind in KINDS:
     _register(_kind)
+
+COUPONS = next(kind for kind in KINDS if kind.key == "coupon")
+
+
+@router.get("/coupons/{record_id}/terminate", dependencies=[requires("coupons:update")])
+def confirm_terminate_coupon(request: Request, page: Page, record_id: str) -> HTMLResponse:
+    with page.db.transaction(write=False) as session:
+        coupon = _find(session, COUPONS, page.organization_id, record_id)
+        applied = coupons.customers_counts(session, [coupon.id]).get(coupon.id, 0)
+    return render(
+        request,
+        "catalog/terminate.html",
+        {"kind": COUPONS, "section": COUPONS.section, "record": coupon, "applied": applied},
+    )
+
+
+@router.post("/coupons/{record_id}/terminate", dependencies=[requires("coupons:update")])
+def terminate_coupon(request: Request, page: Page, _form: Form, record_id: str) -> Response:
+    with page.db.transaction() as session:
+        coupon = _find(session, COUPONS, page.organization_id, record_id)
+        coupons.terminate_coupon(session, page.organization_id, coupon.code, page.now)
+        name = coupon.name
+    return redirect_to(request, COUPONS.path, flash=f"Coupon “{name}” terminated")
