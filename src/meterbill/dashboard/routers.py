@@ -13,11 +13,13 @@ from meterbill.dashboard import analytics  # noqa: F401 (registers the customer 
 from meterbill.dashboard.actions import router as actions_router
 from meterbill.dashboard.auth_pages import router as auth_router
 from meterbill.dashboard.customer_pages import router as customer_router
+from meterbill.dashboard.invoice_pages import router as invoice_router
 from meterbill.dashboard.section_pages import router as section_router
 
 ROUTERS: list[APIRouter] = [
     auth_router,
     customer_router,
     actions_router,
+    invoice_router,
     section_router,
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import Forbidden, MethodNotAllowed, NotFound, ValidationFailed
@@ -18,6 +18,7 @@ from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.credit_notes.consumption import give_back, has_standing_credit_notes
 from meterbill.credit_notes.service import issued_on
 from meterbill.credit_notes.voiding import VoidNotes, check_void_notes, issue_void_notes
+from meterbill.customers.filters import customer_ids_matching, escape_like
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import live_id
@@ -45,6 +46,14 @@ class InvoiceFilters:
     issuing_date_from: date | None = None
     issuing_date_to: date | None = None
     customer_id: uuid.UUID | None = None
+    # Any of these payment statuses (the dashboard's "Outstanding": pending or failed).
+    payment_statuses: Sequence[str] = ()
+    # Lago's search_term: part of the number, the exact id, or part of the customer's
+    # name, external id or e-mail (customers.filters.customer_ids_matching).
+    search_term: str | None = None
+    # Bounds on total_amount_cents, both included.
+    amount_from: int | None = None
+    amount_to: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,13 +81,59 @@ def invoice_query(organization_id: uuid.UUID, filters: InvoiceFilters) -> Select
         query = query.where(Invoice.issuing_date >= filters.issuing_date_from)
     if filters.issuing_date_to:
         query = query.where(Invoice.issuing_date <= filters.issuing_date_to)
+    if filters.payment_statuses:
+        query = query.where(Invoice.payment_status.in_(filters.payment_statuses))
+    if filters.amount_from is not None:
+        query = query.where(Invoice.total_amount_cents >= filters.amount_from)
+    if filters.amount_to is not None:
+        query = query.where(Invoice.total_amount_cents <= filters.amount_to)
+    if filters.search_term:
+        query = query.where(_searched(organization_id, filters.search_term))
     return query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+
+
+def _searched(organization_id: uuid.UUID, term: str) -> ColumnElement[bool]:
+    """Lago's invoice search: the number contains the term, the id is the term, or the
+    customer's name, first or last name, legal name, external id or e-mail contains it
+    (deleted customers too: their invoices stay listed)."""
+    term = term.strip().lower()
+    matches: list[ColumnElement[bool]] = [
+        func.lower(Invoice.number).like(f"%{escape_like(term)}%", escape="\\"),
+        Invoice.customer_id.in_(customer_ids_matching(organization_id, term)),
+    ]
+    exact = _uuid(term)
+    if exact is not None:
+        matches.append(Invoice.id == exact)
+    return or_(*matches)
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 def list_invoices(
     session: Session, organization_id: uuid.UUID, filters: InvoiceFilters, page: PageRequest
 ) -> Page[Invoice]:
     return paginate(session, invoice_query(organization_id, filters), page)
+
+
+def invoice_actions(invoice: Invoice, due_cents: int) -> frozenset[str]:
+    """What the services below accept for this invoice now (the dashboard offers these,
+    to members whose role allows them): refresh and finalize a subscription draft;
+    update the payment status, void, or credit a finalized invoice; record a payment
+    while something is due. `due_cents` is schemas.total_due_amount_cents. Voiding is
+    still refused when the invoice has credit notes standing (void_invoice says so)."""
+    actions: set[str] = set()
+    if invoice.status == "draft" and invoice.invoice_type == "subscription":
+        actions |= {"refresh", "finalize"}
+    if invoice.status == "finalized":
+        actions |= {"update_payment_status", "void", "credit_note"}
+        if due_cents > 0:
+            actions.add("record_payment")
+    return frozenset(actions)
 
 
 def update_invoice(
@@ -242,6 +297,11 @@ def refresh_invoice(
     return invoice
 
 
+def is_voidable(session: Session, invoice: Invoice) -> bool:
+    """Only a finalized invoice is voided, and not while credit notes it issued stand."""
+    return invoice.status == "finalized" and not has_standing_credit_notes(session, invoice)
+
+
 def void_invoice(
     session: Session,
     organization_id: uuid.UUID,
@@ -256,7 +316,7 @@ def void_invoice(
     to credit notes instead: the one asked for, and a voided one for the rest. Wallet
     credits it consumed then stay spent, since the notes count them."""
     invoice = find_invoice(session, organization_id, invoice_id, lock=True)
-    if invoice.status != "finalized" or has_standing_credit_notes(session, invoice):
+    if not is_voidable(session, invoice):
         raise MethodNotAllowed("not_voidable")
     if credit_notes is not None:
         check_void_notes(session, invoice, credit_notes)
