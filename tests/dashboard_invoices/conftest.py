@@ -81,12 +81,12 @@ def invoices(client: TestClient, database: Database, org: Org) -> Invoices:  # n
     setup.customer("acme", name="Acme Corp", email="billing@acme.test", currency="EUR",
                    invoice_grace_period=3, timezone="UTC")  # fmt: skip
     setup.customer("globex", name="Globex", email="ap@globex.test", currency="EUR")
-    setup.subscribe("acme", "basic", "acme-sub", utc(2024, 1, 1))
-    setup.events("acme-sub", "seats", (utc(2024, 1, 10), {}))
-    run_clock(database, org, "acme", utc(2024, 2, 1, 1))
+    setup.subscribe("acme", "basic", "acme-sub", utc(2032, 1, 1))
+    setup.events("acme-sub", "seats", (utc(2032, 1, 10), {}))
+    run_clock(database, org, "acme", utc(2032, 2, 1, 1))
     # A month later January's draft is finalized (grace period over) and overdue (due on
     # its issuing date, Feb 4); February's is the new draft.
-    run_clock(database, org, "acme", utc(2024, 3, 1, 1))
+    run_clock(database, org, "acme", utc(2032, 3, 1, 1))
     listed = rest(client, org, "GET", "/invoices?external_customer_id=acme")["invoices"]
     by_status = {invoice["status"]: invoice["lago_id"] for invoice in listed}
     add_on = {"name": "Setup", "code": "setup", "amount_cents": 5_000, "amount_currency": "EUR"}

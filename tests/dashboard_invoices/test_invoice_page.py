@@ -56,12 +56,12 @@ def draft(client: TestClient, database: Database, org: Org) -> str:
                    tax_identification_number="FR40123456789", email="ap@hooli.test",
                    address_line1="1 Main Street", city="Paris", zipcode="75001",
                    country="FR", invoice_grace_period=3, timezone="UTC")  # fmt: skip
-    setup.subscribe("hooli", "scale", "hooli-sub", utc(2024, 1, 1))
-    setup.events("hooli-sub", "calls", *[(utc(2024, 1, 2, 1, minute), {}) for minute in range(15)])
+    setup.subscribe("hooli", "scale", "hooli-sub", utc(2032, 1, 1))
+    setup.events("hooli-sub", "calls", *[(utc(2032, 1, 2, 1, minute), {}) for minute in range(15)])
     setup.events(
-        "hooli-sub", "uploads", *[(utc(2024, 1, 3, 1, minute), {}) for minute in range(25)]
+        "hooli-sub", "uploads", *[(utc(2032, 1, 3, 1, minute), {}) for minute in range(25)]
     )
-    run_clock(database, org, "hooli", utc(2024, 2, 1, 1))
+    run_clock(database, org, "hooli", utc(2032, 2, 1, 1))
     [listed] = rest(client, org, "GET", "/invoices?external_customer_id=hooli")["invoices"]
     return str(listed["lago_id"])
 
@@ -88,8 +88,8 @@ def test_the_page_shows_the_apis_figures_and_explains_each_charge(
     facts = text_of(section(page, 'id="facts-title"'))
     for fact in ("Customer Hooli", "External ID hooli", "Legal name Hooli Inc.",
                  "Email ap@hooli.test", "Tax ID number FR40123456789",
-                 f"Invoice number {invoice['number']}", "Issuing date Feb 4, 2024",
-                 "Due date Feb 4, 2024", "Invoice status draft", "Payment status n/a"):  # fmt: skip
+                 f"Invoice number {invoice['number']}", "Issuing date Feb 4, 2032",
+                 "Due date Feb 4, 2032", "Invoice status draft", "Payment status n/a"):  # fmt: skip
         assert fact in facts, fact
     assert "1 Main Street" in facts and "75001 Paris" in facts
     assert rows_of(page) == [

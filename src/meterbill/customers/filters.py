@@ -17,6 +17,7 @@ from starlette.datastructures import QueryParams
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.formats import COUNTRIES
 from meterbill.core.money import CURRENCIES
+from meterbill.core.text_search import escape_like
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.customers.schemas import ACCOUNT_TYPES, CUSTOMER_TYPES
 from meterbill.organizations.models import Organization
@@ -109,11 +110,6 @@ def parse_filters(params: QueryParams) -> CustomerFilters:
         billing_entity_codes=params.getlist("billing_entity_codes[]"),
         metadata=metadata,
     )
-
-
-def escape_like(term: str) -> str:
-    """The term as a LIKE pattern's literal part (escape character: backslash)."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def customer_ids_matching(organization_id: uuid.UUID, term: str) -> Select[tuple[uuid.UUID]]:

@@ -1,0 +1,43 @@
+"""the Invoices list's indexes: newest first with what its search reads, its counts by
+status and filters, one customer's invoices newest first
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-05 23:00:00
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0020"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+INDEXES = {
+    # A page of 20 read in order, stopping after 20; the search (number, customer)
+    # and the status test read from the index alone.
+    "ix_invoices_org_listing": [
+        "organization_id", "created_at", "id", "status", "customer_id", "number",
+    ],
+    # The page's total_count: ranges per visible status, every filter in the index.
+    "ix_invoices_org_filters": [
+        "organization_id", "status", "payment_status", "payment_overdue", "currency",
+        "invoice_type", "issuing_date", "total_amount_cents",
+    ],
+    # One customer's invoices (the customer filter, the customer's Invoices tab).
+    "ix_invoices_customer_listing": [
+        "customer_id", "created_at", "id", "organization_id", "status",
+    ],
+}  # fmt: skip
+
+
+def upgrade() -> None:
+    for name, columns in INDEXES.items():
+        op.create_index(name, "invoices", columns, unique=False)
+
+
+def downgrade() -> None:
+    for name in INDEXES:
+        op.drop_index(name, table_name="invoices")
