@@ -60,6 +60,13 @@ class Invoice(Base):
             "organization_id",
             "status",
         ),
+        # PostgreSQL: any part of a number found through its trigrams (pg_trgm).
+        Index(
+            "ix_invoices_number_trgm",
+            "number",
+            postgresql_using="gin",
+            postgresql_ops={"number": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
         # Sequences are unique once given (NULL while a draft: NULLs never collide).
         Index(
             "ux_invoices_customer_sequence",

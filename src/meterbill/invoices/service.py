@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import Forbidden, MethodNotAllowed, NotFound, ValidationFailed
-from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.pagination import Page, PageRequest, build_meta
 from meterbill.core.periods import local_date
-from meterbill.core.text_search import contains_ignoring_case
+from meterbill.core.text_search import contains_ignoring_case, in_selection
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.credit_notes.consumption import give_back, has_standing_credit_notes
 from meterbill.credit_notes.service import issued_on
@@ -34,6 +34,10 @@ from meterbill.webhooks.outbox import emit
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
 # What the API lists: every status but schemas.HIDDEN_STATUSES (generating, open, closed).
 VISIBLE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
+
+
+# Newest first; the id settles invoices created in the same microsecond.
+INVOICE_ORDER = (Invoice.created_at.desc(), Invoice.id.desc())
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def invoice_query(organization_id: uuid.UUID, filters: InvoiceFilters) -> Select
         query = query.where(Invoice.total_amount_cents <= filters.amount_to)
     if filters.search_term:
         query = query.where(_searched(organization_id, filters.search_term))
-    return query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+    return query.order_by(*INVOICE_ORDER)
 
 
 def _searched(organization_id: uuid.UUID, term: str) -> ColumnElement[bool]:
@@ -103,7 +107,7 @@ def _searched(organization_id: uuid.UUID, term: str) -> ColumnElement[bool]:
     term = term.strip().lower()
     matches: list[ColumnElement[bool]] = [
         contains_ignoring_case(Invoice.number, term),
-        Invoice.customer_id.in_(customer_ids_matching(organization_id, term)),
+        in_selection(Invoice.customer_id, customer_ids_matching(organization_id, term)),
     ]
     exact = _uuid(term)
     if exact is not None:
@@ -121,7 +125,26 @@ def _uuid(text: str) -> uuid.UUID | None:
 def list_invoices(
     session: Session, organization_id: uuid.UUID, filters: InvoiceFilters, page: PageRequest
 ) -> Page[Invoice]:
-    return paginate(session, invoice_query(organization_id, filters), page)
+    """One page of the invoices the filters keep, newest first, and their count.
+
+    The page's ids are found first, on the ids alone: the databases then read them from
+    the list's index (ix_invoices_org_listing), testing the search and the statuses there,
+    and fetch only the page's rows (a scan fetching every row to test it took 150 ms
+    among 100,000 invoices on PostgreSQL)."""
+    query = invoice_query(organization_id, filters)
+    ids = query.with_only_columns(Invoice.id)
+    total = session.scalar(select(func.count()).select_from(ids.order_by(None).subquery())) or 0
+    if not total:
+        return Page(items=[], meta=build_meta(page.page, page.per_page, 0))
+    wanted = list(session.scalars(ids.limit(page.per_page).offset((page.page - 1) * page.per_page)))
+    items = (
+        session.scalars(select(Invoice).where(Invoice.id.in_(wanted)).order_by(*INVOICE_ORDER))
+        .unique()
+        .all()
+        if wanted
+        else []
+    )
+    return Page(items=items, meta=build_meta(page.page, page.per_page, total))
 
 
 def invoice_actions(invoice: Invoice, due_cents: int) -> frozenset[str]:

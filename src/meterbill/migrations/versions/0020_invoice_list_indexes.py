@@ -33,11 +33,30 @@ INDEXES = {
 }  # fmt: skip
 
 
+# PostgreSQL: the searches' "contains" (an invoice's number, a customer's names, external
+# id and e-mail) through trigrams, instead of a test of every row. pg_trgm ships with
+# PostgreSQL and is a trusted extension: the database's owner may create it.
+TRIGRAMS = {
+    "ix_invoices_number_trgm": ("invoices", "number"),
+    "ix_customers_search_trgm": ("customers", "search_text"),
+}
+
+
 def upgrade() -> None:
     for name, columns in INDEXES.items():
         op.create_index(name, "invoices", columns, unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for name, (table, column) in TRIGRAMS.items():
+            op.create_index(
+                name, table, [column], unique=False,
+                postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"},
+            )  # fmt: skip
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name, (table, _column) in TRIGRAMS.items():
+            op.drop_index(name, table_name=table)
     for name in INDEXES:
         op.drop_index(name, table_name="invoices")
