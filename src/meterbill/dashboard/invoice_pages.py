@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import Forbidden, MethodNotAllowed, NotFound, ValidationFailed
@@ -111,8 +111,13 @@ def invoice_rows(session: Session, user: SessionUser, invoices: list[Invoice]) -
 
 
 @router.get("/invoices", dependencies=[requires("invoices:view")])
-def invoices_list(request: Request, page: Page) -> HTMLResponse:
+def invoices_list(request: Request, page: Page) -> Response:
     state = invoice_filters.read_state(request.query_params)
+    # The filters form sends its blank fields too: the address keeps only what is set.
+    canonical = state.link(page=state.page)
+    blank = any(value == "" for value in request.query_params.values())
+    if blank and not is_htmx(request):
+        return RedirectResponse(canonical, status_code=303)
     with page.db.transaction(write=False) as session:
         result = list_invoices(session, page.organization_id, state.filters, state.page_request())
         invoices = list(result.items)
@@ -137,7 +142,11 @@ def invoices_list(request: Request, page: Page) -> HTMLResponse:
     }
     status = 422 if state.errors else 200
     if is_htmx(request) and request.headers.get("hx-target") == "invoices-results":
-        return render(request, "invoices/_results.html", context, status_code=status)
+        response = render(request, "invoices/_results.html", context, status_code=status)
+        response.headers["HX-Push-Url"] = canonical
+        return response
+    if is_htmx(request) and request.headers.get("hx-target") == "invoices-body":
+        return render(request, "invoices/_body.html", context, status_code=status)
     return render(request, "invoices/list.html", context, status_code=status)
 
 
