@@ -39,8 +39,8 @@ from meterbill.events.service import insert_events
 from meterbill.organizations.models import Organization
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import BENCH_KEY, fresh_postgres, percentile, served
-from invoice_list import seed_invoices, time_invoice_list
+from _server import BENCH_KEY, fresh_postgres, percentile, served_process
+from invoice_list import process_tree, seed_invoices, time_invoice_list
 
 HEADERS = {"Authorization": f"Bearer {BENCH_KEY}"}
 ADMIN_EMAIL = "bench@example.test"
@@ -132,6 +132,20 @@ def add_events(db: Database, count: int, start: datetime) -> None:
             insert_events(session, org, events, datetime.now(UTC))  # type: ignore[arg-type]
 
 
+def working(url: str, server_pid: int) -> list[int]:
+    """The server's processes and, on PostgreSQL, its database connections' backends."""
+    pids = process_tree(server_pid)
+    if not url.startswith("sqlite"):
+        db = Database(url, pool_size=1)
+        with db.engine.connect() as connection:
+            pids += connection.execute(text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).scalars().all()  # fmt: skip
+        db.dispose()
+    return pids
+
+
 def log_in(base: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=120)
     page = client.get("/login")
@@ -181,7 +195,10 @@ def bench(url: str, customers: int, events: int, requests: int, invoices: int = 
     os.environ["METERBILL_ADMIN_EMAIL"] = ADMIN_EMAIL
     os.environ["METERBILL_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     os.environ["METERBILL_CLOCK_INTERVAL_SECONDS"] = "0"
-    with served(url) as base, httpx.Client(base_url=base, headers=HEADERS, timeout=120) as api:
+    with (
+        served_process(url) as (base, server),
+        httpx.Client(base_url=base, headers=HEADERS, timeout=120) as api,
+    ):
         db = Database(url, pool_size=2)
         began = time.perf_counter()
         add_customers(db, customers)
@@ -221,7 +238,7 @@ def bench(url: str, customers: int, events: int, requests: int, invoices: int = 
             f"{sum(c['events_count'] for c in check['customer_usage']['charges_usage'])} events"
         )
         page_weight(web, page.text)
-        time_invoice_list(web, requests, timed, report)
+        time_invoice_list(web, requests, timed, report, lambda: working(url, server.pid))
         print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         web.close()
 

@@ -9,11 +9,13 @@ currencies, so that each filter keeps a realistic share of them.
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -123,14 +125,45 @@ def seed_invoices(db: Database, organization_id: Any, count: int, seed: int = 18
             autocommit.execute(text("VACUUM (ANALYZE) invoices"))
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (Linux /proc)."""
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            waiting.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def time_invoice_list(
     web: httpx.Client,
     requests: int,
     timed: Callable[[httpx.Client, str, int], tuple[list[float], httpx.Response]],
     report: Callable[[str, list[float], float], None],
+    working: Callable[[], list[int]],
 ) -> None:
+    """Each filtered page: its latencies (p50, p95), and the CPU time the server and the
+    database spent per request (`working`: their process ids). On a machine shared with
+    other work the latencies include waiting for a core; the CPU time does not."""
     for label, query in PAGES:
+        pids = working()
+        before = cpu_seconds(pids)
         samples, response = timed(web, f"/invoices{query}", requests)
+        spent = (cpu_seconds(pids) - before) / (requests + 1) * 1000
         shown = response.text.count("<tr data-invoice=")
         total = response.text.split('class="count">', 1)[1].split("<", 1)[0]
         report(f"invoices: {label} ({shown} of {total})", samples, 80)
+        print(f"    CPU per request (server and database): {spent:.1f} ms")

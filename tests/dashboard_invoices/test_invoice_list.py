@@ -192,3 +192,24 @@ def test_bad_filters_are_explained_not_applied(client: TestClient, invoices: Inv
     assert client.get("/invoices?page=abc&search=" + "x" * 5000).status_code == 200
     # A NUL byte is refused before any page (PostgreSQL cannot store or compare it).
     assert client.get("/invoices?customer=%00").status_code == 400
+
+
+def test_pages_of_a_search_and_of_a_filter_count_every_invoice(
+    client: TestClient, org: Org, invoices: Invoices
+) -> None:
+    from tests.dashboard.test_customer_pages import rest
+    from tests.dashboard_invoices.conftest import one_off
+
+    rest(client, org, "POST", "/customers", {"customer": {
+        "external_id": "initech", "name": "Initech", "currency": "EUR"}})  # fmt: skip
+    made = [one_off(client, org, "initech", 1)["lago_id"] for _ in range(23)]
+    newest_first = list(reversed(made))
+    for query in ("?search=initech", "?customer=initech", "?customer=initech&status=outstanding"):
+        first = client.get(f"/invoices{query}").text
+        assert invoice_ids(first) == newest_first[:20], query
+        assert "1–20 of 23 invoices" in text_of(first)
+        second = client.get(f"/invoices{query}&page=2").text
+        assert invoice_ids(second) == newest_first[20:], query
+        assert "21–23 of 23 invoices" in text_of(second)
+    assert len(invoice_ids(client.get("/invoices").text)) == 20
+    assert "1–20 of 29 invoices" in text_of(client.get("/invoices").text)

@@ -36,6 +36,8 @@ PAYMENT_STATUSES = ("pending", "succeeded", "failed")
 VISIBLE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
 
 
+# Ids read past a page to learn the count without counting (list_invoices).
+COUNT_LOOKAHEAD = 500
 # Newest first; the id settles invoices created in the same microsecond.
 INVOICE_ORDER = (Invoice.created_at.desc(), Invoice.id.desc())
 
@@ -127,16 +129,25 @@ def list_invoices(
 ) -> Page[Invoice]:
     """One page of the invoices the filters keep, newest first, and their count.
 
-    The page's ids are found first, on the ids alone: the databases then read them from
-    the list's index (ix_invoices_org_listing), testing the search and the statuses there,
-    and fetch only the page's rows (a scan fetching every row to test it took 150 ms
-    among 100,000 invoices on PostgreSQL)."""
+    The page's ids are found first, on the ids alone: the databases read them from the
+    list's index (ix_invoices_org_listing), testing the search and the statuses there, and
+    fetch only the page's rows (a scan fetching every row to test it took 150 ms among
+    100,000 invoices on PostgreSQL). When fewer ids than asked come back, that is the
+    count; a search asks for a little more than the page, so it scans the invoices once,
+    not twice."""
     query = invoice_query(organization_id, filters)
     ids = query.with_only_columns(Invoice.id)
-    total = session.scalar(select(func.count()).select_from(ids.order_by(None).subquery())) or 0
-    if not total:
-        return Page(items=[], meta=build_meta(page.page, page.per_page, 0))
-    wanted = list(session.scalars(ids.limit(page.per_page).offset((page.page - 1) * page.per_page)))
+    start = (page.page - 1) * page.per_page
+    # Only a search reads every id anyway (on the index): other filters count on the
+    # (organization, status, ...) index, while their rows' test needs the table.
+    reach = start + page.per_page + (COUNT_LOOKAHEAD if filters.search_term else 0)
+    found = list(session.scalars(ids.limit(reach)))
+    if len(found) < reach:
+        total = len(found)
+    else:
+        count = select(func.count()).select_from(ids.order_by(None).subquery())
+        total = session.scalar(count) or 0
+    wanted = found[start : start + page.per_page]
     items = (
         session.scalars(select(Invoice).where(Invoice.id.in_(wanted)).order_by(*INVOICE_ORDER))
         .unique()
