@@ -157,6 +157,8 @@ def test_void_an_invoice_through_the_void_page(
     after = client.get(f"/invoices/{target}").text
     assert "Invoice successfully voided" in after
     assert text_of(section(after, 'id="invoice-status">', "</dd>")) == "voided"
+    totals = text_of(section(after, 'id="invoice-totals">', "</dl>"))
+    assert totals.endswith("Total €50.00")  # nothing settled, nothing due
     assert api_invoice(client, org, target)["status"] == "voided"
     assert target in invoice_ids(client.get("/invoices?status=voided").text)
     # Voided already: the page says why and offers no button; a replayed form is refused.
