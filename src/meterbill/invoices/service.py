@@ -140,14 +140,14 @@ def list_invoices(
     start = (page.page - 1) * page.per_page
     # Only a search reads every id anyway (on the index): other filters count on the
     # (organization, status, ...) index, while their rows' test needs the table.
-    reach = start + page.per_page + (COUNT_LOOKAHEAD if filters.search_term else 0)
-    found = list(session.scalars(ids.limit(reach)))
-    if len(found) < reach:
-        total = len(found)
+    asked = page.per_page + (COUNT_LOOKAHEAD if filters.search_term else 0)
+    found = list(session.scalars(ids.offset(start).limit(asked)))
+    if len(found) < asked and (found or start == 0):
+        total = start + len(found)
     else:
         count = select(func.count()).select_from(ids.order_by(None).subquery())
         total = session.scalar(count) or 0
-    wanted = found[start : start + page.per_page]
+    wanted = found[: page.per_page]
     items = (
         session.scalars(select(Invoice).where(Invoice.id.in_(wanted)).order_by(*INVOICE_ORDER))
         .unique()
