@@ -8,6 +8,7 @@ Create Date: 2026-12-05 23:00:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
@@ -45,12 +46,22 @@ TRIGRAMS = {
 def upgrade() -> None:
     for name, columns in INDEXES.items():
         op.create_index(name, "invoices", columns, unique=False)
-    if op.get_bind().dialect.name == "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        # The extension lives in one schema of the database (the first that created it):
+        # its operator class is named with that schema, whatever this one's search_path.
+        schema = bind.execute(
+            sa.text(
+                "SELECT n.nspname FROM pg_extension e "
+                "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+            )
+        ).scalar_one()
+        opclass = f"{bind.dialect.identifier_preparer.quote_schema(schema)}.gin_trgm_ops"
         for name, (table, column) in TRIGRAMS.items():
             op.create_index(
                 name, table, [column], unique=False,
-                postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"},
+                postgresql_using="gin", postgresql_ops={column: opclass},
             )  # fmt: skip
 
 
