@@ -1,5 +1,8 @@
 """Every table, imported in one place for Alembic and for the test schema."""
 
+from collections.abc import Callable
+from typing import Any
+
 from meterbill.add_ons.models import AddOn, AddOnTax
 from meterbill.core.db import Base
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
@@ -88,3 +91,14 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookKeys",
 ]  # fmt: skip
+
+
+def on_database(dialect: str) -> Callable[..., bool]:
+    """Alembic's include_object: a schema item declared for one database only
+    (`Index(...).ddl_if(dialect="postgresql")`) is compared on that database only."""
+
+    def include(item: Any, _name: Any, _type: Any, _reflected: Any, _compare_to: Any) -> bool:
+        condition = getattr(item, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, dialect)
+
+    return include

@@ -7,10 +7,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from meterbill.core.db import Database
-from meterbill.models import Base
+from meterbill.models import Base, on_database
 
 
 def test_the_migrated_schema_is_the_models_schema(database: Database) -> None:
     with database.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(
+            connection, opts={"include_object": on_database(connection.dialect.name)}
+        )
+        differences = compare_metadata(context, Base.metadata)
     assert differences == []

@@ -6,6 +6,7 @@ Lago answers bad filters with human-readable messages, not codes, so these do to
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.datastructures import QueryParams
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.formats import COUNTRIES
 from meterbill.core.money import CURRENCIES
+from meterbill.core.text_search import escape_like
 from meterbill.customers.models import Customer, CustomerMetadata
 from meterbill.customers.schemas import ACCOUNT_TYPES, CUSTOMER_TYPES
 from meterbill.organizations.models import Organization
@@ -110,8 +112,17 @@ def parse_filters(params: QueryParams) -> CustomerFilters:
     )
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def customer_ids_matching(organization_id: uuid.UUID, term: str) -> Select[tuple[uuid.UUID]]:
+    """The ids of the organization's customers, deleted ones included, whose name, first
+    or last name, legal name, external id or e-mail contains `term` (case-insensitive):
+    the customer part of another list's search (invoices)."""
+    term = term.strip().lower()
+    if not term or "\x1f" in term:
+        return select(Customer.id).where(false())
+    return select(Customer.id).where(
+        Customer.organization_id == organization_id,
+        Customer.search_text.like(f"%{escape_like(term)}%", escape="\\"),
+    )
 
 
 def apply_filters(
@@ -127,7 +138,7 @@ def apply_filters(
         term = filters.search_term.lower()
         if "\x1f" in term:
             return query.where(false())
-        query = query.where(Customer.search_text.like(f"%{_escape_like(term)}%", escape="\\"))
+        query = query.where(Customer.search_text.like(f"%{escape_like(term)}%", escape="\\"))
     for column, values in (
         (Customer.country, filters.countries),
         (Customer.state, filters.states),

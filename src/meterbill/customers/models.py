@@ -29,6 +29,13 @@ class Customer(Base):
         live_index("ux_customers_org_external_id_live", "organization_id", "external_id"),
         UniqueConstraint("organization_id", "sequential_id"),
         Index("ix_customers_org_created", "organization_id", "created_at"),
+        # PostgreSQL: the search's "contains" through trigrams (pg_trgm, migration 0020).
+        Index(
+            "ix_customers_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -17,9 +17,9 @@ from meterbill.dashboard.credit_note_pages import router as credit_note_router
 from meterbill.dashboard.customer_pages import router as customer_router
 from meterbill.dashboard.developer_pages import router as developer_router
 from meterbill.dashboard.event_pages import router as event_router
+from meterbill.dashboard.invoice_pages import router as invoice_router
 from meterbill.dashboard.member_pages import router as member_router
 from meterbill.dashboard.plan_pages import router as plan_router
-from meterbill.dashboard.section_pages import router as section_router
 from meterbill.dashboard.settings_pages import router as settings_router
 from meterbill.dashboard.webhook_pages import router as webhook_router
 
@@ -28,7 +28,7 @@ ROUTERS: list[APIRouter] = [
     customer_router,
     actions_router,
     plan_router,
-    section_router,
+    invoice_router,
     catalog_router,
     settings_router,
     member_router,

@@ -236,11 +236,15 @@ def _title(invoice: Invoice, organization: Organization, _: Any) -> str:
     return str(_("Tax invoice") if taxed else _("Invoice"))
 
 
-def invoice_document(session: Session, invoice: Invoice, now: datetime) -> Document:
-    """The document of `invoice`: subscription, one-off or credit (prepaid top-up) layout."""
+def invoice_document(
+    session: Session, invoice: Invoice, now: datetime, *, locale: str | None = None
+) -> Document:
+    """The document of `invoice`: subscription, one-off or credit (prepaid top-up) layout,
+    in the customer's document language unless `locale` is given (the dashboard's
+    invoice page shows the same lines in its own language)."""
     del now  # documents show what was issued; nothing here depends on the time
     customer, organization = _load(session, invoice)
-    locale = i18n.document_locale(customer, organization)
+    locale = locale or i18n.document_locale(customer, organization)
     fmt = Formats(locale, invoice.currency)
     _ = fmt.gettext
     timezone = applicable_timezone(customer, organization)

@@ -103,7 +103,22 @@ def filters_from(params: Query) -> service.InvoiceFilters:
         currency=params.get("currency"),
         issuing_date_from=query_date(params, "issuing_date_from"),
         issuing_date_to=query_date(params, "issuing_date_to"),
+        search_term=(params.get("search_term") or "").strip() or None,
+        amount_from=_query_cents(params, "amount_from"),
+        amount_to=_query_cents(params, "amount_to"),
     )
+
+
+def _query_cents(params: Query, key: str) -> int | None:
+    """An optional amount in minor units; anything but an integer is 422."""
+    raw = (params.get(key) or "").strip()
+    if not raw:
+        return None
+    digits = raw.removeprefix("-")
+    # ASCII digits only: int() also takes "1_000" and other scripts' digits.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        raise ValidationFailed.single(key, "value_is_invalid")
+    return int(raw)
 
 
 @router.get("/invoices")

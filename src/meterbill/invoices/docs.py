@@ -205,6 +205,13 @@ INVOICE_FILTERS = (
     q("currency", STR, "Only invoices in this currency."),
     q("issuing_date_from", DATE, "Issued on or after this date."),
     q("issuing_date_to", DATE, "Issued on or before this date."),
+    q(
+        "search_term",
+        STR,
+        "Part of the number, the id, or part of the customer's name, external id or e-mail.",
+    ),
+    q("amount_from", INT, "Total amount (cents) at least this."),
+    q("amount_to", INT, "Total amount (cents) at most this."),
 )
 ONE_OFF_INPUT = body(
     ["external_customer_id", "fees"],

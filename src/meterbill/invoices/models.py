@@ -30,6 +30,43 @@ class Invoice(Base):
     __table_args__ = (
         Index("ix_invoices_org_created", "organization_id", "created_at"),
         Index("ix_invoices_customer", "customer_id", "status"),
+        # The Invoices list (migration 0020): newest first, with what its search reads;
+        # its counts by status and filters; one customer's invoices, newest first.
+        Index(
+            "ix_invoices_org_listing",
+            "organization_id",
+            "created_at",
+            "id",
+            "status",
+            "customer_id",
+            "number",
+        ),
+        Index(
+            "ix_invoices_org_filters",
+            "organization_id",
+            "status",
+            "payment_status",
+            "payment_overdue",
+            "currency",
+            "invoice_type",
+            "issuing_date",
+            "total_amount_cents",
+        ),
+        Index(
+            "ix_invoices_customer_listing",
+            "customer_id",
+            "created_at",
+            "id",
+            "organization_id",
+            "status",
+        ),
+        # PostgreSQL: any part of a number found through its trigrams (pg_trgm).
+        Index(
+            "ix_invoices_number_trgm",
+            "number",
+            postgresql_using="gin",
+            postgresql_ops={"number": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
         # Sequences are unique once given (NULL while a draft: NULLs never collide).
         Index(
             "ux_invoices_customer_sequence",

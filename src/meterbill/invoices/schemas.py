@@ -160,6 +160,14 @@ def invoice_tax_object(tax: InvoiceTax) -> dict[str, Any]:
     }
 
 
+def total_due_amount_cents(invoice: Invoice, offsetted: int) -> int:
+    """What the invoice still asks for: its total less payments and what credit notes
+    offset against it (`offsetted`); nothing once voided."""
+    if invoice.status == "voided":
+        return 0
+    return max(invoice.total_amount_cents - invoice.total_paid_amount_cents - offsetted, 0)
+
+
 def invoice_object(
     invoice: Invoice,
     *,
@@ -176,11 +184,7 @@ def invoice_object(
     """The invoice; `full` adds fees, credits, subscriptions and billing periods (GET one).
 
     `offsetted` is what credit notes offset against it: no longer due."""
-    total_due = (
-        0
-        if invoice.status == "voided"
-        else max(invoice.total_amount_cents - invoice.total_paid_amount_cents - offsetted, 0)
-    )
+    total_due = total_due_amount_cents(invoice, offsetted)
     body: dict[str, Any] = {
         "lago_id": str(invoice.id),
         "billing_entity_code": billing_entity_code,

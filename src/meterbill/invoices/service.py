@@ -8,16 +8,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import Forbidden, MethodNotAllowed, NotFound, ValidationFailed
-from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.pagination import Page, PageRequest, build_meta
 from meterbill.core.periods import local_date
+from meterbill.core.text_search import contains_ignoring_case, in_selection
 from meterbill.coupons.models import AppliedCoupon, Coupon
 from meterbill.credit_notes.consumption import give_back, has_standing_credit_notes
 from meterbill.credit_notes.service import issued_on
 from meterbill.credit_notes.voiding import VoidNotes, check_void_notes, issue_void_notes
+from meterbill.customers.filters import customer_ids_matching
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.customers.service import live_id
@@ -25,13 +27,19 @@ from meterbill.invoices import failures, lifecycle
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Credit, Invoice, InvoiceMetadata
 from meterbill.invoices.payment_status import mark_payment_status
-from meterbill.invoices.schemas import HIDDEN_STATUSES
 from meterbill.organizations.models import Organization
 from meterbill.wallets import service as wallets
 from meterbill.webhooks.outbox import emit
 
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
+# What the API lists: every status but schemas.HIDDEN_STATUSES (generating, open, closed).
 VISIBLE_STATUSES = ("draft", "finalized", "voided", "failed", "pending")
+
+
+# Ids read past a page to learn the count without counting (list_invoices).
+COUNT_LOOKAHEAD = 500
+# Newest first; the id settles invoices created in the same microsecond.
+INVOICE_ORDER = (Invoice.created_at.desc(), Invoice.id.desc())
 
 
 @dataclass(frozen=True)
@@ -45,19 +53,30 @@ class InvoiceFilters:
     issuing_date_from: date | None = None
     issuing_date_to: date | None = None
     customer_id: uuid.UUID | None = None
+    # Any of these payment statuses (the dashboard's "Outstanding": pending or failed).
+    payment_statuses: Sequence[str] = ()
+    # Lago's search_term: part of the number, the exact id, or part of the customer's
+    # name, external id or e-mail (customers.filters.customer_ids_matching).
+    search_term: str | None = None
+    # Bounds on total_amount_cents, both included.
+    amount_from: int | None = None
+    amount_to: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def invoice_query(organization_id: uuid.UUID, filters: InvoiceFilters) -> Select[tuple[Invoice]]:
+    # The visible statuses named (not the hidden ones excluded): on the (organization,
+    # status, ...) index a count is then a few ranges, not a test of every row.
     query = select(Invoice).where(
-        Invoice.organization_id == organization_id, Invoice.status.not_in(HIDDEN_STATUSES)
+        Invoice.organization_id == organization_id, Invoice.status.in_(VISIBLE_STATUSES)
     )
     if filters.customer_id is not None:
         query = query.where(Invoice.customer_id == filters.customer_id)
     if filters.external_customer_id:
-        query = query.where(
-            Invoice.customer_id.in_(live_id(organization_id, filters.external_customer_id))
-        )
+        # One live customer at most holds the id: an equality, which the databases serve
+        # from the customer's own index (an IN list let SQLite scan the organization's).
+        live = live_id(organization_id, filters.external_customer_id).scalar_subquery()
+        query = query.where(Invoice.customer_id == live)
     if filters.statuses:
         query = query.where(Invoice.status.in_(filters.statuses))
     if filters.payment_status:
@@ -72,13 +91,87 @@ def invoice_query(organization_id: uuid.UUID, filters: InvoiceFilters) -> Select
         query = query.where(Invoice.issuing_date >= filters.issuing_date_from)
     if filters.issuing_date_to:
         query = query.where(Invoice.issuing_date <= filters.issuing_date_to)
-    return query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+    if filters.payment_statuses:
+        query = query.where(Invoice.payment_status.in_(filters.payment_statuses))
+    if filters.amount_from is not None:
+        query = query.where(Invoice.total_amount_cents >= filters.amount_from)
+    if filters.amount_to is not None:
+        query = query.where(Invoice.total_amount_cents <= filters.amount_to)
+    if filters.search_term:
+        query = query.where(_searched(organization_id, filters.search_term))
+    return query.order_by(*INVOICE_ORDER)
+
+
+def _searched(organization_id: uuid.UUID, term: str) -> ColumnElement[bool]:
+    """Lago's invoice search: the number contains the term, the id is the term, or the
+    customer's name, first or last name, legal name, external id or e-mail contains it
+    (deleted customers too: their invoices stay listed)."""
+    term = term.strip().lower()
+    matches: list[ColumnElement[bool]] = [
+        contains_ignoring_case(Invoice.number, term),
+        in_selection(Invoice.customer_id, customer_ids_matching(organization_id, term)),
+    ]
+    exact = _uuid(term)
+    if exact is not None:
+        matches.append(Invoice.id == exact)
+    return or_(*matches)
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 def list_invoices(
     session: Session, organization_id: uuid.UUID, filters: InvoiceFilters, page: PageRequest
 ) -> Page[Invoice]:
-    return paginate(session, invoice_query(organization_id, filters), page)
+    """One page of the invoices the filters keep, newest first, and their count.
+
+    The page's ids are found first, on the ids alone: the databases read them from the
+    list's index (ix_invoices_org_listing), testing the search and the statuses there, and
+    fetch only the page's rows (a scan fetching every row to test it took 150 ms among
+    100,000 invoices on PostgreSQL). When fewer ids than asked come back, that is the
+    count; a search asks for a little more than the page, so it scans the invoices once,
+    not twice."""
+    query = invoice_query(organization_id, filters)
+    ids = query.with_only_columns(Invoice.id)
+    start = (page.page - 1) * page.per_page
+    # Only a search reads every id anyway (on the index): other filters count on the
+    # (organization, status, ...) index, while their rows' test needs the table.
+    asked = page.per_page + (COUNT_LOOKAHEAD if filters.search_term else 0)
+    found = list(session.scalars(ids.offset(start).limit(asked)))
+    if len(found) < asked and (found or start == 0):
+        total = start + len(found)
+    else:
+        count = select(func.count()).select_from(ids.order_by(None).subquery())
+        total = session.scalar(count) or 0
+    wanted = found[: page.per_page]
+    items = (
+        session.scalars(select(Invoice).where(Invoice.id.in_(wanted)).order_by(*INVOICE_ORDER))
+        .unique()
+        .all()
+        if wanted
+        else []
+    )
+    return Page(items=items, meta=build_meta(page.page, page.per_page, total))
+
+
+def invoice_actions(invoice: Invoice, due_cents: int) -> frozenset[str]:
+    """What the services below accept for this invoice now (the dashboard offers these,
+    to members whose role allows them): refresh and finalize a subscription draft;
+    update the payment status, void, or credit a finalized invoice; record a payment
+    while something is due. `due_cents` is schemas.total_due_amount_cents. Voiding is
+    still refused when the invoice has credit notes standing (void_invoice says so)."""
+    actions: set[str] = set()
+    if invoice.status == "draft" and invoice.invoice_type == "subscription":
+        actions |= {"refresh", "finalize"}
+    if invoice.status == "finalized":
+        actions |= {"update_payment_status", "void", "credit_note"}
+        if due_cents > 0:
+            actions.add("record_payment")
+    return frozenset(actions)
 
 
 def update_invoice(
@@ -242,6 +335,11 @@ def refresh_invoice(
     return invoice
 
 
+def is_voidable(session: Session, invoice: Invoice) -> bool:
+    """Only a finalized invoice is voided, and not while credit notes it issued stand."""
+    return invoice.status == "finalized" and not has_standing_credit_notes(session, invoice)
+
+
 def void_invoice(
     session: Session,
     organization_id: uuid.UUID,
@@ -256,7 +354,7 @@ def void_invoice(
     to credit notes instead: the one asked for, and a voided one for the rest. Wallet
     credits it consumed then stay spent, since the notes count them."""
     invoice = find_invoice(session, organization_id, invoice_id, lock=True)
-    if invoice.status != "finalized" or has_standing_credit_notes(session, invoice):
+    if not is_voidable(session, invoice):
         raise MethodNotAllowed("not_voidable")
     if credit_notes is not None:
         check_void_notes(session, invoice, credit_notes)

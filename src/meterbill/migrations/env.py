@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from meterbill.models import Base
+from meterbill.models import Base, on_database
 
 config = context.config
 target_metadata = Base.metadata
@@ -36,7 +36,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=on_database(connection.dialect.name),
+    )
     with context.begin_transaction():
         context.run_migrations()
 

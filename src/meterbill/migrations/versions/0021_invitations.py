@@ -13,7 +13,7 @@ from alembic import op
 import meterbill.core.columns
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
