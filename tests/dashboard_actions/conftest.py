@@ -43,11 +43,12 @@ class Web:
         return self.client.post(path, content=urlencode(pairs), headers=headers)
 
 
-def login(server: str, database: Database, org: Org) -> Web:
-    email = f"user-{uuid.uuid4().hex[:10]}@example.test"
+def login(server: str, database: Database, org: Org, role: str = "admin") -> Web:
+    """A logged-in member of `org` with this role (made through the users service)."""
+    email = f"{role}-{uuid.uuid4().hex[:10]}@example.test"
     now = datetime.now(UTC)
     with database.transaction() as session:
-        create_user(session, org.id, email, PASSWORD, now)
+        create_user(session, org.id, email, PASSWORD, now, role=role)
         token = log_in(session, email, PASSWORD, now).token
         assert token is not None
         user = session_user(session, token, now)
@@ -55,6 +56,9 @@ def login(server: str, database: Database, org: Org) -> Web:
         csrf = user.csrf_token
     client = httpx.Client(base_url=server, cookies={"mb_session": token}, timeout=30)
     return Web(client, csrf, email)
+
+
+login_as = login
 
 
 @pytest.fixture

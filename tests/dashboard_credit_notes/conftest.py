@@ -7,15 +7,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 
 from meterbill.core.db import Database
-from meterbill.users.service import create_user, log_in, session_user
 from tests.conftest import Org
 from tests.dashboard.browser import chromium  # noqa: F401  (fixture)
-from tests.dashboard_actions.conftest import PASSWORD, Web, text_of, web  # noqa: F401
+from tests.dashboard_actions.conftest import PASSWORD, Web, login_as, text_of, web  # noqa: F401
 from tests.scenarios.billing import Billing
 from tests.scenarios.credit_notes import e15, plan_fee, record_payment
 
@@ -41,23 +39,6 @@ def invoice(database: Database, org: Org) -> E15:
         plan_fee(billing, october.id, 17_900),
         plan_fee(billing, october.id, 39_900),
     )
-
-
-def login_as(server: str, database: Database, org: Org, role: str) -> Web:
-    """A logged-in member of `org` with this role (made through the users service)."""
-    import httpx
-
-    email = f"{role}-{uuid.uuid4().hex[:10]}@example.test"
-    now = datetime.now(UTC)
-    with database.transaction() as session:
-        create_user(session, org.id, email, PASSWORD, now, role=role)
-        token = log_in(session, email, PASSWORD, now).token
-        assert token is not None
-        user = session_user(session, token, now)
-        assert user is not None
-        csrf = user.csrf_token
-    client = httpx.Client(base_url=server, cookies={"mb_session": token}, timeout=30)
-    return Web(client, csrf, email)
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ without JavaScript does (every input as rendered, plus the button pressed)."""
 from __future__ import annotations
 
 import html
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -15,9 +13,8 @@ import httpx
 import pytest
 
 from meterbill.core.db import Database
-from meterbill.users.service import create_user, log_in, session_user
 from tests.conftest import Org
-from tests.dashboard_actions.conftest import PASSWORD, Web, text_of, web  # noqa: F401
+from tests.dashboard_actions.conftest import PASSWORD, Web, login_as, text_of, web  # noqa: F401
 
 Json = dict[str, Any]
 
@@ -133,20 +130,6 @@ def error_under(page: str, field: str) -> str:
     marker = f'id="f-{field.replace(".", "-")}-error">'
     assert marker in page, f"no error under {field}: {text_of(page)[:1500]}"
     return html.unescape(page.split(marker, 1)[1].split("</p>", 1)[0])
-
-
-def login_as(server: str, database: Database, org: Org, role: str) -> Web:
-    email = f"{role}-{uuid.uuid4().hex[:10]}@example.test"
-    now = datetime.now(UTC)
-    with database.transaction() as session:
-        create_user(session, org.id, email, PASSWORD, now, role=role)
-        token = log_in(session, email, PASSWORD, now).token
-        assert token is not None
-        user = session_user(session, token, now)
-        assert user is not None
-        csrf = user.csrf_token
-    client = httpx.Client(base_url=server, cookies={"mb_session": token}, timeout=30)
-    return Web(client, csrf, email)
 
 
 @pytest.fixture
