@@ -14,10 +14,12 @@ from meterbill.dashboard.actions import router as actions_router
 from meterbill.dashboard.auth_pages import router as auth_router
 from meterbill.dashboard.customer_pages import router as customer_router
 from meterbill.dashboard.section_pages import router as section_router
+from meterbill.dashboard.subscription_pages import router as subscription_router
 
 ROUTERS: list[APIRouter] = [
     auth_router,
     customer_router,
     actions_router,
     section_router,
+    subscription_router,
 ]
