@@ -524,3 +524,26 @@ def monthly_gross_revenue(
         else MonthlyAmount(month, 0, 0)
         for month in window.months()
     ]
+
+
+# The organization's Analytics page: the reports above for one currency over a window,
+# with the window's months and the currencies worth offering.
+
+
+def report_months(
+    session: Session, organization_id: uuid.UUID, filters: AnalyticsFilters, now: datetime
+) -> list[date]:
+    """The months (first days) every report above covers for `filters`."""
+    return _window(session, organization_id, filters, now).months()
+
+
+def invoiced_currencies(session: Session, organization_id: uuid.UUID) -> list[str]:
+    """The currencies of the organization's finalized invoices, sorted: the reports
+    give nothing in another."""
+    return sorted(
+        session.scalars(
+            select(Invoice.currency)
+            .where(Invoice.organization_id == organization_id, Invoice.status == "finalized")
+            .distinct()
+        )
+    )

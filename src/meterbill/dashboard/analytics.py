@@ -53,7 +53,7 @@ def overview_context(session: Session, page: PageContext, customer: Customer) ->
     return {"billing_overview": overview, "billing_overview_failed": False}
 
 
-def _block_view(block: UsageBlock) -> dict[str, Any]:
+def usage_block_view(block: UsageBlock) -> dict[str, Any]:
     view: dict[str, Any] = {
         "title": block.subscription.name or block.plan.name,
         "external_id": block.subscription.external_id,
@@ -126,7 +126,7 @@ def analytics_context(session: Session, page: PageContext, customer: Customer) -
             every=1 if len(months) <= 12 else 2,
         )
     return {
-        "usage_blocks": [_block_view(block) for block in blocks],
+        "usage_blocks": [usage_block_view(block) for block in blocks],
         "revenue_chart": revenue_chart,
         "revenue_currency": currency,
         "revenue_months": months,

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from meterbill.dashboard import analytics  # noqa: F401 (registers the customer tabs' figures)
 from meterbill.dashboard.actions import router as actions_router
+from meterbill.dashboard.analytics_page import router as analytics_router
 from meterbill.dashboard.auth_pages import router as auth_router
 from meterbill.dashboard.catalog_pages import router as catalog_router
 from meterbill.dashboard.credit_note_pages import router as credit_note_router
@@ -21,6 +22,7 @@ from meterbill.dashboard.invoice_pages import router as invoice_router
 from meterbill.dashboard.member_pages import router as member_router
 from meterbill.dashboard.plan_pages import router as plan_router
 from meterbill.dashboard.settings_pages import router as settings_router
+from meterbill.dashboard.subscription_pages import router as subscription_router
 from meterbill.dashboard.webhook_pages import router as webhook_router
 
 ROUTERS: list[APIRouter] = [
@@ -36,4 +38,6 @@ ROUTERS: list[APIRouter] = [
     webhook_router,
     event_router,
     credit_note_router,
+    subscription_router,
+    analytics_router,
 ]

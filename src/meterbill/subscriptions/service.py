@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
-from meterbill.core.pagination import Page, PageRequest, paginate
+from meterbill.core.pagination import Page, PageRequest, build_meta, paginate
 from meterbill.core.periods import local_date, utc_bounds
 from meterbill.core.records import flush_unique
 from meterbill.customers.models import Customer
@@ -72,6 +72,20 @@ def _yearly_amount(plan: Plan) -> int:
     return plan.amount_cents * INTERVALS_PER_YEAR[plan.interval]
 
 
+def plan_change(session: Session, current: Subscription, plan: Plan) -> str:
+    """What moving `current` to `plan` is: "upgrade" (applies now: the current
+    subscription ends and the new one starts), "downgrade" (applies at the end of the
+    current period), "replace" (a subscription that has not started takes the plan) or
+    "same" (nothing to change). Plans compare by their yearly amount, a tie upgrades."""
+    if current.status == "pending":
+        return "replace"
+    if _base_plan_id(session, current) == plan.id:
+        return "same"
+    current_plan = session.get(Plan, current.plan_id)
+    assert current_plan is not None
+    return "upgrade" if _yearly_amount(plan) >= _yearly_amount(current_plan) else "downgrade"
+
+
 def create_subscription(
     session: Session, organization_id: uuid.UUID, data: SubscriptionInput, now: datetime
 ) -> Subscription:
@@ -105,7 +119,7 @@ def create_subscription(
         plan = override_plan(session, plan, data.plan_overrides, now)
     assign_currency(session, customer, plan.amount_currency)
     if current is not None:
-        if _yearly_amount(plan) >= _yearly_amount(session.get(Plan, current.plan_id)):  # type: ignore[arg-type]
+        if plan_change(session, current, plan) == "upgrade":
             return _upgrade(session, current, plan, columns, now)
         return _downgrade(session, current, plan, columns, now)
 
@@ -423,3 +437,88 @@ def subscription_views(
             billing_entity_code=organization.billing_entity_code,
         )
     return views
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    """One line of the dashboard's Subscriptions list: the subscription with the labels
+    of its customer and plan, read in the same query."""
+
+    subscription: Subscription
+    customer_id: uuid.UUID
+    customer_name: str
+    customer_external_id: str
+    plan_name: str
+    plan_code: str
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def subscription_rows(
+    session: Session,
+    organization_id: uuid.UUID,
+    statuses: Sequence[str],
+    search: str | None,
+    page: PageRequest,
+) -> Page[SubscriptionRow]:
+    """Subscriptions of any status in `statuses` (all when empty), newest first, whose
+    customer (name, external id, e-mail), plan (name, code) or own external id contains
+    `search`; one query for the page and its labels, one for the count."""
+    query = (
+        select(Subscription, Customer, Plan)
+        .join(Customer, Customer.id == Subscription.customer_id)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(Subscription.organization_id == organization_id)
+    )
+    if statuses:
+        query = query.where(Subscription.status.in_(statuses))
+    if search:
+        pattern = f"%{_escape_like(search.lower())}%"
+        query = query.where(
+            Customer.search_text.like(pattern, escape="\\")
+            | func.lower(Plan.name).like(pattern, escape="\\")
+            | func.lower(Plan.code).like(pattern, escape="\\")
+            | func.lower(Subscription.external_id).like(pattern, escape="\\")
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(Subscription.created_at.desc(), Subscription.id)
+        .limit(page.per_page)
+        .offset((page.page - 1) * page.per_page)
+    ).all()
+    return Page(
+        items=[
+            SubscriptionRow(
+                subscription=subscription,
+                customer_id=customer.id,
+                customer_name=customer.name
+                or " ".join(filter(None, (customer.firstname, customer.lastname)))
+                or customer.external_id,
+                customer_external_id=customer.external_id,
+                plan_name=plan.name,
+                plan_code=plan.code,
+            )
+            for subscription, customer, plan in rows
+        ],
+        meta=build_meta(page.page, page.per_page, total),
+    )
+
+
+def find_subscription_by_id(
+    session: Session, organization_id: uuid.UUID, subscription_id: str
+) -> Subscription:
+    """A subscription of any status by its lago_id (the dashboard's URLs)."""
+    try:
+        key = uuid.UUID(subscription_id)
+    except ValueError:
+        raise NotFound("subscription") from None
+    subscription = session.scalar(
+        select(Subscription).where(
+            Subscription.organization_id == organization_id, Subscription.id == key
+        )
+    )
+    if subscription is None:
+        raise NotFound("subscription")
+    return subscription

@@ -90,19 +90,34 @@ def usage_report(
     applied), with the daily series of each charge when `daily`."""
     customer = find_customer(session, organization_id, customer_external_id)
     timezone = applicable_timezone(customer, get_organization(session, organization_id))
-    blocks = []
-    for subscription, plan in active_subscriptions(session, organization_id, customer.id):
-        block = UsageBlock(subscription=subscription, plan=plan, timezone=timezone)
-        try:
-            block.usage = compute_current_usage(
-                session, organization_id, customer_external_id, subscription.external_id, now
-            )
-        except MeterbillError as error:
-            block.error = error.code or error.error
-        if block.usage is not None and daily:
-            block.daily = daily_series(session, block.usage, timezone)
-        blocks.append(block)
-    return blocks
+    return [
+        usage_block(session, customer_external_id, subscription, plan, timezone, now, daily=daily)
+        for subscription, plan in active_subscriptions(session, organization_id, customer.id)
+    ]
+
+
+def usage_block(
+    session: Session,
+    customer_external_id: str,
+    subscription: Subscription,
+    plan: Plan,
+    timezone: str,
+    now: datetime,
+    *,
+    daily: bool = True,
+) -> UsageBlock:
+    """One active subscription's block of the report (also the subscription page's)."""
+    block = UsageBlock(subscription=subscription, plan=plan, timezone=timezone)
+    try:
+        block.usage = compute_current_usage(
+            session, subscription.organization_id, customer_external_id,
+            subscription.external_id, now,
+        )  # fmt: skip
+    except MeterbillError as error:
+        block.error = error.code or error.error
+    if block.usage is not None and daily:
+        block.daily = daily_series(session, block.usage, timezone)
+    return block
 
 
 def daily_series(session: Session, usage: CurrentUsage, timezone: str) -> list[DailySeries]:
