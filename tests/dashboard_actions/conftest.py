@@ -61,6 +61,15 @@ def login(server: str, database: Database, org: Org, role: str = "admin") -> Web
 login_as = login
 
 
+def api(
+    http: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An API call with the test's key that must succeed; its JSON body."""
+    response = http.request(method, path, json=body)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else {}
+
+
 @pytest.fixture
 def web(server: str, database: Database, org: Org) -> Iterator[Web]:
     session = login(server, database, org)

@@ -14,15 +14,9 @@ import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.dashboard_actions.conftest import PASSWORD, Web, login_as, text_of, web  # noqa: F401
+from tests.dashboard_actions.conftest import PASSWORD, Web, api, login_as, text_of, web  # noqa: F401
 
 Json = dict[str, Any]
-
-
-def api(http: httpx.Client, method: str, path: str, body: Json | None = None) -> Json:
-    response = http.request(method, path, json=body)
-    assert response.status_code < 300, response.text
-    return response.json() if response.content else {}
 
 
 def metric(http: httpx.Client, code: str, aggregation: str = "count_agg", **fields: Any) -> str:
