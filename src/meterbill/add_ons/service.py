@@ -13,7 +13,7 @@ from meterbill.add_ons.models import AddOn, AddOnTax
 from meterbill.add_ons.schemas import AddOnInput
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique
-from meterbill.core.search import name_or_code_contains
+from meterbill.core.text_search import name_or_code_contains
 from meterbill.taxes.models import Tax
 from meterbill.taxes.service import find_taxes_by_codes, taxes_by_owner
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, literal
+from sqlalchemy import Boolean, ColumnElement, Select, literal, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -32,6 +32,11 @@ class ContainsIgnoringCase(ColumnElement[bool]):
 def contains_ignoring_case(column: ColumnElement[Any], term: str) -> ColumnElement[bool]:
     """`column` contains `term`, whatever the case (ASCII case only on SQLite)."""
     return ContainsIgnoringCase(column, term)
+
+
+def name_or_code_contains(model: Any, term: str) -> ColumnElement[bool]:
+    """The catalogue lists' search: the term in a record's name or code."""
+    return or_(contains_ignoring_case(model.name, term), contains_ignoring_case(model.code, term))
 
 
 def _parts(element: ContainsIgnoringCase, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:

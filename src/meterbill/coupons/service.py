@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique, key_or_not_found
-from meterbill.core.search import name_or_code_contains
+from meterbill.core.text_search import name_or_code_contains
 from meterbill.coupons.models import AppliedCoupon, Coupon, CouponTarget
 from meterbill.coupons.schemas import AppliedCouponInput, CouponInput, check_coupon
 from meterbill.customers.models import Customer

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique
-from meterbill.core.search import name_or_code_contains
+from meterbill.core.text_search import name_or_code_contains
 from meterbill.events.schemas import parse_timestamp
 from meterbill.metrics.expression import EventView, ExpressionError, evaluate
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter

@@ -16,7 +16,7 @@ from meterbill.core.errors import MeterbillError, NotFound, ValidationFailed
 from meterbill.core.metadata import Metadata, MetadataChange
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import flush_unique, key_or_not_found, uuid_or_none
-from meterbill.core.search import name_or_code_contains
+from meterbill.core.text_search import name_or_code_contains
 from meterbill.core.validation import Reader
 from meterbill.coupons.models import CouponTarget
 from meterbill.metrics.models import BillableMetric

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.errors import NotFound
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import find_live, flush_unique
-from meterbill.core.search import name_or_code_contains
+from meterbill.core.text_search import name_or_code_contains
 from meterbill.customers.models import Customer
 from meterbill.taxes.models import CustomerTax, Tax
 from meterbill.taxes.schemas import TaxInput
