@@ -26,7 +26,7 @@ from meterbill.coupons.service import applicable_coupons, apply_coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.service import find_customer_by_id
 from meterbill.dashboard import action_forms as forms
-from meterbill.dashboard.formats import money
+from meterbill.dashboard.formats import INTERVALS, money
 from meterbill.dashboard.web import Form, Page, redirect_to, render, requires
 from meterbill.invoices.one_off import (
     OneOffPreview,
@@ -45,13 +45,6 @@ from meterbill.wallets.service import create_transactions, create_wallet, find_w
 router = APIRouter(include_in_schema=False)
 
 REFUSALS = (ValidationFailed, NotFound, MethodNotAllowed)
-INTERVALS = {
-    "weekly": "Weekly",
-    "monthly": "Monthly",
-    "quarterly": "Quarterly",
-    "semiannual": "Semiannual",
-    "yearly": "Yearly",
-}
 
 
 def _customer_url(customer: Customer, tab: str = "") -> str:

@@ -18,6 +18,15 @@ from meterbill.core.money import exponent, from_cents, round_half_up, subunit_to
 
 LOCALE = "en"
 
+# Plan intervals as pages name them.
+INTERVALS = {
+    "weekly": "Weekly",
+    "monthly": "Monthly",
+    "quarterly": "Quarterly",
+    "semiannual": "Semiannual",
+    "yearly": "Yearly",
+}
+
 
 def money(cents: int | Decimal | None, currency: str | None) -> str:
     """Minor units to money: `1234` EUR -> "€12.34", with the currency's own number of

@@ -31,7 +31,7 @@ from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.dashboard import action_forms as forms
 from meterbill.dashboard.analytics import usage_block_view
-from meterbill.dashboard.formats import money
+from meterbill.dashboard.formats import INTERVALS, money
 from meterbill.dashboard.web import Form, Page, PageContext, redirect_to, render, requires
 from meterbill.invoices import preview
 from meterbill.invoices.models import Invoice
@@ -61,13 +61,6 @@ logger = logging.getLogger("meterbill.dashboard")
 PER_PAGE = 20
 SEARCH_MIN = 3
 DEFAULT_PERIODS = 3
-INTERVALS = {
-    "weekly": "Weekly",
-    "monthly": "Monthly",
-    "quarterly": "Quarterly",
-    "semiannual": "Semiannual",
-    "yearly": "Yearly",
-}
 # The list's quick filters: key in the URL, label, statuses (none: every status).
 STATUS_VIEWS: list[tuple[str, str, tuple[str, ...]]] = [
     ("active", "Active", ("active",)),
