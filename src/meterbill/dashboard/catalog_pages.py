@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -30,7 +29,17 @@ from meterbill.coupons import service as coupons
 from meterbill.coupons.models import Coupon
 from meterbill.coupons.schemas import parse_coupon
 from meterbill.dashboard import catalog_forms as forms
-from meterbill.dashboard.web import Form, Page, PageContext, is_htmx, redirect_to, render, requires
+from meterbill.dashboard.web import (
+    SEARCH_MIN,
+    Form,
+    Page,
+    PageContext,
+    is_htmx,
+    list_url,
+    redirect_to,
+    render,
+    requires,
+)
 from meterbill.metrics import service as metrics
 from meterbill.metrics.models import BillableMetric
 from meterbill.metrics.schemas import parse_metric
@@ -43,8 +52,6 @@ from meterbill.taxes.schemas import parse_tax
 router = APIRouter(include_in_schema=False)
 
 PER_PAGE = 20
-# Shorter search terms do not narrow a list (as Lago's search boxes).
-SEARCH_MIN = 3
 # Enough for an organization's plans, metrics and taxes in a form's pickers.
 PICKER_PAGE = PageRequest(page=1, per_page=100)
 
@@ -310,9 +317,7 @@ def _list(request: Request, page: PageContext, kind: Kind) -> HTMLResponse:
         counts = kind.counts(session, [item.id for item in result.items])
 
     def link(**changes: Any) -> str:
-        state = {"search": search, "page": number, **changes}
-        query = {key: value for key, value in state.items() if value not in ("", 1, None)}
-        return kind.path + (f"?{urlencode(query)}" if query else "")
+        return list_url(kind.path, {"search": search, "page": number, **changes})
 
     context = {
         "kind": kind,

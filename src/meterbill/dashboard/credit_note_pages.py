@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -27,7 +26,7 @@ from meterbill.credit_notes.schemas import ItemInput, parse_credit_note
 from meterbill.customers.overview import customer_labels
 from meterbill.dashboard import credit_note_form as forms
 from meterbill.dashboard.action_forms import FormErrors
-from meterbill.dashboard.web import Form, Page, redirect_to, render, requires
+from meterbill.dashboard.web import Form, Page, list_url, redirect_to, render, requires
 from meterbill.documents.service import current_pdf, file_name, has_pdf
 from meterbill.invoices.lookup import find_invoice
 from meterbill.invoices.models import Invoice
@@ -257,9 +256,7 @@ def credit_notes_list(request: Request, page: Page) -> HTMLResponse:
         numbers = service.invoice_numbers(session, [note.invoice_id for note in notes])
 
     def link(**changes: Any) -> str:
-        state = {"search": search, "page": number, **changes}
-        query = {key: value for key, value in state.items() if value not in ("", 1, None)}
-        return "/credit-notes" + (f"?{urlencode(query)}" if query else "")
+        return list_url("/credit-notes", {"search": search, "page": number, **changes})
 
     context = {
         "section": "credit-notes",

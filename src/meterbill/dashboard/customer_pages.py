@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -27,7 +26,18 @@ from meterbill.customers.service import (
 )
 from meterbill.dashboard import customer_form
 from meterbill.dashboard.customer_tabs import TABS, tab_context
-from meterbill.dashboard.web import Form, Page, PageContext, is_htmx, redirect_to, render, requires
+from meterbill.dashboard.web import (
+    SEARCH_MIN,
+    Form,
+    Page,
+    PageContext,
+    is_htmx,
+    list_url,
+    redirect_to,
+    render,
+    requires,
+    shown_range,
+)
 from meterbill.invoices.service import InvoiceFilters, list_invoices
 from meterbill.organizations.service import get_organization
 from meterbill.taxes.service import list_taxes
@@ -35,8 +45,6 @@ from meterbill.taxes.service import list_taxes
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZES = (20, 50, 100)
-# Shorter search terms do not narrow the list (as Lago's search box).
-SEARCH_MIN = 3
 
 
 def _list_state(params: QueryParams) -> tuple[str, int, int]:
@@ -65,10 +73,9 @@ def customers_list(request: Request, page: Page) -> HTMLResponse:
 
     def link(**changes: Any) -> str:
         state = {"search": search, "page": number, "per_page": per_page, **changes}
-        query = {key: value for key, value in state.items() if value not in ("", 1, 20, None)}
-        return "/customers" + (f"?{urlencode(query)}" if query else "")
+        return list_url("/customers", state, {"per_page": 20})
 
-    total = result.meta["total_count"]
+    range_start, range_end = shown_range(number, per_page, result.meta["total_count"])
     context = {
         "section": "customers",
         "customers": customers,
@@ -76,8 +83,8 @@ def customers_list(request: Request, page: Page) -> HTMLResponse:
         "search": search,
         "searching": term is not None,
         "meta": result.meta,
-        "range_start": (number - 1) * per_page + 1 if total else 0,
-        "range_end": min(number * per_page, total),
+        "range_start": range_start,
+        "range_end": range_end,
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
         "link": link,

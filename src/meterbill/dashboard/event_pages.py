@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -15,7 +14,7 @@ from starlette.datastructures import QueryParams
 from meterbill.core.errors import NotFound
 from meterbill.customers.service import subscription_external_ids
 from meterbill.dashboard.date_filters import day_start, iso_date
-from meterbill.dashboard.web import Page, render, requires
+from meterbill.dashboard.web import Page, list_url, render, requires
 from meterbill.events.billability import (
     INVALID_VALUE,
     NO_CHARGE,
@@ -70,8 +69,7 @@ class EventsState:
             "external_customer_id": self.customer, "external_subscription_id": self.subscription,
             "code": self.code, "from": self.from_date, "to": self.to_date, **changes,
         }  # fmt: skip
-        query = {key: value for key, value in state.items() if value not in ("", None)}
-        return "/developers/events" + (f"?{urlencode(query)}" if query else "")
+        return list_url("/developers/events", state)
 
     @property
     def filtered(self) -> bool:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlencode
 
 from meterbill.core.money import CURRENCIES
 from meterbill.core.pagination import PageRequest
 from meterbill.dashboard.action_forms import day, message, money_cents
+from meterbill.dashboard.web import SEARCH_MIN, list_url
 from meterbill.invoices.service import PAYMENT_STATUSES, InvoiceFilters
 
 # Lago's quick filters (InvoiceStatusQuickFilter): key, label, what they keep.
@@ -57,8 +57,6 @@ FIELDS = (
     "amount_to",
 )
 PER_PAGE = 20
-# Shorter search terms do not narrow the list (as the customers list's search box).
-SEARCH_MIN = 3
 # What a BIGINT column holds: a larger bound would be refused by PostgreSQL.
 MAX_CENTS = 2**63 - 1
 
@@ -92,14 +90,7 @@ class ListState:
             "page": 1,
         }
         state.update(changes)
-        query = {
-            key: value
-            for key, value in state.items()
-            if value not in ("", None)
-            and not (key == "page" and value == 1)
-            and not (key == "status" and value == "all")
-        }
-        return "/invoices" + (f"?{urlencode(query)}" if query else "")
+        return list_url("/invoices", state, {"status": "all"})
 
 
 def read_state(params: Mapping[str, str]) -> ListState:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.pagination import PageRequest
 from meterbill.dashboard import web
-from meterbill.dashboard.web import Form, Page, PageContext, redirect_to, render, requires
+from meterbill.dashboard.web import Form, Page, PageContext, list_url, redirect_to, render, requires
 from meterbill.users.invitations import (
     INVITATION_LIFETIME,
     InvitationRefused,
@@ -125,8 +124,7 @@ def _members_page(
             "invitations_page": invitations_page.page,
             **changes,
         }
-        query = {key: value for key, value in state.items() if value not in (1, None)}
-        return "/settings/members" + (f"?{urlencode(query)}" if query else "")
+        return list_url("/settings/members", state, {"invitations_page": 1})
 
     return render(
         request,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from babel.numbers import format_currency, format_decimal
 from fastapi import APIRouter, Request
@@ -25,7 +24,18 @@ from meterbill.core.money import CURRENCIES
 from meterbill.core.pagination import PageRequest
 from meterbill.dashboard import plan_form
 from meterbill.dashboard.formats import LOCALE
-from meterbill.dashboard.web import Form, Page, PageContext, is_htmx, redirect_to, render, requires
+from meterbill.dashboard.web import (
+    SEARCH_MIN,
+    Form,
+    Page,
+    PageContext,
+    is_htmx,
+    list_url,
+    redirect_to,
+    render,
+    requires,
+    shown_range,
+)
 from meterbill.organizations.service import get_organization
 from meterbill.plans import preview as plan_preview
 from meterbill.plans.models import Plan
@@ -46,8 +56,6 @@ from meterbill.taxes.service import list_taxes
 router = APIRouter(include_in_schema=False)
 
 PER_PAGE = 20
-# Shorter search terms do not narrow the list (as Lago's search box).
-SEARCH_MIN = 3
 REFUSALS = (ValidationFailed, NotFound, MethodNotAllowed)
 # Enough for every tax of an organization in the form's pickers.
 CATALOG_PAGE = PageRequest(page=1, per_page=100)
@@ -86,11 +94,9 @@ def plans_list(request: Request, page: Page) -> HTMLResponse:
         counts = plan_counts(session, [plan.id for plan in plans])
 
     def link(**changes: Any) -> str:
-        state = {"search": search, "page": number, **changes}
-        query = {key: value for key, value in state.items() if value not in ("", 1, None)}
-        return "/plans" + (f"?{urlencode(query)}" if query else "")
+        return list_url("/plans", {"search": search, "page": number, **changes})
 
-    total = result.meta["total_count"]
+    range_start, range_end = shown_range(number, PER_PAGE, result.meta["total_count"])
     context = {
         "section": "plans",
         "plans": plans,
@@ -98,8 +104,8 @@ def plans_list(request: Request, page: Page) -> HTMLResponse:
         "search": search,
         "searching": term is not None,
         "meta": result.meta,
-        "range_start": (number - 1) * PER_PAGE + 1 if total else 0,
-        "range_end": min(number * PER_PAGE, total),
+        "range_start": range_start,
+        "range_end": range_end,
         "link": link,
         "intervals": dict(plan_form.INTERVAL_OPTIONS),
     }

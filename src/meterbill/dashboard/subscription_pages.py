@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -32,7 +31,17 @@ from meterbill.customers.schemas import applicable_timezone
 from meterbill.dashboard import action_forms as forms
 from meterbill.dashboard.analytics import usage_block_view
 from meterbill.dashboard.formats import INTERVALS, money
-from meterbill.dashboard.web import Form, Page, PageContext, redirect_to, render, requires
+from meterbill.dashboard.web import (
+    SEARCH_MIN,
+    Form,
+    Page,
+    PageContext,
+    list_url,
+    redirect_to,
+    render,
+    requires,
+    shown_range,
+)
 from meterbill.invoices import preview
 from meterbill.invoices.models import Invoice
 from meterbill.organizations.service import get_organization
@@ -59,7 +68,6 @@ router = APIRouter(include_in_schema=False)
 logger = logging.getLogger("meterbill.dashboard")
 
 PER_PAGE = 20
-SEARCH_MIN = 3
 DEFAULT_PERIODS = 3
 # The list's quick filters: key in the URL, label, statuses (none: every status).
 STATUS_VIEWS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -109,14 +117,9 @@ def subscriptions_list(request: Request, page: Page) -> HTMLResponse:
 
     def link(**changes: Any) -> str:
         state = {"status": view, "search": search, "page": number, **changes}
-        query = {
-            key: value
-            for key, value in state.items()
-            if value not in ("", None) and (key, value) not in (("page", 1), ("status", "active"))
-        }
-        return "/subscriptions" + (f"?{urlencode(query)}" if query else "")
+        return list_url("/subscriptions", state, {"status": "active"})
 
-    total = result.meta["total_count"]
+    range_start, range_end = shown_range(number, PER_PAGE, result.meta["total_count"])
     return render(
         request,
         "subscriptions/list.html",
@@ -128,8 +131,8 @@ def subscriptions_list(request: Request, page: Page) -> HTMLResponse:
             "view": view,
             "search": search,
             "searching": term is not None,
-            "range_start": (number - 1) * PER_PAGE + 1 if total else 0,
-            "range_end": min(number * PER_PAGE, total),
+            "range_start": range_start,
+            "range_end": range_end,
             "intervals": INTERVALS,
             "link": link,
         },

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -217,6 +217,30 @@ def menu_of(user: SessionUser) -> list[tuple[str, list[tuple[str, str, str]]]]:
         if allowed:
             shown.append((heading, allowed))
     return shown
+
+
+# A search box's shorter terms do not narrow its list (as Lago's search boxes).
+SEARCH_MIN = 3
+
+
+def list_url(path: str, state: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> str:
+    """A list page's URL with its state (search, filters, page) in the query. Empty values
+    and values at their default (page 1 unless `defaults` says otherwise) are left out, so
+    the default view is the bare path."""
+    defaults = {"page": 1, **(defaults or {})}
+    query = {
+        key: value
+        for key, value in state.items()
+        if value not in ("", None) and not (key in defaults and defaults[key] == value)
+    }
+    return path + (f"?{urlencode(query)}" if query else "")
+
+
+def shown_range(page: int, per_page: int, total: int) -> tuple[int, int]:
+    """The positions of a page's first and last rows among `total` (0, 0 when empty)."""
+    if not total:
+        return 0, 0
+    return (page - 1) * per_page + 1, min(page * per_page, total)
 
 
 def is_htmx(request: Request) -> bool:

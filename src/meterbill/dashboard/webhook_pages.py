@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,7 +17,16 @@ from starlette.datastructures import QueryParams
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.core.pagination import PageRequest
 from meterbill.dashboard.date_filters import day_start, iso_date
-from meterbill.dashboard.web import Form, FormData, Page, PageContext, redirect_to, render, requires
+from meterbill.dashboard.web import (
+    Form,
+    FormData,
+    Page,
+    PageContext,
+    list_url,
+    redirect_to,
+    render,
+    requires,
+)
 from meterbill.webhooks import service
 from meterbill.webhooks.keys import organization_keys
 from meterbill.webhooks.models import STATUSES, Webhook, WebhookEndpoint
@@ -302,8 +310,7 @@ class LogState:
             "http_status": self.http_status, "from": self.from_date, "to": self.to_date,
             "search": self.search, "page": self.page, **changes,
         }  # fmt: skip
-        query = {key: value for key, value in state.items() if value not in ("", 1, None)}
-        return base + (f"?{urlencode(query)}" if query else "")
+        return list_url(base, state)
 
     @property
     def filtered(self) -> bool:
