@@ -55,6 +55,7 @@ from meterbill.subscriptions.schemas import (
     SubscriptionInput,
 )
 from meterbill.subscriptions.service import (
+    can_change_plan,
     create_subscription,
     find_subscription_by_id,
     plan_change,
@@ -270,20 +271,13 @@ def subscription_page(request: Request, page: Page, subscription_id: str) -> HTM
             "forecast": forecast,
             "forecast_error": forecast_error,
             "forecast_total": sum(invoice.total_amount_cents for invoice in forecast),
-            "changeable": _changeable(subscription),
+            "changeable": can_change_plan(subscription),
         },
     )
 
 
 def _downgrade_date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
-
-
-def _changeable(subscription: Subscription) -> bool:
-    """An active subscription, or one not started yet (not a pending downgrade)."""
-    return subscription.status == "active" or (
-        subscription.status == "pending" and subscription.previous_subscription_id is None
-    )
 
 
 # --- Terminate -----------------------------------------------------------------------
@@ -333,15 +327,12 @@ def terminate(request: Request, page: Page, form: Form, subscription_id: str) ->
             subscription = find_subscription_by_id(session, page.organization_id, subscription_id)
             if subscription.status not in ("active", "pending"):
                 raise ValidationFailed.single("base", "subscription_not_active")
-            plan = session.get(Plan, subscription.plan_id)
-            assert plan is not None
-            # Only a plan paid in advance has a credit note option (the form shows none).
-            credit_note = values["on_termination_credit_note"] if plan.pay_in_advance else ""
             pending = subscription.status == "pending"
+            # The service keeps the credit-note option for plans paid in advance only.
             terminate_subscription(
                 session, page.organization_id, subscription.external_id, subscription.status,
                 page.now,
-                on_termination_credit_note=credit_note or None,
+                on_termination_credit_note=values["on_termination_credit_note"] or None,
                 on_termination_invoice=values["on_termination_invoice"] or None,
             )  # fmt: skip
     except ValidationFailed as error:
@@ -403,7 +394,7 @@ def _change_page(
             "options": options,
             "values": values,
             "errors": errors.by_field,
-            "changeable": _changeable(subscription),
+            "changeable": can_change_plan(subscription),
         },
         status_code=status_code,
     )
@@ -426,7 +417,7 @@ def change_plan(request: Request, page: Page, form: Form, subscription_id: str) 
     try:
         with page.db.transaction() as session:
             subscription = find_subscription_by_id(session, page.organization_id, subscription_id)
-            if not _changeable(subscription):
+            if not can_change_plan(subscription):
                 raise ValidationFailed.single("base", "subscription_not_active")
             if not values["plan_code"]:
                 raise ValidationFailed.single("plan_code", "value_is_mandatory")

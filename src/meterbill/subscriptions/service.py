@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, build_meta, paginate
 from meterbill.core.periods import local_date, utc_bounds
 from meterbill.core.records import flush_unique
+from meterbill.core.text_search import contains_ignoring_case
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import CustomerInput, applicable_timezone
 from meterbill.customers.service import assign_currency, live_id, upsert_customer
@@ -70,6 +71,14 @@ def _customer(
 
 def _yearly_amount(plan: Plan) -> int:
     return plan.amount_cents * INTERVALS_PER_YEAR[plan.interval]
+
+
+def can_change_plan(subscription: Subscription) -> bool:
+    """Whether a new plan may be asked for: an active subscription, or one not started yet
+    (a pending downgrade is not: it is itself the change)."""
+    return subscription.status == "active" or (
+        subscription.status == "pending" and subscription.previous_subscription_id is None
+    )
 
 
 def plan_change(session: Session, current: Subscription, plan: Plan) -> str:
@@ -452,10 +461,6 @@ class SubscriptionRow:
     plan_code: str
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def subscription_rows(
     session: Session,
     organization_id: uuid.UUID,
@@ -475,12 +480,18 @@ def subscription_rows(
     if statuses:
         query = query.where(Subscription.status.in_(statuses))
     if search:
-        pattern = f"%{_escape_like(search.lower())}%"
         query = query.where(
-            Customer.search_text.like(pattern, escape="\\")
-            | func.lower(Plan.name).like(pattern, escape="\\")
-            | func.lower(Plan.code).like(pattern, escape="\\")
-            | func.lower(Subscription.external_id).like(pattern, escape="\\")
+            or_(
+                *(
+                    contains_ignoring_case(column, search)
+                    for column in (
+                        Customer.search_text,
+                        Plan.name,
+                        Plan.code,
+                        Subscription.external_id,
+                    )
+                )
+            )
         )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
