@@ -26,7 +26,7 @@ from meterbill.coupons.service import applicable_coupons, apply_coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.service import find_customer_by_id
 from meterbill.dashboard import action_forms as forms
-from meterbill.dashboard.formats import INTERVALS, money
+from meterbill.dashboard.formats import money, plan_label
 from meterbill.dashboard.web import Form, Page, redirect_to, render, requires
 from meterbill.invoices.one_off import (
     OneOffPreview,
@@ -34,7 +34,6 @@ from meterbill.invoices.one_off import (
     parse_one_off,
     preview_one_off_invoice,
 )
-from meterbill.plans.models import Plan
 from meterbill.plans.service import assignable_plans
 from meterbill.subscriptions.schemas import parse_subscription
 from meterbill.subscriptions.service import create_subscription
@@ -88,19 +87,12 @@ def _page(
 # --- Assign a plan -------------------------------------------------------------------
 
 
-def _plan_label(plan: Plan) -> str:
-    interval = INTERVALS.get(plan.interval, plan.interval)
-    return (
-        f"{plan.name} ({plan.code}) · {interval} · {money(plan.amount_cents, plan.amount_currency)}"
-    )
-
-
 def _plan_options(session: Session, organization_id: Any) -> list[dict[str, Any]]:
     return [
         {
             "code": plan.code,
             "currency": plan.amount_currency,
-            "option": (plan.code, _plan_label(plan)),
+            "option": (plan.code, plan_label(plan)),
         }
         for plan in assignable_plans(session, organization_id)
     ]

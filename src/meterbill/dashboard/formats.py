@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency, format_decimal
 
 from meterbill.core.money import exponent, from_cents, round_half_up, subunit_to_unit
+
+if TYPE_CHECKING:
+    from meterbill.plans.models import Plan
 
 LOCALE = "en"
 
@@ -74,3 +78,11 @@ def local_date(instant: datetime | date | None, timezone: str | None = None) -> 
     if isinstance(instant, datetime):
         instant = instant.astimezone(ZoneInfo(timezone or "UTC")).date()
     return instant.strftime("%b %-d, %Y")
+
+
+def plan_label(plan: Plan) -> str:
+    """A plan as a picker lists it: "Pro (pro) · Monthly · €49.00"."""
+    interval = INTERVALS.get(plan.interval, plan.interval)
+    return (
+        f"{plan.name} ({plan.code}) · {interval} · {money(plan.amount_cents, plan.amount_currency)}"
+    )

@@ -235,13 +235,11 @@ def _perform(
     try:
         with page.db.transaction() as session:
             act(session)
-    except NotFound as error:
-        if error.code == "invoice_not_found":
-            # The invoice exists (looked up above): the service refuses its status.
-            return _invoice_page(request, page, invoice_id, template=refused_template,
-                                 extra={"refusal": _refusal(error)}, status_code=422)  # fmt: skip
-        raise
-    except REFUSED as error:
+    except (NotFound, *REFUSED) as error:
+        # An invoice_not_found here is the service refusing the status of an invoice that
+        # exists (looked up above); any other missing record stays a 404 page.
+        if isinstance(error, NotFound) and error.code != "invoice_not_found":
+            raise
         return _invoice_page(request, page, invoice_id, template=refused_template,
                              extra={"refusal": _refusal(error)}, status_code=422)  # fmt: skip
     return redirect_to(request, f"/invoices/{invoice_id}", flash=flash)

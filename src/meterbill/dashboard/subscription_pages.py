@@ -30,7 +30,7 @@ from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.dashboard import action_forms as forms
 from meterbill.dashboard.analytics import usage_block_view
-from meterbill.dashboard.formats import INTERVALS, money
+from meterbill.dashboard.formats import INTERVALS, plan_label
 from meterbill.dashboard.web import (
     SEARCH_MIN,
     Form,
@@ -353,13 +353,6 @@ CHANGE_WORDS = {
 }
 
 
-def _plan_label(plan: Plan) -> str:
-    interval = INTERVALS.get(plan.interval, plan.interval)
-    return (
-        f"{plan.name} ({plan.code}) · {interval} · {money(plan.amount_cents, plan.amount_currency)}"
-    )
-
-
 def _change_page(
     request: Request, page: PageContext, subscription_id: str, values: dict[str, str],
     errors: forms.FormErrors, status_code: int = 200,
@@ -377,7 +370,7 @@ def _change_page(
                 {
                     "code": candidate.code,
                     "kind": kind,
-                    "option": (candidate.code, f"{_plan_label(candidate)} — {CHANGE_WORDS[kind]}"),
+                    "option": (candidate.code, f"{plan_label(candidate)} — {CHANGE_WORDS[kind]}"),
                 }
             )
     return render(
@@ -388,7 +381,7 @@ def _change_page(
             "subscription": subscription,
             "customer": customer,
             "plan": plan,
-            "plan_label": _plan_label(plan),
+            "plan_label": plan_label(plan),
             "customer_timezone": timezone,
             "view": view,
             "options": options,
