@@ -75,3 +75,12 @@ def open_page(
             page.screenshot(path=str(screenshot_name(request)), full_page=True)
         finally:
             context.close()
+
+
+def sign_in(page: Any, email: str, password: str, target: str) -> None:
+    """Open `target`, log in on the login page it leads to, and land back on it."""
+    page.goto(target)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{target}")

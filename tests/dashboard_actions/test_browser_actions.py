@@ -18,7 +18,7 @@ import pytest
 from meterbill.core.db import Database
 from meterbill.dashboard.formats import money, number
 from tests.conftest import Org
-from tests.dashboard.browser import OUTPUT, chromium, open_page  # noqa: F401  (fixture)
+from tests.dashboard.browser import OUTPUT, chromium, open_page, sign_in  # noqa: F401  (fixture)
 from tests.dashboard.conftest import PASSWORD, make_user
 
 
@@ -69,11 +69,7 @@ def seed_catalog(api: httpx.Client) -> str:
 
 
 def log_in(page: Any, email: str, target: str) -> None:
-    page.goto(target)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"**{target}")
+    sign_in(page, email, PASSWORD, target)
 
 
 def action(page: Any, name: str) -> None:

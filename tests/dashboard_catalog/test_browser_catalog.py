@@ -12,7 +12,7 @@ import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.dashboard.browser import OUTPUT, chromium, open_page  # noqa: F401  (fixture)
+from tests.dashboard.browser import OUTPUT, chromium, open_page, sign_in  # noqa: F401  (fixture)
 from tests.dashboard.conftest import PASSWORD, make_user
 from tests.dashboard_catalog.conftest import api
 
@@ -27,11 +27,7 @@ def test_add_a_metric_with_a_filter_after_checking_its_expression(
 ) -> None:
     mode = "js" if page.javascript else "nojs"
     email = make_user(database, org, f"catalog-{org.id.hex[:10]}@example.test")
-    page.goto("/billable-metrics")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/billable-metrics")
+    sign_in(page, email, PASSWORD, "/billable-metrics")
     assert page.get_by_text("Add your first billable metric").is_visible()
     page.get_by_role("link", name="Add a billable metric").first.click()
     page.wait_for_url("**/billable-metrics/new")

@@ -12,7 +12,7 @@ import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.dashboard.browser import OUTPUT, chromium, open_page  # noqa: F401  (fixture)
+from tests.dashboard.browser import OUTPUT, chromium, open_page, sign_in  # noqa: F401  (fixture)
 from tests.dashboard_credit_notes.conftest import E15, PASSWORD, login_as
 
 
@@ -27,11 +27,7 @@ def test_issue_a_credit_note_with_a_refund(
     member = login_as(server, database, org, "finance")
     member.client.close()
     target = f"/invoices/{invoice.invoice_id}/credit-notes/new"
-    page.goto(target)
-    page.get_by_label("Email").fill(member.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"**{target}")
+    sign_in(page, member.email, PASSWORD, target)
     assert page.get_by_role("heading", level=1).inner_text() == (
         f"Issue a credit note on {invoice.number}"
     )

@@ -14,7 +14,7 @@ import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.dashboard.browser import OUTPUT, chromium, open_page  # noqa: F401  (fixture)
+from tests.dashboard.browser import OUTPUT, chromium, open_page, sign_in  # noqa: F401  (fixture)
 from tests.dashboard.conftest import PASSWORD, make_user
 from tests.dashboard_plans.conftest import api, metric
 
@@ -58,11 +58,7 @@ def test_build_a_plan_in_the_editor(
     calls = metric(http, "calls")
     metric(http, "storage", "sum_agg", field_name="gb")
     email = make_user(database, org, f"plans-{org.id.hex[:10]}@example.test")
-    page.goto("/plans")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/plans")
+    sign_in(page, email, PASSWORD, "/plans")
     assert page.get_by_text("Add your first plan").is_visible()
     page.get_by_role("link", name="Add a plan").first.click()
     page.wait_for_url("**/plans/new")
@@ -144,11 +140,7 @@ def test_a_filter_and_a_refusal_in_the_editor(
         "amount_currency": "EUR", "charges": [charge]}})  # fmt: skip
     email = make_user(database, org, f"plans-{org.id.hex[:10]}@example.test")
     target = f"/plans/{plan['plan']['lago_id']}/edit"
-    page.goto(target)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"**{target}")
+    sign_in(page, email, PASSWORD, target)
     press(page, "Add filter")
     page.locator('[name="c0.f0.key.region"][value="eu"]').check()
     page.locator('[name="c0.f0.t0.price"]').fill("0.80")
@@ -197,11 +189,7 @@ def test_every_charge_model_in_the_editor_and_on_the_plan_page(
         "minimum_commitment": {"amount_cents": 500_000}, "charges": charges}})["plan"]  # fmt: skip
     email = make_user(database, org, f"plans-{org.id.hex[:10]}@example.test")
     target = f"/plans/{plan['lago_id']}"
-    page.goto(target)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"**{target}")
+    sign_in(page, email, PASSWORD, target)
     text = page.locator("main").inner_text()
     assert "1.3% of the value, plus $2.00 per transaction" in text
     assert "Europe: region = eu" in text

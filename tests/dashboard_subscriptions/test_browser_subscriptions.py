@@ -12,7 +12,7 @@ import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.dashboard.browser import OUTPUT, chromium, open_page  # noqa: F401  (fixture)
+from tests.dashboard.browser import OUTPUT, chromium, open_page, sign_in  # noqa: F401  (fixture)
 from tests.dashboard.conftest import PASSWORD, make_user
 from tests.dashboard_actions.conftest import api
 
@@ -32,11 +32,7 @@ def test_a_subscriptions_page_terminate_and_analytics(
     api(http, "POST", "/subscriptions", {"subscription": {"external_customer_id": "acme",
         "plan_code": "pro", "external_id": "acme-pro", "name": "Acme Pro"}})  # fmt: skip
     email = make_user(database, org, f"subs-{org.id.hex[:10]}@example.test")
-    page.goto("/subscriptions")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/subscriptions")
+    sign_in(page, email, PASSWORD, "/subscriptions")
     page.get_by_role("link", name="Acme Pro").first.click()
     page.get_by_role("heading", name="Next invoices").wait_for()
     OUTPUT.mkdir(parents=True, exist_ok=True)
