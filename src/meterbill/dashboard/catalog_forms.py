@@ -17,9 +17,9 @@ from typing import Any
 
 from meterbill.add_ons.models import AddOn
 from meterbill.core.errors import MeterbillError, ValidationFailed
-from meterbill.core.money import CURRENCIES, exponent, from_cents
 from meterbill.coupons.models import Coupon
 from meterbill.dashboard import action_forms
+from meterbill.dashboard.formats import CURRENCY_OPTIONS, typed_amount
 from meterbill.dashboard.web import FormData
 from meterbill.metrics.models import BillableMetric
 from meterbill.metrics.schemas import AGGREGATION_TYPES, ROUNDING_FUNCTIONS
@@ -42,7 +42,6 @@ ROUNDING_OPTIONS = [("", "No rounding")] + [
 COUPON_TYPE_OPTIONS = [("fixed_amount", "Fixed amount"), ("percentage", "Percentage")]
 FREQUENCY_OPTIONS = [("once", "Once"), ("recurring", "Recurring"), ("forever", "Forever")]
 EXPIRATION_OPTIONS = [("no_expiration", "No expiration"), ("time_limit", "Valid until a date")]
-CURRENCY_OPTIONS = [(code, code) for code in sorted(CURRENCIES)]
 # The select options every catalogue form template may use.
 OPTIONS = {
     "aggregation_options": AGGREGATION_OPTIONS,
@@ -129,15 +128,6 @@ class CatalogForm:
 
 def _text(form: FormData, name: str) -> str:
     return form.get(name).strip()
-
-
-def _major(cents: int | None, currency: str | None) -> str:
-    """Minor units as a person types them (1050 EUR -> "10.50")."""
-    if cents is None:
-        return ""
-    if currency not in CURRENCIES:
-        return str(cents)
-    return f"{from_cents(cents, currency):.{exponent(currency)}f}"
 
 
 def _plain_decimal(value: Decimal | None) -> str:
@@ -254,7 +244,7 @@ def coupon_form_of(coupon: Coupon, plan_codes: list[str], metric_codes: list[str
         "code": coupon.code,
         "description": coupon.description or "",
         "coupon_type": coupon.coupon_type,
-        "amount": _major(coupon.amount_cents, coupon.amount_currency),
+        "amount": typed_amount(coupon.amount_cents, coupon.amount_currency),
         "amount_currency": currency,
         "percentage_rate": _plain_decimal(coupon.percentage_rate),
         "frequency": coupon.frequency,
@@ -359,7 +349,7 @@ def add_on_form_of(add_on: AddOn, tax_codes: list[str]) -> CatalogForm:
         "code": add_on.code,
         "invoice_display_name": add_on.invoice_display_name or "",
         "description": add_on.description or "",
-        "amount": _major(add_on.amount_cents, add_on.amount_currency),
+        "amount": typed_amount(add_on.amount_cents, add_on.amount_currency),
         "amount_currency": add_on.amount_currency,
     }
     return CatalogForm(values=values, choices={"tax_codes": tax_codes})

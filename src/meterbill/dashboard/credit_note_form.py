@@ -17,10 +17,9 @@ from typing import Any
 
 from meterbill.core.errors import MeterbillError, ValidationFailed
 from meterbill.core.limits import AMOUNT_CENTS_MAX
-from meterbill.core.money import exponent, from_cents
 from meterbill.credit_notes.schemas import ItemInput
 from meterbill.dashboard.action_forms import FormErrors, message, money_cents
-from meterbill.dashboard.formats import money
+from meterbill.dashboard.formats import money, typed_amount
 from meterbill.dashboard.web import FormData
 
 # Lago's reasons and their labels, in the order its form lists them.
@@ -40,12 +39,6 @@ ALLOCATION = {
     "offset_amount": "offset_amount_cents",
 }
 MISMATCH = "Allocation do not match credit note amount"
-
-
-def units(cents: int, currency: str) -> str:
-    """Minor units as the text an amount field shows ("179.00")."""
-    places = exponent(currency)
-    return f"{from_cents(cents, currency):.{places}f}"
 
 
 def item_field(fee_id: str) -> str:
@@ -69,7 +62,7 @@ class CreditNoteForm:
 def blank(creditable: Mapping[str, int], currency: str) -> CreditNoteForm:
     """The form as first shown: nothing ticked, each amount the fee's whole creditable."""
     return CreditNoteForm(
-        amounts={fee: units(cents, currency) for fee, cents in creditable.items()}
+        amounts={fee: typed_amount(cents, currency) for fee, cents in creditable.items()}
     )
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from meterbill.core import formats as core_formats
 from meterbill.core.errors import ValidationFailed
-from meterbill.core.money import CURRENCIES
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import (
     METADATA_KEY_MAX,
@@ -23,6 +22,7 @@ from meterbill.customers.schemas import (
     CustomerInput,
     parse_customer,
 )
+from meterbill.dashboard import formats
 from meterbill.dashboard.web import FormData
 
 TEXT = (
@@ -33,7 +33,7 @@ BILLING = ("invoice_grace_period", "document_locale", "payment_provider", "provi
 INTEGERS = ("net_payment_term", "invoice_grace_period")
 
 CUSTOMER_TYPE_OPTIONS = [("", "Not set"), ("company", "Company"), ("individual", "Individual")]
-CURRENCY_OPTIONS = [("", "Select a currency")] + [(code, code) for code in sorted(CURRENCIES)]
+CURRENCY_OPTIONS = [("", "Select a currency"), *formats.CURRENCY_OPTIONS]
 LOCALE_NAMES = {
     "en": "English", "fr": "French", "de": "German", "nb": "Norwegian (Bokmål)",
     "it": "Italian", "es": "Spanish", "sv": "Swedish", "pt-BR": "Portuguese (Brazil)",

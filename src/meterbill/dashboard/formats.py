@@ -15,12 +15,15 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency, format_decimal
 
-from meterbill.core.money import exponent, from_cents, round_half_up, subunit_to_unit
+from meterbill.core.money import CURRENCIES, exponent, from_cents, round_half_up, subunit_to_unit
 
 if TYPE_CHECKING:
     from meterbill.plans.models import Plan
 
 LOCALE = "en"
+
+# Every currency, as a select offers them.
+CURRENCY_OPTIONS = [(code, code) for code in sorted(CURRENCIES)]
 
 # Plan intervals as pages name them.
 INTERVALS = {
@@ -48,6 +51,16 @@ def money(cents: int | Decimal | None, currency: str | None) -> str:
     )
     pattern = "¤#,##0" + ("." + "0" * places if places else "")
     return format_currency(amount, currency, format=pattern, locale=LOCALE, currency_digits=False)
+
+
+def typed_amount(cents: int | None, currency: str | None) -> str:
+    """Minor units as a person types them in an amount field (1050 EUR -> "10.50"); an
+    unknown currency's raw figure, "" for none."""
+    if cents is None:
+        return ""
+    if currency not in CURRENCIES:
+        return str(cents)
+    return f"{from_cents(cents, currency):.{exponent(currency)}f}"
 
 
 def number(value: int | Decimal | str | None) -> str:

@@ -21,8 +21,12 @@ from decimal import Decimal
 from typing import Any
 
 from meterbill.core.errors import MeterbillError, NotFound, ValidationFailed
-from meterbill.core.money import CURRENCIES, exponent, from_cents
+from meterbill.core.money import CURRENCIES
 from meterbill.dashboard.action_forms import money_cents
+from meterbill.dashboard.formats import (
+    CURRENCY_OPTIONS as CURRENCY_OPTIONS,  # the template reads it here
+)
+from meterbill.dashboard.formats import typed_amount
 from meterbill.dashboard.web import FormData
 from meterbill.plans.models import Charge, ChargeFilter, MinimumCommitment, Plan
 from meterbill.plans.schemas import CHARGE_MODELS, INTERVALS
@@ -38,7 +42,6 @@ MODEL_LABELS = {
 }
 MODEL_OPTIONS = [(model, MODEL_LABELS[model]) for model in CHARGE_MODELS]
 INTERVAL_OPTIONS = [(interval, interval.capitalize()) for interval in INTERVALS]
-CURRENCY_OPTIONS = [(code, code) for code in sorted(CURRENCIES)]
 # Tier models: the properties key of their rows and the price column of a row.
 TIERS = {
     "graduated": ("graduated_ranges", "per_unit_amount"),
@@ -290,9 +293,9 @@ def form_of(
         "description": plan.description or "",
         "interval": plan.interval,
         "amount_currency": currency,
-        "amount": _major(plan.amount_cents, currency),
+        "amount": typed_amount(plan.amount_cents, currency),
         "trial_period": _plain(plan.trial_period),
-        "commitment_amount": _major(commitment.amount_cents, currency) if commitment else "",
+        "commitment_amount": typed_amount(commitment.amount_cents, currency) if commitment else "",
     }
     charges = [
         ChargeDraft(
@@ -304,7 +307,9 @@ def form_of(
             pay_in_advance=charge.pay_in_advance,
             invoiceable=charge.invoiceable,
             prorated=charge.prorated,
-            min_amount=_major(charge.min_amount_cents, currency) if charge.min_amount_cents else "",
+            min_amount=typed_amount(charge.min_amount_cents, currency)
+            if charge.min_amount_cents
+            else "",
             grouped_by=", ".join(charge.properties.get("pricing_group_keys") or []),
             tax_codes=charge_tax_codes.get(charge.id, []),
             properties=_properties_draft(charge.charge_model, charge.properties),
@@ -352,13 +357,6 @@ def _plain(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     return str(value)
-
-
-def _major(cents: int, currency: str) -> str:
-    """Minor units as the amount a person types (1050 EUR -> "10.50")."""
-    if currency not in CURRENCIES:
-        return str(cents)
-    return f"{from_cents(cents, currency):.{exponent(currency)}f}"
 
 
 # --- a submitted form ---------------------------------------------------------------------

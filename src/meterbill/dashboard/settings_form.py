@@ -22,8 +22,10 @@ from fastapi import Request
 from meterbill.core import formats as core_formats
 from meterbill.core.errors import ValidationFailed
 from meterbill.core.fields import LOGO_MAX_BYTES
-from meterbill.core.money import CURRENCIES
 from meterbill.dashboard.customer_form import LOCALE_NAMES
+from meterbill.dashboard.formats import (
+    CURRENCY_OPTIONS as CURRENCY_OPTIONS,  # the template reads it here
+)
 from meterbill.dashboard.web import FormData
 from meterbill.organizations.models import Organization
 from meterbill.organizations.schemas import GRACE_PERIOD_MAX, INVOICE_FOOTER_MAX, PREFIX_MAX
@@ -46,10 +48,8 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "footer": ("invoice_footer",),
     "numbering": ("document_numbering", "document_number_prefix"),
 }
-ORGANIZATION_BLOCKS = ("information", "timezone")
 INVOICE_BLOCKS = ("currency", "locale", "grace-period", "net-payment-term", "footer", "numbering")
 
-CURRENCY_OPTIONS = [(code, code) for code in sorted(CURRENCIES)]
 # Lago's nine document locales, in its order.
 LOCALE_OPTIONS = [
     (code, LOCALE_NAMES[code])
