@@ -30,7 +30,6 @@ from meterbill.dashboard.web import (
 from meterbill.webhooks import service
 from meterbill.webhooks.keys import organization_keys
 from meterbill.webhooks.models import STATUSES, Webhook, WebhookEndpoint
-from meterbill.webhooks.outbox import materialize
 from meterbill.webhooks.schemas import URL_MAX, parse_endpoint
 from meterbill.webhooks.types import EVENT_TYPES, SENT
 
@@ -356,17 +355,14 @@ def endpoint_log(request: Request, page: Page, endpoint_id: str) -> HTMLResponse
 )
 def delivery(request: Request, page: Page, endpoint_id: str, delivery_id: str) -> HTMLResponse:
     endpoint = _endpoint(page, endpoint_id)
-    with page.db.transaction(write=False) as session:
-        webhook = _delivery_of(session, page, endpoint, delivery_id)
-        deferred = webhook.payload is None
-    if deferred:
-        # A billing run's webhook is rendered after its transaction: render it now, as
-        # its delivery (and the API's log) would.
-        with page.db.transaction() as session:
-            materialize(session, webhook_ids=[webhook.id])
-    with page.db.transaction(write=False) as session:
+
+    def read(session: Session) -> tuple[list[Webhook], Webhook]:
         webhook = _delivery_of(session, page, endpoint, delivery_id)
         session.expunge(webhook)
+        return [webhook], webhook
+
+    # A billing run's webhook has its payload rendered now, as the API's log does.
+    webhook = service.read_rendered(page.db, read)
     return render(
         request,
         "developers/webhook_delivery.html",

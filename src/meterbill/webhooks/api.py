@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from meterbill.core.validation import root_object
 from meterbill.webhooks import service
 from meterbill.webhooks.keys import organization_keys, public_key_base64
 from meterbill.webhooks.models import STATUSES, Webhook
-from meterbill.webhooks.outbox import materialize
 from meterbill.webhooks.schemas import endpoint_object, parse_endpoint, webhook_object
 
 router = APIRouter(prefix="/api/v1")
@@ -120,22 +118,6 @@ def filters_from(params: Query) -> service.WebhookFilters:
     )
 
 
-def _shown(
-    ctx: Context, show: Callable[[Session], tuple[list[Webhook], JsonResponse]]
-) -> JsonResponse:
-    """What `show` answers, once every delivery it shows has its payload: a deferred one
-    (a billing run's) is rendered first, as its delivery would be."""
-    for _ in range(2):
-        with ctx.db.transaction(write=False) as session:
-            webhooks, answer = show(session)
-            missing = [webhook.id for webhook in webhooks if webhook.payload is None]
-        if not missing:
-            break
-        with ctx.db.transaction() as session:
-            materialize(session, webhook_ids=missing)
-    return answer
-
-
 @router.get("/webhooks")
 def list_webhooks(ctx: Context, params: Query) -> JsonResponse:
     filters = filters_from(params)
@@ -147,7 +129,7 @@ def list_webhooks(ctx: Context, params: Query) -> JsonResponse:
         items = list(page.items)
         return items, ok({"webhooks": _render(session, items), "meta": page.meta})
 
-    return _shown(ctx, show)
+    return service.read_rendered(ctx.db, show)
 
 
 @router.get("/webhooks/{lago_id}")
@@ -156,7 +138,7 @@ def get_webhook(ctx: Context, lago_id: str) -> JsonResponse:
         webhook = service.find_webhook(session, ctx.organization_id, lago_id)
         return [webhook], ok({"webhook": _render(session, [webhook])[0]})
 
-    return _shown(ctx, show)
+    return service.read_rendered(ctx.db, show)
 
 
 @router.post("/webhooks/{lago_id}/retry")

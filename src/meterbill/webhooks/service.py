@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from meterbill.core.db import Database
 from meterbill.core.errors import MethodNotAllowed, NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.records import flush_unique, uuid_or_none
 from meterbill.webhooks.models import Webhook, WebhookEndpoint
-from meterbill.webhooks.outbox import forget_endpoints
+from meterbill.webhooks.outbox import forget_endpoints, materialize
+
+Shown = TypeVar("Shown")
 
 # Lago's WebhookEndpoint::LIMIT.
 MAX_ENDPOINTS = 10
@@ -186,6 +190,21 @@ def endpoint_url_by_id(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID,
         select(WebhookEndpoint.id, WebhookEndpoint.webhook_url).where(WebhookEndpoint.id.in_(ids))
     )
     return {row.id: row.webhook_url for row in rows}
+
+
+def read_rendered(db: Database, read: Callable[[Session], tuple[list[Webhook], Shown]]) -> Shown:
+    """What `read` answers once every delivery it read has its payload: a deferred one (a
+    billing run's, stored without it) is rendered first, as its delivery would render it,
+    and read again."""
+    for _ in range(2):
+        with db.transaction(write=False) as session:
+            webhooks, answer = read(session)
+            missing = [webhook.id for webhook in webhooks if webhook.payload is None]
+        if not missing:
+            break
+        with db.transaction() as session:
+            materialize(session, webhook_ids=missing)
+    return answer
 
 
 def find_webhook(session: Session, organization_id: uuid.UUID, lago_id: str) -> Webhook:
