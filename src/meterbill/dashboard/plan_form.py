@@ -22,6 +22,7 @@ from typing import Any
 
 from meterbill.core.errors import MeterbillError, NotFound, ValidationFailed
 from meterbill.core.money import CURRENCIES
+from meterbill.dashboard import action_forms
 from meterbill.dashboard.action_forms import money_cents
 from meterbill.dashboard.formats import (
     CURRENCY_OPTIONS as CURRENCY_OPTIONS,  # the template reads it here
@@ -89,13 +90,8 @@ PROPERTY_CODES = {
     "invalid_pricing_group_keys": {},
 }  # fmt: skip
 
+# The editor's own codes in words; the others are the dashboard's (action_forms).
 WORDS = {
-    "value_is_mandatory": "This value is mandatory to move forward.",
-    "value_is_invalid": "This value is not valid.",
-    "value_is_out_of_range": "This value is out of range.",
-    "value_is_too_long": "This value is too long.",
-    "value_already_exist": "Value already exists, please type a new one.",
-    "too_many_decimals": "This amount has more decimals than the currency allows.",
     "invalid_amount": "Enter an amount of 0 or more, such as 0.50.",
     "invalid_rate": "Enter a rate of 0 or more, in percent, such as 1.5.",
     "invalid_package_size": "Enter a whole number of units of 1 or more.",
@@ -174,7 +170,9 @@ PLAN_INPUTS = ("name", "code", "invoice_display_name", "description", "interval"
 
 def message(field_name: str, code: str) -> str:
     return (
-        SPECIFIC.get((field_name, code)) or WORDS.get(code) or code.replace("_", " ").capitalize()
+        SPECIFIC.get((field_name, code))
+        or WORDS.get(code)
+        or action_forms.message(field_name, code)
     )
 
 
