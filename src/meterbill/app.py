@@ -45,6 +45,10 @@ from meterbill.invoices.fees_api import router as fees_router
 from meterbill.invoices.past_usage import router as past_usage_router
 from meterbill.metrics.api import router as metrics_router
 from meterbill.metrics.docs import REFERENCE as metrics_reference
+from meterbill.operations import database as operations_database
+from meterbill.operations.api import router as operations_router
+from meterbill.operations.health import Readiness, expected_revisions
+from meterbill.operations.requests import RequestTelemetry
 from meterbill.organizations.api import router as organizations_router
 from meterbill.organizations.docs import REFERENCE as organizations_reference
 from meterbill.organizations.service import (
@@ -197,6 +201,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.storage = settings.storage()
     settings.configure_documents()
     app.state.group_committer = GroupCommitter(db)
+    app.state.readiness = Readiness(db, expected_revisions(db.url))
+    app.state.backlog = lambda: operations_database.backlog(db, utc_now())
+    operations_database.watch_pool(db.engine)
     install_error_handlers(app)
     app.add_middleware(RequestGuards, max_body_bytes=settings.max_body_bytes)
     # Routes are matched in order: ingestion, the hottest path by far, comes first.
@@ -221,6 +228,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         webhooks_router,
         documents_router,
         document_files,
+        operations_router,
     ):
         app.include_router(router)
     apidoc.install(app, REFERENCES)
@@ -248,4 +256,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         }
         return JsonResponse(body, status_code=200)
 
+    # Outermost: it sees every answer (refusals by the guards, 500s) and names the request.
+    app.add_middleware(RequestTelemetry)
     return app

@@ -43,9 +43,15 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the API on HOST:PORT."""
-    from meterbill.app import bootstrap
+    from meterbill.operations import logs
 
     settings = Settings()
+    processes = workers or settings.workers or serving.default_workers(settings.database_url)
+    # Before anything imports prometheus_client: its mode is chosen at import.
+    metrics_folder = serving.metrics_directory(processes)
+    log_config = logs.configure(settings.log_format, settings.log_level)
+    from meterbill.app import bootstrap
+
     if migrate_first:
         upgrade(settings.database_url)
     # Bootstrap once here, so that several workers starting together cannot each
@@ -54,12 +60,12 @@ def serve(
     bootstrap(db, settings, f"http://{host or settings.host}:{port or settings.port}/")
     db.dispose()
     # Each server process builds its own app from the same METERBILL_* environment.
-    serving.serve(
-        host or settings.host,
-        port or settings.port,
-        workers or settings.workers or serving.default_workers(settings.database_url),
-        settings.log_level,
-    )
+    try:
+        serving.serve(
+            host or settings.host, port or settings.port, processes, settings.log_level, log_config
+        )
+    finally:
+        serving.remove_metrics_directory(metrics_folder)
 
 
 @app.command()
@@ -98,6 +104,10 @@ def worker(
         float | None,
         typer.Option(help="Seconds between ticks (default METERBILL_CLOCK_INTERVAL_SECONDS)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /metrics on this port (default METERBILL_METRICS_PORT; none)."),
+    ] = None,
 ) -> None:
     """Run the clock in a loop, deliver webhooks and make documents; several workers
     may run at once against one PostgreSQL."""
@@ -106,11 +116,18 @@ def worker(
 
     from meterbill.clock_runner import run_forever
     from meterbill.documents.worker import DocumentLoop
+    from meterbill.operations import database, logs, telemetry
     from meterbill.webhooks.delivery import DeliveryLoop
 
     settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
     settings.configure_documents()
     db = Database(settings.database_url, pool_size=4)
+    database.watch_pool(db.engine)
+    port = metrics_port if metrics_port is not None else settings.metrics_port
+    if port is not None:
+        backlog = telemetry.Backlog(lambda: database.backlog(db, utc_now()))
+        telemetry.serve_metrics(port, settings.host, [backlog])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

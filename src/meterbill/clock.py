@@ -29,6 +29,7 @@ invoices); a job that fails as a whole is noted the same way and the next job ru
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from meterbill.invoices.failures import retry_failed_invoices
 from meterbill.invoices.in_advance import InAdvanceReport, bill_pending_events
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.scope import Scope, within, within_subscriptions
+from meterbill.operations.telemetry import CLOCK_JOB_SECONDS
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.alerts import DEFAULT_DAYS, alert_terminations
@@ -404,10 +406,13 @@ def tick(
     """
     report = TickReport()
     for name, step in STEPS:
+        started = time.perf_counter()
         try:
             step(db, now, report, scope, options)
         except Exception as error:
             note(report.failures, name, error)
+        if scope is None:  # a preview's rehearsal is no job of the clock
+            CLOCK_JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
     if scope is None:
         try:
             with db.transaction() as session:

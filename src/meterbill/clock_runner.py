@@ -12,6 +12,7 @@ import threading
 from meterbill.clock import tick
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
+from meterbill.operations import telemetry
 from meterbill.settings import Settings
 
 logger = logging.getLogger("meterbill.clock")
@@ -25,6 +26,7 @@ def tick_once(db: Database, settings: Settings | None = None) -> None:
     except Exception:
         logger.exception("clock tick failed")
         return
+    telemetry.record_tick(report.failures)
     billed = len(report.billing.invoices)
     if billed or report.billing.finalized or report.terminated or report.activated:
         logger.info(

@@ -6,6 +6,10 @@ most connections (14 of 16 with wrk) while the other idles. On Linux each proces
 gets its own socket on the port instead (SO_REUSEPORT), and the kernel spreads the
 connections evenly across them. A supervisor restarts a process that dies, with the
 socket it had, so connections waiting in its queue are not lost.
+
+Several processes write their Prometheus metrics to files in one directory
+(PROMETHEUS_MULTIPROC_DIR), so that whichever answers GET /metrics tells the sums of all:
+`serve` makes a fresh one for its processes unless the variable is set already.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ import logging
 import logging.config
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 import uvicorn
 
@@ -47,15 +54,44 @@ def default_workers(database_url: str) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
-def serve(host: str, port: int, workers: int, log_level: str) -> None:
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_directory(workers: int) -> str | None:
+    """For several processes, a fresh directory for their metrics' files, set in the
+    environment they inherit; None when one process or when the operator set one (its
+    emptying before a start is then theirs: files of an earlier run would add up).
+
+    To be called before prometheus_client is first imported in this process."""
+    if workers <= 1 or os.environ.get(MULTIPROC_ENV):
+        return None
+    folder = tempfile.mkdtemp(prefix="meterbill-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    return folder
+
+
+def serve(
+    host: str, port: int, workers: int, log_level: str, log_config: dict[str, Any] | None = None
+) -> None:
     """Serve the app until SIGINT or SIGTERM."""
+    config = log_config or uvicorn.config.LOGGING_CONFIG
     if workers <= 1 or not BALANCED_PORTS:
-        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_level=log_level)
+        uvicorn.run(
+            APP,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            log_config=config,
+            # The app's request middleware writes the access log (with request ids).
+            access_log=log_config is None,
+        )
         return
-    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+    logging.config.dictConfig(config)
     logger.setLevel(log_level.upper())
     sockets = _listening_sockets(host, port, workers)
-    Supervisor(sockets, log_level).run()
+    Supervisor(sockets, log_level, log_config).run()
 
 
 def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -82,7 +118,7 @@ def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return sockets
 
 
-def _serve_socket(sock: socket.socket, log_level: str) -> None:
+def _serve_socket(sock: socket.socket, log_level: str, log_config: dict[str, Any] | None) -> None:
     """A server process: the app on its own socket."""
     # Out of the terminal's process group, so that Ctrl-C reaches the supervisor alone,
     # which then stops every process once and gracefully.
@@ -90,22 +126,32 @@ def _serve_socket(sock: socket.socket, log_level: str) -> None:
     # And stopped with the supervisor, should it be killed outright.
     with contextlib.suppress(AttributeError, OSError):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    config = uvicorn.Config(APP, factory=True, log_level=log_level)
+    config = uvicorn.Config(APP, factory=True, log_level=log_level,
+                            log_config=log_config or uvicorn.config.LOGGING_CONFIG,
+                            access_log=log_config is None)  # fmt: skip
     uvicorn.Server(config).run(sockets=[sock])
 
 
 class Supervisor:
     """Starts one server process per socket, restarts those that die, stops them all."""
 
-    def __init__(self, sockets: list[socket.socket], log_level: str) -> None:
+    def __init__(
+        self,
+        sockets: list[socket.socket],
+        log_level: str,
+        log_config: dict[str, Any] | None = None,
+    ) -> None:
         self.sockets = sockets
         self.log_level = log_level
+        self.log_config = log_config
         self.context = multiprocessing.get_context("spawn")
         self.stopping = threading.Event()
 
     def _start(self, sock: socket.socket) -> BaseProcess:
         process = self.context.Process(
-            target=_serve_socket, args=(sock, self.log_level), name="meterbill-server"
+            target=_serve_socket,
+            args=(sock, self.log_level, self.log_config),
+            name="meterbill-server",
         )
         process.start()
         return process
@@ -120,6 +166,7 @@ class Supervisor:
             for index, process in enumerate(processes):
                 if process.is_alive():
                     continue
+                _metrics_of_dead(process.pid)
                 lived = time.monotonic() - started[index]
                 quick_exits = quick_exits + 1 if lived < QUICK_EXIT_SECONDS else 0
                 if quick_exits >= QUICK_EXITS_MAX:
@@ -143,5 +190,20 @@ class Supervisor:
                 process.join()
         for sock in self.sockets:
             sock.close()
+        for process in processes:
+            _metrics_of_dead(process.pid)
         if quick_exits >= QUICK_EXITS_MAX:
             raise SystemExit(1)
+
+
+def _metrics_of_dead(pid: int | None) -> None:
+    if pid is None or not os.environ.get(MULTIPROC_ENV):
+        return
+    from meterbill.operations.telemetry import process_exited
+
+    process_exited(pid)
+
+
+def remove_metrics_directory(folder: str | None) -> None:
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)

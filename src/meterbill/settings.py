@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     # A pool large enough for the server's worker threads; PostgreSQL only.
     db_pool_size: int = 20
     log_level: str = "info"
+    # `serve` and `worker` write their logs as JSON lines (one object a line, with the
+    # request id) or as text.
+    log_format: str = "json"
+    # With a token, GET /metrics answers only `Authorization: Bearer <token>`.
+    metrics_token: str | None = None
+    # `meterbill worker` serves its own /metrics on this port (unset: none).
+    metrics_port: int | None = None
     # How long a process trusts an API key it has checked before checking it again.
     api_key_cache_seconds: float = 30.0
     # Seconds between two runs of the clock (billing, finalization...) inside `serve`;

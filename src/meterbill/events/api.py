@@ -23,6 +23,7 @@ from meterbill.events import service
 from meterbill.events.group_commit import GroupCommitter
 from meterbill.events.models import Event
 from meterbill.events.schemas import EventInput, event_object, iso_seconds, parse_event
+from meterbill.operations import ingestion
 from meterbill.usage import estimate
 
 router = APIRouter(prefix="/api/v1")
@@ -55,6 +56,7 @@ async def _checked(ctx: ApiContext, events: Sequence[EventInput], *, batch: bool
 
 
 @router.post("/events")
+@ingestion.counted
 async def create_event(ctx: AsyncContext, body: RawJsonBody, request: Request) -> JsonResponse:
     # Async on purpose: the hot path of ingestion waits for its group commit without a
     # worker thread, and does no blocking work itself.
@@ -73,6 +75,7 @@ async def create_event(ctx: AsyncContext, body: RawJsonBody, request: Request) -
 
 
 @router.post("/events/batch")
+@ingestion.counted
 async def create_batch(ctx: AsyncContext, body: RawJsonBody, request: Request) -> JsonResponse:
     if not isinstance(body, dict) or "events" not in body:
         raise MissingParam("events")

@@ -36,6 +36,7 @@ from meterbill.events.service import (
     insert_events,
     insert_many,
 )
+from meterbill.operations.telemetry import observe_group
 
 logger = logging.getLogger("meterbill")
 MAX_GROUP_EVENTS = 2000
@@ -123,6 +124,7 @@ class GroupCommitter:
                 group.append(item)
                 events += len(item.events)
                 size += item.size
+            observe_group(len(group), events)
             commit(self.db, group)
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
+from meterbill.operations.telemetry import WEBHOOK_DELIVERIES
 from meterbill.webhooks.keys import hmac_signature, jwt_signature, organization_keys
 from meterbill.webhooks.models import Webhook, WebhookEndpoint
 from meterbill.webhooks.outbox import materialize
@@ -333,6 +334,7 @@ def record(
                 status = "failed"
             else:
                 status, next_at = "retrying", now + backoff(attempts, rng)
+        WEBHOOK_DELIVERIES.labels(status).inc()
         parameters.append({
             "b_id": outcome.id, "b_before": outcome.attempts, "b_attempts": attempts,
             "b_status": status, "b_next": next_at, "b_http": outcome.http_status,

@@ -1,0 +1,1 @@
+"""Operating meterbill: Prometheus metrics, structured logs with request ids, health."""

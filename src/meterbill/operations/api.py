@@ -1,0 +1,59 @@
+"""GET /metrics (Prometheus), /health/live and /health/ready."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from meterbill.core.auth import bearer_token
+from meterbill.core.errors import Unauthorized
+from meterbill.core.http import JsonResponse
+from meterbill.operations import telemetry
+from meterbill.operations.health import Readiness
+
+router = APIRouter(tags=["Operations"])
+VERSION = "0.1.0"
+
+
+@router.get(
+    "/health/live",
+    summary="Liveness",
+    description="200 as long as the process answers; no API key needed.",
+)
+def live() -> JsonResponse:
+    return JsonResponse({"status": "ok", "version": VERSION})
+
+
+@router.get(
+    "/health/ready",
+    summary="Readiness",
+    description="200 when the database and the event store answer and the schema is at the "
+    "code's migrations; 503 with the reason otherwise. No API key needed.",
+)
+def ready(request: Request) -> JsonResponse:
+    readiness: Readiness = request.app.state.readiness
+    is_ready, checks = readiness.report()
+    body: dict[str, Any] = {"status": "ok" if is_ready else "unavailable", "version": VERSION}
+    return JsonResponse({**body, "checks": checks}, status_code=200 if is_ready else 503)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="The text exposition format; with METERBILL_METRICS_TOKEN set, only for "
+    "`Authorization: Bearer <token>`.",
+)
+async def metrics(request: Request) -> Response:
+    token: str | None = request.app.state.settings.metrics_token
+    if token:
+        given = bearer_token(request.headers.get("authorization")) or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise Unauthorized()
+    backlog: Callable[[], dict[str, int]] = request.app.state.backlog
+    body = await run_in_threadpool(telemetry.exposition, [telemetry.Backlog(backlog)])
+    return Response(body, media_type=telemetry.CONTENT_TYPE)
