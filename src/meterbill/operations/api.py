@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from meterbill.core.auth import bearer_token
 from meterbill.core.errors import Unauthorized
-from meterbill.core.http import JsonResponse
+from meterbill.core.http import JsonResponse, error_response
 from meterbill.operations import telemetry
 from meterbill.operations.health import Readiness
 
@@ -53,7 +53,8 @@ async def metrics(request: Request) -> Response:
     if token:
         given = bearer_token(request.headers.get("authorization")) or ""
         if not hmac.compare_digest(given.encode(), token.encode()):
-            raise Unauthorized()
+            # Answered here: the dashboard's error pages would make a raised one HTML.
+            return error_response(Unauthorized())
     backlog: Callable[[], dict[str, int]] = request.app.state.backlog
     body = await run_in_threadpool(telemetry.exposition, [telemetry.Backlog(backlog)])
     return Response(body, media_type=telemetry.CONTENT_TYPE)
