@@ -126,7 +126,11 @@ def ensure_first_user(
     if session.scalar(select(User.id).limit(1)) is not None:
         return None
     password = secrets.token_urlsafe(12)
-    user = create_user(session, organization_id, email, password, now)
+    try:
+        user = create_user(session, organization_id, email, password, now)
+    except ValidationFailed:
+        # Several processes started at once: another one made the first user meanwhile.
+        return None
     return AdminBootstrap("generated", user.email, password)
 
 
