@@ -154,3 +154,42 @@ def test_connections_spread_over_the_processes_and_a_dead_one_is_replaced(
     supervisor.send_signal(signal.SIGTERM)
     assert supervisor.wait(timeout=30) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in (*counts, replacement))
+
+
+def test_metrics_are_the_sums_of_every_process(
+    two_processes: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    """Issue 19, point 5: whichever process answers /metrics tells all processes' counts
+    (prometheus_client's multiprocess mode, in a directory `serve` makes and removes)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    supervisor, port = two_processes
+    children = _children(supervisor.pid)
+    environ = Path(f"/proc/{children[0]}/environ").read_bytes().split(b"\0")
+    [folder] = [item.split(b"=", 1)[1].decode() for item in environ
+                if item.startswith(b"PROMETHEUS_MULTIPROC_DIR=")]  # fmt: skip
+    assert Path(folder).is_dir()
+
+    def live_requests() -> float:
+        exposition = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(exposition)
+            for sample in family.samples
+            if sample.name == "meterbill_http_requests_total"
+            and sample.labels["route"] == "/health/live"
+        )
+
+    before = live_requests()
+    served_by: Counter[float] = Counter()
+    for _ in range(40):  # a new connection each: the kernel spreads them over the processes
+        with httpx.Client() as client:
+            assert client.get(f"http://127.0.0.1:{port}/health/live").status_code == 200
+    # Any process's answer, scraped several times (each may be either process).
+    for _ in range(4):
+        served_by[live_requests() - before] += 1
+    assert served_by == Counter({40: 4})
+
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=30) == 0
+    assert not Path(folder).exists()
