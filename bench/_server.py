@@ -91,8 +91,11 @@ def served_process(
     port = free_port()
     env = {**os.environ, "METERBILL_DATABASE_URL": database_url, "METERBILL_API_KEY": BENCH_KEY,
            "METERBILL_LOG_LEVEL": "warning", "METERBILL_WORKERS": str(workers)}  # fmt: skip
+    # Its own session: its processes can be told apart from others (bench/ingest.py's CPU).
     process = subprocess.Popen(
-        [sys.executable, "-m", "meterbill", "serve", "--port", str(port)], env=env
+        [sys.executable, "-m", "meterbill", "serve", "--port", str(port)],
+        env=env,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

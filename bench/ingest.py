@@ -1,19 +1,27 @@
 """Event ingestion throughput: batches of 100 and single events, against the raw floor.
 
     .venv/bin/python bench/ingest.py [--sqlite] [--batches 400] [--singles 5000]
-        [--server-workers N] [--database-name NAME]
+        [--server-workers N] [--database-name NAME] [--scaling 1,3]
 
 The server is started exactly as `make serve` starts it (its defaults: one process per
 core on PostgreSQL, one on SQLite; log level info), on a fresh database and another
 port. Server and load generator share this machine: wrk first (when installed), then
 Python client processes, each with its own keep-alive connections. The raw floor is a
 plain executemany of the same rows into the same table, in this process, in the same run.
+
+With --scaling 1,3 the wrk runs are made once per server process count, and the CPU time
+each side spent is measured from /proc: the meterbill processes, this database's
+PostgreSQL backends, PostgreSQL's shared background processes (WAL writer, checkpointer)
+and wrk. Per event, that split tells how far more processes can go on this machine: at
+most (cores) / (CPU seconds per event, all sides together) events per second.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -28,7 +36,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import BENCH_KEY, fresh_postgres, percentile, served_by_make
+from _server import BENCH_KEY, fresh_postgres, percentile, served_by_make, served_process
 
 from meterbill.serving import default_workers
 
@@ -152,11 +160,51 @@ end
 """
 
 
-def run_wrk(base: str, batch: bool, seconds: int, connections: int) -> None:
+def _cpu_seconds(pid: int) -> tuple[int, float] | None:
+    """(session id, user + system CPU seconds) of a process, None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[3]), (int(fields[11]) + int(fields[12])) / ticks
+
+
+def cpu_by_side(server_session: int, database: str) -> dict[str, float]:
+    """CPU seconds so far: meterbill's processes (the server's session), this database's
+    PostgreSQL backends, PostgreSQL's shared processes (WAL, checkpoints)."""
+    sides = {"meterbill": 0.0, "postgres backends": 0.0, "postgres shared": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        found = _cpu_seconds(int(entry.name))
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if found is None:
+            continue
+        session, seconds = found
+        if session == server_session:
+            sides["meterbill"] += seconds
+        elif command.startswith("postgres: ") and f" {database} " in command:
+            sides["postgres backends"] += seconds
+        elif command.startswith("postgres: ") and any(
+            word in command for word in ("walwriter", "checkpointer", "background writer")
+        ):
+            sides["postgres shared"] += seconds
+    return sides
+
+
+def run_wrk(
+    base: str, batch: bool, seconds: int, connections: int, cpu: tuple[int, str] | None = None
+) -> float:
     script = WRK_SCRIPT.replace("KEY", BENCH_KEY)
     script = f"RUN = '{uuid.uuid4().hex[:8]}'\nBATCH = {'true' if batch else 'false'}\n" + script
     with NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
+    before = cpu_by_side(*cpu) if cpu else {}
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", handle.name, base],
         capture_output=True, text=True, check=True,
@@ -169,9 +217,50 @@ def run_wrk(base: str, batch: bool, seconds: int, connections: int) -> None:
     print(f"{label} with wrk ({connections} connections, {seconds} s): "
           f"{rate * (100 if batch else 1):10.0f} {unit}, p50 {float(p50):.1f} ms, "
           f"p99 {float(p99):.1f} ms, max {float(worst):.1f} ms, non-2xx {errors}")  # fmt: skip
+    events = int(requests) * (100 if batch else 1)
+    if cpu:
+        after = cpu_by_side(*cpu)
+        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent = {side: after[side] - before[side] for side in after}
+        spent["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime) - (
+            wrk_before.ru_utime + wrk_before.ru_stime
+        )
+        total = sum(spent.values())
+        wall = int(micros) / 1_000_000
+        parts = ", ".join(
+            f"{side} {value:.1f} s ({value / total:.0%}, {value / events * 1e6:.0f} us/event)"
+            for side, value in spent.items()
+        )
+        print(f"  CPU over {wall:.1f} s of wall time: {total:.1f} s = {total / wall:.2f} cores; "
+              f"{parts}")  # fmt: skip
+        cores = os.cpu_count() or 1
+        print(f"  ceiling at {cores} cores if this machine did nothing else: "
+              f"{cores / (total / events):.0f} {'events' if batch else 'requests'}/s")  # fmt: skip
+    return rate * (100 if batch else 1)
+
+
+def scaling(url: str, args: argparse.Namespace) -> None:
+    """The same wrk runs against 1, 2, 3... server processes, with the CPU split."""
+    database = url.rsplit("/", 1)[1]
+    rates: dict[int, tuple[float, float]] = {}
+    for count in (int(item) for item in args.scaling.split(",")):
+        print(f"server: `meterbill serve --workers {count}` (log level warning)")
+        with served_process(url, count) as (base, process):
+            session = process.pid
+            batch = run_wrk(base, True, args.seconds, args.connections, (session, database))
+            single = run_wrk(base, False, args.seconds, args.connections, (session, database))
+        rates[count] = (batch, single)
+    first = min(rates)
+    for count, (batch, single) in rates.items():
+        print(f"{count} process(es): batches {batch:.0f} events/s "
+              f"({batch / rates[first][0]:.2f}x), singles {single:.0f} requests/s "
+              f"({single / rates[first][1]:.2f}x)")  # fmt: skip
 
 
 def bench(url: str, args: argparse.Namespace) -> None:
+    if args.scaling:
+        scaling(url, args)
+        return
     processes = args.server_workers or default_workers(url)
     print(f"server: `make serve`, {processes} process(es)")
     with served_by_make(url, args.server_workers) as base:
@@ -217,6 +306,9 @@ def main() -> None:
         "--server-workers", type=int, default=None, help="meterbill processes (default: serve's)"
     )
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration per test")
+    parser.add_argument(
+        "--scaling", default="", help="server process counts to compare, e.g. 1,3 (wrk only)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument(
         "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
