@@ -30,9 +30,10 @@ class Settings(BaseSettings):
     # A pool large enough for the server's worker threads; PostgreSQL only.
     db_pool_size: int = 20
     log_level: str = "info"
-    # `serve` and `worker` write their logs as JSON lines (one object a line, with the
-    # request id) or as text.
-    log_format: str = "json"
+    # `serve` and `worker` write their logs as text (readable in a terminal, and the
+    # first start's key can be pasted from it) or as JSON lines, one object a line with
+    # the request id, for a log store.
+    log_format: str = "text"
     # With a token, GET /metrics answers only `Authorization: Bearer <token>`.
     metrics_token: str | None = None
     # `meterbill worker` serves its own /metrics on this port (unset: none).

@@ -7,6 +7,7 @@ Real processes, started as an operator starts them, on a database of their own."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,7 @@ class Fleet:
     workers: list[str]  # each worker's /metrics
     database_url: str
     processes: list[subprocess.Popen[bytes]]
+    logs: Path
 
 
 def _database(base_url: str, name: str, create: bool) -> str:
@@ -79,7 +81,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
     url = _database(POSTGRES_URL, name, create=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith("METERBILL_")}
     env |= {"METERBILL_DATABASE_URL": url, "METERBILL_API_KEY": KEY,
-            "METERBILL_LOG_LEVEL": "warning", "METERBILL_STORAGE_DIR": str(tmp_path / "files"),
+            "METERBILL_LOG_LEVEL": "info", "METERBILL_LOG_FORMAT": "json",
+            "METERBILL_STORAGE_DIR": str(tmp_path / "files"),
             "METERBILL_DISABLE_PDF_GENERATION": "true"}  # fmt: skip
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [sys.executable, "-m", "meterbill"]
@@ -113,7 +116,7 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
         for address in [*(f"{server}/health/ready" for server in servers), *workers]:
             # Five processes importing at once on a small, busy machine take a while.
             _until(lambda address=address: up(address), address, seconds=180)
-        yield Fleet(servers, workers, url, processes)
+        yield Fleet(servers, workers, url, processes, tmp_path)
     finally:
         for process in processes:
             process.terminate()
@@ -248,3 +251,14 @@ def test_three_servers_and_two_workers_lose_nothing_and_bill_once(fleet: Fleet) 
     assert all(_metric(text_, "meterbill_events_ingested_total") > 0 for text_ in expositions)
     for client in clients:
         client.close()
+
+    # Each server's log: JSON lines, one access line per request, each with its own id.
+    ids: list[str] = []
+    for index in range(len(fleet.servers)):
+        lines = (fleet.logs / f"serve{index}.log").read_text().splitlines()
+        access = [line for line in map(json.loads, lines) if line["logger"] == "meterbill.access"]
+        ingestion = [line for line in access if line["route"] == "/api/v1/events"]
+        assert len(ingestion) == sum(1 for send in sends
+                                     if send[1] % 3 == index and send[2] == "/events")  # fmt: skip
+        ids.extend(line["request_id"] for line in access)
+    assert len(ids) == len(set(ids))

@@ -73,6 +73,11 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
 
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = "-"
+        return super().format(record)
+
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """A dictConfig for the root logger and uvicorn's, in `log_format` (json or text).
