@@ -201,7 +201,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.storage = settings.storage()
     settings.configure_documents()
     app.state.group_committer = GroupCommitter(db)
-    app.state.readiness = Readiness(db, expected_revisions(db.url))
+    app.state.readiness = Readiness(db, expected_revisions())
     app.state.backlog = lambda: operations_database.backlog(db, utc_now())
     operations_database.watch_pool(db.engine)
     install_error_handlers(app)

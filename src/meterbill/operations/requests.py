@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,20 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
+
+
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled children, kept: looking them up costs twice what counting does."""
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        labels = (method, route, str(status))
+        series = (telemetry.HTTP_REQUESTS.labels(*labels), telemetry.HTTP_LATENCY.labels(*labels))
+        _SERIES[key] = series
+    return series
 
 
 class RequestTelemetry:
@@ -57,9 +72,9 @@ class RequestTelemetry:
             elapsed = time.perf_counter() - started
             method = scope["method"] if scope["method"] in METHODS else "other"
             route = route_template(scope)
-            labels = (method, route, str(status))
-            telemetry.HTTP_REQUESTS.labels(*labels).inc()
-            telemetry.HTTP_LATENCY.labels(*labels).observe(elapsed)
+            count, latency = _series(method, route, status)
+            count.inc()
+            latency.observe(elapsed)
             if access_logger.isEnabledFor(logging.INFO):
                 access_logger.info(
                     "%s %s %d %.1f ms",
