@@ -14,6 +14,7 @@ from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, build_meta, paginate
 from meterbill.core.periods import local_date, utc_bounds
 from meterbill.core.records import flush_unique
+from meterbill.core.rehearsal import for_update
 from meterbill.core.text_search import contains_ignoring_case
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import CustomerInput, applicable_timezone
@@ -41,10 +42,20 @@ def timezone_of(session: Session, customer: Customer) -> str:
 
 
 def find_subscription(
-    session: Session, organization_id: uuid.UUID, external_id: str, status: str = "active"
+    session: Session,
+    organization_id: uuid.UUID,
+    external_id: str,
+    status: str = "active",
+    *,
+    lock: bool = False,
 ) -> Subscription:
-    """The newest subscription with this external id and status (Lago's lookup)."""
-    subscription = session.scalar(
+    """The newest subscription with this external id and status (Lago's lookup).
+
+    With `lock`, its row is locked as the clock's claims lock it: a change that depends on
+    the status waits for one under way, and finds the subscription gone if that one moved
+    it to another status (PostgreSQL checks the condition again on the row it waited for).
+    """
+    query = (
         select(Subscription)
         .where(
             Subscription.organization_id == organization_id,
@@ -54,6 +65,7 @@ def find_subscription(
         .order_by(Subscription.created_at.desc(), Subscription.id)
         .limit(1)
     )
+    subscription = session.scalar(for_update(session, query, key_share=True) if lock else query)
     if subscription is None:
         raise NotFound("subscription")
     return subscription
@@ -345,7 +357,9 @@ def terminate_subscription(
         raise ValidationFailed.single("on_termination_credit_note", "invalid_value")
     if on_termination_invoice not in (None, *TERMINATION_INVOICES):
         raise ValidationFailed.single("on_termination_invoice", "invalid_value")
-    subscription = find_subscription(session, organization_id, external_id, status)
+    # Locked: the same DELETE sent to two processes at once terminates (and bills) once;
+    # the second finds no subscription of that status left (404, as a later DELETE).
+    subscription = find_subscription(session, organization_id, external_id, status, lock=True)
     if subscription.status == "active":
         # A pending one is only canceled: it keeps no option (Lago's TerminateService).
         plan = session.get(Plan, subscription.plan_id)
