@@ -1,0 +1,44 @@
+"""The clock's steps for payment providers, in order: create customers at Stripe, then
+collect invoices (their customers now known there), then refund credit notes.
+
+Each claims its rows in a short transaction, calls Stripe outside any transaction, and
+records each answer in a transaction of its own; Stripe unreachable leaves the rows
+claimed for a later tick, so meterbill runs on and catches up once Stripe answers.
+Not in a rehearsal (a preview): nothing is sent outside for a dry run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from meterbill.core.db import Transactions
+from meterbill.payment_providers.collection import CollectionReport, collect
+from meterbill.payment_providers.customer_sync import SyncReport, sync_customers
+from meterbill.payment_providers.options import ProviderOptions
+from meterbill.payment_providers.refunds import RefundReport, refund_credit_notes
+
+
+@dataclass
+class PaymentsReport:
+    customers: SyncReport = field(default_factory=SyncReport)
+    collection: CollectionReport = field(default_factory=CollectionReport)
+    refunds: RefundReport = field(default_factory=RefundReport)
+
+
+def sync_provider_customers(
+    db: Transactions, now: datetime, options: ProviderOptions, report: PaymentsReport
+) -> None:
+    sync_customers(db, now, options, report.customers)
+
+
+def collect_payments(
+    db: Transactions, now: datetime, options: ProviderOptions, report: PaymentsReport
+) -> None:
+    collect(db, now, options, report.collection)
+
+
+def refund_through_providers(
+    db: Transactions, now: datetime, options: ProviderOptions, report: PaymentsReport
+) -> None:
+    refund_credit_notes(db, now, options, report.refunds)
