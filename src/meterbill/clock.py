@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.db import Transactions
 from meterbill.core.isolation import Failure, isolated, note
 from meterbill.core.periods import local_date, utc_bounds
-from meterbill.core.rehearsal import for_update, rehearsing
+from meterbill.core.rehearsal import Rehearsal, for_update, rehearsing
 from meterbill.coupons.models import Coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
@@ -360,8 +360,8 @@ def _provider_step(job: Callable[..., None]) -> Step:
     def step(db: Transactions, now: datetime, report: TickReport, scope: Scope | None,
              options: ClockOptions) -> None:  # fmt: skip
         # A preview rehearses billing only: nothing is sent to a provider for it.
-        if scope is None:
-            job(db, now, options.payments, report.payments)
+        if not isinstance(db, Rehearsal):
+            job(db, now, options.payments, report.payments, scope)
 
     return step
 

@@ -25,6 +25,7 @@ from meterbill.core.rehearsal import for_update
 from meterbill.credit_notes.service import issued_on
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Invoice
+from meterbill.invoices.scope import Scope, within
 from meterbill.invoices.service import change_payment_status
 from meterbill.organizations.models import Organization
 from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer
@@ -108,7 +109,9 @@ def queue_payment(
     return payment
 
 
-def queue_new_invoices(session: Session, now: datetime, report: CollectionReport) -> None:
+def queue_new_invoices(
+    session: Session, now: datetime, report: CollectionReport, scope: Scope | None = None
+) -> None:
     """Finalized invoices with an amount due, of customers collected through Stripe,
     never sent for collection yet (an invoice finalized by any path: the billing run,
     the API, the deletion cascade)."""
@@ -116,6 +119,7 @@ def queue_new_invoices(session: Session, now: datetime, report: CollectionReport
         select(Invoice, Customer)
         .join(Customer, Customer.id == Invoice.customer_id)
         .where(
+            within(scope, Invoice.customer_id),
             Invoice.status == "finalized",
             Invoice.payment_status == "pending",
             Invoice.total_amount_cents > Invoice.total_paid_amount_cents,
@@ -175,10 +179,13 @@ def _intent_params(
     }
 
 
-def _claim(session: Session, now: datetime, options: ProviderOptions) -> list[_Claim]:
+def _claim(
+    session: Session, now: datetime, options: ProviderOptions, scope: Scope | None
+) -> list[_Claim]:
     query = (
         select(Payment)
         .where(
+            within(scope, Payment.customer_id),
             Payment.payment_type == "provider",
             Payment.status == QUEUED,
             Payment.next_attempt_at <= now,
@@ -224,7 +231,7 @@ def _claim(session: Session, now: datetime, options: ProviderOptions) -> list[_C
 def _default_method(stripe_client: Any, customer_id: str) -> str | None:
     """Lago's order: the customer's invoice default, its default source, else the first
     payment method it has."""
-    stripe_customer = stripe_client.v1.customers.retrieve(customer_id)
+    stripe_customer = stripe_client.v1.customers.retrieve(customer_id).to_dict()
     settings = stripe_customer.get("invoice_settings") or {}
     method = settings.get("default_payment_method") or stripe_customer.get("default_source")
     if method:
@@ -337,14 +344,18 @@ def _record(session: Session, claim: _Claim, outcome: Outcome, now: datetime) ->
 
 
 def collect(
-    db: Transactions, now: datetime, options: ProviderOptions, report: CollectionReport
+    db: Transactions,
+    now: datetime,
+    options: ProviderOptions,
+    report: CollectionReport,
+    scope: Scope | None = None,
 ) -> None:
     with db.transaction() as session:
-        queue_new_invoices(session, now, report)
+        queue_new_invoices(session, now, report, scope)
     if not options.box().ready:
         return
     with db.transaction() as session:
-        claims = _claim(session, now, options)
+        claims = _claim(session, now, options, scope)
     for claim in claims:
         outcome = _charge(claim, options)  # outside any transaction
         with db.transaction() as session:

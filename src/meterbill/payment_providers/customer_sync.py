@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.db import Transactions
 from meterbill.core.rehearsal import for_update
 from meterbill.customers.models import Customer
+from meterbill.invoices.scope import Scope, within
 from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer
 from meterbill.payment_providers.options import ProviderOptions, backoff
 from meterbill.payment_providers.outcomes import Outcome, failed, provider_fields, report_error
@@ -89,11 +90,14 @@ def _state(session: Session, customer: Customer, now: datetime) -> ProviderCusto
     return state
 
 
-def _claim(session: Session, now: datetime, options: ProviderOptions) -> list[_Claim]:
+def _claim(
+    session: Session, now: datetime, options: ProviderOptions, scope: Scope | None
+) -> list[_Claim]:
     query = (
         select(Customer)
         .outerjoin(ProviderCustomer, ProviderCustomer.customer_id == Customer.id)
         .where(
+            within(scope, Customer.id),
             Customer.payment_provider == "stripe",
             Customer.provider_customer_id.is_(None),
             Customer.sync_with_provider.is_(True),
@@ -187,12 +191,16 @@ def _record(session: Session, claim: _Claim, outcome: Outcome, now: datetime) ->
 
 
 def sync_customers(
-    db: Transactions, now: datetime, options: ProviderOptions, report: SyncReport
+    db: Transactions,
+    now: datetime,
+    options: ProviderOptions,
+    report: SyncReport,
+    scope: Scope | None = None,
 ) -> None:
     if not options.box().ready:
         return
     with db.transaction() as session:
-        claims = _claim(session, now, options)
+        claims = _claim(session, now, options, scope)
     for claim in claims:
         outcome = _create(claim, options)  # outside any transaction
         with db.transaction() as session:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from meterbill.core.db import Transactions
+from meterbill.invoices.scope import Scope
 from meterbill.payment_providers.collection import CollectionReport, collect
 from meterbill.payment_providers.customer_sync import SyncReport, sync_customers
 from meterbill.payment_providers.options import ProviderOptions
@@ -27,18 +28,30 @@ class PaymentsReport:
 
 
 def sync_provider_customers(
-    db: Transactions, now: datetime, options: ProviderOptions, report: PaymentsReport
+    db: Transactions,
+    now: datetime,
+    options: ProviderOptions,
+    report: PaymentsReport,
+    scope: Scope | None = None,
 ) -> None:
-    sync_customers(db, now, options, report.customers)
+    sync_customers(db, now, options, report.customers, scope)
 
 
 def collect_payments(
-    db: Transactions, now: datetime, options: ProviderOptions, report: PaymentsReport
+    db: Transactions,
+    now: datetime,
+    options: ProviderOptions,
+    report: PaymentsReport,
+    scope: Scope | None = None,
 ) -> None:
-    collect(db, now, options, report.collection)
+    collect(db, now, options, report.collection, scope)
 
 
 def refund_through_providers(
-    db: Transactions, now: datetime, options: ProviderOptions, report: PaymentsReport
+    db: Transactions,
+    now: datetime,
+    options: ProviderOptions,
+    report: PaymentsReport,
+    scope: Scope | None = None,
 ) -> None:
-    refund_credit_notes(db, now, options, report.refunds)
+    refund_credit_notes(db, now, options, report.refunds, scope)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, true
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Transactions
@@ -21,6 +21,7 @@ from meterbill.core.rehearsal import for_update
 from meterbill.credit_notes.models import CreditNote
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Invoice
+from meterbill.invoices.scope import Scope, within
 from meterbill.payment_providers.models import PaymentProvider, Refund
 from meterbill.payment_providers.options import ProviderOptions, backoff
 from meterbill.payment_providers.outcomes import Outcome, failed, provider_fields, report_error
@@ -57,7 +58,9 @@ class RefundReport:
     deferred: list[str] = field(default_factory=list)
 
 
-def queue_refunds(session: Session, now: datetime, report: RefundReport) -> None:
+def queue_refunds(
+    session: Session, now: datetime, report: RefundReport, scope: Scope | None = None
+) -> None:
     """Credit notes refunding an invoice a Stripe payment paid, not sent yet."""
     paid = (
         select(Payment.id)
@@ -75,6 +78,7 @@ def queue_refunds(session: Session, now: datetime, report: RefundReport) -> None
         select(CreditNote, paid)
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
         .where(
+            within(scope, CreditNote.customer_id),
             CreditNote.status == "finalized",
             CreditNote.refund_amount_cents > 0,
             CreditNote.refund_status == "pending",
@@ -119,10 +123,19 @@ class _Claim:
     idempotency_key: str
 
 
-def _claim(session: Session, now: datetime, options: ProviderOptions) -> list[_Claim]:
+def _claim(
+    session: Session, now: datetime, options: ProviderOptions, scope: Scope | None
+) -> list[_Claim]:
+    scoped = (
+        Refund.credit_note_id.in_(
+            select(CreditNote.id).where(within(scope, CreditNote.customer_id))
+        )
+        if scope is not None
+        else true()
+    )
     query = (
         select(Refund)
-        .where(Refund.status == QUEUED, Refund.next_attempt_at <= now)
+        .where(scoped, Refund.status == QUEUED, Refund.next_attempt_at <= now)
         .order_by(Refund.next_attempt_at, Refund.id)
         .limit(BATCH)
     )
@@ -223,14 +236,18 @@ def _record(session: Session, claim: _Claim, outcome: Outcome, now: datetime) ->
 
 
 def refund_credit_notes(
-    db: Transactions, now: datetime, options: ProviderOptions, report: RefundReport
+    db: Transactions,
+    now: datetime,
+    options: ProviderOptions,
+    report: RefundReport,
+    scope: Scope | None = None,
 ) -> None:
     with db.transaction() as session:
-        queue_refunds(session, now, report)
+        queue_refunds(session, now, report, scope)
     if not options.box().ready:
         return
     with db.transaction() as session:
-        claims = _claim(session, now, options)
+        claims = _claim(session, now, options, scope)
     for claim in claims:
         outcome = _send(claim, options)  # outside any transaction
         with db.transaction() as session:

@@ -1,0 +1,272 @@
+"""Collecting through Stripe (issue 20), against the fake Stripe of tests/fake_stripe.py
+driven by the official `stripe` package: connecting an account, creating customers,
+collecting invoices from the clock, Stripe's webhooks, refunds."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from lago_python_client.client import Client
+from lago_python_client.models.customer import Customer as LagoCustomer
+from lago_python_client.models.customer import CustomerBillingConfiguration
+from lago_python_client.models.invoice import InvoiceFee, InvoiceFeesList, OneOffInvoice
+from sqlalchemy import func, select
+
+from meterbill.clock import ClockOptions, TickReport, tick
+from meterbill.core.db import Database
+from meterbill.core.times import utc_now
+from meterbill.invoices.scope import Scope
+from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer, ProviderEvent
+from meterbill.payment_providers.options import ProviderOptions
+from meterbill.payments.models import Payment
+from tests.conftest import ENCRYPTION_KEY, Org
+from tests.fake_stripe import (
+    CARD_DECLINED,
+    CARD_OK,
+    CARD_PROCESSING,
+    FakeStripe,
+    shared_fake_stripe,
+)
+from tests.webhook_receiver import delivery_log, ok
+
+TOTAL = 12_000  # the one-off invoice: 10 000 + 20 % VAT
+
+
+@dataclass
+class Stripe:
+    fake: FakeStripe
+    secret_key: str
+    webhook_secret: str
+    webhook_url: str
+
+    @property
+    def account(self) -> Any:
+        return self.fake.account(self.secret_key)
+
+    def options(self, api_base: str | None = None) -> ClockOptions:
+        return ClockOptions(
+            payments=ProviderOptions(
+                encryption_key=ENCRYPTION_KEY,
+                stripe_api_base=api_base or self.fake.url,
+                network_retries=0,
+            )
+        )
+
+    def send(self, event_type: str, obj: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        event = self.fake.event(event_type, obj)
+        return self.fake.deliver(self.webhook_url, event, self.webhook_secret, **kwargs)
+
+
+@pytest.fixture
+def stripe_account(http: httpx.Client, server: str, org: Org) -> Stripe:
+    secret_key = f"sk_test_{uuid.uuid4().hex}"
+    webhook_secret = f"whsec_{uuid.uuid4().hex}"
+    body = {"provider_type": "stripe", "code": "stripe_prod", "name": "Stripe",
+            "secret_key": secret_key, "webhook_secret": webhook_secret}  # fmt: skip
+    connection = ok(http.post("/payment_providers", json={"payment_provider": body}))
+    url = f"{server}/webhooks/stripe/{org.id}?code=stripe_prod"
+    # At the public address (METERBILL_PUBLIC_URL, else METERBILL_API_URL).
+    path = f"/webhooks/stripe/{org.id}?code=stripe_prod"
+    assert connection["payment_provider"]["webhook_url"] == "http://localhost:3000" + path
+    # Every webhook of the organization lands in the delivery log.
+    ok(http.post("/webhook_endpoints", json={"webhook_endpoint": {"webhook_url": server}}))
+    return Stripe(shared_fake_stripe(), secret_key, webhook_secret, url)
+
+
+def _catalog(http: httpx.Client) -> None:
+    ok(http.post("/taxes", json={"tax": {"name": "VAT", "code": "vat", "rate": 20}}))
+    body = {"name": "Setup", "code": "setup", "amount_cents": 10_000, "amount_currency": "EUR",
+            "tax_codes": ["vat"]}  # fmt: skip
+    ok(http.post("/add_ons", json={"add_on": body}))
+
+
+def _customer(lago: Client, external_id: str = "cus", **billing: Any) -> Any:
+    config = CustomerBillingConfiguration(payment_provider="stripe", **billing)
+    return lago.customers.create(
+        LagoCustomer(external_id=external_id, name="Jane Doe", email="jane@example.com",
+                     country="FR", billing_configuration=config)  # fmt: skip
+    )
+
+
+def _one_off(lago: Client, external_id: str = "cus") -> Any:
+    fees = InvoiceFeesList(__root__=[InvoiceFee(add_on_code="setup", units=1)])
+    return lago.invoices.create(
+        OneOffInvoice(external_customer_id=external_id, currency="EUR", fees=fees)
+    )
+
+
+def _run(
+    database: Database, stripe: Stripe, customer: Any, now: datetime, api_base: str | None = None
+) -> TickReport:
+    scope = Scope(uuid.UUID(customer.lago_id), uuid.UUID(customer.lago_id))
+    with database.transaction() as session:
+        from meterbill.customers.models import Customer
+
+        row = session.get(Customer, uuid.UUID(customer.lago_id))
+        assert row is not None
+        scope = Scope(row.id, row.organization_id)
+    report = tick(database, now, scope, options=stripe.options(api_base))
+    assert report.failures == []
+    return report
+
+
+def _intent_requests(stripe: Stripe) -> list[tuple[dict[str, Any], str | None]]:
+    return [
+        (params, key)
+        for method, path, params, key in stripe.account.requests
+        if (method, path) == ("POST", "/v1/payment_intents")
+    ]
+
+
+def _payments(http: httpx.Client, invoice_id: str) -> list[dict[str, Any]]:
+    return list(ok(http.get("/payments", params={"invoice_id": invoice_id}))["payments"])
+
+
+def _webhooks(http: httpx.Client, webhook_type: str) -> list[dict[str, Any]]:
+    return [w["payload"] for w in delivery_log(http, webhook_type=webhook_type)]
+
+
+def _collected_customer(lago: Client, http: httpx.Client, stripe: Stripe, card: str = CARD_OK) -> Any:
+    """A customer already at Stripe (its id given), with a card."""
+    _catalog(http)
+    stripe_id = stripe.fake.add_customer(stripe.secret_key, payment_method=card)
+    return _customer(lago, provider_customer_id=stripe_id, sync_with_provider=False)
+
+
+# --- 1. connecting an account ------------------------------------------------------
+
+
+def test_the_secret_key_is_stored_encrypted_and_never_shown_again(
+    http: httpx.Client, database: Database, org: Org, stripe_account: Stripe
+) -> None:
+    shown = ok(http.get("/payment_providers/stripe_prod"))["payment_provider"]
+    assert shown["secret_key"] == "••••••••" + stripe_account.secret_key[-4:]
+    assert shown["webhook_secret_configured"] is True
+    assert stripe_account.secret_key not in str(ok(http.get("/payment_providers")))
+    with database.transaction() as session:
+        row = session.scalars(
+            select(PaymentProvider).where(PaymentProvider.organization_id == org.id)
+        ).one()
+    assert stripe_account.secret_key not in row.secret_key
+    assert Fernet(ENCRYPTION_KEY).decrypt(row.secret_key.encode()).decode() == (
+        stripe_account.secret_key
+    )
+    # A code per connection, as Lago has.
+    again = {"code": "stripe_prod", "name": "Again", "secret_key": "sk_test_other_key"}
+    refused = http.post("/payment_providers", json={"payment_provider": again})
+    assert refused.status_code == 422
+    assert refused.json()["error_details"] == {"code": ["value_already_exist"]}
+    bad = {"code": "other", "name": "Bad", "secret_key": "pk_test_publishable"}
+    refused = http.post("/payment_providers", json={"payment_provider": bad})
+    assert refused.json()["error_details"] == {"secret_key": ["value_is_invalid"]}
+    renamed = {"payment_provider": {"name": "Stripe EU", "secret_key": "sk_test_rotated9876"}}
+    updated = ok(http.put("/payment_providers/stripe_prod", json=renamed))["payment_provider"]
+    assert (updated["name"], updated["secret_key"]) == ("Stripe EU", "••••••••9876")
+    assert http.get("/payment_providers/nope").status_code == 404
+
+
+def test_without_an_encryption_key_nothing_is_connected() -> None:
+    from meterbill.core.errors import ValidationFailed
+    from meterbill.payment_providers.secrets import SecretBox
+
+    with pytest.raises(ValidationFailed) as refused:
+        SecretBox(None).encrypt("sk_test_123")
+    assert refused.value.details == {"base": ["encryption_key_missing"]}
+
+
+# --- 2. customers -------------------------------------------------------------------
+
+
+def test_creating_a_synced_customer_creates_it_at_stripe_from_the_clock(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _customer(lago, sync_with_provider=True)
+    # The request answered without calling Stripe.
+    assert customer.billing_configuration.provider_customer_id is None
+    assert stripe_account.account.requests == []
+    _run(database, stripe_account, customer, utc_now())
+    [(method, path, params, key)] = stripe_account.account.requests
+    assert (method, path) == ("POST", "/v1/customers")
+    assert params["name"] == "Jane Doe" and params["email"] == "jane@example.com"
+    assert params["metadata"] == {"lago_customer_id": customer.lago_id, "customer_id": "cus"}
+    assert key is not None and key.startswith(f"meterbill-customer-{customer.lago_id}-")
+    [stripe_id] = stripe_account.account.customers
+    found = lago.customers.find("cus")
+    assert found.billing_configuration.provider_customer_id == stripe_id
+    [created] = _webhooks(http, "customer.payment_provider_created")
+    assert created["customer"]["billing_configuration"]["provider_customer_id"] == stripe_id
+    # Done once: the next tick sends nothing.
+    _run(database, stripe_account, customer, utc_now() + timedelta(hours=1))
+    assert len(stripe_account.account.requests) == 1
+
+
+def test_an_existing_provider_customer_id_is_used_as_given(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    _run(database, stripe_account, customer, utc_now())
+    assert "/v1/customers" not in stripe_account.account.paths("POST")
+    [(params, _key)] = _intent_requests(stripe_account)
+    assert params["customer"] == customer.billing_configuration.provider_customer_id
+    assert lago.invoices.find(invoice.lago_id).payment_status == "succeeded"
+
+
+def test_a_refused_customer_is_recorded_reported_and_tried_again_once_changed(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    stripe_account.account.refused_email = "jane@example.com"
+    customer = _customer(lago, sync_with_provider=True)
+    _run(database, stripe_account, customer, utc_now())
+    assert lago.customers.find("cus").billing_configuration.provider_customer_id is None
+    with database.transaction() as session:
+        state = session.get(ProviderCustomer, uuid.UUID(customer.lago_id))
+        assert state is not None
+        assert (state.sync_status, state.error_code) == ("failed", "email_invalid")
+    [error] = _webhooks(http, "customer.payment_provider_error")
+    assert error["object_type"] == "payment_provider_customer_error"
+    assert error["payment_provider_customer_error"] == {
+        "lago_customer_id": customer.lago_id,
+        "external_customer_id": "cus",
+        "provider_customer_id": None,
+        "payment_provider": "stripe",
+        "payment_provider_code": "stripe_prod",
+        "provider_error": {"message": "Invalid email address", "error_code": "email_invalid"},
+    }
+    # Refused: not asked again while the customer stays as it is...
+    _run(database, stripe_account, customer, utc_now() + timedelta(hours=1))
+    assert len(stripe_account.account.requests) == 1
+    # ...and asked again once it changed.
+    ok(http.post("/customers", json={"customer": {"external_id": "cus", "email": "j@x.io"}}))
+    _run(database, stripe_account, customer, utc_now() + timedelta(hours=2))
+    assert lago.customers.find("cus").billing_configuration.provider_customer_id is not None
+    with database.transaction() as session:
+        state = session.get(ProviderCustomer, uuid.UUID(customer.lago_id))
+        assert state is not None and (state.sync_status, state.error_code) == ("synced", None)
+
+
+def test_stripe_unreachable_leaves_the_customer_to_a_later_tick(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _customer(lago, sync_with_provider=True)
+    now = utc_now()
+    # Nothing listens there: connection refused.
+    report = _run(database, stripe_account, customer, now, api_base="http://127.0.0.1:9")
+    assert report.payments.customers.deferred == ["cus"]
+    with database.transaction() as session:
+        state = session.get(ProviderCustomer, uuid.UUID(customer.lago_id))
+        assert state is not None
+        assert (state.sync_status, state.error_code) == ("pending", None)
+        assert state.next_attempt_at == now + timedelta(minutes=1)
+    # meterbill works on meanwhile.
+    ok(http.post("/customers", json={"customer": {"external_id": "other"}}))
+    _run(database, stripe_account, customer, now + timedelta(seconds=30))
+    assert stripe_account.account.requests == []  # not due yet (backoff)
+    _run(database, stripe_account, customer, now + timedelta(minutes=1))
+    assert lago.customers.find("cus").billing_configuration.provider_customer_id is not None
