@@ -76,14 +76,25 @@ class Account:
     # Money actually taken, one entry per charge: what a double charge would show.
     charges: list[dict[str, Any]] = field(default_factory=list)
     idempotent: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
-    # What the next requests meet, in order: "drop" (no answer, nothing done),
-    # "drop_after" (done, the answer lost), 500, 429.
-    failures: list[Any] = field(default_factory=list)
+    # What the next requests to a path meet, in order (`fail`).
+    failures: list[tuple[str, Any]] = field(default_factory=list)
     # Every request: (method, path, params, idempotency key).
     requests: list[tuple[str, str, dict[str, Any], str | None]] = field(default_factory=list)
     refund_status: str = "succeeded"
     # Customers created with this email are refused (a customer sync failure).
     refused_email: str | None = None
+
+    def fail(self, path: str, *modes: Any) -> None:
+        """The next requests whose path starts with `path` meet these, in order: "drop"
+        (no answer, nothing done), "drop_after" (done, the answer lost), 500, 429."""
+        self.failures.extend((path, mode) for mode in modes)
+
+    def take_failure(self, path: str) -> Any:
+        for index, (prefix, mode) in enumerate(self.failures):
+            if path.startswith(prefix):
+                del self.failures[index]
+                return mode
+        return None
 
     def paths(self, method: str | None = None) -> list[str]:
         return [path for verb, path, _p, _k in self.requests if method in (None, verb)]
@@ -295,7 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
         key = self.headers.get("idempotency-key") if method == "POST" else None
         with self.fake.lock:
             account.requests.append((method, split.path, params, key))
-            failure = account.failures.pop(0) if account.failures else None
+            failure = account.take_failure(split.path)
         if failure == "drop":
             self._drop()
             return

@@ -270,3 +270,181 @@ def test_stripe_unreachable_leaves_the_customer_to_a_later_tick(
     assert stripe_account.account.requests == []  # not due yet (backoff)
     _run(database, stripe_account, customer, now + timedelta(minutes=1))
     assert lago.customers.find("cus").billing_configuration.provider_customer_id is not None
+
+
+# --- 3. collection --------------------------------------------------------------------
+
+
+def test_a_finalized_invoice_is_charged_off_session_by_the_clock(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    # Finalized in the request; Stripe was not called by it.
+    assert (invoice.status, invoice.payment_status) == ("finalized", "pending")
+    assert _intent_requests(stripe_account) == []
+    report = _run(database, stripe_account, customer, utc_now())
+    assert report.payments.collection.succeeded == [invoice.number]
+    [(params, key)] = _intent_requests(stripe_account)
+    assert key == f"meterbill-invoice-{invoice.lago_id}-1"
+    assert params["amount"] == str(TOTAL) and params["currency"] == "eur"
+    assert params["payment_method"] == CARD_OK
+    assert (params["off_session"], params["confirm"]) == ("true", "true")
+    assert params["metadata"]["lago_invoice_id"] == invoice.lago_id
+    assert [charge["amount"] for charge in stripe_account.account.charges] == [TOTAL]
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_paid_amount_cents) == ("succeeded", TOTAL)
+    [payment] = _payments(http, invoice.lago_id)
+    assert {key: payment[key] for key in ("amount_cents", "status", "payment_status", "type",
+            "payment_provider_code", "payment_provider_type", "provider_customer_id")} == {
+        "amount_cents": TOTAL, "status": "succeeded", "payment_status": "succeeded",
+        "type": "provider", "payment_provider_code": "stripe_prod",
+        "payment_provider_type": "stripe",
+        "provider_customer_id": customer.billing_configuration.provider_customer_id,
+    }  # fmt: skip
+    assert payment["provider_payment_id"].startswith("pi_")
+    [updated] = _webhooks(http, "invoice.payment_status_updated")
+    assert updated["invoice"]["payment_status"] == "succeeded"
+    # Paid: never charged again.
+    _run(database, stripe_account, customer, utc_now() + timedelta(days=1))
+    assert len(stripe_account.account.charges) == 1
+
+
+def test_an_answer_lost_on_the_network_is_retried_without_charging_twice(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    now = utc_now()
+    # The first attempt reaches Stripe, which charges; its answer never comes back.
+    stripe_account.account.fail("/v1/payment_intents", "drop_after")
+    report = _run(database, stripe_account, customer, now)
+    assert report.payments.collection.deferred == [invoice.number]
+    assert len(stripe_account.account.charges) == 1
+    assert lago.invoices.find(invoice.lago_id).payment_status == "pending"
+    [payment] = _payments(http, invoice.lago_id)
+    assert (payment["status"], payment["provider_payment_id"]) == ("pending", None)
+    # The next tick after the backoff sends the same key: Stripe answers with the charge
+    # it made, and makes no other.
+    _run(database, stripe_account, customer, now + timedelta(minutes=1))
+    keys = [key for _params, key in _intent_requests(stripe_account)]
+    assert keys == [f"meterbill-invoice-{invoice.lago_id}-1"] * 2
+    assert len(stripe_account.account.charges) == 1
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_paid_amount_cents) == ("succeeded", TOTAL)
+
+
+@pytest.mark.parametrize("failure", ["drop", 500, 429])
+def test_network_failures_and_rate_limits_are_retried_with_backoff(
+    lago: Client,
+    http: httpx.Client,
+    database: Database,
+    stripe_account: Stripe,
+    failure: Any,
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    now = utc_now()
+    stripe_account.account.fail("/v1/payment_intents", failure, failure)
+    _run(database, stripe_account, customer, now)
+    _run(database, stripe_account, customer, now + timedelta(minutes=1))
+    assert lago.invoices.find(invoice.lago_id).payment_status == "pending"
+    with database.transaction() as session:
+        payment = session.scalars(
+            select(Payment).where(Payment.invoice_id == uuid.UUID(invoice.lago_id))
+        ).one()
+        # 1 then 2 minutes after each failed attempt.
+        assert (payment.status, payment.attempts) == ("queued", 2)
+        assert payment.next_attempt_at == now + timedelta(minutes=3)
+    _run(database, stripe_account, customer, now + timedelta(minutes=2))
+    assert len(_intent_requests(stripe_account)) == 2  # not due yet
+    _run(database, stripe_account, customer, now + timedelta(minutes=3))
+    assert lago.invoices.find(invoice.lago_id).payment_status == "succeeded"
+    assert len(stripe_account.account.charges) == 1
+
+
+def test_a_declined_card_fails_the_payment_and_retry_payment_charges_again(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account, card=CARD_DECLINED)
+    stripe_id = customer.billing_configuration.provider_customer_id
+    invoice = _one_off(lago)
+    now = utc_now()
+    _run(database, stripe_account, customer, now)
+    assert lago.invoices.find(invoice.lago_id).payment_status == "failed"
+    [payment] = _payments(http, invoice.lago_id)
+    assert (payment["status"], payment["payment_status"]) == ("failed", "failed")
+    [failure] = _webhooks(http, "invoice.payment_failure")
+    assert failure["object_type"] == "payment_provider_invoice_payment_error"
+    assert failure["payment_provider_invoice_payment_error"] == {
+        "lago_invoice_id": invoice.lago_id,
+        "lago_customer_id": customer.lago_id,
+        "external_customer_id": "cus",
+        "provider_customer_id": stripe_id,
+        "payment_provider": "stripe",
+        "payment_provider_code": "stripe_prod",
+        "provider_error": {"message": "Your card was declined.", "error_code": "card_declined"},
+    }
+    # Not retried by itself.
+    _run(database, stripe_account, customer, now + timedelta(hours=1))
+    assert len(_intent_requests(stripe_account)) == 1
+    # The customer gives another card (Stripe tells through customer.updated).
+    stripe_account.fake.attach(stripe_account.secret_key, stripe_id, CARD_OK)
+    updated = {"id": stripe_id, "object": "customer",
+               "invoice_settings": {"default_payment_method": CARD_OK}}  # fmt: skip
+    assert stripe_account.send("customer.updated", updated).status_code == 200
+    assert lago.invoices.retry_payment(invoice.lago_id) is None
+    again = http.post(f"/invoices/{invoice.lago_id}/retry_payment")
+    assert again.status_code == 405
+    assert again.json()["code"] == "payment_processor_is_currently_handling_payment"
+    _run(database, stripe_account, customer, now + timedelta(hours=2))
+    [(_first, key1), (second, key2)] = _intent_requests(stripe_account)
+    assert (key1, key2) == (
+        f"meterbill-invoice-{invoice.lago_id}-1",
+        f"meterbill-invoice-{invoice.lago_id}-2",
+    )
+    assert second["payment_method"] == CARD_OK
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_paid_amount_cents) == ("succeeded", TOTAL)
+    paid = http.post(f"/invoices/{invoice.lago_id}/retry_payment")
+    assert (paid.status_code, paid.json()["code"]) == (405, "invalid_status")
+
+
+def test_payment_url_gives_a_checkout_page_and_its_payment_settles_the_invoice(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account, card=CARD_DECLINED)
+    invoice = _one_off(lago)
+    _run(database, stripe_account, customer, utc_now())
+    url = lago.invoices.payment_url(invoice.lago_id)
+    [checkout] = stripe_account.account.sessions.values()
+    assert url == checkout["url"]
+    assert checkout["mode"] == "payment"
+    assert checkout["line_items"][0]["price_data"]["unit_amount"] == str(TOTAL)
+    metadata = checkout["payment_intent_data"]["metadata"]
+    assert (metadata["lago_invoice_id"], metadata["payment_type"]) == (invoice.lago_id, "one-time")
+    # Paid on that page: Stripe tells through its webhook.
+    intent = {"id": "pi_checkout_1", "object": "payment_intent", "amount": TOTAL,
+              "amount_received": TOTAL, "currency": "eur", "status": "succeeded",
+              "metadata": metadata}  # fmt: skip
+    assert stripe_account.send("payment_intent.succeeded", intent).status_code == 200
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_paid_amount_cents) == ("succeeded", TOTAL)
+    statuses = sorted((p["provider_payment_id"] is None, p["status"]) for p in
+                      _payments(http, invoice.lago_id))  # fmt: skip
+    assert statuses == [(False, "failed"), (False, "succeeded")]
+    refused = http.post(f"/invoices/{invoice.lago_id}/payment_url")
+    assert refused.status_code == 422
+    assert refused.json()["error_details"] == {
+        "base": ["invalid_invoice_status_or_payment_status"]
+    }
+
+
+def test_payment_url_needs_a_payment_provider(http: httpx.Client, lago: Client) -> None:
+    _catalog(http)
+    ok(http.post("/customers", json={"customer": {"external_id": "cus"}}))
+    invoice = _one_off(lago)
+    refused = http.post(f"/invoices/{invoice.lago_id}/payment_url")
+    assert refused.status_code == 422
+    assert refused.json()["error_details"] == {"base": ["no_linked_payment_provider"]}
+    assert http.post(f"/invoices/{uuid.uuid4()}/payment_url").status_code == 404

@@ -130,7 +130,7 @@ def _claim(
         state.next_attempt_at = now + options.lease
         state.updated_at = now
         session.expunge(provider)
-        stamp = int(customer.updated_at.timestamp())
+        stamp = int(customer.updated_at.timestamp() * 1_000_000)
         claims.append(
             _Claim(
                 customer.id,
