@@ -142,7 +142,9 @@ class FakeStripe:
     # --- webhooks ----------------------------------------------------------
 
     @staticmethod
-    def event(event_type: str, obj: dict[str, Any], *, created: int | None = None) -> dict[str, Any]:
+    def event(
+        event_type: str, obj: dict[str, Any], *, created: int | None = None
+    ) -> dict[str, Any]:
         return {
             "id": _id("evt"),
             "object": "event",
@@ -224,8 +226,8 @@ class FakeStripe:
                         "secret": f"whsec_{_id('s')}", "status": "enabled"}  # fmt: skip
             account.webhook_endpoints[endpoint["id"]] = endpoint
             return endpoint
-        raise StripeFailure(404, {"type": "invalid_request_error",
-                                  "message": f"Unrecognized request URL ({method}: {path})"})  # fmt: skip
+        message = f"Unrecognized request URL ({method}: {path})"
+        raise StripeFailure(404, {"type": "invalid_request_error", "message": message})
 
     @staticmethod
     def _customer(params: dict[str, Any]) -> dict[str, Any]:

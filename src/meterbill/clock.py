@@ -14,9 +14,10 @@ their termination invoices), hand over to scheduled downgrades, generate again t
 invoices whose generation failed, bill the subscriptions whose billing day it is, bill
 plans paid in advance whose trial just ended, finalize drafts past their grace period,
 create customers at the payment provider, collect finalized invoices and send credit
-notes' refunds through it (payment_providers.jobs), flag overdue invoices, terminate expired coupons, then the wallets: terminate expired
-wallets and recurring rules, interval top-ups, threshold top-ups, then (once this
-tick's invoices have spent credits) tell which wallets' ongoing balance ran out. Last,
+notes' refunds through it (payment_providers.jobs), flag overdue invoices, terminate
+expired coupons, then the wallets: terminate expired wallets and recurring rules,
+interval top-ups, threshold top-ups, then (once this tick's invoices have spent
+credits) tell which wallets' ongoing balance ran out. Last,
 the jobs that only report: termination alerts (subscription.termination_alert) and the
 hourly report of invalid events (events.errors). The reporting jobs read nothing but
 the webhook endpoints when no endpoint receives their type; the alerts and the report
@@ -83,7 +84,7 @@ class ClockOptions:
     # The hourly events.errors report (off: Lago's LAGO_DISABLE_EVENTS_VALIDATION).
     validate_events: bool = True
     # Payment providers: the secrets' key and how Stripe is called.
-    payments: ProviderOptions = ProviderOptions()
+    payments: ProviderOptions = field(default_factory=ProviderOptions)
 
 
 @dataclass

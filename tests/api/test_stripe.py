@@ -89,8 +89,13 @@ def _catalog(http: httpx.Client) -> None:
 def _customer(lago: Client, external_id: str = "cus", **billing: Any) -> Any:
     config = CustomerBillingConfiguration(payment_provider="stripe", **billing)
     return lago.customers.create(
-        LagoCustomer(external_id=external_id, name="Jane Doe", email="jane@example.com",
-                     country="FR", billing_configuration=config)  # fmt: skip
+        LagoCustomer(
+            external_id=external_id,
+            name="Jane Doe",
+            email="jane@example.com",
+            country="FR",
+            billing_configuration=config,
+        )
     )
 
 
@@ -132,7 +137,9 @@ def _webhooks(http: httpx.Client, webhook_type: str) -> list[dict[str, Any]]:
     return [w["payload"] for w in delivery_log(http, webhook_type=webhook_type)]
 
 
-def _collected_customer(lago: Client, http: httpx.Client, stripe: Stripe, card: str = CARD_OK) -> Any:
+def _collected_customer(
+    lago: Client, http: httpx.Client, stripe: Stripe, card: str = CARD_OK
+) -> Any:
     """A customer already at Stripe (its id given), with a card."""
     _catalog(http)
     stripe_id = stripe.fake.add_customer(stripe.secret_key, payment_method=card)
@@ -435,9 +442,7 @@ def test_payment_url_gives_a_checkout_page_and_its_payment_settles_the_invoice(
     assert statuses == [(False, "failed"), (False, "succeeded")]
     refused = http.post(f"/invoices/{invoice.lago_id}/payment_url")
     assert refused.status_code == 422
-    assert refused.json()["error_details"] == {
-        "base": ["invalid_invoice_status_or_payment_status"]
-    }
+    assert refused.json()["error_details"] == {"base": ["invalid_invoice_status_or_payment_status"]}
 
 
 def test_payment_url_needs_a_payment_provider(http: httpx.Client, lago: Client) -> None:
@@ -448,3 +453,195 @@ def test_payment_url_needs_a_payment_provider(http: httpx.Client, lago: Client) 
     assert refused.status_code == 422
     assert refused.json()["error_details"] == {"base": ["no_linked_payment_provider"]}
     assert http.post(f"/invoices/{uuid.uuid4()}/payment_url").status_code == 404
+
+
+# --- 4. Stripe's webhooks ---------------------------------------------------------------
+
+
+def test_webhooks_are_verified_with_the_signing_secret(
+    http: httpx.Client, server: str, org: Org, stripe_account: Stripe
+) -> None:
+    event = stripe_account.fake.event("customer.updated", {"id": "cus_x", "object": "customer"})
+    forged = stripe_account.fake.deliver(stripe_account.webhook_url, event, "whsec_wrong")
+    assert forged.status_code == 400
+    # Signed too long ago (Stripe's five minutes).
+    old = stripe_account.fake.deliver(
+        stripe_account.webhook_url, event, stripe_account.webhook_secret, timestamp=1_000_000
+    )
+    assert old.status_code == 400
+    unsigned = httpx.post(stripe_account.webhook_url, content=b"{}")
+    assert unsigned.status_code == 400
+    elsewhere = f"{server}/webhooks/stripe/{uuid.uuid4()}?code=stripe_prod"
+    assert stripe_account.fake.deliver(elsewhere, event, "whsec_x").status_code == 404
+    assert stripe_account.send("customer.updated", {"id": "cus_x"}).status_code == 200
+
+
+def test_payment_intent_events_settle_a_processing_payment_once(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account, card=CARD_PROCESSING)
+    invoice = _one_off(lago)
+    report = _run(database, stripe_account, customer, utc_now())
+    assert report.payments.collection.processing == [invoice.number]
+    [payment] = _payments(http, invoice.lago_id)
+    assert (payment["status"], payment["payment_status"]) == ("processing", "processing")
+    assert lago.invoices.find(invoice.lago_id).payment_status == "pending"
+    [intent] = stripe_account.account.payment_intents.values()
+    succeeded = stripe_account.fake.event(
+        "payment_intent.succeeded", {**intent, "status": "succeeded", "amount_received": TOTAL}
+    )
+    send = stripe_account.fake.deliver
+    assert send(stripe_account.webhook_url, succeeded, stripe_account.webhook_secret).is_success
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_paid_amount_cents) == ("succeeded", TOTAL)
+    # Stripe sends it again: nothing changes (nor with another id for the same news).
+    assert send(stripe_account.webhook_url, succeeded, stripe_account.webhook_secret).is_success
+    assert stripe_account.send("payment_intent.succeeded", {**intent, "status": "succeeded"})
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_paid_amount_cents) == ("succeeded", TOTAL)
+    assert len(_webhooks(http, "invoice.payment_status_updated")) == 1
+    with database.transaction() as session:
+        kept = session.scalar(select(func.count()).where(ProviderEvent.event_id == succeeded["id"]))
+    assert kept == 1
+
+
+def test_payment_failed_event_fails_the_invoice(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account, card=CARD_PROCESSING)
+    invoice = _one_off(lago)
+    _run(database, stripe_account, customer, utc_now())
+    [intent] = stripe_account.account.payment_intents.values()
+    error = {"code": "insufficient_funds", "message": "Insufficient funds."}
+    failed = {**intent, "status": "requires_payment_method", "last_payment_error": error}
+    assert stripe_account.send("payment_intent.payment_failed", failed).status_code == 200
+    assert lago.invoices.find(invoice.lago_id).payment_status == "failed"
+    [failure] = _webhooks(http, "invoice.payment_failure")
+    assert failure["payment_provider_invoice_payment_error"]["provider_error"] == {
+        "message": "Insufficient funds.",
+        "error_code": "insufficient_funds",
+    }
+
+
+def test_setup_intent_succeeded_makes_the_card_the_default(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account, card=CARD_DECLINED)
+    stripe_id = customer.billing_configuration.provider_customer_id
+    stripe_account.fake.attach(stripe_account.secret_key, stripe_id, CARD_OK)
+    setup = {"id": "seti_1", "object": "setup_intent", "customer": stripe_id,
+             "payment_method": CARD_OK, "status": "succeeded"}  # fmt: skip
+    assert stripe_account.send("setup_intent.succeeded", setup).status_code == 200
+    invoice = _one_off(lago)
+    _run(database, stripe_account, customer, utc_now())
+    [(params, _key)] = _intent_requests(stripe_account)
+    assert params["payment_method"] == CARD_OK
+    assert lago.invoices.find(invoice.lago_id).payment_status == "succeeded"
+
+
+def test_a_lost_dispute_marks_the_invoice(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    _run(database, stripe_account, customer, utc_now())
+    [intent_id] = stripe_account.account.payment_intents
+    won = {"id": "dp_1", "object": "dispute", "payment_intent": intent_id, "status": "won"}
+    assert stripe_account.send("charge.dispute.closed", won).status_code == 200
+    assert lago.invoices.find(invoice.lago_id).payment_dispute_lost_at is None
+    lost = {**won, "status": "lost", "reason": "fraudulent"}
+    event = stripe_account.fake.event("charge.dispute.closed", lost, created=1_790_000_000)
+    assert stripe_account.fake.deliver(
+        stripe_account.webhook_url, event, stripe_account.webhook_secret
+    ).is_success
+    found = lago.invoices.find(invoice.lago_id)
+    assert found.payment_dispute_lost_at == "2026-09-21T14:13:20Z"
+    [reported] = _webhooks(http, "invoice.payment_dispute_lost")
+    assert reported["object_type"] == "payment_dispute_lost"
+    assert reported["payment_dispute_lost"]["lago_id"] == invoice.lago_id
+    assert reported["payment_dispute_lost"]["provider_error"] == "fraudulent"
+
+
+# --- 5. refunds ---------------------------------------------------------------------------
+
+
+def _refund_note(http: httpx.Client, invoice: Any, refund: int) -> dict[str, Any]:
+    fee = invoice.fees.__root__[0]
+    # The fee's share before its 20 % VAT.
+    items = [{"fee_id": fee.lago_id, "amount_cents": refund * 10 // 12}]
+    body = {"credit_note": {"invoice_id": invoice.lago_id, "refund_amount_cents": refund,
+                            "reason": "duplicated_charge", "items": items}}  # fmt: skip
+    return dict(ok(http.post("/credit_notes", json=body))["credit_note"])
+
+
+def test_a_credit_note_refund_is_sent_to_stripe_and_followed(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    now = utc_now()
+    _run(database, stripe_account, customer, now)
+    [intent_id] = stripe_account.account.payment_intents
+    stripe_account.account.refund_status = "pending"
+    note = _refund_note(http, invoice, 6_000)
+    assert note["refund_status"] == "pending"
+    assert stripe_account.account.refunds == {}  # not in the request
+    stripe_account.account.fail("/v1/refunds", "drop")
+    _run(database, stripe_account, customer, now + timedelta(minutes=1))
+    assert stripe_account.account.refunds == {}
+    _run(database, stripe_account, customer, now + timedelta(minutes=2))
+    [refund] = stripe_account.account.refunds.values()
+    assert (refund["payment_intent"], refund["amount"], refund["reason"]) == (
+        intent_id,
+        6_000,
+        "duplicate",
+    )
+    keys = {key for method, path, _p, key in stripe_account.account.requests
+            if path == "/v1/refunds"}  # fmt: skip
+    assert keys == {note["lago_id"]}
+    assert ok(http.get(f"/credit_notes/{note['lago_id']}"))["credit_note"]["refund_status"] == (
+        "pending"
+    )
+    updated = {**refund, "status": "succeeded"}
+    assert stripe_account.send("charge.refund.updated", updated).status_code == 200
+    shown = ok(http.get(f"/credit_notes/{note['lago_id']}"))["credit_note"]
+    assert (shown["refund_status"], shown["refunded_at"] is not None) == ("succeeded", True)
+    # Sent once: later ticks send nothing more.
+    _run(database, stripe_account, customer, now + timedelta(hours=1))
+    assert len(stripe_account.account.refunds) == 1
+
+
+def test_a_failed_refund_is_reported(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    _run(database, stripe_account, customer, utc_now())
+    stripe_account.account.refund_status = "failed"
+    note = _refund_note(http, invoice, 1_200)
+    _run(database, stripe_account, customer, utc_now() + timedelta(minutes=1))
+    shown = ok(http.get(f"/credit_notes/{note['lago_id']}"))["credit_note"]
+    assert shown["refund_status"] == "failed"
+    [failure] = _webhooks(http, "credit_note.refund_failure")
+    assert failure["object_type"] == "credit_note_payment_provider_refund_error"
+    body = failure["credit_note_payment_provider_refund_error"]
+    assert (body["lago_credit_note_id"], body["provider_error"]) == (
+        note["lago_id"],
+        {"message": "Payment refund failed", "error_code": None},
+    )
+
+
+# --- 7. deleting a customer ------------------------------------------------------------
+
+
+def test_deleting_a_customer_leaves_stripe_alone_and_its_invoices_are_still_collected(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    ok(http.delete("/customers/cus"))
+    _run(database, stripe_account, customer, utc_now())
+    assert stripe_account.account.paths("DELETE") == []
+    assert not any("cancel" in path for path in stripe_account.account.paths())
+    # Lago cancels nothing: the finalized invoice is collected as any other.
+    assert lago.invoices.find(invoice.lago_id).payment_status == "succeeded"

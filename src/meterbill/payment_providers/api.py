@@ -3,7 +3,6 @@ and Stripe's webhooks at /webhooks/stripe/{organization_id}."""
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 

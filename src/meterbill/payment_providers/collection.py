@@ -81,9 +81,7 @@ def queue_payment(
     now: datetime,
 ) -> Payment:
     attempt = 1 + (
-        session.scalar(
-            select(func.count()).select_from(_provider_payments(invoice.id).subquery())
-        )
+        session.scalar(select(func.count()).select_from(_provider_payments(invoice.id).subquery()))
         or 0
     )
     payment = Payment(
@@ -374,9 +372,7 @@ def retry_payment(session: Session, invoice: Invoice, now: datetime) -> Payment:
     if invoice.status != "finalized" or invoice.payment_status == "succeeded":
         raise MethodNotAllowed("invalid_status")
     in_flight = session.scalar(
-        select(
-            exists(_provider_payments(invoice.id).where(Payment.status.in_(IN_FLIGHT)))
-        )
+        select(exists(_provider_payments(invoice.id).where(Payment.status.in_(IN_FLIGHT))))
     )
     if in_flight:
         raise MethodNotAllowed("payment_processor_is_currently_handling_payment")

@@ -47,7 +47,8 @@ class _Claim:
 
 
 def _name(customer: Customer) -> str | None:
-    return customer.name or " ".join(p for p in (customer.firstname, customer.lastname) if p) or None
+    parts = (customer.firstname, customer.lastname)
+    return customer.name or " ".join(part for part in parts if part) or None
 
 
 def customer_params(customer: Customer) -> dict[str, Any]:

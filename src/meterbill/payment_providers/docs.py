@@ -42,9 +42,7 @@ _FIELDS = {
     },
     "success_redirect_url": STR_,
 }
-CONNECT = body(
-    ["code", "name", "secret_key"], provider_type=enum("stripe"), code=STR, **_FIELDS
-)
+CONNECT = body(["code", "name", "secret_key"], provider_type=enum("stripe"), code=STR, **_FIELDS)
 UPDATE = body((), **_FIELDS)
 PAYMENT_URL = obj(
     lago_customer_id=UUID,

@@ -18,9 +18,7 @@ class PaymentProvider(Base):
     secrets encrypted with the settings' key (payment_providers.secrets)."""
 
     __tablename__ = "payment_providers"
-    __table_args__ = (
-        live_index("ux_payment_providers_org_code_live", "organization_id", "code"),
-    )
+    __table_args__ = (live_index("ux_payment_providers_org_code_live", "organization_id", "code"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(

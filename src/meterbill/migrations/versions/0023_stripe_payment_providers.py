@@ -90,12 +90,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("payment_provider_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("provider_customer_id", sa.String(), nullable=True))
         batch_op.add_column(sa.Column("idempotency_key", sa.String(), nullable=True))
-        batch_op.add_column(
-            sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch_op.add_column(
-            sa.Column("next_attempt_at", UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("next_attempt_at", UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("error_code", sa.String(), nullable=True))
         batch_op.add_column(sa.Column("error_message", sa.String(), nullable=True))
         batch_op.create_foreign_key(
