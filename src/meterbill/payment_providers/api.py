@@ -75,7 +75,8 @@ def retry_payment(ctx: Context, invoice_id: str) -> Response:
     with ctx.db.transaction() as session:
         invoice = find_invoice(session, ctx.organization_id, invoice_id, lock=True)
         collection.retry_payment(session, invoice, ctx.now)
-    return Response(status_code=200)
+    # Lago answers with an empty 200.
+    return Response(status_code=200, media_type="text/plain")
 
 
 @router.post("/invoices/{invoice_id}/payment_url")

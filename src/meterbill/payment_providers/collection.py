@@ -366,9 +366,10 @@ def collect(
 # --- asked for through the API -------------------------------------------------
 
 
-def retry_payment(session: Session, invoice: Invoice, now: datetime) -> Payment:
+def retry_payment(session: Session, invoice: Invoice, now: datetime) -> Payment | None:
     """Lago's RetryService: a new attempt (a new key: the failed charge stays failed),
-    sent by the next tick."""
+    sent by the next tick. A customer without a payment provider is told through
+    invoice.payment_failure; one whose provider cannot charge it yet, not at all."""
     if invoice.status != "finalized" or invoice.payment_status == "succeeded":
         raise MethodNotAllowed("invalid_status")
     in_flight = session.scalar(
@@ -378,8 +379,21 @@ def retry_payment(session: Session, invoice: Invoice, now: datetime) -> Payment:
         raise MethodNotAllowed("payment_processor_is_currently_handling_payment")
     customer = session.get(Customer, invoice.customer_id)
     assert customer is not None
+    if not customer.payment_provider:
+        reason = ProviderError("customer_must_have_payment_provider", "")
+        body = provider_fields(customer, None, reason)
+        body.update(payment_provider=None, provider_error={"code": reason.code})
+        report_error(
+            session,
+            invoice.organization_id,
+            "invoice.payment_failure",
+            "payment_provider_invoice_payment_error",
+            {"lago_invoice_id": str(invoice.id), **body},
+            now,
+        )
+        return None
     provider = customer_connection(session, customer)
     due = issued_on(session, invoice.id).due(invoice)
     if provider is None or not customer.provider_customer_id or due <= 0:
-        raise MethodNotAllowed("invalid_status" if due <= 0 else "missing_payment_provider")
+        return None
     return queue_payment(session, invoice, customer, provider, due, now)

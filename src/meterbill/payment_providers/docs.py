@@ -99,10 +99,12 @@ REFERENCE = Reference(
         ),
         ("POST", "/api/v1/invoices/{invoice_id}/retry_payment"): op(
             "Retry an invoice payment",
-            "Sends the invoice for collection again (a new attempt, made by the clock).",
-            {"type": "object"},
+            "Sends the invoice for collection again (a new attempt, made by the clock). "
+            "Answers an empty 200, as Lago.",
+            {"type": "string", "maxLength": 0},
             path=INVOICE,
             errors=(405,),
+            media_type="text/plain",
         ),
         ("POST", "/api/v1/invoices/{invoice_id}/payment_url"): op(
             "Generate a payment URL",
