@@ -1,0 +1,89 @@
+"""Settings › Integrations: connecting, editing and disconnecting a Stripe account from
+the dashboard, through the API's parser and service."""
+
+from __future__ import annotations
+
+import html
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from meterbill.core.db import Database
+from meterbill.payment_providers.models import PaymentProvider
+from tests.conftest import Org
+from tests.dashboard.conftest import log_in, make_user
+from tests.dashboard_settings.conftest import error_under, post
+
+KEY = "sk_test_dashboard0000abcd"
+FORM = {
+    "name": "Stripe",
+    "code": "stripe_prod",
+    "secret_key": KEY,
+    "webhook_secret": "whsec_dashboard",
+    "success_redirect_url": "https://shop.example/ok",
+}
+
+
+def _stored(database: Database, org: Org) -> list[PaymentProvider]:
+    with database.transaction(write=False) as session:
+        return list(
+            session.scalars(
+                select(PaymentProvider).where(
+                    PaymentProvider.organization_id == org.id,
+                    PaymentProvider.deleted_at.is_(None),
+                )
+            )
+        )
+
+
+def test_a_stripe_account_is_connected_edited_and_disconnected(
+    client: TestClient, database: Database, org: Org
+) -> None:
+    response = post(client, "/settings/integrations/stripe", FORM)
+    assert (response.status_code, response.headers["location"]) == (303, "/settings/integrations")
+    page = client.get("/settings/integrations").text
+    assert "Stripe connected" in page
+    assert "••••••••abcd" in page and KEY not in page and "whsec_dashboard" not in page
+    assert html.escape(f"/webhooks/stripe/{org.id}?code=stripe_prod") in page
+    [stored] = _stored(database, org)
+    assert (stored.code, stored.success_redirect_url) == ("stripe_prod", "https://shop.example/ok")
+    assert KEY not in stored.secret_key
+
+    # A blank secret keeps the stored one.
+    response = post(client, "/settings/integrations/stripe_prod/edit",
+                    {"name": "Stripe EU", "secret_key": "", "webhook_secret": ""})  # fmt: skip
+    assert response.status_code == 303
+    [edited] = _stored(database, org)
+    assert (edited.name, edited.secret_key, edited.webhook_secret) == (
+        "Stripe EU", stored.secret_key, stored.webhook_secret,
+    )  # fmt: skip
+
+    response = post(client, "/settings/integrations/stripe_prod/delete")
+    assert response.status_code == 303
+    assert _stored(database, org) == []
+    assert "Stripe disconnected" in client.get("/settings/integrations").text
+
+
+def test_refused_values_are_explained_and_nothing_is_written(
+    client: TestClient, database: Database, org: Org
+) -> None:
+    refused = {**FORM, "secret_key": "pk_live_publishable", "success_redirect_url": "ok"}
+    response = post(client, "/settings/integrations/stripe", refused)
+    assert response.status_code == 422
+    assert error_under(response.text, "secret_key") == "Not a Stripe secret key (sk_... or rk_...)."
+    assert error_under(response.text, "success_redirect_url") == "Not a web address (https://...)."
+    assert _stored(database, org) == []
+    post(client, "/settings/integrations/stripe", FORM)
+    again = post(client, "/settings/integrations/stripe", FORM)
+    assert again.status_code == 422
+    assert error_under(again.text, "code") == "Another connection has this code."
+    assert len(_stored(database, org)) == 1
+
+
+def test_only_admins_see_integrations(dashboard_app: FastAPI, database: Database, org: Org) -> None:
+    email = make_user(database, org, "finance@acme.test", role="finance")
+    with TestClient(dashboard_app) as finance:
+        assert log_in(finance, email).status_code == 303
+        assert finance.get("/settings/integrations").status_code == 403
+        assert "/settings/integrations" not in finance.get("/settings").text
