@@ -395,6 +395,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("bill_due_subscriptions", _due_subscriptions),
     ("bill_ended_trials", _ended_trials),
     ("finalize_due_drafts", _due_drafts),
+    ("register_provider_webhooks", _provider_step(provider_jobs.register_provider_webhooks)),
     # Customers first: an invoice is collected once its customer exists at Stripe.
     ("sync_provider_customers", _provider_step(provider_jobs.sync_provider_customers)),
     ("collect_payments", _provider_step(provider_jobs.collect_payments)),

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
             stripe_api_base=self.stripe_api_base,
             network_retries=self.stripe_network_retries,
             public_url=self.public_url or self.api_url,
+            register_webhooks=self.public_url is not None,
         )
 
     def storage(self) -> LocalStorage:

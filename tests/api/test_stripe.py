@@ -49,12 +49,14 @@ class Stripe:
     def account(self) -> Any:
         return self.fake.account(self.secret_key)
 
-    def options(self, api_base: str | None = None) -> ClockOptions:
+    def options(self, api_base: str | None = None, public_url: str | None = None) -> ClockOptions:
         return ClockOptions(
             payments=ProviderOptions(
                 encryption_key=ENCRYPTION_KEY,
                 stripe_api_base=api_base or self.fake.url,
                 network_retries=0,
+                public_url=public_url,
+                register_webhooks=public_url is not None,
             )
         )
 
@@ -176,6 +178,33 @@ def test_the_secret_key_is_stored_encrypted_and_never_shown_again(
     updated = ok(http.put("/payment_providers/stripe_prod", json=renamed))["payment_provider"]
     assert (updated["name"], updated["secret_key"]) == ("Stripe EU", "••••••••9876")
     assert http.get("/payment_providers/nope").status_code == 404
+
+
+def test_without_a_signing_secret_meterbill_registers_its_endpoint_at_stripe(
+    http: httpx.Client, server: str, database: Database, org: Org
+) -> None:
+    fake = shared_fake_stripe()
+    secret_key = f"sk_test_{uuid.uuid4().hex}"
+    body = {"code": "stripe_auto", "name": "Stripe", "secret_key": secret_key}
+    ok(http.post("/payment_providers", json={"payment_provider": body}))
+    stripe = Stripe(fake, secret_key, "", f"{server}/webhooks/stripe/{org.id}?code=stripe_auto")
+    scope = Scope(uuid.uuid4(), org.id)
+    report = tick(database, utc_now(), scope, options=stripe.options(public_url=server))
+    assert report.payments.webhooks_registered == ["stripe_auto"]
+    [endpoint] = fake.account(secret_key).webhook_endpoints.values()
+    assert endpoint["url"] == stripe.webhook_url
+    assert "payment_intent.succeeded" in endpoint["enabled_events"]
+    shown = ok(http.get("/payment_providers/stripe_auto"))["payment_provider"]
+    assert (shown["webhook_secret_configured"], shown["webhook_endpoint_id"]) == (
+        True,
+        endpoint["id"],
+    )
+    # Stripe's events signed with that endpoint's secret are taken.
+    stripe.webhook_secret = endpoint["secret"]
+    assert stripe.send("customer.updated", {"id": "cus_unknown"}).status_code == 200
+    # Registered once.
+    tick(database, utc_now(), scope, options=stripe.options(public_url=server))
+    assert len(fake.account(secret_key).webhook_endpoints) == 1
 
 
 def test_without_an_encryption_key_nothing_is_connected() -> None:

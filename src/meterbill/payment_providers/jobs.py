@@ -1,4 +1,5 @@
-"""The clock's steps for payment providers, in order: create customers at Stripe, then
+"""The clock's steps for payment providers, in order: register meterbill's webhook
+endpoint at Stripe where no signing secret was given, create customers at Stripe, then
 collect invoices (their customers now known there), then refund credit notes.
 
 Each claims its rows in a short transaction, calls Stripe outside any transaction, and
@@ -18,6 +19,7 @@ from meterbill.payment_providers.collection import CollectionReport, collect
 from meterbill.payment_providers.customer_sync import SyncReport, sync_customers
 from meterbill.payment_providers.options import ProviderOptions
 from meterbill.payment_providers.refunds import RefundReport, refund_credit_notes
+from meterbill.payment_providers.registration import register_webhooks
 
 
 @dataclass
@@ -25,6 +27,18 @@ class PaymentsReport:
     customers: SyncReport = field(default_factory=SyncReport)
     collection: CollectionReport = field(default_factory=CollectionReport)
     refunds: RefundReport = field(default_factory=RefundReport)
+    # Connections whose webhook endpoint meterbill registered at Stripe.
+    webhooks_registered: list[str] = field(default_factory=list)
+
+
+def register_provider_webhooks(
+    db: Transactions,
+    now: datetime,
+    options: ProviderOptions,
+    report: PaymentsReport,
+    scope: Scope | None = None,
+) -> None:
+    register_webhooks(db, now, options, report.webhooks_registered, scope)
 
 
 def sync_provider_customers(

@@ -19,8 +19,12 @@ class ProviderOptions:
     network_retries: int = 2
     # Seconds a claimed call may take before another worker may try it again.
     lease: timedelta = timedelta(minutes=10)
-    # Where Stripe reaches this meterbill (the webhook endpoint meterbill registers).
+    # Where Stripe reaches this meterbill: shown beside each connection (its webhook URL)
+    # and, when `register_webhooks`, registered at Stripe for connections given no
+    # signing secret (only with METERBILL_PUBLIC_URL set: a localhost address would be
+    # refused by Stripe at every tick).
     public_url: str | None = None
+    register_webhooks: bool = False
 
     def box(self) -> SecretBox:
         return SecretBox(self.encryption_key)
