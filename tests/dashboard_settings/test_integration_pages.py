@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from meterbill.core.db import Database
-from meterbill.payment_providers.models import PaymentProvider
+from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer
 from tests.conftest import Org
 from tests.dashboard.conftest import log_in, make_user
 from tests.dashboard_settings.conftest import error_under, post
@@ -87,3 +87,32 @@ def test_only_admins_see_integrations(dashboard_app: FastAPI, database: Database
         assert log_in(finance, email).status_code == 303
         assert finance.get("/settings/integrations").status_code == 403
         assert "/settings/integrations" not in finance.get("/settings").text
+
+
+def test_a_customer_stripe_refused_shows_why_on_its_information_tab(
+    client: TestClient, database: Database, org: Org
+) -> None:
+    from datetime import UTC, datetime
+
+    from meterbill.customers.schemas import parse_customer
+    from meterbill.customers.service import upsert_customer
+
+    now = datetime(2026, 1, 15, tzinfo=UTC)
+    with database.transaction() as session:
+        body = {"external_id": "refused", "billing_configuration": {"payment_provider": "stripe"}}
+        customer, _ = upsert_customer(session, org.id, parse_customer(body), now)
+        session.add(
+            ProviderCustomer(
+                customer_id=customer.id,
+                organization_id=org.id,
+                sync_status="failed",
+                error_code="email_invalid",
+                error_message="Invalid email address",
+                attempts=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        customer_id = customer.id
+    page = client.get(f"/customers/{customer_id}/information").text
+    assert "Refused by Stripe: Invalid email address (email_invalid)" in page

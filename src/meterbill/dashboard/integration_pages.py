@@ -12,10 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from meterbill.core.errors import ValidationFailed
+from meterbill.customers.models import Customer
+from meterbill.dashboard.customer_tabs import register_tab_context
 from meterbill.dashboard.web import Form, Page, PageContext, redirect_to, render, requires
 from meterbill.payment_providers import service
+from meterbill.payment_providers.models import ProviderCustomer
 from meterbill.payment_providers.options import ProviderOptions
 from meterbill.payment_providers.schemas import connection_object, parse_connection
 
@@ -31,6 +35,14 @@ MESSAGES = {
     "encryption_key_missing": "Set METERBILL_ENCRYPTION_KEY on the server first: secrets "
     "are stored encrypted with it.",
 }
+
+
+def _provider_sync(session: Session, page: PageContext, customer: Customer) -> dict[str, Any]:
+    """The customer's creation at Stripe, for its Information tab (its last failure)."""
+    return {"provider_sync": session.get(ProviderCustomer, customer.id)}
+
+
+register_tab_context("information", _provider_sync)
 
 
 def _options(request: Request) -> ProviderOptions:
