@@ -421,6 +421,11 @@ def test_a_declined_card_fails_the_payment_and_retry_payment_charges_again(
         "payment_provider_code": "stripe_prod",
         "provider_error": {"message": "Your card was declined.", "error_code": "card_declined"},
     }
+    # Stripe's webhook about the same refusal tells nothing new.
+    [intent] = stripe_account.account.payment_intents.values()
+    failed = {**intent, "status": "requires_payment_method"}
+    assert stripe_account.send("payment_intent.payment_failed", failed).status_code == 200
+    assert len(_webhooks(http, "invoice.payment_failure")) == 1
     # Not retried by itself.
     _run(database, stripe_account, customer, now + timedelta(hours=1))
     assert len(_intent_requests(stripe_account)) == 1

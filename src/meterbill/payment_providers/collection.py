@@ -275,6 +275,8 @@ def settle(
     payable = payable or payable_status(status)
     if payment.status == status and payment.payable_payment_status == payable:
         return payable
+    # Told once: Stripe's webhook after the refused call's own answer sends nothing more.
+    already_failed = payment.payable_payment_status == "failed"
     payment.status, payment.payable_payment_status = status, payable
     if error is not None:
         payment.error_code, payment.error_message = error.code, error.message
@@ -285,7 +287,7 @@ def settle(
         invoice.updated_at = now
         if issued_on(session, invoice.id).due(invoice) <= 0:
             change_payment_status(session, invoice, "succeeded", now)
-    elif payable == "failed" and invoice.payment_status != "succeeded":
+    elif payable == "failed" and not already_failed and invoice.payment_status != "succeeded":
         change_payment_status(session, invoice, "failed", now)
         customer = session.get(Customer, invoice.customer_id)
         provider = (
