@@ -679,3 +679,33 @@ def test_deleting_a_customer_leaves_stripe_alone_and_its_invoices_are_still_coll
     assert not any("cancel" in path for path in stripe_account.account.paths())
     # Lago cancels nothing: the finalized invoice is collected as any other.
     assert lago.invoices.find(invoice.lago_id).payment_status == "succeeded"
+
+
+def test_an_invoice_paid_another_way_meanwhile_is_not_charged(
+    lago: Client, http: httpx.Client, database: Database, stripe_account: Stripe
+) -> None:
+    customer = _collected_customer(lago, http, stripe_account)
+    invoice = _one_off(lago)
+    now = utc_now()
+    stripe_account.account.fail("/v1/payment_intents", "drop")
+    _run(database, stripe_account, customer, now)
+    payment = {"invoice_id": invoice.lago_id, "amount_cents": TOTAL, "reference": "wire"}
+    ok(http.post("/payments", json={"payment": payment}))
+    _run(database, stripe_account, customer, now + timedelta(minutes=1))
+    assert len(_intent_requests(stripe_account)) == 1  # the dropped one only
+    assert stripe_account.account.charges == []
+    statuses = sorted((p["type"], p["status"]) for p in _payments(http, invoice.lago_id))
+    assert statuses == [("manual", "succeeded"), ("provider", "canceled")]
+    found = lago.invoices.find(invoice.lago_id)
+    assert (found.payment_status, found.total_paid_amount_cents) == ("succeeded", TOTAL)
+
+
+def test_customers_of_an_organization_without_a_connection_are_left_alone(
+    lago: Client, http: httpx.Client, database: Database
+) -> None:
+    customer = _customer(lago, sync_with_provider=True)
+    stripe = Stripe(shared_fake_stripe(), "sk_test_none", "", "")
+    report = _run(database, stripe, customer, utc_now())
+    assert report.payments.customers == type(report.payments.customers)()
+    with database.transaction() as session:
+        assert session.get(ProviderCustomer, uuid.UUID(customer.lago_id)) is None

@@ -31,7 +31,7 @@ from meterbill.organizations.models import Organization
 from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer
 from meterbill.payment_providers.options import ProviderOptions, backoff
 from meterbill.payment_providers.outcomes import Outcome, failed, provider_fields, report_error
-from meterbill.payment_providers.service import customer_connection
+from meterbill.payment_providers.service import connected, customer_connection
 from meterbill.payment_providers.stripe_api import AMOUNT_TOO_SMALL, ProviderError, client
 from meterbill.payments.models import Payment
 from meterbill.webhooks.outbox import materialize
@@ -124,6 +124,7 @@ def queue_new_invoices(
             Invoice.payment_dispute_lost_at.is_(None),
             Customer.payment_provider == "stripe",
             Customer.provider_customer_id.is_not(None),
+            connected(),
             ~exists(_provider_payments(Invoice.id)),
         )
         .order_by(Invoice.created_at, Invoice.id)
@@ -202,6 +203,10 @@ def _claim(
             else None
         )
         assert invoice is not None and customer is not None and organization is not None
+        if invoice.status != "finalized" or invoice.payment_status == "succeeded":
+            # Voided, or paid another way meanwhile (Lago's AlreadyPaidError): not sent.
+            payment.status, payment.next_attempt_at, payment.updated_at = "canceled", None, now
+            continue
         if provider is None or provider.deleted_at is not None:
             # Disconnected since: nothing can be sent; the invoice is left as it was.
             payment.status, payment.error_code = "failed", "missing_payment_provider"

@@ -23,7 +23,7 @@ from meterbill.invoices.scope import Scope, within
 from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer
 from meterbill.payment_providers.options import ProviderOptions, backoff
 from meterbill.payment_providers.outcomes import Outcome, failed, provider_fields, report_error
-from meterbill.payment_providers.service import customer_connection
+from meterbill.payment_providers.service import connected, customer_connection
 from meterbill.payment_providers.stripe_api import client
 from meterbill.webhooks.outbox import emit
 
@@ -103,6 +103,7 @@ def _claim(
             Customer.provider_customer_id.is_(None),
             Customer.sync_with_provider.is_(True),
             Customer.deleted_at.is_(None),
+            connected(),
             or_(
                 ProviderCustomer.customer_id.is_(None),
                 and_(

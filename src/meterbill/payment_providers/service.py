@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound
@@ -114,7 +114,7 @@ def connection_for(
     """The connection named by `code`, else the organization's first of this type
     (Lago's PaymentProviderFinder)."""
     query = _live(organization_id).where(PaymentProvider.provider_type == provider_type)
-    if code:
+    if code:  # an empty code names none, as `connected` reads it
         query = query.where(PaymentProvider.code == code)
     return session.scalars(query.limit(1)).first()
 
@@ -124,4 +124,22 @@ def customer_connection(session: Session, customer: Customer) -> PaymentProvider
         return None
     return connection_for(
         session, customer.organization_id, "stripe", customer.payment_provider_code
+    )
+
+
+def connected(provider_type: str = "stripe") -> ColumnElement[bool]:
+    """SQL: the customer (the `customers` row of the query) has a connection to charge
+    through, as `customer_connection` finds it. The clock's claims filter on it, so that
+    customers of organizations without one never fill their batches."""
+    return exists(
+        select(PaymentProvider.id).where(
+            PaymentProvider.organization_id == Customer.organization_id,
+            PaymentProvider.provider_type == provider_type,
+            PaymentProvider.deleted_at.is_(None),
+            or_(
+                Customer.payment_provider_code.is_(None),
+                Customer.payment_provider_code == "",
+                PaymentProvider.code == Customer.payment_provider_code,
+            ),
+        )
     )
