@@ -709,3 +709,31 @@ def test_customers_of_an_organization_without_a_connection_are_left_alone(
     assert report.payments.customers == type(report.payments.customers)()
     with database.transaction() as session:
         assert session.get(ProviderCustomer, uuid.UUID(customer.lago_id)) is None
+
+
+def test_a_signed_event_not_of_stripe_s_shape_is_refused_and_changes_nothing(
+    stripe_account: Stripe, database: Database, org: Org
+) -> None:
+    fake = stripe_account.fake
+    shapes = [
+        {"id": "evt_a", "type": "payment_intent.succeeded", "data": {"object": []}},
+        {"id": "evt_b", "type": "payment_intent.succeeded",
+         "data": {"object": {"id": "pi_x", "metadata": "lago", "amount": "many"}}},
+        {"id": "evt_c", "type": "customer.updated", "data": {"object": {"id": 5,
+         "invoice_settings": "none"}}},
+    ]  # fmt: skip
+    answers = [
+        fake.deliver(stripe_account.webhook_url, event, stripe_account.webhook_secret).status_code
+        for event in shapes
+    ]
+    assert answers == [400, 400, 200]
+    not_json = b"not json"
+    headers = {"stripe-signature": fake.signature(not_json, stripe_account.webhook_secret)}
+    assert (
+        httpx.post(stripe_account.webhook_url, content=not_json, headers=headers).status_code == 400
+    )
+    with database.transaction() as session:
+        kept = session.scalars(
+            select(ProviderEvent.event_id).where(ProviderEvent.organization_id == org.id)
+        ).all()
+    assert kept == ["evt_c"]

@@ -87,8 +87,16 @@ def receive(
             session.flush()
     except IntegrityError:
         return False
-    obj = (event.get("data") or {}).get("object") or {}
-    handler(session, provider, event, obj, now)
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise BadRequest("invalid payload")
+    try:
+        handler(session, provider, event, obj, now)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        # Signed by Stripe yet not of Stripe's shape: refused whole (the event's id
+        # with it, so a corrected one is taken).
+        raise BadRequest("invalid payload") from error
     return True
 
 
