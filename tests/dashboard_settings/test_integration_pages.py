@@ -4,12 +4,16 @@ the dashboard, through the API's parser and service."""
 from __future__ import annotations
 
 import html
+import uuid
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from lago_python_client.client import Client
 from sqlalchemy import select
 
 from meterbill.core.db import Database
+from meterbill.core.times import utc_now
 from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer
 from tests.conftest import Org
 from tests.dashboard.conftest import log_in, make_user
@@ -116,3 +120,26 @@ def test_a_customer_stripe_refused_shows_why_on_its_information_tab(
         customer_id = customer.id
     page = client.get(f"/customers/{customer_id}/information").text
     assert "Refused by Stripe: Invalid email address (email_invalid)" in page
+
+
+def test_a_failed_stripe_payment_is_retried_from_the_invoice_page(
+    client: TestClient, http: httpx.Client, lago: Client, database: Database, org: Org
+) -> None:
+    from tests.api.test_stripe import Stripe, _collected_customer, _one_off, _run
+    from tests.fake_stripe import CARD_DECLINED, shared_fake_stripe
+
+    secret_key = f"sk_test_{uuid.uuid4().hex}"
+    body = {"code": "stripe_prod", "name": "Stripe", "secret_key": secret_key}
+    assert http.post("/payment_providers", json={"payment_provider": body}).status_code == 200
+    stripe = Stripe(shared_fake_stripe(), secret_key, "", "")
+    customer = _collected_customer(lago, http, stripe, card=CARD_DECLINED)
+    invoice = _one_off(lago)
+    _run(database, stripe, customer, utc_now())
+    page = client.get(f"/invoices/{invoice.lago_id}").text
+    assert "Retry payment" in page
+    response = post(client, f"/invoices/{invoice.lago_id}/retry-payment")
+    assert response.status_code == 303
+    assert "Payment retry sent to the provider" in client.get(f"/invoices/{invoice.lago_id}").text
+    again = post(client, f"/invoices/{invoice.lago_id}/retry-payment")
+    assert again.status_code == 422
+    assert "already under way at the payment provider" in again.text
