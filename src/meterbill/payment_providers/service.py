@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from meterbill.core.errors import NotFound
@@ -86,7 +86,7 @@ def delete_connection(
     return provider
 
 
-def _live(organization_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def _live(organization_id: uuid.UUID) -> Select[tuple[PaymentProvider]]:
     return (
         select(PaymentProvider)
         .where(
