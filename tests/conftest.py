@@ -29,7 +29,10 @@ from meterbill.documents.storage import LocalStorage
 from meterbill.migrations.runner import upgrade
 from meterbill.organizations.service import add_api_key, create_organization
 from meterbill.settings import Settings
+from tests.fake_stripe import shared_fake_stripe
 
+# The test servers' METERBILL_ENCRYPTION_KEY (a Fernet key).
+ENCRYPTION_KEY = "b3NP2s0mXjXf3F8W1Vx7l1mF0m2Xo6rQwq2k8v6S9Yc="
 POSTGRES_URL = os.environ.get("METERBILL_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
@@ -145,11 +148,15 @@ def _free_port() -> int:
 def _run_server(database: Database, storage_dir: Path) -> Iterator[str]:
     """A real uvicorn server on a free port, in a thread, sharing `database`."""
     # Tests move time themselves through tick(now); no clock runs on the wall clock.
+    # Stripe is the fake one (tests/fake_stripe.py), one account per test.
     settings = Settings(
         database_url=database.url,
         api_key=None,
         clock_interval_seconds=0,
         storage_dir=str(storage_dir),
+        encryption_key=ENCRYPTION_KEY,
+        stripe_api_base=shared_fake_stripe().url,
+        stripe_network_retries=0,
     )
     port = _free_port()
     config = uvicorn.Config(

@@ -55,6 +55,9 @@ from meterbill.organizations.service import (
     ensure_bootstrap_organization,
     ensure_first_organization,
 )
+from meterbill.payment_providers.api import router as payment_providers_router
+from meterbill.payment_providers.api import webhooks_router as provider_webhooks
+from meterbill.payment_providers.docs import REFERENCE as payment_providers_reference
 from meterbill.payments.api import router as payments_router
 from meterbill.payments.docs import REFERENCE as payments_reference
 from meterbill.plans.api import router as plans_router
@@ -102,6 +105,7 @@ REFERENCES = (
     credit_notes_reference,
     wallets_reference,
     payments_reference,
+    payment_providers_reference,
     analytics_reference,
     webhooks_reference,
     documents_reference,
@@ -199,6 +203,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     app.state.storage = settings.storage()
+    app.state.provider_options = settings.provider_options()
     settings.configure_documents()
     app.state.group_committer = GroupCommitter(db)
     app.state.readiness = Readiness(db, expected_revisions())
@@ -225,6 +230,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         analytics_router,
         wallets_router,
         payments_router,
+        payment_providers_router,
+        provider_webhooks,
         webhooks_router,
         documents_router,
         document_files,

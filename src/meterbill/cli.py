@@ -141,6 +141,15 @@ def worker(
     db.dispose()
 
 
+@app.command("encryption-key")
+def encryption_key() -> None:
+    """Print a new key for METERBILL_ENCRYPTION_KEY (payment providers' secrets are
+    stored encrypted with it; keep it: what was stored cannot be read without it)."""
+    from meterbill.payment_providers.secrets import generate_key
+
+    typer.echo(generate_key())
+
+
 @org_app.command("create")
 def create_org(name: Annotated[str, typer.Argument(help="The organization's name.")]) -> None:
     """Create an organization and print its first API key (shown only once)."""
