@@ -6,6 +6,7 @@ records (which also exercises tenancy on every call) and need no cleanup.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import threading
@@ -16,6 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ import uvicorn
 from lago_python_client.client import Client
 from sqlalchemy import create_engine, make_url, text
 
+from meterbill import event_store
 from meterbill.app import create_app
 from meterbill.core.db import Database
 from meterbill.documents.storage import LocalStorage
@@ -32,6 +35,20 @@ from meterbill.settings import Settings
 
 POSTGRES_URL = os.environ.get("METERBILL_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+# The event store corpus (tests.event_stores) also runs on ClickHouse: chdb, the engine
+# in process, holds the events of a SQLite database of its own.
+CLICKHOUSE = importlib.util.find_spec("chdb") is not None
+STORE_BACKENDS = [*BACKENDS, "clickhouse"]
+_chdb_store: list[Any] = []
+
+
+def clickhouse_store() -> Any:
+    """This process's ClickHouse store (chdb allows one session a process)."""
+    if not _chdb_store:
+        from meterbill.event_store.clickhouse import open_store
+
+        _chdb_store.append(open_store("chdb:"))
+    return _chdb_store[0]
 
 
 def _reset_postgres(url: str) -> None:
@@ -104,14 +121,16 @@ class _Backends:
 
     @contextmanager
     def _open_database(self, backend: str) -> Iterator[Database]:
-        if backend == "sqlite":
-            url = f"sqlite:///{Path(self._tmp.mktemp('sqlite')) / 'meterbill.db'}"
+        if backend in ("sqlite", "clickhouse"):
+            url = f"sqlite:///{Path(self._tmp.mktemp(backend)) / 'meterbill.db'}"
         else:
             assert POSTGRES_URL is not None
             url = _worker_postgres_url(POSTGRES_URL)
             _reset_postgres(url)
         upgrade(url)
         db = Database(url, pool_size=20)
+        if backend == "clickhouse":
+            event_store.use(db.engine, clickhouse_store())
         try:
             yield db
         finally:

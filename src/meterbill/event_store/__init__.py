@@ -113,11 +113,18 @@ def use(engine: Engine, store: EventStore) -> None:
     _stores[engine] = store
 
 
+def _engine(session: Session) -> Any:
+    # A session may be bound to a connection, or to an engine with options (its
+    # write sessions are): both lead back to the engine the store was set for.
+    bind: Any = session.get_bind()
+    bind = getattr(bind, "engine", bind)
+    return getattr(bind, "_proxied", bind)
+
+
 def store_for(session: Session) -> EventStore:
     """The store of the session's engine; the relational one unless configured."""
     if _stores:
-        bind: Any = session.get_bind()
-        store = _stores.get(getattr(bind, "engine", bind))
+        store = _stores.get(_engine(session))
         if store is not None:
             return store
     if not _default:
@@ -129,10 +136,7 @@ def store_for(session: Session) -> EventStore:
 
 def uses_relational_events(session: Session) -> bool:
     """Whether the session's events are the relational `events` table."""
-    if not _stores:
-        return True
-    bind: Any = session.get_bind()
-    return getattr(bind, "engine", bind) not in _stores
+    return not _stores or _engine(session) not in _stores
 
 
 def configure(settings: Settings, db: Database) -> None:
