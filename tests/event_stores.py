@@ -10,8 +10,8 @@ from meterbill.core.db import Database
 from tests.conftest import CLICKHOUSE, STORE_BACKENDS, _Backends
 
 
-@pytest.fixture(scope="session", params=STORE_BACKENDS)
-def database(request: pytest.FixtureRequest, backends: _Backends) -> Database:
+@pytest.fixture(scope="session", params=STORE_BACKENDS, name="database")
+def database_on_every_store(request: pytest.FixtureRequest, backends: _Backends) -> Database:
     if request.param == "clickhouse" and not CLICKHOUSE:
         pytest.skip("chdb is not installed (pip install 'meterbill[clickhouse]')")
     return backends.database(request.param)

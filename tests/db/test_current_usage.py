@@ -24,6 +24,7 @@ from meterbill.taxes.service import create_tax
 from meterbill.usage.schemas import customer_usage_object
 from meterbill.usage.service import compute_current_usage
 from tests.conftest import Org, make_org
+from tests.event_stores import database_on_every_store  # noqa: F401
 
 
 def utc(*parts: int) -> datetime:

@@ -12,6 +12,7 @@ import pytest
 from meterbill.core.db import Database
 from meterbill.events.service import create_batch
 from tests.conftest import Org
+from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
 
 EVENT_DAY = utc(2024, 3, 6)

@@ -19,6 +19,7 @@ from meterbill.core.db import Database
 from meterbill.subscriptions.schemas import parse_subscription
 from meterbill.subscriptions.service import create_subscription
 from tests.conftest import Org
+from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import terminate
 

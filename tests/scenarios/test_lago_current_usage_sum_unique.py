@@ -16,6 +16,7 @@ from typing import Any
 
 from meterbill.core.db import Database
 from tests.conftest import Org
+from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
 
 KEYS = ["key_1", "key_2", "key_3"]

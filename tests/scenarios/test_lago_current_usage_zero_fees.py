@@ -13,6 +13,7 @@ import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
+from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
 
 TODAY = utc(2024, 3, 5)

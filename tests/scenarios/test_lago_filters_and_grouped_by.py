@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from meterbill.core.db import Database
 from tests.conftest import Org
+from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
 
 ALL = "__ALL_FILTER_VALUES__"

@@ -15,6 +15,7 @@ from typing import Any
 
 from meterbill.core.db import Database
 from tests.conftest import Org
+from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import terminate
 
