@@ -149,8 +149,22 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Backends]:
     pool.close()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test on each relational backend; a module that sets EVERY_EVENT_STORE (the
+    event store corpus) also on the ClickHouse store, skipped without chdb. One fixture,
+    so that a session-wide server always belongs to the database of its test."""
+    if "database" not in metafunc.fixturenames:
+        return
+    every = getattr(metafunc.module, "EVERY_EVENT_STORE", False)
+    metafunc.parametrize(
+        "database", STORE_BACKENDS if every else BACKENDS, indirect=True, scope="session"
+    )
+
+
+@pytest.fixture(scope="session")
 def database(request: pytest.FixtureRequest, backends: _Backends) -> Database:
+    if request.param == "clickhouse" and not CLICKHOUSE:
+        pytest.skip("chdb is not installed (pip install 'meterbill[clickhouse]')")
     return backends.database(request.param)
 
 

@@ -13,7 +13,9 @@ from meterbill.core.db import Database
 from meterbill.events.schemas import EventInput
 from meterbill.events.service import insert_events
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 NO_ACTIVE = {"status": 405, "error": "Method Not Allowed", "code": "no_active_subscription"}
 

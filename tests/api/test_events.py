@@ -14,8 +14,10 @@ from meterbill.core.db import Database
 from meterbill.core.pagination import PageRequest
 from meterbill.events.service import EventFilters, list_events
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.factories import make_metric
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors"}
 

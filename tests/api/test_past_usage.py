@@ -16,7 +16,9 @@ from meterbill.clock import tick
 from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.db.test_current_usage import Setup, utc
-from tests.event_stores import database_on_every_store  # noqa: F401
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 EMPTY_META = {"current_page": 0, "next_page": None, "prev_page": None, "total_pages": 0,
               "total_count": 0}  # fmt: skip

@@ -14,7 +14,9 @@ from meterbill.events.schemas import EventInput
 from meterbill.events.service import insert_events
 from meterbill.usage.aggregation import FilterSpec, MetricSpec, Window, aggregate
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 AUGUST = datetime(2023, 8, 1, tzinfo=UTC)
 WINDOW_END = datetime(2023, 8, 31, 23, 59, 59, tzinfo=UTC)

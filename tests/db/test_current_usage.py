@@ -24,7 +24,9 @@ from meterbill.taxes.service import create_tax
 from meterbill.usage.schemas import customer_usage_object
 from meterbill.usage.service import compute_current_usage
 from tests.conftest import Org, make_org
-from tests.event_stores import database_on_every_store  # noqa: F401
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 
 def utc(*parts: int) -> datetime:

@@ -14,8 +14,10 @@ import pytest
 from meterbill.core.db import Database
 from meterbill.core.errors import ValidationFailed
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 
 def named(name: str, amount: str, values: dict[str, list[str]]) -> dict[str, Any]:

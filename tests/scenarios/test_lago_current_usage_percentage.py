@@ -15,8 +15,10 @@ import pytest
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 BOUNDED = {"rate": "1", "fixed_amount": "1", "per_transaction_max_amount": "12",
            "per_transaction_min_amount": "1.75"}  # fmt: skip

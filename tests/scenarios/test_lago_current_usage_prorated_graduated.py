@@ -19,9 +19,11 @@ from meterbill.core.db import Database
 from meterbill.subscriptions.schemas import parse_subscription
 from meterbill.subscriptions.service import create_subscription
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import terminate
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 THREE_TIERS = [
     {"from_value": 0, "to_value": 5, "per_unit_amount": "10", "flat_amount": "100"},

@@ -16,8 +16,10 @@ from meterbill.core.db import Database
 from meterbill.subscriptions.schemas import parse_subscription
 from meterbill.subscriptions.service import create_subscription
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,10 @@ from decimal import Decimal
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 ALL = "__ALL_FILTER_VALUES__"
 

@@ -15,9 +15,11 @@ from typing import Any
 
 from meterbill.core.db import Database
 from tests.conftest import Org
-from tests.event_stores import database_on_every_store  # noqa: F401
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import terminate
+
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
 
 TWO_TIERS = [
     {"from_value": 0, "to_value": 1, "per_unit_amount": "10", "flat_amount": "100"},
