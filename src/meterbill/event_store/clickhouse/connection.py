@@ -19,7 +19,8 @@ class Connection(Protocol):
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None: ...
 
     def insert_json(self, table: str, columns: list[str], body: bytes) -> None:
-        """Rows as JSONEachRow; returns once the rows are written (synchronous insert)."""
+        """Columns as one JSONColumns document; returns once the rows are written
+        (synchronous insert)."""
         ...
 
 
@@ -58,7 +59,7 @@ class HttpConnection:
 
     def insert_json(self, table: str, columns: list[str], body: bytes) -> None:
         # Synchronous: the server answers once the block is written to a part.
-        self._client().raw_insert(table, columns, body, fmt="JSONEachRow")
+        self._client().raw_insert(table, columns, body, fmt="JSONColumns")
 
 
 class ChdbConnection:
@@ -92,7 +93,7 @@ class ChdbConnection:
         self._run(sql, params, "CSV")
 
     def insert_json(self, table: str, columns: list[str], body: bytes) -> None:
-        statement = f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONEachRow\n"
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONColumns\n"
         self._run(statement + body.decode(), None, "CSV")
 
     def close(self) -> None:
@@ -135,4 +136,4 @@ def connect(url: str) -> Connection:
     if url.startswith("chdb:"):
         path = urlparse(url).path or None
         return ChdbConnection(unquote(path) if path else None)
-    return HttpConnection(url.replace("clickhouse://", "http://", 1))
+    return HttpConnection(url)

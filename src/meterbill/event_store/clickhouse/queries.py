@@ -38,7 +38,9 @@ def prop(params: Params, key: str) -> str:
 
 
 def number(text: str) -> str:
-    return f"if(match(ifNull({text}, ''), {NUMBER}), toDecimal256OrNull({text}, 30), NULL)"
+    # The pattern guards the conversion (if() evaluates it only where it matched), which
+    # is several times faster than toDecimal256OrNull.
+    return f"if(match(ifNull({text}, ''), {NUMBER}), toDecimal256(assumeNotNull({text}), 30), NULL)"
 
 
 def bucket(params: Params, filters: Sequence[FilterSpec]) -> str:

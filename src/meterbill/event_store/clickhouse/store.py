@@ -66,7 +66,7 @@ def _event(row: list[Any]) -> Event:
         props,
         amount,
         created,
-    ) = row  # noqa: E501
+    ) = row
     return Event(
         id=int(event_id),
         lago_id=uuid.UUID(lago_id),
