@@ -88,7 +88,8 @@ def ingest(events: int, batch: int) -> None:
         [[stored]] = store.connection.query("SELECT count() FROM events")
         assert int(stored) == events
         print(f"ingest through the store: {events} events in {elapsed:.2f} s"
-              f" = {events / elapsed:,.0f} events/s (batches of {batch}, duplicate check on)")  # fmt: skip
+              f" = {events / elapsed:,.0f} events/s"
+              f" (batches of {batch}, duplicate check on)")  # fmt: skip
 
         store.connection.command("CREATE TABLE floor AS events")
         bodies = []
@@ -100,7 +101,8 @@ def ingest(events: int, batch: int) -> None:
         for body in bodies:
             store.connection.insert_json("floor", EVENT_COLUMNS, body)
         floor = time.perf_counter() - started
-        print(f"raw insert floor (same rows, same batches, same JSON, bare MergeTree): {events / floor:,.0f}"
+        print("raw insert floor (same rows, same batches, same JSON, bare MergeTree):"
+              f" {events / floor:,.0f}"
               f" rows/s ({floor:.2f} s)")  # fmt: skip
         db.dispose()
 
@@ -145,7 +147,8 @@ def load(store: object, organization_id: uuid.UUID, total: int, period: int) -> 
     earlier_us = int(START.timestamp() * 1_000_000)
     earlier_step = (first_us - earlier_us) // max(total - period, 1)
     when = (
-        f"fromUnixTimestamp64Micro(toInt64(if(number < {period}, {first_us} + number * {period_step},"
+        f"fromUnixTimestamp64Micro(toInt64(if(number < {period},"
+        f" {first_us} + number * {period_step},"
         f" {earlier_us} + (number - {period}) * {earlier_step})), 'UTC')"
     )
     subscription = f"if(number < {2 * period}, 'sub', concat('sub_', toString(number % 100)))"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 import weakref
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -134,11 +134,6 @@ def store_for(session: Session) -> EventStore:
     return _default[0]
 
 
-def uses_relational_events(session: Session) -> bool:
-    """Whether the session's events are the relational `events` table."""
-    return not _stores or _engine(session) not in _stores
-
-
 def configure(settings: Settings, db: Database) -> None:
     """Once per process, from METERBILL_EVENTS_URL (unset: the relational database)."""
     if not settings.events_url:
@@ -148,4 +143,4 @@ def configure(settings: Settings, db: Database) -> None:
     use(db.engine, open_store(settings.events_url))
 
 
-__all__ = ["EventStore", "configure", "datetime", "store_for", "use", "uses_relational_events"]
+__all__ = ["EventStore", "configure", "store_for", "use"]

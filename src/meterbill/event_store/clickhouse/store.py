@@ -195,7 +195,8 @@ class ClickHouseEventStore:
             offset = (page.page - 1) * page.per_page
             rows = self._query(
                 f"SELECT {EVENT_FIELDS} FROM events WHERE {where}"
-                f" ORDER BY timestamp DESC, id DESC LIMIT {int(page.per_page)} OFFSET {int(offset)}",
+                " ORDER BY timestamp DESC, id DESC"
+                f" LIMIT {int(page.per_page)} OFFSET {int(offset)}",
                 params,
             )
             items = [_event(row) for row in rows]
@@ -337,9 +338,10 @@ class ClickHouseEventStore:
         first_full = None if start is None else hour_of(start + HOUR - timedelta(microseconds=1))
         last_full = hour_of(stop)
         params = Params()
+        subscription = params.bind(window.external_subscription_id, "String")
         scope = (
             f"organization_id = {params.bind(str(window.organization_id), 'UUID')}"
-            f" AND external_subscription_id = {params.bind(window.external_subscription_id, 'String')}"
+            f" AND external_subscription_id = {subscription}"
             f" AND code = {params.bind(code, 'String')}"
         )
         field_value = (
