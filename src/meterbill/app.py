@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from meterbill import dashboard
+from meterbill import dashboard, event_store
 from meterbill.add_ons.api import router as add_ons_router
 from meterbill.add_ons.docs import REFERENCE as add_ons_reference
 from meterbill.analytics.api import router as analytics_router
@@ -166,6 +166,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     gc.set_threshold(50_000, 50, 100)
     settings = settings or Settings()
     db = database or Database(settings.database_url, settings.db_pool_size)
+    event_store.configure(settings, db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="METERBILL_", extra="ignore")
 
     database_url: str = "sqlite:///./meterbill.db"
+    # Where usage events live: unset, the database above; clickhouse://user:pass@host:8123/db
+    # (or https://) for ClickHouse, which then holds events and their aggregates only.
+    events_url: str | None = None
     api_key: str | None = None
     org_name: str = "Default organization"
     # The dashboard user the start-up bootstrap makes sure of (both or neither).
