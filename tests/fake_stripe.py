@@ -118,6 +118,8 @@ class FakeStripe:
     url: str = ""
     accounts: dict[str, Account] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Seconds each answer takes (benchmarks only: Stripe's own latency, roughly).
+    latency: float = 0.0
 
     def account(self, secret_key: str) -> Account:
         with self.lock:
@@ -332,6 +334,8 @@ class _Handler(BaseHTTPRequestHandler):
         if failure == "drop_after":
             self._drop()
             return
+        if self.fake.latency:
+            time.sleep(self.fake.latency)
         self._answer(status, body, replayed=replayed)
 
     def _drop(self) -> None:

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     encryption_key: str | None = None
     stripe_api_base: str | None = None
     stripe_network_retries: int = 2
+    # Stripe calls in flight at once per clock step in one process.
+    stripe_concurrency: int = 8
 
     def provider_options(self) -> ProviderOptions:
         from meterbill.payment_providers.options import ProviderOptions
@@ -88,6 +90,7 @@ class Settings(BaseSettings):
             encryption_key=self.encryption_key,
             stripe_api_base=self.stripe_api_base,
             network_retries=self.stripe_network_retries,
+            concurrency=self.stripe_concurrency,
             public_url=self.public_url or self.api_url,
             register_webhooks=self.public_url is not None,
         )

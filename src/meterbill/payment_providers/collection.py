@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -28,11 +29,12 @@ from meterbill.invoices.models import Invoice
 from meterbill.invoices.scope import Scope, within
 from meterbill.invoices.service import change_payment_status
 from meterbill.organizations.models import Organization
+from meterbill.payment_providers.calls import answers
 from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer
 from meterbill.payment_providers.options import ProviderOptions, backoff
 from meterbill.payment_providers.outcomes import Outcome, failed, provider_fields, report_error
 from meterbill.payment_providers.service import connected, customer_connection
-from meterbill.payment_providers.stripe_api import AMOUNT_TOO_SMALL, ProviderError, client
+from meterbill.payment_providers.stripe_api import AMOUNT_TOO_SMALL, Clients, ProviderError
 from meterbill.payments.models import Payment
 from meterbill.webhooks.outbox import materialize
 
@@ -243,9 +245,9 @@ def _default_method(stripe_client: Any, customer_id: str) -> str | None:
     return methods.data[0].id if methods.data else None
 
 
-def _charge(claim: _Claim, options: ProviderOptions) -> Outcome:
+def _charge(claim: _Claim, clients: Clients) -> Outcome:
     try:
-        stripe_client = client(claim.provider, options)
+        stripe_client = clients.of(claim.provider)
         customer_id = claim.params["customer"]
         method = claim.payment_method_id or _default_method(stripe_client, customer_id)
         if method is None:
@@ -361,8 +363,10 @@ def collect(
         return
     with db.transaction() as session:
         claims = _claim(session, now, options, scope)
-    for claim in claims:
-        outcome = _charge(claim, options)  # outside any transaction
+    clients = Clients(options)
+    # Outside any transaction, several at once.
+    call = partial(_charge, clients=clients)
+    for claim, outcome in answers(claims, call, options.concurrency):
         with db.transaction() as session:
             result = _record(session, claim, outcome, now)
         getattr(report, result if hasattr(report, result) else "deferred").append(

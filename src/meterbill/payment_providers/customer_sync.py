@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -20,11 +21,12 @@ from meterbill.core.db import Transactions
 from meterbill.core.rehearsal import for_update
 from meterbill.customers.models import Customer
 from meterbill.invoices.scope import Scope, within
+from meterbill.payment_providers.calls import answers
 from meterbill.payment_providers.models import PaymentProvider, ProviderCustomer
 from meterbill.payment_providers.options import ProviderOptions, backoff
 from meterbill.payment_providers.outcomes import Outcome, failed, provider_fields, report_error
 from meterbill.payment_providers.service import connected, customer_connection
-from meterbill.payment_providers.stripe_api import client
+from meterbill.payment_providers.stripe_api import Clients
 from meterbill.webhooks.outbox import emit
 
 BATCH = 50
@@ -147,9 +149,9 @@ def _claim(
     return claims
 
 
-def _create(claim: _Claim, options: ProviderOptions) -> Outcome:
+def _create(claim: _Claim, clients: Clients) -> Outcome:
     try:
-        created = client(claim.provider, options).v1.customers.create(
+        created = clients.of(claim.provider).v1.customers.create(
             params=claim.params,  # type: ignore[arg-type]
             options={"idempotency_key": claim.idempotency_key},
         )
@@ -203,8 +205,10 @@ def sync_customers(
         return
     with db.transaction() as session:
         claims = _claim(session, now, options, scope)
-    for claim in claims:
-        outcome = _create(claim, options)  # outside any transaction
+    clients = Clients(options)
+    # Outside any transaction, several at once.
+    call = partial(_create, clients=clients)
+    for claim, outcome in answers(claims, call, options.concurrency):
         with db.transaction() as session:
             result = _record(session, claim, outcome, now)
         getattr(report, result).append(claim.external_id)

@@ -17,6 +17,8 @@ class ProviderOptions:
     # Quick retries inside one call, by the stripe package (it reuses the idempotency
     # key); what still fails is tried again by a later tick, after `backoff`.
     network_retries: int = 2
+    # Calls in flight at once per step in one process.
+    concurrency: int = 8
     # Seconds a claimed call may take before another worker may try it again.
     lease: timedelta = timedelta(minutes=10)
     # Where Stripe reaches this meterbill: shown beside each connection (its webhook URL)

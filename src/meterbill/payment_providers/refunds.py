@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import exists, select, true
@@ -22,10 +23,11 @@ from meterbill.credit_notes.models import CreditNote
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Invoice
 from meterbill.invoices.scope import Scope, within
+from meterbill.payment_providers.calls import answers
 from meterbill.payment_providers.models import PaymentProvider, Refund
 from meterbill.payment_providers.options import ProviderOptions, backoff
 from meterbill.payment_providers.outcomes import Outcome, failed, provider_fields, report_error
-from meterbill.payment_providers.stripe_api import ProviderError, client
+from meterbill.payment_providers.stripe_api import Clients, ProviderError
 from meterbill.payments.models import Payment
 
 BATCH = 50
@@ -165,9 +167,9 @@ def _claim(
     return claims
 
 
-def _send(claim: _Claim, options: ProviderOptions) -> Outcome:
+def _send(claim: _Claim, clients: Clients) -> Outcome:
     try:
-        refund = client(claim.provider, options).v1.refunds.create(
+        refund = clients.of(claim.provider).v1.refunds.create(
             params=claim.params,  # type: ignore[arg-type]
             options={"idempotency_key": claim.idempotency_key},
         )
@@ -248,8 +250,10 @@ def refund_credit_notes(
         return
     with db.transaction() as session:
         claims = _claim(session, now, options, scope)
-    for claim in claims:
-        outcome = _send(claim, options)  # outside any transaction
+    clients = Clients(options)
+    # Outside any transaction, several at once.
+    call = partial(_send, clients=clients)
+    for claim, outcome in answers(claims, call, options.concurrency):
         with db.transaction() as session:
             result = _record(session, claim, outcome, now)
         getattr(report, result).append(claim.number)

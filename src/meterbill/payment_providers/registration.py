@@ -16,7 +16,7 @@ from meterbill.payment_providers.models import PaymentProvider
 from meterbill.payment_providers.options import ProviderOptions
 from meterbill.payment_providers.outcomes import Outcome, failed
 from meterbill.payment_providers.schemas import webhook_url
-from meterbill.payment_providers.stripe_api import WEBHOOK_EVENTS, client
+from meterbill.payment_providers.stripe_api import WEBHOOK_EVENTS, Clients
 
 logger = logging.getLogger("meterbill.payment_providers")
 
@@ -28,9 +28,9 @@ class _Claim:
     idempotency_key: str
 
 
-def _register(claim: _Claim, options: ProviderOptions) -> Outcome:
+def _register(claim: _Claim, clients: Clients) -> Outcome:
     try:
-        endpoint = client(claim.provider, options).v1.webhook_endpoints.create(
+        endpoint = clients.of(claim.provider).v1.webhook_endpoints.create(
             params={
                 "url": claim.url,
                 "enabled_events": list(WEBHOOK_EVENTS),  # type: ignore[typeddict-item]
@@ -69,12 +69,13 @@ def register_webhooks(
         )
         for provider in providers:
             session.expunge(provider)
+    clients = Clients(options)
     for provider in providers:
         stamp = int(provider.updated_at.timestamp() * 1_000_000)
         url = webhook_url(options.public_url, provider.organization_id, provider.code)
         # The same connection as it stands: a second worker's call is the same endpoint.
         claim = _Claim(provider, url, f"meterbill-webhook-{provider.id}-{stamp}")
-        outcome = _register(claim, options)
+        outcome = _register(claim, clients)
         if outcome.error is not None:
             logger.warning(
                 "stripe webhook endpoint of %s not registered: %s",

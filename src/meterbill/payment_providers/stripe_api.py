@@ -39,6 +39,21 @@ def client(provider: PaymentProvider, options: ProviderOptions) -> stripe.Stripe
     return client_for_key(secret_key, options)
 
 
+class Clients:
+    """One client per connection for one run of a clock step: its HTTP connections are
+    reused across the run's calls (a new client costs a new session: 12 ms against 4 a
+    call on a local server), and nothing outlives the run or crosses connections."""
+
+    def __init__(self, options: ProviderOptions) -> None:
+        self.options = options
+        self._clients: dict[object, stripe.StripeClient] = {}
+
+    def of(self, provider: PaymentProvider) -> stripe.StripeClient:
+        if provider.id not in self._clients:
+            self._clients[provider.id] = client(provider, self.options)
+        return self._clients[provider.id]
+
+
 def client_for_key(secret_key: str, options: ProviderOptions) -> stripe.StripeClient:
     base = {"api": options.stripe_api_base} if options.stripe_api_base else None
     return stripe.StripeClient(
