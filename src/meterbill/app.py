@@ -46,7 +46,9 @@ from meterbill.invoices.past_usage import router as past_usage_router
 from meterbill.metrics.api import router as metrics_router
 from meterbill.metrics.docs import REFERENCE as metrics_reference
 from meterbill.operations import database as operations_database
-from meterbill.operations.api import router as operations_router
+
+# Outside /api/v1 and without an API key (as /health): not a `_router`.
+from meterbill.operations.api import router as operations_routes
 from meterbill.operations.health import Readiness, expected_revisions
 from meterbill.operations.requests import RequestTelemetry
 from meterbill.organizations.api import router as organizations_router
@@ -228,7 +230,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         webhooks_router,
         documents_router,
         document_files,
-        operations_router,
+        operations_routes,
     ):
         app.include_router(router)
     apidoc.install(app, REFERENCES)
