@@ -47,7 +47,7 @@ from meterbill.metrics.api import router as metrics_router
 from meterbill.metrics.docs import REFERENCE as metrics_reference
 from meterbill.operations import database as operations_database
 
-# Outside /api/v1 and without an API key (as /health): not a `_router`.
+# Probes and metrics for the operator, outside /api/v1 and its key: not a `_router`.
 from meterbill.operations.api import router as operations_routes
 from meterbill.operations.health import Readiness, expected_revisions
 from meterbill.operations.requests import RequestTelemetry
