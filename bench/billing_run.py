@@ -1,6 +1,7 @@
 """One billing run: N active subscriptions with usage, one `tick` at a period boundary.
 
     .venv/bin/python bench/billing_run.py [--sqlite] [--subscriptions 10000] [--events 10]
+                                          [--events-url chdb:]
                                           [--coupons] [--webhooks]
 
 Each subscription is on a monthly plan (fixed fee, a sum charge and a count charge,
@@ -26,6 +27,7 @@ from tempfile import TemporaryDirectory
 
 from sqlalchemy import func, select
 
+from meterbill import event_store
 from meterbill.clock import tick
 from meterbill.core.db import Database
 from meterbill.coupons.models import AppliedCoupon, Coupon
@@ -39,6 +41,7 @@ from meterbill.migrations.runner import upgrade
 from meterbill.organizations.service import create_organization
 from meterbill.plans.schemas import parse_plan
 from meterbill.plans.service import create_plan
+from meterbill.settings import Settings
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.schemas import parse_tax
 from meterbill.taxes.service import create_tax
@@ -137,6 +140,9 @@ def main() -> None:
     parser.add_argument("--coupons", action="store_true", help="a once coupon per customer")
     parser.add_argument("--webhooks", action="store_true", help="an endpoint for every type")
     parser.add_argument(
+        "--events-url", help="an event store (clickhouse://..., chdb: in process) for the events"
+    )
+    parser.add_argument(
         "--postgres-admin", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     args = parser.parse_args()
@@ -147,6 +153,7 @@ def main() -> None:
             url = fresh_postgres(args.postgres_admin, "meterbill_bench_billing")
         upgrade(url)
         db = Database(url, pool_size=4)
+        event_store.configure(Settings(database_url=url, events_url=args.events_url), db)
         started = time.perf_counter()
         populate(db, args.subscriptions, args.events, args.coupons, args.webhooks)
         setup_seconds = time.perf_counter() - started

@@ -6,6 +6,7 @@ records (which also exercises tenancy on every call) and need no cleanup.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import threading
@@ -16,6 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,15 +25,33 @@ import uvicorn
 from lago_python_client.client import Client
 from sqlalchemy import create_engine, make_url, text
 
+from meterbill import event_store
 from meterbill.app import create_app
 from meterbill.core.db import Database
 from meterbill.documents.storage import LocalStorage
 from meterbill.migrations.runner import upgrade
 from meterbill.organizations.service import add_api_key, create_organization
 from meterbill.settings import Settings
+from tests.fake_stripe import shared_fake_stripe
 
+# The test servers' METERBILL_ENCRYPTION_KEY (a Fernet key).
+ENCRYPTION_KEY = "b3NP2s0mXjXf3F8W1Vx7l1mF0m2Xo6rQwq2k8v6S9Yc="
 POSTGRES_URL = os.environ.get("METERBILL_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+# The event store corpus (tests.event_stores) also runs on ClickHouse: chdb, the engine
+# in process, holds the events of a SQLite database of its own.
+CLICKHOUSE = importlib.util.find_spec("chdb") is not None
+STORE_BACKENDS = [*BACKENDS, "clickhouse"]
+_chdb_store: list[Any] = []
+
+
+def clickhouse_store() -> Any:
+    """This process's ClickHouse store (chdb allows one session a process)."""
+    if not _chdb_store:
+        from meterbill.event_store.clickhouse import open_store
+
+        _chdb_store.append(open_store("chdb:"))
+    return _chdb_store[0]
 
 
 def _reset_postgres(url: str) -> None:
@@ -104,14 +124,16 @@ class _Backends:
 
     @contextmanager
     def _open_database(self, backend: str) -> Iterator[Database]:
-        if backend == "sqlite":
-            url = f"sqlite:///{Path(self._tmp.mktemp('sqlite')) / 'meterbill.db'}"
+        if backend in ("sqlite", "clickhouse"):
+            url = f"sqlite:///{Path(self._tmp.mktemp(backend)) / 'meterbill.db'}"
         else:
             assert POSTGRES_URL is not None
             url = _worker_postgres_url(POSTGRES_URL)
             _reset_postgres(url)
         upgrade(url)
         db = Database(url, pool_size=20)
+        if backend == "clickhouse":
+            event_store.use(db.engine, clickhouse_store())
         try:
             yield db
         finally:
@@ -130,8 +152,22 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Backends]:
     pool.close()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test on each relational backend; a module that sets EVERY_EVENT_STORE (the
+    event store corpus) also on the ClickHouse store, skipped without chdb. One fixture,
+    so that a session-wide server always belongs to the database of its test."""
+    if "database" not in metafunc.fixturenames:
+        return
+    every = getattr(metafunc.module, "EVERY_EVENT_STORE", False)
+    metafunc.parametrize(
+        "database", STORE_BACKENDS if every else BACKENDS, indirect=True, scope="session"
+    )
+
+
+@pytest.fixture(scope="session")
 def database(request: pytest.FixtureRequest, backends: _Backends) -> Database:
+    if request.param == "clickhouse" and not CLICKHOUSE:
+        pytest.skip("chdb is not installed (pip install 'meterbill[clickhouse]')")
     return backends.database(request.param)
 
 
@@ -145,11 +181,15 @@ def _free_port() -> int:
 def _run_server(database: Database, storage_dir: Path) -> Iterator[str]:
     """A real uvicorn server on a free port, in a thread, sharing `database`."""
     # Tests move time themselves through tick(now); no clock runs on the wall clock.
+    # Stripe is the fake one (tests/fake_stripe.py), one account per test.
     settings = Settings(
         database_url=database.url,
         api_key=None,
         clock_interval_seconds=0,
         storage_dir=str(storage_dir),
+        encryption_key=ENCRYPTION_KEY,
+        stripe_api_base=shared_fake_stripe().url,
+        stripe_network_retries=0,
     )
     port = _free_port()
     config = uvicorn.Config(

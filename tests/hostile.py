@@ -153,6 +153,16 @@ def seed(client: TestClient) -> dict[str, str]:
         {"webhook_endpoint": {"webhook_url": "http://127.0.0.1:9/hooks"}},
     )["webhook_endpoint"]
     post("/api/v1/taxes", {"tax": {"name": "VAT", "code": "vat", "rate": "20"}})
+    post(
+        "/api/v1/payment_providers",
+        {
+            "payment_provider": {
+                "code": "stripe_main",
+                "name": "Stripe",
+                "secret_key": "sk_test_hostile1234",
+            }
+        },
+    )
     metric = post(
         "/api/v1/billable_metrics",
         {
@@ -301,6 +311,7 @@ def seed(client: TestClient) -> dict[str, str]:
     return {
         "webhook_endpoint": endpoint["lago_id"],
         "webhook": webhooks[0]["lago_id"],
+        "payment_provider": "stripe_main",
         "customer": "cus",
         "subscription": "sub",
         "tax": "vat",
@@ -340,6 +351,7 @@ def path_value(route: Route, param: str, ids: dict[str, str]) -> str:
         ("lago_id", "wallet_transactions"): "wallet_transaction",
         ("lago_id", "webhook_endpoints"): "webhook_endpoint",
         ("lago_id", "webhooks"): "webhook",
+        ("code", "payment_providers"): "payment_provider",
     }
     by_name = {
         "charge_code": "charge",
@@ -481,6 +493,18 @@ def seed_bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
             }
         },
         ("POST", f"{v1}/taxes"): {"tax": {"name": "Low", "code": "low", "rate": "5.5"}},
+        ("POST", f"{v1}/payment_providers"): {
+            "payment_provider": {
+                "code": "stripe_two",
+                "name": "Two",
+                "secret_key": "sk_test_22222222",
+            }
+        },
+        ("PUT", f"{v1}/payment_providers/{{code}}"): {
+            "payment_provider": {"name": "Stripe EU", "success_redirect_url": "https://x.io/ok"}
+        },
+        ("POST", f"{v1}/invoices/{{invoice_id}}/retry_payment"): {},
+        ("POST", f"{v1}/invoices/{{invoice_id}}/payment_url"): {},
         ("PUT", f"{v1}/taxes/{{code}}"): {"tax": {"name": "VAT", "rate": "19.6"}},
         ("POST", f"{v1}/billable_metrics"): {"billable_metric": metric},
         ("PUT", f"{v1}/billable_metrics/{{code}}"): {

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from meterbill import dashboard
+from meterbill import dashboard, event_store
 from meterbill.add_ons.api import router as add_ons_router
 from meterbill.add_ons.docs import REFERENCE as add_ons_reference
 from meterbill.analytics.api import router as analytics_router
@@ -57,6 +57,9 @@ from meterbill.organizations.service import (
     ensure_bootstrap_organization,
     ensure_first_organization,
 )
+from meterbill.payment_providers.api import router as payment_providers_router
+from meterbill.payment_providers.api import webhooks_router as provider_webhooks
+from meterbill.payment_providers.docs import REFERENCE as payment_providers_reference
 from meterbill.payments.api import router as payments_router
 from meterbill.payments.docs import REFERENCE as payments_reference
 from meterbill.plans.api import router as plans_router
@@ -104,6 +107,7 @@ REFERENCES = (
     credit_notes_reference,
     wallets_reference,
     payments_reference,
+    payment_providers_reference,
     analytics_reference,
     webhooks_reference,
     documents_reference,
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     gc.set_threshold(50_000, 50, 100)
     settings = settings or Settings()
     db = database or Database(settings.database_url, settings.db_pool_size)
+    event_store.configure(settings, db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -201,6 +206,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     app.state.storage = settings.storage()
+    app.state.provider_options = settings.provider_options()
     settings.configure_documents()
     app.state.group_committer = GroupCommitter(db)
     app.state.readiness = Readiness(db, expected_revisions())
@@ -227,6 +233,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         analytics_router,
         wallets_router,
         payments_router,
+        payment_providers_router,
+        provider_webhooks,
         webhooks_router,
         documents_router,
         document_files,

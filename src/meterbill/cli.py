@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from meterbill import serving
+from meterbill import event_store, serving
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
 from meterbill.migrations.runner import upgrade
@@ -84,6 +84,7 @@ def tick(
     settings = Settings()
     settings.configure_documents()
     db = Database(settings.database_url, pool_size=1)
+    event_store.configure(settings, db)
     report = run_tick(db, moment, options=settings.clock_options())
     db.dispose()
     typer.echo(
@@ -128,6 +129,7 @@ def worker(
     if port is not None:
         backlog = telemetry.Backlog(lambda: database.backlog(db, utc_now()))
         telemetry.serve_metrics(port, settings.host, [backlog])
+    event_store.configure(settings, db)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -139,6 +141,15 @@ def worker(
     documents.stop()
     delivery.stop()
     db.dispose()
+
+
+@app.command("encryption-key")
+def encryption_key() -> None:
+    """Print a new key for METERBILL_ENCRYPTION_KEY (payment providers' secrets are
+    stored encrypted with it; keep it: what was stored cannot be read without it)."""
+    from meterbill.payment_providers.secrets import generate_key
+
+    typer.echo(generate_key())
 
 
 @org_app.command("create")

@@ -13,9 +13,11 @@ pay-in-advance charges (Lago does it as events arrive), terminate ended ones (wi
 their termination invoices), hand over to scheduled downgrades, generate again the
 invoices whose generation failed, bill the subscriptions whose billing day it is, bill
 plans paid in advance whose trial just ended, finalize drafts past their grace period,
-flag overdue invoices, terminate expired coupons, then the wallets: terminate expired
-wallets and recurring rules, interval top-ups, threshold top-ups, then (once this
-tick's invoices have spent credits) tell which wallets' ongoing balance ran out. Last,
+create customers at the payment provider, collect finalized invoices and send credit
+notes' refunds through it (payment_providers.jobs), flag overdue invoices, terminate
+expired coupons, then the wallets: terminate expired wallets and recurring rules,
+interval top-ups, threshold top-ups, then (once this tick's invoices have spent
+credits) tell which wallets' ongoing balance ran out. Last,
 the jobs that only report: termination alerts (subscription.termination_alert) and the
 hourly report of invalid events (events.errors). The reporting jobs read nothing but
 the webhook endpoints when no endpoint receives their type; the alerts and the report
@@ -41,7 +43,7 @@ from sqlalchemy.orm import Session
 from meterbill.core.db import Transactions
 from meterbill.core.isolation import Failure, isolated, note
 from meterbill.core.periods import local_date, utc_bounds
-from meterbill.core.rehearsal import for_update, rehearsing
+from meterbill.core.rehearsal import Rehearsal, for_update, rehearsing
 from meterbill.coupons.models import Coupon
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
@@ -61,6 +63,8 @@ from meterbill.invoices.models import Invoice
 from meterbill.invoices.scope import Scope, within, within_subscriptions
 from meterbill.operations.telemetry import CLOCK_JOB_SECONDS
 from meterbill.organizations.models import Organization
+from meterbill.payment_providers import jobs as provider_jobs
+from meterbill.payment_providers.options import ProviderOptions
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.alerts import DEFAULT_DAYS, alert_terminations
 from meterbill.subscriptions.lifecycle import billing_period
@@ -81,6 +85,8 @@ class ClockOptions:
     termination_alert_days: tuple[int, ...] = DEFAULT_DAYS
     # The hourly events.errors report (off: Lago's LAGO_DISABLE_EVENTS_VALIDATION).
     validate_events: bool = True
+    # Payment providers: the secrets' key and how Stripe is called.
+    payments: ProviderOptions = field(default_factory=ProviderOptions)
 
 
 @dataclass
@@ -99,6 +105,7 @@ class TickReport:
     # Organizations sent an events.errors report.
     events_errors: list[str] = field(default_factory=list)
     depleted_wallets: int = 0
+    payments: provider_jobs.PaymentsReport = field(default_factory=provider_jobs.PaymentsReport)
     # Units of work that failed, in the order they did (the sub-reports share this list).
     failures: list[Failure] = field(default_factory=list)
 
@@ -352,6 +359,16 @@ def _due_drafts(db: Transactions, now: datetime, report: TickReport,
     finalize_due_drafts(db, now, report.billing, scope)
 
 
+def _provider_step(job: Callable[..., None]) -> Step:
+    def step(db: Transactions, now: datetime, report: TickReport, scope: Scope | None,
+             options: ClockOptions) -> None:  # fmt: skip
+        # A preview rehearses billing only: nothing is sent to a provider for it.
+        if not isinstance(db, Rehearsal):
+            job(db, now, options.payments, report.payments, scope)
+
+    return step
+
+
 def _termination_alerts(db: Transactions, now: datetime, report: TickReport,
                         scope: Scope | None, options: ClockOptions) -> None:  # fmt: skip
     # Telling of the whole organization's subscriptions is no part of a preview.
@@ -380,6 +397,11 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("bill_due_subscriptions", _due_subscriptions),
     ("bill_ended_trials", _ended_trials),
     ("finalize_due_drafts", _due_drafts),
+    ("register_provider_webhooks", _provider_step(provider_jobs.register_provider_webhooks)),
+    # Customers first: an invoice is collected once its customer exists at Stripe.
+    ("sync_provider_customers", _provider_step(provider_jobs.sync_provider_customers)),
+    ("collect_payments", _provider_step(provider_jobs.collect_payments)),
+    ("refund_through_providers", _provider_step(provider_jobs.refund_through_providers)),
     ("mark_overdue", _in_transaction(mark_overdue)),
     ("terminate_expired_coupons", _in_transaction(terminate_expired_coupons)),
     ("expire_wallets", _in_transaction(expire_wallets)),

@@ -21,6 +21,12 @@ from meterbill.invoices.models import (
 )
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
 from meterbill.organizations.models import ApiKey, Organization
+from meterbill.payment_providers.models import (
+    PaymentProvider,
+    ProviderCustomer,
+    ProviderEvent,
+    Refund,
+)
 from meterbill.payments.models import Payment
 from meterbill.plans.models import (
     Charge,
@@ -77,9 +83,13 @@ __all__ = [
     "MinimumCommitment",
     "Organization",
     "Payment",
+    "PaymentProvider",
     "Plan",
     "PlanTax",
+    "ProviderCustomer",
+    "ProviderEvent",
     "RecurringTransactionRule",
+    "Refund",
     "Subscription",
     "Tax",
     "User",

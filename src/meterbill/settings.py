@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from meterbill.clock import ClockOptions
     from meterbill.documents.links import LinkSettings
     from meterbill.documents.storage import LocalStorage
+    from meterbill.payment_providers.options import ProviderOptions
     from meterbill.webhooks.delivery import DeliveryOptions
 
 
@@ -17,6 +18,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="METERBILL_", extra="ignore")
 
     database_url: str = "sqlite:///./meterbill.db"
+    # Where usage events live: unset, the database above; clickhouse://user:pass@host:8123/db
+    # (or https://) for ClickHouse, which then holds events and their aggregates only.
+    events_url: str | None = None
     api_key: str | None = None
     org_name: str = "Default organization"
     # The dashboard user the start-up bootstrap makes sure of (both or neither).
@@ -69,6 +73,25 @@ class Settings(BaseSettings):
     # download still asks for one.
     disable_pdf_generation: bool = False
 
+    # Payment providers: the Fernet key their secrets are encrypted with (generate one
+    # with `meterbill encryption-key`; without it nothing can be connected), another
+    # address for Stripe's API (a proxy, a test double), and the quick retries of one
+    # call (later ticks retry what still fails, with backoff).
+    encryption_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_network_retries: int = 2
+
+    def provider_options(self) -> ProviderOptions:
+        from meterbill.payment_providers.options import ProviderOptions
+
+        return ProviderOptions(
+            encryption_key=self.encryption_key,
+            stripe_api_base=self.stripe_api_base,
+            network_retries=self.stripe_network_retries,
+            public_url=self.public_url or self.api_url,
+            register_webhooks=self.public_url is not None,
+        )
+
     def storage(self) -> LocalStorage:
         from pathlib import Path
 
@@ -105,6 +128,7 @@ class Settings(BaseSettings):
             webhook_retention=timedelta(days=self.webhook_retention_days),
             termination_alert_days=parse_days(self.subscription_termination_alert_days),
             validate_events=not self.disable_events_validation,
+            payments=self.provider_options(),
         )
 
     def delivery_options(self) -> DeliveryOptions:

@@ -14,6 +14,9 @@ from meterbill.events.schemas import EventInput
 from meterbill.events.service import insert_events
 from tests.conftest import Org
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 NO_ACTIVE = {"status": 405, "error": "Method Not Allowed", "code": "no_active_subscription"}
 
 

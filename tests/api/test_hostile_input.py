@@ -20,7 +20,7 @@ from meterbill.migrations.runner import upgrade
 from meterbill.organizations.service import add_api_key, create_organization
 from meterbill.settings import Settings
 from tests import hostile
-from tests.conftest import migrated_database
+from tests.conftest import ENCRYPTION_KEY, migrated_database
 
 ROUTES = hostile.app_routes(
     create_app(
@@ -47,7 +47,13 @@ def target(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iter
         with db.transaction() as session:
             organization = create_organization(session, "Hostile", now)
             key = add_api_key(session, organization.id, now)
-        settings_ = Settings(database_url=db.url, api_key=None, clock_interval_seconds=0)
+        settings_ = Settings(
+            database_url=db.url,
+            api_key=None,
+            clock_interval_seconds=0,
+            encryption_key=ENCRYPTION_KEY,
+            stripe_api_base="http://127.0.0.1:9",
+        )
         with TestClient(
             create_app(settings_, db),
             headers={"Authorization": f"Bearer {key}"},

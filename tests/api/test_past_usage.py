@@ -17,6 +17,9 @@ from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.db.test_current_usage import Setup, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 EMPTY_META = {"current_page": 0, "next_page": None, "prev_page": None, "total_pages": 0,
               "total_count": 0}  # fmt: skip
 

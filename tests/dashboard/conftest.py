@@ -17,7 +17,7 @@ from meterbill.app import create_app
 from meterbill.core.db import Database
 from meterbill.settings import Settings
 from meterbill.users.service import create_user
-from tests.conftest import NOW, Org
+from tests.conftest import ENCRYPTION_KEY, NOW, Org
 from tests.dashboard.browser import chromium  # noqa: F401  (a fixture for browser tests)
 
 PASSWORD = "correct horse battery"
@@ -39,7 +39,12 @@ class Clock:
 
 @pytest.fixture(scope="session")
 def dashboard_app(database: Database) -> FastAPI:
-    settings = Settings(database_url=database.url, api_key=None, clock_interval_seconds=0)
+    settings = Settings(
+        database_url=database.url,
+        api_key=None,
+        clock_interval_seconds=0,
+        encryption_key=ENCRYPTION_KEY,
+    )
     return create_app(settings, database)
 
 

@@ -15,6 +15,9 @@ from meterbill.events.service import insert_events
 from meterbill.usage.aggregation import FilterSpec, MetricSpec, Window, aggregate
 from tests.conftest import Org
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 AUGUST = datetime(2023, 8, 1, tzinfo=UTC)
 WINDOW_END = datetime(2023, 8, 31, 23, 59, 59, tzinfo=UTC)
 _ids = itertools.count()

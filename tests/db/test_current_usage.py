@@ -25,6 +25,9 @@ from meterbill.usage.schemas import customer_usage_object
 from meterbill.usage.service import compute_current_usage
 from tests.conftest import Org, make_org
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]

@@ -15,6 +15,9 @@ from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 
 def setup(database: Database, org: Org, aggregation: str, price: str, start: datetime,
           **metric: Any) -> Billing:  # fmt: skip

@@ -14,6 +14,9 @@ from meterbill.events.service import create_batch
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 EVENT_DAY = utc(2024, 3, 6)
 
 

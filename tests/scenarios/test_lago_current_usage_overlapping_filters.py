@@ -16,6 +16,9 @@ from meterbill.core.errors import ValidationFailed
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 
 def named(name: str, amount: str, values: dict[str, list[str]]) -> dict[str, Any]:
     return {"invoice_display_name": name, "properties": {"amount": amount}, "values": values}

@@ -17,6 +17,9 @@ from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 BOUNDED = {"rate": "1", "fixed_amount": "1", "per_transaction_max_amount": "12",
            "per_transaction_min_amount": "1.75"}  # fmt: skip
 

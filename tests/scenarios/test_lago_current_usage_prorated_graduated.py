@@ -22,6 +22,9 @@ from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import terminate
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 THREE_TIERS = [
     {"from_value": 0, "to_value": 5, "per_unit_amount": "10", "flat_amount": "100"},
     {"from_value": 6, "to_value": 15, "per_unit_amount": "5", "flat_amount": "50"},

@@ -18,6 +18,9 @@ from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 KEYS = ["key_1", "key_2", "key_3"]
 FEB_06 = {"key_1": "2024", "key_2": "Feb", "key_3": "06"}
 

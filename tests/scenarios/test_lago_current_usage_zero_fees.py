@@ -15,6 +15,9 @@ from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 TODAY = utc(2024, 3, 5)
 ZERO = {"units": "0.0", "total_aggregated_units": "0.0", "events_count": 0, "amount_cents": 0,
         "pricing_unit_details": None}  # fmt: skip

@@ -18,6 +18,9 @@ from meterbill.subscriptions.service import create_subscription
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 
 @pytest.mark.parametrize(
     ("timezone", "to_datetime"),

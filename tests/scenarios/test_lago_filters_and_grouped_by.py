@@ -14,6 +14,9 @@ from meterbill.core.db import Database
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 ALL = "__ALL_FILTER_VALUES__"
 
 

@@ -18,6 +18,9 @@ from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import terminate
 
+# The event store corpus: also run on ClickHouse (tests/conftest.py).
+EVERY_EVENT_STORE = True
+
 TWO_TIERS = [
     {"from_value": 0, "to_value": 1, "per_unit_amount": "10", "flat_amount": "100"},
     {"from_value": 2, "to_value": None, "per_unit_amount": "5", "flat_amount": "50"},

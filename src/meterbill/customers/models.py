@@ -29,6 +29,8 @@ class Customer(Base):
         live_index("ux_customers_org_external_id_live", "organization_id", "external_id"),
         UniqueConstraint("organization_id", "sequential_id"),
         Index("ix_customers_org_created", "organization_id", "created_at"),
+        # The clock looks for customers to create at the payment provider every tick.
+        Index("ix_customers_provider_sync", "payment_provider", "provider_customer_id"),
         # PostgreSQL: the search's "contains" through trigrams (pg_trgm, migration 0020).
         Index(
             "ix_customers_search_trgm",

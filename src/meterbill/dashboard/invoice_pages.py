@@ -48,6 +48,7 @@ from meterbill.invoices.service import (
     void_invoice,
 )
 from meterbill.organizations.service import get_organization
+from meterbill.payment_providers import collection as provider_collection
 from meterbill.payments.schemas import parse_payment
 from meterbill.payments.service import PaymentFilters, create_manual_payment, list_payments
 from meterbill.users.service import SessionUser
@@ -75,6 +76,8 @@ REFUSALS = {
     "forbidden": "Only a subscription invoice can be refreshed or finalized here.",
     "invoice_not_found": "This invoice is no longer a draft.",
     "feature_unavailable": "Payments can only be recorded on a finalized invoice.",
+    "payment_processor_is_currently_handling_payment": "A payment of this invoice is "
+    "already under way at the payment provider.",
 }
 
 
@@ -295,6 +298,17 @@ def void(request: Request, page: Page, _form: Form, invoice_id: str) -> Response
 
     return _perform(request, page, invoice_id, act, "Invoice successfully voided",
                     refused_template="invoices/void.html")  # fmt: skip
+
+
+@router.post("/invoices/{invoice_id}/retry-payment", dependencies=[requires("invoices:update")])
+def retry_payment(request: Request, page: Page, _form: Form, invoice_id: str) -> Response:
+    """POST /api/v1/invoices/{id}/retry_payment: the next tick charges it again."""
+
+    def act(session: Session) -> None:
+        invoice = find_invoice(session, page.organization_id, invoice_id, lock=True)
+        provider_collection.retry_payment(session, invoice, page.now)
+
+    return _perform(request, page, invoice_id, act, "Payment retry sent to the provider")
 
 
 # --- Record a payment ----------------------------------------------------------------

@@ -18,6 +18,7 @@ from meterbill.dashboard.credit_note_pages import router as credit_note_router
 from meterbill.dashboard.customer_pages import router as customer_router
 from meterbill.dashboard.developer_pages import router as developer_router
 from meterbill.dashboard.event_pages import router as event_router
+from meterbill.dashboard.integration_pages import router as integration_router
 from meterbill.dashboard.invoice_pages import router as invoice_router
 from meterbill.dashboard.member_pages import router as member_router
 from meterbill.dashboard.plan_pages import router as plan_router
@@ -33,6 +34,7 @@ ROUTERS: list[APIRouter] = [
     invoice_router,
     catalog_router,
     settings_router,
+    integration_router,
     member_router,
     developer_router,
     webhook_router,

@@ -20,6 +20,7 @@ from meterbill.core.dates import parse_instant
 from meterbill.core.errors import NotFound, ValidationFailed
 from meterbill.core.pagination import Page, PageRequest, paginate
 from meterbill.core.validation import INVALID, OUT_OF_RANGE
+from meterbill.event_store import store_for
 from meterbill.events import rollups
 from meterbill.events.errors import report_unbillable
 from meterbill.events.models import Event
@@ -165,7 +166,9 @@ def random_uuids(count: int) -> list[str]:
     ]
 
 
-def insert_many(session: Session, items: Sequence[NewEvent]) -> tuple[list[StoredEvent], set[int]]:
+def sql_insert_many(
+    session: Session, items: Sequence[NewEvent]
+) -> tuple[list[StoredEvent], set[int]]:
     """Insert what is new, for any organizations, in one statement; return the stored
     events and the positions that were duplicates.
 
@@ -205,6 +208,12 @@ def insert_many(session: Session, items: Sequence[NewEvent]) -> tuple[list[Store
     for organization_id, fresh_events in by_organization.items():
         report_unbillable(session, organization_id, fresh_events)
     return stored, duplicates
+
+
+def insert_many(session: Session, items: Sequence[NewEvent]) -> tuple[list[StoredEvent], set[int]]:
+    """Store what is new, for any organizations; return the stored events and the
+    positions that were duplicates (the session's event store decides)."""
+    return store_for(session).insert_many(session, items)
 
 
 def insert_events(
@@ -301,7 +310,7 @@ def _holds_nul(*values: str | None) -> bool:
     return any(value is not None and "\x00" in value for value in values)
 
 
-def find_event(session: Session, organization_id: uuid.UUID, transaction_id: str) -> Event:
+def sql_find_event(session: Session, organization_id: uuid.UUID, transaction_id: str) -> Event:
     if _holds_nul(transaction_id):
         raise NotFound("event")
     event = session.scalar(
@@ -313,6 +322,10 @@ def find_event(session: Session, organization_id: uuid.UUID, transaction_id: str
     if event is None:
         raise NotFound("event")
     return event
+
+
+def find_event(session: Session, organization_id: uuid.UUID, transaction_id: str) -> Event:
+    return store_for(session).find_event(session, organization_id, transaction_id)
 
 
 @dataclass(frozen=True)
@@ -341,7 +354,7 @@ def parse_event_filters(params: Any) -> EventFilters:
     )
 
 
-def list_events(
+def sql_list_events(
     session: Session, organization_id: uuid.UUID, filters: EventFilters, page: PageRequest
 ) -> Page[Event]:
     query = select(Event).where(Event.organization_id == organization_id)
@@ -356,3 +369,9 @@ def list_events(
     if filters.timestamp_to is not None:
         query = query.where(Event.timestamp <= filters.timestamp_to)
     return paginate(session, query.order_by(Event.timestamp.desc(), Event.id.desc()), page)
+
+
+def list_events(
+    session: Session, organization_id: uuid.UUID, filters: EventFilters, page: PageRequest
+) -> Page[Event]:
+    return store_for(session).list_events(session, organization_id, filters, page)

@@ -16,6 +16,7 @@ from meterbill.core.validation import root_object
 from meterbill.customers.models import Customer
 from meterbill.customers.service import find_customer
 from meterbill.invoices.models import Invoice
+from meterbill.payment_providers.models import PaymentProvider
 from meterbill.payments import service
 from meterbill.payments.models import Payment
 from meterbill.payments.schemas import parse_payment, payment_object
@@ -26,8 +27,18 @@ router = APIRouter(prefix="/api/v1")
 def render_payments(session: Session, payments: list[Payment]) -> list[dict[str, Any]]:
     invoices = by_id(session, Invoice, {payment.invoice_id for payment in payments})
     customers = by_id(session, Customer, {payment.customer_id for payment in payments})
+    providers = by_id(
+        session,
+        PaymentProvider,
+        {payment.payment_provider_id for payment in payments if payment.payment_provider_id},
+    )
     return [
-        payment_object(payment, invoices[payment.invoice_id], customers[payment.customer_id])
+        payment_object(
+            payment,
+            invoices[payment.invoice_id],
+            customers[payment.customer_id],
+            providers.get(payment.payment_provider_id) if payment.payment_provider_id else None,
+        )
         for payment in payments
     ]
 

@@ -21,7 +21,8 @@ from meterbill.core.apidoc import (
 )
 
 PAYMENT = obj(
-    "A payment recorded against an invoice (manual payments).",
+    "A payment of an invoice: recorded by hand (`manual`) or collected through a payment "
+    "provider (`provider`).",
     lago_id=UUID,
     lago_customer_id=UUID,
     external_customer_id=STR,
@@ -35,11 +36,11 @@ PAYMENT = obj(
     payment_status=STR,
     type=STR,
     reference=STR_,
-    payment_provider_code={"type": "null"},
-    payment_provider_type={"type": "null"},
+    payment_provider_code=STR_,
+    payment_provider_type={"type": ["string", "null"], "enum": ["stripe", None]},
     external_payment_id=STR_,
     provider_payment_id=STR_,
-    provider_customer_id={"type": "null"},
+    provider_customer_id=STR_,
     next_action={"type": "object"},
     created_at=TIME,
 )

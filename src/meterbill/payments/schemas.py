@@ -11,6 +11,7 @@ from meterbill.core.times import iso_seconds
 from meterbill.core.validation import Reader
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Invoice
+from meterbill.payment_providers.models import PaymentProvider
 from meterbill.payments.models import Payment
 
 REFERENCE_MAX_LENGTH = 40
@@ -67,7 +68,12 @@ def parse_payment(data: dict[str, Any]) -> PaymentInput:
     )
 
 
-def payment_object(payment: Payment, invoice: Invoice, customer: Customer) -> dict[str, Any]:
+def payment_object(
+    payment: Payment,
+    invoice: Invoice,
+    customer: Customer,
+    provider: PaymentProvider | None = None,
+) -> dict[str, Any]:
     return {
         "lago_id": str(payment.id),
         "lago_customer_id": str(customer.id),
@@ -78,16 +84,17 @@ def payment_object(payment: Payment, invoice: Invoice, customer: Customer) -> di
         "payable_type": "Invoice",
         "amount_cents": payment.amount_cents,
         "amount_currency": payment.amount_currency,
-        "status": payment.status,
+        # Not sent to the provider yet: Lago's payment is "pending" until it answers.
+        "status": "pending" if payment.status == "queued" else payment.status,
         "payment_status": payment.payable_payment_status,
         "type": payment.payment_type,
         "reference": payment.reference,
-        "payment_provider_code": None,
-        "payment_provider_type": None,
+        "payment_provider_code": provider.code if provider else None,
+        "payment_provider_type": provider.provider_type if provider else None,
         # Deprecated by Lago in favour of provider_payment_id; both are sent.
         "external_payment_id": payment.provider_payment_id,
         "provider_payment_id": payment.provider_payment_id,
-        "provider_customer_id": None,
+        "provider_customer_id": payment.provider_customer_id,
         "next_action": {},
         "created_at": iso_seconds(payment.created_at),
     }

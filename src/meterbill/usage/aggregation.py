@@ -21,6 +21,7 @@ from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from meterbill.event_store import store_for
 from meterbill.events.models import Event, EventRollup
 from meterbill.events.rollups import COUNT_PROPERTY, hour_of, range_totals
 from meterbill.usage.sql import Dialect
@@ -130,7 +131,7 @@ def _events(
     return select(*columns).where(*conditions)
 
 
-def aggregate(
+def sql_aggregate(
     session: Session,
     window: Window,
     metric: MetricSpec,
@@ -319,7 +320,7 @@ def apply_rounding(units: Decimal, metric: MetricSpec) -> Decimal:
     return units.quantize(exponent, rounding=mode)
 
 
-def dynamic_amounts(
+def sql_dynamic_amounts(
     session: Session,
     window: Window,
     metric: MetricSpec,
@@ -338,7 +339,7 @@ def dynamic_amounts(
     return {(row[0], tuple(row[1:-1])): Decimal(str(row[-1] or 0)) for row in rows}
 
 
-def event_values(
+def sql_event_values(
     session: Session,
     window: Window,
     metric: MetricSpec,
@@ -364,7 +365,7 @@ def event_values(
     return values
 
 
-def unique_value_events(
+def sql_unique_value_events(
     session: Session,
     window: Window,
     metric: MetricSpec,
@@ -434,7 +435,7 @@ def active_ratio(
     return total, steps
 
 
-def daily_sums(
+def sql_daily_sums(
     session: Session,
     window: Window,
     metric: MetricSpec,
@@ -509,7 +510,7 @@ def _from_rollups(
     return {(None, ()): BucketUsage(units=apply_rounding(units, metric), events_count=count)}
 
 
-def daily_units(
+def sql_daily_units(
     session: Session, window: Window, metrics: Sequence[MetricSpec], timezone: str
 ) -> dict[str, dict[date, Decimal]]:
     """Per metric code, what each local day of the window adds, for a usage chart: the
@@ -624,3 +625,67 @@ def _as_date(raw: Any) -> date:
 def _aware(moment: datetime) -> datetime:
     # SQLite hands stored instants back naive (they are UTC).
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# What callers use: the session's event store answers (event_store.store_for).
+
+
+def aggregate(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, BucketUsage]:
+    """Units and event counts per bucket for the window."""
+    return store_for(session).aggregate(session, window, metric, filters, group_keys)
+
+
+def dynamic_amounts(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, Decimal]:
+    return store_for(session).dynamic_amounts(session, window, metric, filters, group_keys)
+
+
+def event_values(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, list[Decimal]]:
+    return store_for(session).event_values(session, window, metric, filters, group_keys)
+
+
+def unique_value_events(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    timezone: str,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, dict[str, list[tuple[date, bool, int]]]]:
+    return store_for(session).unique_value_events(
+        session, window, metric, timezone, filters, group_keys
+    )
+
+
+def daily_sums(
+    session: Session,
+    window: Window,
+    metric: MetricSpec,
+    timezone: str,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[BucketKey, list[tuple[date, Decimal]]]:
+    return store_for(session).daily_sums(session, window, metric, timezone, filters, group_keys)
+
+
+def daily_units(
+    session: Session, window: Window, metrics: Sequence[MetricSpec], timezone: str
+) -> dict[str, dict[date, Decimal]]:
+    return store_for(session).daily_units(session, window, metrics, timezone)

@@ -38,6 +38,7 @@ SENT: tuple[str, ...] = tuple(
     invoice.generated credit_note.created credit_note.generated
     fee.created wallet.created wallet.updated wallet.terminated
     wallet.depleted_ongoing_balance wallet_transaction.created wallet_transaction.updated
-    event.error events.errors
+    event.error events.errors customer.payment_provider_created
+    customer.payment_provider_error invoice.payment_failure invoice.payment_dispute_lost
     """.split()
 )

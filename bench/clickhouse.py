@@ -1,0 +1,258 @@
+"""The ClickHouse event store: batch ingestion, and current usage over 100M events.
+
+    .venv/bin/python bench/clickhouse.py ingest [--events 500000] [--batch 2000]
+    .venv/bin/python bench/clickhouse.py usage [--total 100000000] [--period 10000000]
+                                               [--requests 100]
+
+The engine is chdb (ClickHouse in process, the `clickhouse` extra), on disk in a
+temporary folder; the relational records are in SQLite. Nothing is sent over HTTP.
+
+ingest: events go through the store's `insert_many` (the duplicate check against
+event_keys, the rows as JSON, one synchronous insert per table at the relational
+commit, the hourly view fed by the insert) in transactions of --batch events, as the
+group commit sends them. The raw floor, same run: the same prebuilt rows inserted in the
+same batches into a bare MergeTree of the same columns (no check, no keys, no view).
+
+usage: --total events are made inside the engine (INSERT ... SELECT FROM numbers), of
+which --period belong to one subscription's current period (more of its events lie in
+earlier months, the rest belong to 100 other subscriptions). Then --requests calls of
+the current usage service for that subscription (a plan with a sum charge and a count
+charge), each checked against the exact figures computed here, and a batch half made of
+duplicates is ingested: the usage must grow by the new half only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import orjson
+
+from meterbill import event_store
+from meterbill.core.db import Database
+from meterbill.customers.models import Customer
+from meterbill.event_store.clickhouse import open_store
+from meterbill.event_store.clickhouse.ingestion import EVENT_COLUMNS, rows
+from meterbill.events.schemas import EventInput
+from meterbill.events.service import NewEvent, insert_many
+from meterbill.metrics.schemas import parse_metric
+from meterbill.metrics.service import create_metric
+from meterbill.migrations.runner import upgrade
+from meterbill.organizations.service import create_organization
+from meterbill.plans.schemas import parse_plan
+from meterbill.plans.service import create_plan
+from meterbill.subscriptions.models import Subscription
+from meterbill.usage.service import compute_current_usage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _server import percentile
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+PERIOD = datetime(2026, 12, 1, tzinfo=UTC)
+NOW = datetime(2026, 12, 20, 12, tzinfo=UTC)
+
+
+def relational(folder: str) -> tuple[Database, uuid.UUID]:
+    url = f"sqlite:///{folder}/bench.db"
+    upgrade(url)
+    db = Database(url, pool_size=2)
+    with db.transaction() as session:
+        organization_id = create_organization(session, "Bench", START).id
+    return db, organization_id
+
+
+def ingest(events: int, batch: int) -> None:
+    with TemporaryDirectory() as tmp:
+        db, organization_id = relational(tmp)
+        store = open_store(f"chdb://{tmp}/clickhouse")
+        event_store.use(db.engine, store)  # type: ignore[arg-type]
+        made = [
+            NewEvent(organization_id, EventInput(
+                f"t{index}", f"sub_{index % 1000}", "storage" if index % 2 else "calls",
+                PERIOD + timedelta(seconds=index * 0.5), {"gb": index % 7 + 1, "region": "eu"},
+                None, orjson.dumps({"gb": index % 7 + 1, "region": "eu"}).decode()), NOW)
+            for index in range(events)
+        ]  # fmt: skip
+        started = time.perf_counter()
+        for first in range(0, events, batch):
+            with db.transaction() as session:
+                _stored, duplicates = insert_many(session, made[first : first + batch])
+                assert not duplicates
+        elapsed = time.perf_counter() - started
+        [[stored]] = store.connection.query("SELECT count() FROM events")
+        assert int(stored) == events
+        print(f"ingest through the store: {events} events in {elapsed:.2f} s"
+              f" = {events / elapsed:,.0f} events/s"
+              f" (batches of {batch}, duplicate check on)")  # fmt: skip
+
+        store.connection.command("CREATE TABLE floor AS events")
+        bodies = []
+        for first in range(0, events, batch):
+            part = made[first : first + batch]
+            columns, _keys = rows(part, [str(uuid.uuid4()) for _ in part], list(range(len(part))))
+            bodies.append(orjson.dumps(columns))
+        started = time.perf_counter()
+        for body in bodies:
+            store.connection.insert_json("floor", EVENT_COLUMNS, body)
+        floor = time.perf_counter() - started
+        print("raw insert floor (same rows, same batches, same JSON, bare MergeTree):"
+              f" {events / floor:,.0f}"
+              f" rows/s ({floor:.2f} s)")  # fmt: skip
+        db.dispose()
+
+
+def catalog(db: Database, organization_id: uuid.UUID) -> None:
+    with db.transaction() as session:
+        storage = create_metric(session, organization_id, parse_metric({
+            "name": "Storage", "code": "storage", "aggregation_type": "sum_agg",
+            "field_name": "gb"}, creating=True), START)  # fmt: skip
+        calls = create_metric(session, organization_id, parse_metric({
+            "name": "Calls", "code": "calls", "aggregation_type": "count_agg"},
+            creating=True), START)  # fmt: skip
+        plan = create_plan(session, organization_id, parse_plan({
+            "name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 0,
+            "amount_currency": "EUR", "charges": [
+                {"billable_metric_id": str(storage.id), "charge_model": "standard",
+                 "properties": {"amount": "0.01"}},
+                {"billable_metric_id": str(calls.id), "charge_model": "standard",
+                 "properties": {"amount": "0.001"}}]}, creating=True), START)  # fmt: skip
+        customer_id = uuid.uuid4()
+        session.add(Customer(id=customer_id, organization_id=organization_id,
+                             external_id="cus", sequential_id=1, slug="BEN-0001",
+                             currency="EUR", created_at=START, updated_at=START))  # fmt: skip
+        session.flush()
+        session.add(Subscription(organization_id=organization_id, customer_id=customer_id,
+                                 plan_id=plan.id, external_id="sub", status="active",
+                                 billing_time="calendar", subscription_at=START,
+                                 started_at=START, created_at=START, updated_at=START))  # fmt: skip
+
+
+def load(store: object, organization_id: uuid.UUID, total: int, period: int) -> None:
+    """`total` events made by the engine. Event n < period: the subscription's current
+    period, code storage when n is odd (gb = n % 7 + 1), else calls; n < 2 × period: the
+    same subscription in January to November; the rest: 100 other subscriptions.
+
+    They are made in a staging table of the same structure and attached to `events` by
+    partition (as a bulk import would), which feeds no view: the hourly sums are then
+    made by one INSERT ... SELECT with the materialized view's own query."""
+    connection = store.connection  # type: ignore[attr-defined]
+    first_us = int(PERIOD.timestamp() * 1_000_000)
+    period_step = (int(NOW.timestamp() * 1_000_000) - 60_000_000 - first_us) // period
+    earlier_us = int(START.timestamp() * 1_000_000)
+    earlier_step = (first_us - earlier_us) // max(total - period, 1)
+    when = (
+        f"fromUnixTimestamp64Micro(toInt64(if(number < {period},"
+        f" {first_us} + number * {period_step},"
+        f" {earlier_us} + (number - {period}) * {earlier_step})), 'UTC')"
+    )
+    subscription = f"if(number < {2 * period}, 'sub', concat('sub_', toString(number % 100)))"
+    code = "if(number % 2 = 1, 'storage', 'calls')"
+    gb = "toString(number % 7 + 1)"
+    organization = {"org": str(organization_id)}
+    connection.command("CREATE TABLE staging AS events")
+    connection.command(
+        f"INSERT INTO staging SELECT {{org:UUID}}, {subscription}, {code}, {when}, number + 1,"
+        f" concat('b', toString(number)), generateUUIDv4(), concat('{{\"gb\":', {gb}, '}}'),"
+        f" map('gb', {gb}), NULL, {when} FROM numbers({total})"
+        " SETTINGS max_insert_threads = 2",
+        organization,
+    )
+    partitions = connection.query(
+        "SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase()"
+        " AND table = 'staging' AND active"
+    )
+    for [partition] in partitions:
+        connection.command(f"ALTER TABLE events ATTACH PARTITION ID '{partition}' FROM staging")
+    view = connection.query(
+        "SELECT as_select FROM system.tables WHERE database = currentDatabase()"
+        " AND name = 'event_hours_mv'"
+    )[0][0]
+    connection.command("INSERT INTO event_hours " + view.replace("FROM events", "FROM staging", 1))
+    connection.command("DROP TABLE staging")
+    # The keys of the measured subscription's events (the duplicate check reads them).
+    connection.command(
+        f"INSERT INTO event_keys SELECT {{org:UUID}}, concat('b', toString(number)),"
+        f" {subscription}, {code}, {when}, number + 1 FROM numbers({min(total, 2 * period)})",
+        organization,
+    )
+
+
+def expected(period: int) -> tuple[Decimal, int, int]:
+    """(Σ gb of storage events, storage events, calls events) among n < period."""
+    storage = list(range(1, period, 2))
+    full, rest = divmod(len(storage), 7)
+    # n odd: n % 7 runs through 1, 3, 5, 0, 2, 4, 6 every 7 odd numbers.
+    cycle = [1, 3, 5, 0, 2, 4, 6]
+    total = full * sum(value + 1 for value in cycle) + sum(cycle[i] + 1 for i in range(rest))
+    return Decimal(total), len(storage), period - len(storage)
+
+
+def usage(total: int, period: int, requests: int) -> None:
+    with TemporaryDirectory() as tmp:
+        db, organization_id = relational(tmp)
+        catalog(db, organization_id)
+        store = open_store(f"chdb://{tmp}/clickhouse")
+        event_store.use(db.engine, store)  # type: ignore[arg-type]
+        started = time.perf_counter()
+        load(store, organization_id, total, period)
+        print(f"load: {total:,} events ({period:,} in the period) made in the engine"
+              f" in {time.perf_counter() - started:.0f} s")  # fmt: skip
+        gb, storage_events, calls_events = expected(period)
+
+        def current() -> tuple[Decimal, int, int]:
+            with db.transaction(write=False) as session:
+                found = compute_current_usage(session, organization_id, "cus", "sub", NOW)
+            figures = {charge.metric.code: charge for charge in found.charges}
+            return (figures["storage"].units, figures["storage"].events_count,
+                    figures["calls"].events_count)  # fmt: skip
+
+        assert current() == (gb, storage_events, calls_events), current()
+        timings = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            figures = current()
+            timings.append((time.perf_counter() - started) * 1000)
+            assert figures == (gb, storage_events, calls_events)
+        p50, p99 = percentile(timings, 0.5), percentile(timings, 0.99)
+        print(f"current usage, {requests} calls, exact each time: p50 {p50:.1f} ms,"
+              f" p99 {p99:.1f} ms, max {max(timings):.1f} ms")  # fmt: skip
+
+        # Half duplicates (stored transaction ids), half new: only the new half counts.
+        batch = [
+            NewEvent(organization_id, EventInput(
+                f"b{2 * index + 1}" if index < 50 else f"new{index}", "sub", "storage",
+                NOW - timedelta(minutes=5), {"gb": 3}, None), NOW)
+            for index in range(100)
+        ]  # fmt: skip
+        with db.transaction() as session:
+            _stored, duplicates = insert_many(session, batch)
+        assert duplicates == set(range(50)), sorted(duplicates)[:5]
+        after = current()
+        assert after == (gb + 150, storage_events + 50, calls_events), after
+        print("a batch of 50 duplicates and 50 new events: 50 refused, usage +50 events, +150 gb")
+        db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["ingest", "usage"])
+    parser.add_argument("--events", type=int, default=500_000)
+    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--total", type=int, default=100_000_000)
+    parser.add_argument("--period", type=int, default=10_000_000)
+    parser.add_argument("--requests", type=int, default=100)
+    args = parser.parse_args()
+    if args.what == "ingest":
+        ingest(args.events, args.batch)
+    else:
+        usage(args.total, args.period, args.requests)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Payment providers: collect invoices through an organization's Stripe account."""
