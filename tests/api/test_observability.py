@@ -323,3 +323,21 @@ def test_an_organization_api_key_is_not_a_metrics_token(
         TestClient(app).get("/metrics", headers={"Authorization": f"Bearer {key}"}).status_code
         == 401
     )
+
+
+def test_not_ready_when_the_clickhouse_event_store_does_not_answer(
+    sqlite_app: tuple[Database, Settings],
+) -> None:
+    pytest.importorskip("clickhouse_connect")
+    from meterbill import event_store
+    from meterbill.event_store.clickhouse.connection import HttpConnection
+    from meterbill.event_store.clickhouse.store import ClickHouseEventStore
+
+    db, settings = sqlite_app
+    nowhere = ClickHouseEventStore(HttpConnection("clickhouse://127.0.0.1:1/meterbill"))
+    event_store.use(db.engine, nowhere)
+    ready = TestClient(create_app(settings, db)).get("/health/ready")
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert (checks["database"], checks["migrations"]) == ("ok", "ok")
+    assert checks["event_store"].startswith("unreachable: ")

@@ -15,15 +15,36 @@ from meterbill.core.errors import Unauthorized
 from meterbill.core.http import JsonResponse, error_response
 from meterbill.operations import telemetry
 from meterbill.operations.health import Readiness
+from meterbill.operations.telemetry import CONTENT_TYPE
 
 router = APIRouter(tags=["Operations"])
 VERSION = "0.1.0"
+LIVE = {
+    "type": "object",
+    "required": ["status", "version"],
+    "properties": {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}},
+}
+READY = {
+    "type": "object",
+    "required": ["status", "version", "checks"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "version": {"type": "string"},
+        # Each check: "ok", or why not.
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
 
 
 @router.get(
     "/health/live",
     summary="Liveness",
     description="200 as long as the process answers; no API key needed.",
+    responses={200: _json(LIVE)},
 )
 def live() -> JsonResponse:
     return JsonResponse({"status": "ok", "version": VERSION})
@@ -34,6 +55,7 @@ def live() -> JsonResponse:
     summary="Readiness",
     description="200 when the database and the event store answer and the schema is at the "
     "code's migrations; 503 with the reason otherwise. No API key needed.",
+    responses={200: _json(READY), 503: _json(READY)},
 )
 def ready(request: Request) -> JsonResponse:
     readiness: Readiness = request.app.state.readiness
@@ -47,6 +69,8 @@ def ready(request: Request) -> JsonResponse:
     summary="Prometheus metrics",
     description="The text exposition format; with METERBILL_METRICS_TOKEN set, only for "
     "`Authorization: Bearer <token>`.",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
 )
 async def metrics(request: Request) -> Response:
     token: str | None = request.app.state.settings.metrics_token

@@ -50,9 +50,9 @@ class Readiness:
         except Exception as error:
             states["database"] = f"unreachable: {type(error).__name__}"
             states["migrations"] = "unknown"
-        # Events are in the database unless another store's check was registered.
+        # Events are in the database unless their store answers a ping of its own.
         if "event_store" not in self.checks:
-            states["event_store"] = states["database"]
+            states["event_store"] = self._event_store(states["database"])
         for name, check in self.checks.items():
             try:
                 problem = check()
@@ -60,3 +60,17 @@ class Readiness:
                 problem = f"unreachable: {type(error).__name__}"
             states[name] = problem or "ok"
         return all(state == "ok" for state in states.values()), states
+
+    def _event_store(self, database: str) -> str:
+        from meterbill.event_store import store_for
+
+        if database != "ok":
+            return database
+        try:
+            with self.db.transaction(write=False) as session:
+                ping = getattr(store_for(session), "ping", None)
+                if ping is not None:
+                    ping()
+        except Exception as error:
+            return f"unreachable: {type(error).__name__}"
+        return "ok"

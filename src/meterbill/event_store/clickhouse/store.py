@@ -94,6 +94,10 @@ class ClickHouseEventStore:
         values = params.values if isinstance(params, Params) else params
         return self.connection.query(sql, values)
 
+    def ping(self) -> None:
+        """Raises when ClickHouse does not answer (the readiness probe)."""
+        self._query("SELECT 1")
+
     # Ingestion and lookups.
 
     def insert_many(
