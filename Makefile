@@ -8,13 +8,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install serve migrate test lint format bench clean
 
-# The clickhouse extra (chdb) lets the event store tests run on ClickHouse too; without
-# it they skip.
+# The clickhouse extra (chdb, half a gigabyte) is not installed here, so that `make serve`
+# stays quick: `.ci/run` adds it, and the event store tests then run on ClickHouse too.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet -e '.[dev,clickhouse]' || echo "clickhouse extra not installed: its tests skip" >&2
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -8,6 +8,7 @@ customers, plans and subscriptions stay relational. Services keep taking a sessi
 
 from __future__ import annotations
 
+import logging
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -140,6 +141,13 @@ def configure(settings: Settings, db: Database) -> None:
         return
     from meterbill.event_store.clickhouse import open_store
 
+    # Said at every start: pay-in-advance fees, fee estimates, the events page and the
+    # events.errors report still read the relational table and would see no event.
+    logging.getLogger("meterbill.event_store").warning(
+        "events are in ClickHouse (experimental): pay-in-advance charges, "
+        "POST /events/estimate_fees, the dashboard's events page and the events.errors "
+        "report do not read them yet"
+    )
     use(db.engine, open_store(settings.events_url))
 
 
