@@ -4,8 +4,9 @@ uvicorn's own workers share one listening socket, and the kernel hands a new con
 to whichever process wakes first: under a keep-alive load one process ends up with
 most connections (14 of 16 with wrk) while the other idles. On Linux each process here
 gets its own socket on the port instead (SO_REUSEPORT), and the kernel spreads the
-connections evenly across them. A supervisor restarts a process that dies, with the
-socket it had, so connections waiting in its queue are not lost.
+connections evenly across them. A supervisor restarts a process that dies, on a new
+socket: the dead one's is closed at once, so that no new connection waits on it for the
+replacement.
 
 Several processes write their Prometheus metrics to files in one directory
 (PROMETHEUS_MULTIPROC_DIR), so that whichever answers GET /metrics tells the sums of all:
@@ -94,20 +95,29 @@ def serve(
     Supervisor(sockets, log_level, log_config).run()
 
 
+def _joined_socket(
+    first: socket.socket | None, kind: tuple[Any, Any, int], address: Any
+) -> socket.socket:
+    """A listening socket on the port (SO_REUSEPORT), beside `first` when there is one."""
+    sock = socket.socket(*kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(first.getsockname() if first is not None else address)
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     family, kind, protocol, _name, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM
     )[0]
     sockets: list[socket.socket] = []
     for _ in range(count):
-        sock = socket.socket(family, kind, protocol)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # Port 0 picks a free port once; the other sockets join it.
-        sock.bind(address if not sockets else sockets[0].getsockname())
-        sock.listen(2048)
-        sock.set_inheritable(True)
-        sockets.append(sock)
+        sockets.append(
+            _joined_socket(sockets[0] if sockets else None, (family, kind, protocol), address)
+        )
     bound_host, bound_port = sockets[0].getsockname()[:2]
     logger.info(
         "meterbill running on http://%s:%d with %d processes (CTRL+C to quit)",
@@ -118,8 +128,15 @@ def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return sockets
 
 
-def _serve_socket(sock: socket.socket, log_level: str, log_config: dict[str, Any] | None) -> None:
-    """A server process: the app on its own socket."""
+# Where a replacement process listens: (family, type, proto) and the address.
+Place = tuple[tuple[Any, Any, int], Any]
+
+
+def _serve_socket(
+    sock: socket.socket | Place, log_level: str, log_config: dict[str, Any] | None
+) -> None:
+    """A server process: the app on its own socket (a replacement opens it once its app is
+    loaded, so that no connection is queued for it before it can answer)."""
     # Out of the terminal's process group, so that Ctrl-C reaches the supervisor alone,
     # which then stops every process once and gracefully.
     os.setpgrp()
@@ -129,6 +146,9 @@ def _serve_socket(sock: socket.socket, log_level: str, log_config: dict[str, Any
     config = uvicorn.Config(APP, factory=True, log_level=log_level,
                             log_config=log_config or uvicorn.config.LOGGING_CONFIG,
                             access_log=log_config is None)  # fmt: skip
+    if not isinstance(sock, socket.socket):
+        config.load()
+        sock = _joined_socket(None, *sock)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -141,13 +161,18 @@ class Supervisor:
         log_level: str,
         log_config: dict[str, Any] | None = None,
     ) -> None:
-        self.sockets = sockets
+        # A socket until its first process dies; closed then, and each replacement opens
+        # one of its own at the same place.
+        self.sockets: list[socket.socket | None] = list(sockets)
+        self.places: list[Place] = [
+            ((sock.family, sock.type, sock.proto), sock.getsockname()) for sock in sockets
+        ]
         self.log_level = log_level
         self.log_config = log_config
         self.context = multiprocessing.get_context("spawn")
         self.stopping = threading.Event()
 
-    def _start(self, sock: socket.socket) -> BaseProcess:
+    def _start(self, sock: socket.socket | Place) -> BaseProcess:
         process = self.context.Process(
             target=_serve_socket,
             args=(sock, self.log_level, self.log_config),
@@ -159,7 +184,7 @@ class Supervisor:
     def run(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: self.stopping.set())
-        processes = [self._start(sock) for sock in self.sockets]
+        processes = [self._start(sock) for sock in self.sockets if sock is not None]
         started = [time.monotonic()] * len(processes)
         quick_exits = 0
         while not self.stopping.wait(0.5):
@@ -178,7 +203,16 @@ class Supervisor:
                     process.pid,
                     process.exitcode,
                 )
-                processes[index] = self._start(self.sockets[index])
+                # The dead one's socket is closed at once: the kernel would go on queueing
+                # a share of the new connections on it until the replacement is up (seconds
+                # on a busy machine); closed, they all go to the live processes meanwhile.
+                # What was already queued on it is reset (the client sees it refused,
+                # before any byte was read), which a client can retry.
+                dead_socket = self.sockets[index]
+                if dead_socket is not None:
+                    dead_socket.close()
+                    self.sockets[index] = None
+                processes[index] = self._start(self.places[index])
                 started[index] = time.monotonic()
         for process in processes:
             if process.is_alive():
@@ -189,7 +223,8 @@ class Supervisor:
                 process.kill()
                 process.join()
         for sock in self.sockets:
-            sock.close()
+            if sock is not None:
+                sock.close()
         for process in processes:
             _metrics_of_dead(process.pid)
         if quick_exits >= QUICK_EXITS_MAX:

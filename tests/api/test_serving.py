@@ -141,14 +141,16 @@ def test_connections_spread_over_the_processes_and_a_dead_one_is_replaced(
 
     victim = min(counts)
     os.kill(victim, signal.SIGKILL)
-    # Meanwhile the other process answers every new connection.
-    for _ in range(20):
-        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    # The supervisor closes the dead one's socket before it starts a replacement, which
+    # opens its own only once its app is loaded: meanwhile (seconds on a busy machine)
+    # every new connection goes to the live process, none waits on a queue nobody reads.
     _wait_for(
         lambda: len(_children(supervisor.pid)) == 2 and victim not in _children(supervisor.pid)
     )
+    for _ in range(20):
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
     replacement = (set(_children(supervisor.pid)) - set(counts)).pop()
-    # The replacement serves on the dead one's socket.
+    # The replacement serves, on a socket of its own on the same port.
     _wait_for(lambda: _spread(supervisor, port)[replacement] > 0)
 
     supervisor.send_signal(signal.SIGTERM)
