@@ -78,13 +78,16 @@ def customer_params(customer: Customer) -> dict[str, Any]:
     return params
 
 
-def _state(session: Session, customer: Customer, now: datetime) -> ProviderCustomer:
+def provider_state(
+    session: Session, customer: Customer, now: datetime, sync_status: str = "pending"
+) -> ProviderCustomer:
+    """The customer's state at its provider, made (with `sync_status`) if it has none."""
     state = session.get(ProviderCustomer, customer.id)
     if state is None:
         state = ProviderCustomer(
             customer_id=customer.id,
             organization_id=customer.organization_id,
-            sync_status="pending",
+            sync_status=sync_status,
             attempts=0,
             created_at=now,
             updated_at=now,
@@ -127,7 +130,7 @@ def _claim(
         provider = customer_connection(session, customer)
         if provider is None:
             continue
-        state = _state(session, customer, now)
+        state = provider_state(session, customer, now)
         state.sync_status = "pending"
         state.attempts += 1
         # Leased: another worker tries it again only if this one never answers.
@@ -165,7 +168,7 @@ def _record(session: Session, claim: _Claim, outcome: Outcome, now: datetime) ->
         select(Customer).where(Customer.id == claim.customer_id).with_for_update()
     )
     assert customer is not None
-    state = _state(session, customer, now)
+    state = provider_state(session, customer, now)
     state.updated_at = now
     if outcome.error is None:
         customer.provider_customer_id = outcome.value

@@ -24,9 +24,9 @@ from meterbill.core.records import uuid_or_none
 from meterbill.customers.models import Customer
 from meterbill.invoices.models import Invoice
 from meterbill.payment_providers.collection import QUEUED, locked_invoice, settle
+from meterbill.payment_providers.customer_sync import provider_state
 from meterbill.payment_providers.models import (
     PaymentProvider,
-    ProviderCustomer,
     ProviderEvent,
     Refund,
 )
@@ -207,17 +207,8 @@ def _stripe_customer(
 def _set_method(session: Session, customer: Customer, method: Any, now: datetime) -> None:
     if isinstance(method, dict):
         method = method.get("id")
-    state = session.get(ProviderCustomer, customer.id)
-    if state is None:
-        state = ProviderCustomer(
-            customer_id=customer.id,
-            organization_id=customer.organization_id,
-            sync_status="synced",
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(state)
+    # Known at Stripe already (the event names it), so synced if it had no state yet.
+    state = provider_state(session, customer, now, sync_status="synced")
     state.payment_method_id = method if isinstance(method, str) else None
     state.updated_at = now
     session.flush()
