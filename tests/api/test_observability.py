@@ -134,12 +134,14 @@ def test_clock_jobs_are_timed_and_ticks_counted(server: str, database: Database)
     tick_once(database, Settings(database_url=database.url))
     after = scrape(server)
     job = "meterbill_clock_job_duration_seconds_count"
-    for name in ("activate_pending", "bill_due_subscriptions", "finalize_due_drafts"):
-        assert value(after, job, job=name) - value(before, job, job=name) == 1
-    assert (
-        value(after, "meterbill_clock_ticks_total") - value(before, "meterbill_clock_ticks_total")
-        == 1
+    # Counters are per process: a tick that another test's code started in this process
+    # just before may end inside the window, so each figure may exceed one by that much.
+    ticks = value(after, "meterbill_clock_ticks_total") - value(
+        before, "meterbill_clock_ticks_total"
     )
+    assert 1 <= ticks <= 2
+    for name in ("activate_pending", "bill_due_subscriptions", "finalize_due_drafts"):
+        assert 1 <= value(after, job, job=name) - value(before, job, job=name) <= ticks
     assert value(after, "meterbill_clock_last_tick_timestamp_seconds") >= value(
         before, "meterbill_clock_last_tick_timestamp_seconds"
     )
