@@ -564,7 +564,7 @@ class ClickHouseEventStore:
         # Imported here: invoicing imports the event store.
         from meterbill.invoices import in_advance
 
-        found: list[tuple[tuple[str, int, int], Event, Subscription, Charge]] = []
+        found: list[tuple[tuple[datetime, int, int], Event, Subscription, Charge]] = []
         targets = in_advance.targets(session, scope)
         for first in range(0, len(targets), TARGETS_PER_QUERY):
             chunk = targets[first : first + TARGETS_PER_QUERY]
@@ -583,16 +583,12 @@ class ClickHouseEventStore:
 
     def _target_params(self, targets: Sequence[Target]) -> tuple[Params, str]:
         """The targets' events from their subscription's start, as a condition."""
-        keys: list[tuple[str, str, str]] = []
-        starts: list[str] = []
+        starts: dict[tuple[str, str, str], str] = {}
         for target in targets:
-            key = _target_key(target)
-            if key not in keys:
-                keys.append(key)
-                starts.append(instant(target.subscription.started_at))
+            starts.setdefault(_target_key(target), instant(target.subscription.started_at))
         params = Params()
-        bound = params.bind(keys, TARGET_KEYS)
-        started = params.bind(starts, f"Array({INSTANT})")
+        bound = params.bind(list(starts), TARGET_KEYS)
+        started = params.bind(list(starts.values()), f"Array({INSTANT})")
         where = (
             f"(organization_id, external_subscription_id, code) IN {bound} AND timestamp >="
             f" arrayElement({started}, indexOf({bound},"
@@ -611,17 +607,18 @@ class ClickHouseEventStore:
 
     def _unpriced(
         self, session: Session, targets: Sequence[Target], limit: int, failed: set[int]
-    ) -> list[tuple[tuple[str, int, int], Event, Subscription, Charge]]:
-        """The targets' first `limit` events without their fee, (timestamp, id) order."""
+    ) -> list[tuple[tuple[datetime, int, int], Event, Subscription, Charge]]:
+        """The targets' first `limit` events without their fee, (timestamp, id) order:
+        the keys scanned a page at a time, then the events chosen read whole."""
         from meterbill.invoices import in_advance
 
         priced = in_advance.priced_transactions(session, targets)
         charges: dict[tuple[str, str, str], list[Target]] = {}
         for target in targets:
             charges.setdefault(_target_key(target), []).append(target)
-        found: list[tuple[tuple[str, int, int], Event, Subscription, Charge]] = []
+        chosen: list[tuple[int, Target]] = []
         after: tuple[str, int] | None = None
-        while len(found) < limit:
+        while len(chosen) < limit:
             params, where = self._target_params(targets)
             if after is not None:
                 where += (
@@ -629,26 +626,40 @@ class ClickHouseEventStore:
                     f" {params.bind(after[1], 'UInt64')})"
                 )
             rows = self._query(
-                f"SELECT {EVENT_FIELDS} FROM events WHERE {where}"
+                "SELECT toString(organization_id), external_subscription_id, code,"
+                f" toString(timestamp), id, transaction_id FROM events WHERE {where}"
                 f" ORDER BY timestamp, id LIMIT {SCAN_PAGE}",
                 params,
             )
-            for row in rows:
-                event = _event(row)
-                if event.id in failed:
+            for organization, subscription, code, _stamp, event_id, transaction in rows:
+                if int(event_id) in failed:
                     continue
-                for target in charges.get((row[0], row[1], row[2]), ()):
-                    key = (target.subscription.id, target.charge.id)
-                    if event.transaction_id in priced[key]:
-                        continue
-                    order = (row[3], event.id, target.charge.position)
-                    found.append((order, event, target.subscription, target.charge))
-                    if len(found) >= limit:
-                        return found
+                for target in charges.get((organization, subscription, code), ()):
+                    if transaction not in priced[(target.subscription.id, target.charge.id)]:
+                        chosen.append((int(event_id), target))
             if len(rows) < SCAN_PAGE:
                 break
             after = (rows[-1][3], int(rows[-1][4]))
-        return found
+        chosen = chosen[:limit]
+        if not chosen:
+            return []
+        params, where = self._target_params(targets)
+        ids = params.bind(sorted({event_id for event_id, _target in chosen}), "Array(UInt64)")
+        events = {
+            int(row[4]): _event(row)
+            for row in self._query(
+                f"SELECT {EVENT_FIELDS} FROM events WHERE {where} AND id IN {ids}", params
+            )
+        }
+        return [
+            (
+                (events[event_id].timestamp, event_id, target.charge.position),
+                events[event_id],
+                target.subscription,
+                target.charge,
+            )
+            for event_id, target in chosen
+        ]
 
     def rehearsed_event(
         self, session: Session, organization_id: uuid.UUID, event: EventInput, now: datetime
