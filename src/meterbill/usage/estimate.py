@@ -77,10 +77,10 @@ def estimate_fees(
 ) -> list[dict[str, Any]]:
     """The fees the event would get, priced by the code that prices stored events.
 
-    A rehearsal (rolled back): the event is stored as sent now, each pay-in-advance
-    charge of its metric prices it against the period's usage before it (a unique value
-    already counted adds nothing, a prorated charge counts the days left), and nothing
-    stays.
+    A rehearsal (rolled back): the event counts as if sent now (the event store's
+    `rehearsed_event`, kept by no store), each pay-in-advance charge of its metric
+    prices it against the period's usage before it (a unique value already counted adds
+    nothing, a prorated charge counts the days left), and nothing stays.
     """
     return rehearse(db, lambda rehearsal: _estimate(rehearsal.session, organization_id, data, now))
 
