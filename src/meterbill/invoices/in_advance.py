@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
@@ -117,15 +118,28 @@ class Target:
     """A pay-in-advance charge of an active subscription: the events of `code` from
     the subscription's start each get a fee of it."""
 
-    subscription: Subscription
-    charge: Charge
+    subscription_id: uuid.UUID
+    organization_id: uuid.UUID
+    external_id: str
+    started_at: datetime
+    charge_id: uuid.UUID
+    position: int
     code: str
 
 
 def targets(session: Session, scope: Scope | None) -> list[Target]:
-    """What `sql_pending` joins events with, for a store that holds events elsewhere."""
+    """What `sql_pending` joins events with, for a store that holds events elsewhere
+    (columns only: a tick reads them all, and most have nothing pending)."""
     rows = session.execute(
-        select(Subscription, Charge, BillableMetric.code)
+        select(
+            Subscription.id,
+            Subscription.organization_id,
+            Subscription.external_id,
+            Subscription.started_at,
+            Charge.id,
+            Charge.position,
+            BillableMetric.code,
+        )
         .join(
             Charge,
             and_(
@@ -138,7 +152,30 @@ def targets(session: Session, scope: Scope | None) -> list[Target]:
         .where(Subscription.status == "active", within_subscriptions(scope, Subscription))
         .order_by(Subscription.id, Charge.position)
     ).all()
-    return [Target(subscription, charge, code) for subscription, charge, code in rows]
+    return [Target(*row) for row in rows]
+
+
+def with_records(
+    session: Session, found: Sequence[tuple[Event, Target]]
+) -> list[tuple[Event, Subscription, Charge]]:
+    """The events found with their subscription and charge, as `sql_pending` gives them."""
+    subscriptions = {target.subscription_id for _event, target in found}
+    charges = {target.charge_id for _event, target in found}
+    by_id: dict[uuid.UUID, Any] = {}
+    if found:
+        by_id.update(
+            (record.id, record)
+            for record in session.scalars(
+                select(Subscription).where(Subscription.id.in_(subscriptions))
+            )
+        )
+        by_id.update(
+            (record.id, record)
+            for record in session.scalars(select(Charge).where(Charge.id.in_(charges)))
+        )
+    return [
+        (event, by_id[target.subscription_id], by_id[target.charge_id]) for event, target in found
+    ]
 
 
 def priced_counts(
@@ -148,8 +185,8 @@ def priced_counts(
     count on the fees' unique key)."""
     if not wanted:
         return {}
-    subscriptions = {target.subscription.id for target in wanted}
-    charges = {target.charge.id for target in wanted}
+    subscriptions = {target.subscription_id for target in wanted}
+    charges = {target.charge_id for target in wanted}
     rows = session.execute(
         select(Fee.subscription_id, Fee.charge_id, func.count())
         .where(
@@ -167,14 +204,14 @@ def priced_transactions(
 ) -> dict[tuple[uuid.UUID, uuid.UUID], set[str]]:
     """Per (subscription, charge): the transaction ids of its events that have a fee."""
     found: dict[tuple[uuid.UUID, uuid.UUID], set[str]] = {
-        (target.subscription.id, target.charge.id): set() for target in wanted
+        (target.subscription_id, target.charge_id): set() for target in wanted
     }
     if not wanted:
         return found
     rows = session.execute(
         select(Fee.subscription_id, Fee.charge_id, Fee.event_transaction_id).where(
-            Fee.subscription_id.in_({target.subscription.id for target in wanted}),
-            Fee.charge_id.in_({target.charge.id for target in wanted}),
+            Fee.subscription_id.in_({target.subscription_id for target in wanted}),
+            Fee.charge_id.in_({target.charge_id for target in wanted}),
             Fee.event_transaction_id.is_not(None),
         )
     )

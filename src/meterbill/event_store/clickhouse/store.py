@@ -564,7 +564,7 @@ class ClickHouseEventStore:
         # Imported here: invoicing imports the event store.
         from meterbill.invoices import in_advance
 
-        found: list[tuple[tuple[datetime, int, int], Event, Subscription, Charge]] = []
+        found: list[tuple[tuple[datetime, int, int], Event, Target]] = []
         targets = in_advance.targets(session, scope)
         for first in range(0, len(targets), TARGETS_PER_QUERY):
             chunk = targets[first : first + TARGETS_PER_QUERY]
@@ -574,18 +574,20 @@ class ClickHouseEventStore:
                 target
                 for target in chunk
                 if events.get(_target_key(target), 0)
-                != priced.get((target.subscription.id, target.charge.id), 0)
+                != priced.get((target.subscription_id, target.charge_id), 0)
             ]
             if behind:
                 found.extend(self._unpriced(session, behind, limit, failed))
         found.sort(key=lambda item: item[0])
-        return [(event, subscription, charge) for _, event, subscription, charge in found[:limit]]
+        return in_advance.with_records(
+            session, [(event, target) for _, event, target in found[:limit]]
+        )
 
     def _target_params(self, targets: Sequence[Target]) -> tuple[Params, str]:
         """The targets' events from their subscription's start, as a condition."""
         starts: dict[tuple[str, str, str], str] = {}
         for target in targets:
-            starts.setdefault(_target_key(target), instant(target.subscription.started_at))
+            starts.setdefault(_target_key(target), instant(target.started_at))
         params = Params()
         bound = params.bind(list(starts), TARGET_KEYS)
         started = params.bind(list(starts.values()), f"Array({INSTANT})")
@@ -607,7 +609,7 @@ class ClickHouseEventStore:
 
     def _unpriced(
         self, session: Session, targets: Sequence[Target], limit: int, failed: set[int]
-    ) -> list[tuple[tuple[datetime, int, int], Event, Subscription, Charge]]:
+    ) -> list[tuple[tuple[datetime, int, int], Event, Target]]:
         """The targets' first `limit` events without their fee, (timestamp, id) order:
         the keys scanned a page at a time, then the events chosen read whole."""
         from meterbill.invoices import in_advance
@@ -635,7 +637,7 @@ class ClickHouseEventStore:
                 if int(event_id) in failed:
                     continue
                 for target in charges.get((organization, subscription, code), ()):
-                    if transaction not in priced[(target.subscription.id, target.charge.id)]:
+                    if transaction not in priced[(target.subscription_id, target.charge_id)]:
                         chosen.append((int(event_id), target))
             if len(rows) < SCAN_PAGE:
                 break
@@ -652,12 +654,7 @@ class ClickHouseEventStore:
             )
         }
         return [
-            (
-                (events[event_id].timestamp, event_id, target.charge.position),
-                events[event_id],
-                target.subscription,
-                target.charge,
-            )
+            ((events[event_id].timestamp, event_id, target.position), events[event_id], target)
             for event_id, target in chosen
         ]
 
@@ -689,8 +686,4 @@ class ClickHouseEventStore:
 
 
 def _target_key(target: Target) -> tuple[str, str, str]:
-    return (
-        str(target.subscription.organization_id),
-        target.subscription.external_id,
-        target.code,
-    )
+    return str(target.organization_id), target.external_id, target.code
