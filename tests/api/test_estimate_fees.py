@@ -9,6 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
+
 UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors"}
 
 

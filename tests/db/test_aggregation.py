@@ -104,6 +104,19 @@ def test_unique_count_follows_adds_and_removes(database: Database, org: Org) -> 
     )  # fmt: skip
 
 
+def test_unique_count_value_added_back_after_a_remove(database: Database, org: Org) -> None:
+    # The add that follows the remove carries no operation_type: it is the latest.
+    add_events(
+        database, org,
+        (at(1), {"id": "a"}), (at(2), {"id": "a", "operation_type": "remove"}),
+        (at(3), {"id": "a"}), (at(4), {"id": "b"}),
+        (at(5), {"id": "b", "operation_type": "remove"}),
+    )  # fmt: skip
+    assert run(database, org, MetricSpec("m", "unique_count_agg", "id"))[(None, ())] == (
+        Decimal(1), 5,
+    )  # fmt: skip
+
+
 def test_weighted_sum_worked_example(database: Database, org: Org) -> None:
     # billing.md E9: (2×3600 + 5×1800 + 6×1800 + 2×7200 + 0×3600 + 10×1800) / (31×86400).
     add_events(

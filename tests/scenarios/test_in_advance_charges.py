@@ -8,8 +8,14 @@ import httpx
 import pytest
 
 from meterbill.core.db import Database
+from meterbill.event_store import store_for
+from meterbill.event_store.clickhouse import store as clickhouse_store
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
+
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
 
 
 @pytest.fixture
@@ -152,3 +158,45 @@ def test_graduated_in_advance_fees_take_events_of_one_instant_in_arrival_order(
     # 8 at 1 EUR; then 2 at 1 EUR and 2 at 0.5; then 2 at 0.5.
     assert sorted((fee["units"], fee["amount_cents"]) for fee in _fees(http, "sub")) == [
         ("2.0", 100), ("4.0", 300), ("8.0", 800)]  # fmt: skip
+
+
+def _pending(billing: Billing, limit: int, failed: set[int] | None = None) -> list[Any]:
+    with billing.database.transaction(write=False) as session:
+        found = store_for(session).pending_in_advance(session, limit, None, failed or set())
+        return [(event.timestamp, event.code, charge.position) for event, _sub, charge in found]
+
+
+def test_every_event_of_a_charge_is_found_once_whatever_came_first(
+    billing: Billing, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ClickHouse store reads unpriced events a page at a time: two here.
+    monkeypatch.setattr(clickhouse_store, "SCAN_PAGE", 2)
+    calls = billing.metric("calls", "count_agg")
+    billing.metric("other", "count_agg")
+    billing.plan("p", [{"billable_metric_id": calls, "charge_model": "standard",
+                        "properties": {"amount": "1"}, "pay_in_advance": True,
+                        "invoiceable": False}])  # fmt: skip
+    billing.customer("cus", timezone="UTC")
+    # Sent before the subscription exists; the one before its start is never billed.
+    billing.events("sub", "calls", (utc(2024, 3, 5, 10), {}), (utc(2024, 2, 28), {}))
+    billing.subscribe("cus", "p", "sub", utc(2024, 3, 1))
+    billing.events("sub", "calls", (utc(2024, 3, 5, 9), {}))
+    billing.events("sub", "other", (utc(2024, 3, 5, 8), {}))
+    billing.events("elsewhere", "calls", (utc(2024, 3, 5, 8), {}))
+    assert _pending(billing, 10) == [(utc(2024, 3, 5, 9), "calls", 0),
+                                     (utc(2024, 3, 5, 10), "calls", 0)]  # fmt: skip
+    assert _pending(billing, 1) == [(utc(2024, 3, 5, 9), "calls", 0)]
+    with billing.database.transaction(write=False) as session:
+        [(first, _sub, _charge)] = store_for(session).pending_in_advance(session, 1, None, set())
+    assert _pending(billing, 10, {first.id}) == [(utc(2024, 3, 5, 10), "calls", 0)]
+
+    billing.tick(utc(2024, 3, 6))
+    assert _pending(billing, 10) == []
+    # A late event (stamped before those already billed) is found, then billed once.
+    billing.events("sub", "calls", (utc(2024, 3, 2), {}))
+    assert _pending(billing, 10) == [(utc(2024, 3, 2), "calls", 0)]
+    billing.tick(utc(2024, 3, 6, 1))
+    billing.tick(utc(2024, 3, 6, 2))
+    assert _pending(billing, 10) == []
+    assert [(fee["amount_cents"], fee["events_count"]) for fee in _fees(http, "sub")] == [
+        (100, 1)] * 3  # fmt: skip

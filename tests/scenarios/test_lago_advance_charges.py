@@ -28,6 +28,10 @@ from meterbill.subscriptions.service import create_subscription, terminate_subsc
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
+
 START = utc(2024, 6, 5, 10)
 
 

@@ -26,6 +26,10 @@ from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import terminate
 from tests.scenarios.test_lago_advance_charges import START, advance_charges, cards_charge, change
 
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
+
 
 def setup(database: Database, org: Org) -> Billing:
     billing = Billing(database, org)

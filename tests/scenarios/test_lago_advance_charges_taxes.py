@@ -18,6 +18,10 @@ from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.wallets import standard
 
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
+
 
 def standalone_fees(billing: Billing) -> list[tuple[int, Decimal, dict[str, int]]]:
     with billing.database.transaction(write=False) as session:

@@ -20,6 +20,10 @@ from meterbill.usage.estimate import estimate_fees, parse_estimate
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
+
 
 def start(database: Database, org: Org, aggregation: str, charge: dict[str, Any],
           at: datetime, **metric: Any) -> Billing:  # fmt: skip

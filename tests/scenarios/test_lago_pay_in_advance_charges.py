@@ -19,6 +19,10 @@ from meterbill.invoices.models import Fee
 from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
+
 
 class Advance(Billing):
     sent = 0

@@ -13,6 +13,10 @@ from tests.conftest import Org
 from tests.scenarios.billing import utc
 from tests.scenarios.test_lago_pay_in_advance_charges import Advance, day, fee_row
 
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
+
 
 @pytest.fixture
 def advance(database: Database, org: Org) -> Advance:

@@ -12,6 +12,10 @@ from tests.conftest import Org
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import notes, terminate
 
+# Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
+# events through the event store.
+EVERY_EVENT_STORE = True
+
 
 @pytest.mark.parametrize(
     ("timezone", "billing_time", "start_total", "note"),

@@ -12,7 +12,7 @@ import logging
 import uuid
 import weakref
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     from meterbill.core.db import Database
     from meterbill.core.pagination import Page, PageRequest
     from meterbill.events.models import Event
+    from meterbill.events.schemas import EventInput
     from meterbill.events.service import EventFilters, NewEvent, StoredEvent
+    from meterbill.invoices.scope import Scope
+    from meterbill.plans.models import Charge
     from meterbill.settings import Settings
+    from meterbill.subscriptions.models import Subscription
     from meterbill.usage.aggregation import (
         BucketKey,
         BucketUsage,
@@ -103,6 +107,23 @@ class EventStore(Protocol):
     def daily_units(
         self, session: Session, window: Window, metrics: Sequence[MetricSpec], timezone: str
     ) -> dict[str, dict[date, Decimal]]: ...
+
+    # Pay-in-advance charges and fee estimates.
+
+    def pending_in_advance(
+        self, session: Session, limit: int, scope: Scope | None, failed: set[int]
+    ) -> list[tuple[Event, Subscription, Charge]]:
+        """Up to `limit` events on a pay-in-advance charge of their active subscription
+        (from its start) without that charge's fee, nor an id in `failed`, in (timestamp,
+        id, charge position) order: what invoices.in_advance prices next."""
+        ...
+
+    def rehearsed_event(
+        self, session: Session, organization_id: uuid.UUID, event: EventInput, now: datetime
+    ) -> Event:
+        """The event as if received `now`, seen by this session's aggregations until its
+        transaction ends, never written anywhere durable (an estimate's rehearsal)."""
+        ...
 
 
 _stores: weakref.WeakKeyDictionary[Engine, EventStore] = weakref.WeakKeyDictionary()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -69,3 +69,15 @@ class SqlEventStore:
 
     def daily_units(self, session: Session, window: Any, metrics: Any, timezone: str) -> Any:
         return aggregation.sql_daily_units(session, window, metrics, timezone)
+
+    def pending_in_advance(self, session: Session, limit: int, scope: Any, failed: set[int]) -> Any:
+        from meterbill.invoices import in_advance
+
+        return in_advance.sql_pending(session, limit, scope, failed)
+
+    def rehearsed_event(
+        self, session: Session, organization_id: uuid.UUID, event: Any, now: datetime
+    ) -> Any:
+        from meterbill.usage import estimate
+
+        return estimate.sql_rehearsed_event(session, organization_id, event, now)

@@ -16,11 +16,13 @@ invoice when the charge is invoiceable, as standalone fees when it is not.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, exists, select, true
+from sqlalchemy import and_, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,7 @@ from meterbill.core.isolation import Failure, note
 from meterbill.core.periods import local_date, local_midnight
 from meterbill.core.times import iso_seconds
 from meterbill.customers.models import Customer
+from meterbill.event_store import store_for
 from meterbill.events.models import Event
 from meterbill.invoices.building import BillingContext, charge_fee, range_properties
 from meterbill.invoices.computation import write_standalone_fee
@@ -61,7 +64,16 @@ def _pending(
     session: Session, limit: int, scope: Scope | None, failed: set[int]
 ) -> list[tuple[Event, Subscription, Charge]]:
     """Events on a pay-in-advance charge of their active subscription, not yet billed
-    (and not among those that already `failed` in this tick)."""
+    (and not among those that already `failed` in this tick), oldest first: the
+    session's event store finds them (`sql_pending` where events are relational)."""
+    return store_for(session).pending_in_advance(session, limit, scope, failed)
+
+
+def sql_pending(
+    session: Session, limit: int, scope: Scope | None, failed: set[int]
+) -> list[tuple[Event, Subscription, Charge]]:
+    """`_pending` in one statement: events joined with their subscription and charges,
+    those with a fee left out."""
     billed = exists().where(
         Fee.subscription_id == Subscription.id,
         Fee.charge_id == Charge.id,
@@ -99,6 +111,115 @@ def _pending(
         .limit(limit)
     ).all()
     return [(event, subscription, charge) for event, subscription, charge in rows]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A pay-in-advance charge of an active subscription: the events of `code` from
+    the subscription's start each get a fee of it."""
+
+    subscription_id: uuid.UUID
+    organization_id: uuid.UUID
+    external_id: str
+    started_at: datetime
+    charge_id: uuid.UUID
+    position: int
+    code: str
+
+
+def targets(session: Session, scope: Scope | None) -> list[Target]:
+    """What `sql_pending` joins events with, for a store that holds events elsewhere
+    (columns only: a tick reads them all, and most have nothing pending)."""
+    rows = session.execute(
+        select(
+            Subscription.id,
+            Subscription.organization_id,
+            Subscription.external_id,
+            Subscription.started_at,
+            Charge.id,
+            Charge.position,
+            BillableMetric.code,
+        )
+        .join(
+            Charge,
+            and_(
+                Charge.plan_id == Subscription.plan_id,
+                Charge.pay_in_advance.is_(True),
+                Charge.deleted_at.is_(None),
+            ),
+        )
+        .join(BillableMetric, BillableMetric.id == Charge.billable_metric_id)
+        .where(Subscription.status == "active", within_subscriptions(scope, Subscription))
+        .order_by(Subscription.id, Charge.position)
+    ).all()
+    return [Target(*row) for row in rows]
+
+
+def with_records(
+    session: Session, found: Sequence[tuple[Event, Target]]
+) -> list[tuple[Event, Subscription, Charge]]:
+    """The events found with their subscription and charge, as `sql_pending` gives them."""
+    subscriptions = {target.subscription_id for _event, target in found}
+    charges = {target.charge_id for _event, target in found}
+    by_id: dict[uuid.UUID, Any] = {}
+    if found:
+        by_id.update(
+            (record.id, record)
+            for record in session.scalars(
+                select(Subscription).where(Subscription.id.in_(subscriptions))
+            )
+        )
+        by_id.update(
+            (record.id, record)
+            for record in session.scalars(select(Charge).where(Charge.id.in_(charges)))
+        )
+    return [
+        (event, by_id[target.subscription_id], by_id[target.charge_id]) for event, target in found
+    ]
+
+
+def priced_counts(
+    session: Session, wanted: Sequence[Target]
+) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    """Per (subscription, charge): how many of its events have their fee (an index-only
+    count on the fees' unique key)."""
+    if not wanted:
+        return {}
+    subscriptions = {target.subscription_id for target in wanted}
+    charges = {target.charge_id for target in wanted}
+    rows = session.execute(
+        select(Fee.subscription_id, Fee.charge_id, func.count())
+        .where(
+            Fee.subscription_id.in_(subscriptions),
+            Fee.charge_id.in_(charges),
+            Fee.event_transaction_id.is_not(None),
+        )
+        .group_by(Fee.subscription_id, Fee.charge_id)
+    ).all()
+    return {(row[0], row[1]): int(row[2]) for row in rows}
+
+
+def priced_transactions(
+    session: Session, wanted: Sequence[Target]
+) -> dict[tuple[uuid.UUID, uuid.UUID], set[str]]:
+    """Per (subscription, charge): the transaction ids of its events that have a fee."""
+    found: dict[tuple[uuid.UUID, uuid.UUID], set[str]] = {
+        (target.subscription_id, target.charge_id): set() for target in wanted
+    }
+    if not wanted:
+        return found
+    rows = session.execute(
+        select(Fee.subscription_id, Fee.charge_id, Fee.event_transaction_id).where(
+            Fee.subscription_id.in_({target.subscription_id for target in wanted}),
+            Fee.charge_id.in_({target.charge_id for target in wanted}),
+            Fee.event_transaction_id.is_not(None),
+        )
+    )
+    for subscription_id, charge_id, transaction_id in rows:
+        key = (subscription_id, charge_id)
+        if key in found:
+            found[key].add(transaction_id)
+    return found
 
 
 def bill_pending_events(

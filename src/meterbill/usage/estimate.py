@@ -21,6 +21,7 @@ from meterbill.core.times import iso_seconds
 from meterbill.core.validation import Reader
 from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
+from meterbill.event_store import store_for
 from meterbill.events.models import Event
 from meterbill.events.schemas import EventInput
 from meterbill.events.service import insert_events
@@ -76,10 +77,10 @@ def estimate_fees(
 ) -> list[dict[str, Any]]:
     """The fees the event would get, priced by the code that prices stored events.
 
-    A rehearsal (rolled back): the event is stored as sent now, each pay-in-advance
-    charge of its metric prices it against the period's usage before it (a unique value
-    already counted adds nothing, a prorated charge counts the days left), and nothing
-    stays.
+    A rehearsal (rolled back): the event counts as if sent now (the event store's
+    `rehearsed_event`, kept by no store), each pay-in-advance charge of its metric
+    prices it against the period's usage before it (a unique value already counted adds
+    nothing, a prorated charge counts the days left), and nothing stays.
     """
     return rehearse(db, lambda rehearsal: _estimate(rehearsal.session, organization_id, data, now))
 
@@ -159,22 +160,29 @@ def _rehearsed_event(
     data: EstimateInput,
     now: datetime,
 ) -> Event:
-    """The event stored as if sent now, under a transaction id no client sends."""
-    transaction_id = f"meterbill-estimate-{uuid.uuid4()}"
+    """The event as if sent now, under a transaction id no client sends: the session's
+    event store counts it in this session's aggregations only, and never keeps it."""
     event = EventInput(
-        transaction_id=transaction_id,
+        transaction_id=f"meterbill-estimate-{uuid.uuid4()}",
         external_subscription_id=subscription.external_id,
         code=data.code,
         timestamp=now,
         properties=data.properties,
         precise_total_amount_cents=data.precise_total_amount_cents,
     )
+    return store_for(session).rehearsed_event(session, organization_id, event, now)
+
+
+def sql_rehearsed_event(
+    session: Session, organization_id: uuid.UUID, event: EventInput, now: datetime
+) -> Event:
+    """Stored in the rehearsal's transaction (rolled back with it) and read back."""
     insert_events(session, organization_id, [event], now)
     stored = session.scalar(
         select(Event).where(
             Event.organization_id == organization_id,
-            Event.external_subscription_id == subscription.external_id,
-            Event.transaction_id == transaction_id,
+            Event.external_subscription_id == event.external_subscription_id,
+            Event.transaction_id == event.transaction_id,
         )
     )
     assert stored is not None

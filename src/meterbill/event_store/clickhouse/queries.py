@@ -71,8 +71,10 @@ def window_events(
     since: datetime | None,
     before: datetime | None = None,
     extra: Sequence[str] = (),
+    rehearsed: Sequence[dict[str, Any]] = (),
 ) -> str:
-    """A subquery: id, ts, value, number, bucket, g0..gN (and operation for unique counts)."""
+    """A subquery: id, ts, value, number, bucket, g0..gN (and operation for unique counts);
+    `rehearsed` rows (an estimate's event, never inserted) are read as if stored."""
     value = (
         prop(params, metric.field_name) if metric.field_name else "CAST(NULL, 'Nullable(String)')"
     )
@@ -104,7 +106,38 @@ def window_events(
         conditions.append(
             f"(timestamp < {at} OR (timestamp = {at} AND id <= {params.bind(event_id, 'UInt64')}))"
         )
-    return f"(SELECT {', '.join(columns)} FROM events WHERE {' AND '.join(conditions)})"
+    source = with_rehearsed(params, rehearsed)
+    return f"(SELECT {', '.join(columns)} FROM {source} WHERE {' AND '.join(conditions)})"
+
+
+def with_rehearsed(params: Params, rows: Sequence[dict[str, Any]]) -> str:
+    """`events`, or `events` and these rows (ingestion.rows' columns, one dict a row)
+    bound as literals: the columns a window of events reads."""
+    if not rows:
+        return "events"
+    parts = [f"SELECT {REHEARSED_COLUMNS} FROM events"]
+    for row in rows:
+        amount = row["precise_total_amount_cents"]
+        parts.append(
+            f"SELECT {params.bind(row['organization_id'], 'UUID')},"
+            f" {params.bind(row['external_subscription_id'], 'String')},"
+            f" {params.bind(row['code'], 'String')}, {params.bind(row['timestamp'], INSTANT)},"
+            f" {params.bind(row['id'], 'UInt64')},"
+            f" mapFromArrays({params.bind(list(row['props']), 'Array(String)')},"
+            f" {params.bind(list(row['props'].values()), 'Array(String)')}),"
+            + (
+                " CAST(NULL, 'Nullable(String)')"
+                if amount is None
+                else f" CAST({params.bind(amount, 'String')}, 'Nullable(String)')"
+            )
+        )
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+REHEARSED_COLUMNS = (
+    "organization_id, external_subscription_id, code, timestamp, id, props,"
+    " precise_total_amount_cents"
+)
 
 
 def keys_of(group_keys: Sequence[str]) -> list[str]:

@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy.orm import Session
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from meterbill.core.errors import NotFound
 from meterbill.core.pagination import Page, PageRequest, build_meta
@@ -29,6 +30,7 @@ from meterbill.event_store.clickhouse.queries import (
 from meterbill.events.errors import report_unbillable
 from meterbill.events.models import Event
 from meterbill.events.rollups import HOUR, hour_of
+from meterbill.events.schemas import EventInput
 from meterbill.events.service import EventFilters, NewEvent, StoredEvent, random_uuids
 from meterbill.usage.aggregation import (
     BucketKey,
@@ -38,6 +40,12 @@ from meterbill.usage.aggregation import (
     Window,
     apply_rounding,
 )
+
+if TYPE_CHECKING:
+    from meterbill.invoices.in_advance import Target
+    from meterbill.invoices.scope import Scope
+    from meterbill.plans.models import Charge
+    from meterbill.subscriptions.models import Subscription
 
 EVENT_FIELDS = (
     "toString(organization_id), external_subscription_id, code, toString(timestamp), id,"
@@ -83,6 +91,37 @@ def _event(row: list[Any]) -> Event:
 
 def _bucket_key(values: Sequence[Any]) -> BucketKey:
     return values[0], tuple(values[1:])
+
+
+# An estimate's event (ingestion.rows' columns, one dict), in its session only: the
+# rehearsal's aggregations read it beside the stored events, and nothing writes it.
+REHEARSED = "meterbill.clickhouse_rehearsed"
+
+
+def _rehearsed(session: Session, window: Window, code: str) -> list[dict[str, Any]]:
+    rows = session.info.get(REHEARSED)
+    if not rows:
+        return []
+    organization = str(window.organization_id)
+    return [
+        row
+        for row in rows
+        if row["organization_id"] == organization
+        and row["external_subscription_id"] == window.external_subscription_id
+        and row["code"] == code
+    ]
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_rehearsed(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None and REHEARSED in session.info:
+        del session.info[REHEARSED]
+
+
+# Pay-in-advance: targets per query, rows per page of the scan for unpriced events.
+TARGETS_PER_QUERY = 500
+SCAN_PAGE = 5000
+TARGET_KEYS = "Array(Tuple(UUID, String, String))"
 
 
 class ClickHouseEventStore:
@@ -218,17 +257,20 @@ class ClickHouseEventStore:
     ) -> dict[BucketKey, BucketUsage]:
         kind = metric.aggregation_type
         history = metric.recurring and kind in ("sum_agg", "unique_count_agg")
+        rehearsed = _rehearsed(session, window, metric.code)
         if (
             kind in ("count_agg", "sum_agg")
             and not filters
             and not group_keys
             and not window.through
+            and not rehearsed
         ):
             return self._from_hours(window, metric, history)
         params = Params()
         events = window_events(
-            params, window, metric, filters, group_keys, since=None if history else window.start
-        )
+            params, window, metric, filters, group_keys,
+            since=None if history else window.start, rehearsed=rehearsed,
+        )  # fmt: skip
         keys = ", ".join(keys_of(group_keys))
         start = params.bind(instant(window.start), INSTANT)
         counted = "count()" if history and kind == "sum_agg" else f"countIf(ts >= {start})"
@@ -244,7 +286,7 @@ class ClickHouseEventStore:
         elif kind == "unique_count_agg":
             rows = self._unique_count(params, events, keys, start)
         elif kind == "weighted_sum_agg":
-            rows = self._weighted_sum(window, metric, filters, group_keys)
+            rows = self._weighted_sum(window, metric, filters, group_keys, rehearsed)
         else:
             raise ValueError(f"aggregation {kind} is not supported")
         if kind not in ("unique_count_agg", "weighted_sum_agg"):
@@ -266,7 +308,9 @@ class ClickHouseEventStore:
         """Distinct values whose latest operation is an add (Lago's add/remove)."""
         added = self._query(
             f"SELECT {keys}, countIf(operation IS NULL OR operation != 'remove') FROM"
-            f" (SELECT {keys}, value, argMax(operation, (ts, id)) AS operation FROM {events}"
+            # ifNull: argMax skips NULL arguments, and an add usually has no operation.
+            f" (SELECT {keys}, value, argMax(ifNull(operation, ''), (ts, id)) AS operation"
+            f" FROM {events}"
             f" WHERE value IS NOT NULL GROUP BY {keys}, value) GROUP BY {keys}",
             params,
         )
@@ -282,12 +326,15 @@ class ClickHouseEventStore:
         metric: MetricSpec,
         filters: Sequence[FilterSpec],
         group_keys: Sequence[str],
+        rehearsed: Sequence[dict[str, Any]],
     ) -> list[Any]:
         """Σ value × (window end − event time) + initial level × window length, over the
         period's length (usage.aggregation._weighted_sum)."""
         end = window.end + timedelta(seconds=1)
         params = Params()
-        events = window_events(params, window, metric, filters, group_keys, since=window.start)
+        events = window_events(
+            params, window, metric, filters, group_keys, since=window.start, rehearsed=rehearsed
+        )
         keys = ", ".join(keys_of(group_keys))
         end_micros = params.bind(int(end.timestamp()) * 1_000_000 + end.microsecond, "Int64")
         area = f"sum(number * toDecimal256({end_micros} - toUnixTimestamp64Micro(ts), 0))"
@@ -298,8 +345,9 @@ class ClickHouseEventStore:
         if metric.recurring:
             before_params = Params()
             before = window_events(
-                before_params, window, metric, filters, group_keys, since=None, before=window.start
-            )
+                before_params, window, metric, filters, group_keys, since=None,
+                before=window.start, rehearsed=rehearsed,
+            )  # fmt: skip
             for row in self._query(
                 f"SELECT {keys}, toString(sum(number)) FROM {before} GROUP BY {keys}",
                 before_params,
@@ -394,6 +442,7 @@ class ClickHouseEventStore:
         events = window_events(
             params, window, metric, filters, group_keys, since=window.start,
             extra=["toDecimal256OrNull(precise_total_amount_cents, 30) AS precise"],
+            rehearsed=_rehearsed(session, window, metric.code),
         )  # fmt: skip
         keys = ", ".join(keys_of(group_keys))
         rows = self._query(
@@ -406,7 +455,10 @@ class ClickHouseEventStore:
         filters: Sequence[FilterSpec], group_keys: Sequence[str],
     ) -> dict[BucketKey, list[Decimal]]:  # fmt: skip
         params = Params()
-        events = window_events(params, window, metric, filters, group_keys, since=window.start)
+        events = window_events(
+            params, window, metric, filters, group_keys, since=window.start,
+            rehearsed=_rehearsed(session, window, metric.code),
+        )  # fmt: skip
         keys = ", ".join(keys_of(group_keys))
         rows = self._query(
             f"SELECT {keys}, toString(number) FROM {events} WHERE number IS NOT NULL"
@@ -423,7 +475,10 @@ class ClickHouseEventStore:
         filters: Sequence[FilterSpec], group_keys: Sequence[str],
     ) -> dict[BucketKey, dict[str, list[tuple[date, bool, int]]]]:  # fmt: skip
         params = Params()
-        events = window_events(params, window, metric, filters, group_keys, since=None)
+        events = window_events(
+            params, window, metric, filters, group_keys, since=None,
+            rehearsed=_rehearsed(session, window, metric.code),
+        )  # fmt: skip
         keys = ", ".join(keys_of(group_keys))
         zone = params.bind(timezone, "String")
         rows = self._query(
@@ -445,7 +500,10 @@ class ClickHouseEventStore:
         filters: Sequence[FilterSpec], group_keys: Sequence[str],
     ) -> dict[BucketKey, list[tuple[date, Decimal]]]:  # fmt: skip
         params = Params()
-        events = window_events(params, window, metric, filters, group_keys, since=window.start)
+        events = window_events(
+            params, window, metric, filters, group_keys, since=window.start,
+            rehearsed=_rehearsed(session, window, metric.code),
+        )  # fmt: skip
         keys = ", ".join(keys_of(group_keys))
         zone = params.bind(timezone, "String")
         rows = self._query(
@@ -471,7 +529,10 @@ class ClickHouseEventStore:
             summed = metric.aggregation_type == "sum_agg" and metric.field_name is not None
             params = Params()
             plain = MetricSpec(metric.code, "count_agg", metric.field_name)
-            events = window_events(params, window, plain, (), (), since=window.start)
+            events = window_events(
+                params, window, plain, (), (), since=window.start,
+                rehearsed=_rehearsed(session, window, metric.code),
+            )  # fmt: skip
             zone = params.bind(timezone, "String")
             figure = "toString(ifNull(sum(number), 0))" if summed else "toString(count())"
             rows = self._query(
@@ -480,3 +541,149 @@ class ClickHouseEventStore:
             )
             result[metric.code] = {date.fromisoformat(day): Decimal(value) for day, value in rows}
         return result
+
+    # Pay-in-advance charges and fee estimates.
+
+    def pending_in_advance(
+        self, session: Session, limit: int, scope: Scope | None, failed: set[int]
+    ) -> list[tuple[Event, Subscription, Charge]]:
+        """The relational store's `sql_pending`, its join split in two: the pay-in-advance
+        charges of active subscriptions (relational), then their events (here).
+
+        Exact without a watermark: a charge whose fees (counted on their unique key)
+        are as many as its subscription's events of its code since the start has none
+        pending (fees are made only for those events, one each), so each tick costs one
+        count per 500 charges here and one relational count; only a charge that differs
+        is scanned, its events in (timestamp, id) order less the transaction ids that
+        have its fee. A cursor on arrival would skip an event whose ingestion commits
+        after a later one's (ids are taken before the commit, by several processes),
+        and an outbox written at ingestion would bill only subscriptions and charges
+        that existed when the event came, where the relational join bills from the
+        subscription's start whatever came first.
+        """
+        # Imported here: invoicing imports the event store.
+        from meterbill.invoices import in_advance
+
+        found: list[tuple[tuple[datetime, int, int], Event, Target]] = []
+        targets = in_advance.targets(session, scope)
+        for first in range(0, len(targets), TARGETS_PER_QUERY):
+            chunk = targets[first : first + TARGETS_PER_QUERY]
+            events = self._counts_since_start(chunk)
+            priced = in_advance.priced_counts(session, chunk)
+            behind = [
+                target
+                for target in chunk
+                if events.get(_target_key(target), 0)
+                != priced.get((target.subscription_id, target.charge_id), 0)
+            ]
+            if behind:
+                found.extend(self._unpriced(session, behind, limit, failed))
+        found.sort(key=lambda item: item[0])
+        return in_advance.with_records(
+            session, [(event, target) for _, event, target in found[:limit]]
+        )
+
+    def _target_params(self, targets: Sequence[Target]) -> tuple[Params, str]:
+        """The targets' events from their subscription's start, as a condition."""
+        starts: dict[tuple[str, str, str], str] = {}
+        for target in targets:
+            starts.setdefault(_target_key(target), instant(target.started_at))
+        params = Params()
+        bound = params.bind(list(starts), TARGET_KEYS)
+        started = params.bind(list(starts.values()), f"Array({INSTANT})")
+        where = (
+            f"(organization_id, external_subscription_id, code) IN {bound} AND timestamp >="
+            f" arrayElement({started}, indexOf({bound},"
+            " (organization_id, external_subscription_id, code)))"
+        )
+        return params, where
+
+    def _counts_since_start(self, targets: Sequence[Target]) -> dict[tuple[str, str, str], int]:
+        params, where = self._target_params(targets)
+        rows = self._query(
+            "SELECT toString(organization_id), external_subscription_id, code, count()"
+            f" FROM events WHERE {where} GROUP BY organization_id, external_subscription_id, code",
+            params,
+        )
+        return {(row[0], row[1], row[2]): int(row[3]) for row in rows}
+
+    def _unpriced(
+        self, session: Session, targets: Sequence[Target], limit: int, failed: set[int]
+    ) -> list[tuple[tuple[datetime, int, int], Event, Target]]:
+        """The targets' first `limit` events without their fee, (timestamp, id) order:
+        the keys scanned a page at a time, then the events chosen read whole."""
+        from meterbill.invoices import in_advance
+
+        priced = in_advance.priced_transactions(session, targets)
+        charges: dict[tuple[str, str, str], list[Target]] = {}
+        for target in targets:
+            charges.setdefault(_target_key(target), []).append(target)
+        chosen: list[tuple[int, Target]] = []
+        after: tuple[str, int] | None = None
+        while len(chosen) < limit:
+            params, where = self._target_params(targets)
+            if after is not None:
+                where += (
+                    f" AND (timestamp, id) > ({params.bind(after[0], INSTANT)},"
+                    f" {params.bind(after[1], 'UInt64')})"
+                )
+            rows = self._query(
+                "SELECT toString(organization_id), external_subscription_id, code,"
+                f" toString(timestamp), id, transaction_id FROM events WHERE {where}"
+                f" ORDER BY timestamp, id LIMIT {SCAN_PAGE}",
+                params,
+            )
+            for organization, subscription, code, _stamp, event_id, transaction in rows:
+                if int(event_id) in failed:
+                    continue
+                for target in charges.get((organization, subscription, code), ()):
+                    if transaction not in priced[(target.subscription_id, target.charge_id)]:
+                        chosen.append((int(event_id), target))
+            if len(rows) < SCAN_PAGE:
+                break
+            after = (rows[-1][3], int(rows[-1][4]))
+        chosen = chosen[:limit]
+        if not chosen:
+            return []
+        params, where = self._target_params(targets)
+        ids = params.bind(sorted({event_id for event_id, _target in chosen}), "Array(UInt64)")
+        events = {
+            int(row[4]): _event(row)
+            for row in self._query(
+                f"SELECT {EVENT_FIELDS} FROM events WHERE {where} AND id IN {ids}", params
+            )
+        }
+        return [
+            ((events[event_id].timestamp, event_id, target.position), events[event_id], target)
+            for event_id, target in chosen
+        ]
+
+    def rehearsed_event(
+        self, session: Session, organization_id: uuid.UUID, event: EventInput, now: datetime
+    ) -> Event:
+        """Not inserted (a row written to ClickHouse cannot be rolled back): the session
+        keeps it and its aggregations read it beside the stored events. An id taken like
+        an ingested event's puts it after every event received before it."""
+        [number] = self._ids.take(1)
+        [lago_id] = random_uuids(1)
+        columns, _keys = ingestion.rows(
+            [NewEvent(organization_id, event, now)], [lago_id], [number]
+        )
+        row = {name: values[0] for name, values in columns.items()}
+        session.info.setdefault(REHEARSED, []).append(row)
+        return Event(
+            id=number,
+            lago_id=uuid.UUID(lago_id),
+            organization_id=organization_id,
+            transaction_id=event.transaction_id,
+            external_subscription_id=event.external_subscription_id,
+            code=event.code,
+            timestamp=event.timestamp,
+            properties=event.properties,
+            precise_total_amount_cents=event.precise_total_amount_cents,
+            created_at=now,
+        )
+
+
+def _target_key(target: Target) -> tuple[str, str, str]:
+    return str(target.organization_id), target.external_id, target.code
