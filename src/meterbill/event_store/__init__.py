@@ -12,7 +12,7 @@ import logging
 import uuid
 import weakref
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from meterbill.core.db import Database
     from meterbill.core.pagination import Page, PageRequest
+    from meterbill.events.listing import EventLogFilters
     from meterbill.events.models import Event
     from meterbill.events.service import EventFilters, NewEvent, StoredEvent
+    from meterbill.events.validation import ReceivedCheck
     from meterbill.settings import Settings
     from meterbill.usage.aggregation import (
         BucketKey,
@@ -103,6 +105,58 @@ class EventStore(Protocol):
     def daily_units(
         self, session: Session, window: Window, metrics: Sequence[MetricSpec], timezone: str
     ) -> dict[str, dict[date, Decimal]]: ...
+
+    # By the time events were received: the dashboard's events page (events.listing,
+    # newest received first, by (created_at, id)) and the hourly events.errors report
+    # (events.validation, over [since, until) of created_at).
+
+    def event_by_id(self, session: Session, organization_id: uuid.UUID, event_id: int) -> Event:
+        """The organization's event with this id; NotFound otherwise."""
+        ...
+
+    def event_log_cursor(
+        self, session: Session, organization_id: uuid.UUID, event_id: int
+    ) -> tuple[datetime, int] | None:
+        """(created_at, id) of the organization's event with this id, if any."""
+        ...
+
+    def event_log_page(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        filters: EventLogFilters,
+        cursor: tuple[datetime, int] | None,
+        *,
+        ascending: bool,
+        limit: int,
+    ) -> list[Event]:
+        """The first `limit` matching events after (ascending) or before the cursor, in
+        (created_at, id) order, ascending or descending."""
+        ...
+
+    def property_number(self, session: Session, value: Any) -> Decimal | None:
+        """The number this store's aggregation reads from a property's value, or None."""
+        ...
+
+    def received_any(
+        self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime
+    ) -> bool: ...
+
+    def received_codes(
+        self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime
+    ) -> set[str]: ...
+
+    def received_transaction_ids(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        since: datetime,
+        until: datetime,
+        checks: Sequence[ReceivedCheck],
+    ) -> list[str]:
+        """The transaction ids of the events received then that match any check, each
+        once, in the order first received."""
+        ...
 
 
 _stores: weakref.WeakKeyDictionary[Engine, EventStore] = weakref.WeakKeyDictionary()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from meterbill.event_store import sql_received
 from meterbill.events import service as events_service
+from meterbill.events.rollups import numeric_value
 from meterbill.usage import aggregation
 
 
@@ -69,3 +71,48 @@ class SqlEventStore:
 
     def daily_units(self, session: Session, window: Any, metrics: Any, timezone: str) -> Any:
         return aggregation.sql_daily_units(session, window, metrics, timezone)
+
+    def event_by_id(self, session: Session, organization_id: uuid.UUID, event_id: int) -> Any:
+        return sql_received.event_by_id(session, organization_id, event_id)
+
+    def event_log_cursor(
+        self, session: Session, organization_id: uuid.UUID, event_id: int
+    ) -> tuple[datetime, int] | None:
+        return sql_received.cursor_of(session, organization_id, event_id)
+
+    def event_log_page(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        filters: Any,
+        cursor: tuple[datetime, int] | None,
+        *,
+        ascending: bool,
+        limit: int,
+    ) -> Any:
+        return sql_received.page(
+            session, organization_id, filters, cursor, ascending=ascending, limit=limit
+        )
+
+    def property_number(self, session: Session, value: Any) -> Decimal | None:
+        return numeric_value(value, session.get_bind().dialect.name == "postgresql")
+
+    def received_any(
+        self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime
+    ) -> bool:
+        return sql_received.received_any(session, organization_id, since, until)
+
+    def received_codes(
+        self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime
+    ) -> set[str]:
+        return sql_received.received_codes(session, organization_id, since, until)
+
+    def received_transaction_ids(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        since: datetime,
+        until: datetime,
+        checks: Any,
+    ) -> list[str]:
+        return sql_received.received_transaction_ids(session, organization_id, since, until, checks)
