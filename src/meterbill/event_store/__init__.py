@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -129,13 +129,14 @@ class EventStore(Protocol):
         *,
         ascending: bool,
         limit: int,
-    ) -> list[Event]:
+    ) -> tuple[list[Event], bool]:
         """The first `limit` matching events after (ascending) or before the cursor, in
-        (created_at, id) order, ascending or descending."""
+        (created_at, id) order, ascending or descending; and whether more match."""
         ...
 
-    def property_number(self, session: Session, value: Any) -> Decimal | None:
-        """The number this store's aggregation reads from a property's value, or None."""
+    def property_reader(self, session: Session) -> Callable[[Any], Decimal | None]:
+        """Reads the number this store's aggregation reads from a property's value, or
+        None (asked once for a page of events)."""
         ...
 
     def received_any(

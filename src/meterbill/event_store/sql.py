@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -89,13 +89,14 @@ class SqlEventStore:
         *,
         ascending: bool,
         limit: int,
-    ) -> Any:
+    ) -> tuple[list[Any], bool]:
         return sql_received.page(
             session, organization_id, filters, cursor, ascending=ascending, limit=limit
         )
 
-    def property_number(self, session: Session, value: Any) -> Decimal | None:
-        return numeric_value(value, session.get_bind().dialect.name == "postgresql")
+    def property_reader(self, session: Session) -> Callable[[Any], Decimal | None]:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        return lambda value: numeric_value(value, postgres)
 
     def received_any(
         self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime

@@ -55,14 +55,17 @@ def page(
     *,
     ascending: bool,
     limit: int,
-) -> list[Event]:
+) -> tuple[list[Event], bool]:
     conditions = _conditions(organization_id, filters)
     if cursor is not None:
         key = tuple_(Event.created_at, Event.id)
         conditions.append(key > tuple_(*cursor) if ascending else key < tuple_(*cursor))
-    ids = _page_ids(session, filters, conditions, limit, ascending=ascending)
+    # One id more than shown tells whether another page follows; only those shown load.
+    ids = _page_ids(session, filters, conditions, limit + 1, ascending=ascending)
+    more = len(ids) > limit
+    ids = ids[:limit]
     by_id = {event.id: event for event in session.scalars(select(Event).where(Event.id.in_(ids)))}
-    return [by_id[event_id] for event_id in ids]
+    return [by_id[event_id] for event_id in ids], more
 
 
 def _conditions(organization_id: uuid.UUID, filters: EventLogFilters) -> list[ColumnElement[bool]]:

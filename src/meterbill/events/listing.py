@@ -56,11 +56,9 @@ def latest_events(
         else None
     )
     newer_side = after is not None and cursor is not None
-    events = store.event_log_page(
-        session, organization_id, filters, cursor, ascending=newer_side, limit=limit + 1
+    events, more = store.event_log_page(
+        session, organization_id, filters, cursor, ascending=newer_side, limit=limit
     )
-    more = len(events) > limit
-    events = events[:limit]
     if newer_side:
         events.reverse()
     if not events:

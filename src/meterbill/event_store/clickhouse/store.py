@@ -5,7 +5,7 @@ store's for the same events."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -519,16 +519,16 @@ class ClickHouseEventStore:
         *,
         ascending: bool,
         limit: int,
-    ) -> list[Event]:
+    ) -> tuple[list[Event], bool]:
         params = Params()
         conditions = [f"organization_id = {params.bind(str(organization_id), 'UUID')}"]
         subscriptions = filters.external_subscription_ids
         # As on the relational store (PostgreSQL compares no text with a NUL).
         if any("\x00" in value for value in (filters.code or "", *(subscriptions or ()))):
-            return []
+            return [], False
         if subscriptions is not None:
             if not subscriptions:
-                return []
+                return [], False
             bound = params.bind(list(dict.fromkeys(subscriptions)), "Array(String)")
             conditions.append(f"external_subscription_id IN {bound}")
         if filters.code:
@@ -548,18 +548,19 @@ class ClickHouseEventStore:
             )
         where = " AND ".join(conditions)
         order = "created_at, id" if ascending else "created_at DESC, id DESC"
-        # The page's ids first (two narrow columns), then only those rows in full.
+        # The page's ids first (two narrow columns), then only those rows in full; one
+        # more than shown tells whether another page follows.
+        count = int(limit) + 1
         rows = self._query(
             f"SELECT {EVENT_FIELDS} FROM events WHERE {where} AND id IN"
-            f" (SELECT id FROM events WHERE {where} ORDER BY {order} LIMIT {int(limit)})"
-            f" ORDER BY {order} LIMIT {int(limit)}",
+            f" (SELECT id FROM events WHERE {where} ORDER BY {order} LIMIT {count})"
+            f" ORDER BY {order} LIMIT {count}",
             params,
         )
-        return [_event(row) for row in rows]
+        return [_event(row) for row in rows[:limit]], len(rows) > limit
 
-    def property_number(self, session: Session, value: Any) -> Decimal | None:
-        text = prop_text(value)
-        return Decimal(text) if text is not None and NUMBER_TEXT.fullmatch(text) else None
+    def property_reader(self, session: Session) -> Callable[[Any], Decimal | None]:
+        return _property_number
 
     def _received(
         self, params: Params, organization_id: uuid.UUID, since: datetime, until: datetime
@@ -619,3 +620,9 @@ def _received_check(params: Params, check: ReceivedCheck) -> str:
         return f"({code} AND ({wrong}))"
     accepted = params.bind(list(check.values), "Array(String)")
     return f"({code} AND mapContains(props, {key}) AND NOT has({accepted}, props[{key}]))"
+
+
+def _property_number(value: Any) -> Decimal | None:
+    """As the number() expression reads the text ingestion stores (prop_text)."""
+    text = prop_text(value)
+    return Decimal(text) if text is not None and NUMBER_TEXT.fullmatch(text) else None
