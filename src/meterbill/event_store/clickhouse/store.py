@@ -541,10 +541,12 @@ class ClickHouseEventStore:
             before = params.bind(instant(filters.timestamp_before), INSTANT)
             conditions.append(f"timestamp < {before}")
         if cursor is not None:
+            # Not a tuple comparison: a bound on created_at alone narrows the key's range.
             at = params.bind(instant(cursor[0]), INSTANT)
+            last = params.bind(cursor[1], "UInt64")
+            side = ">" if ascending else "<"
             conditions.append(
-                f"(created_at, id) {'>' if ascending else '<'}"
-                f" ({at}, {params.bind(cursor[1], 'UInt64')})"
+                f"created_at {side}= {at} AND (created_at {side} {at} OR id {side} {last})"
             )
         where = " AND ".join(conditions)
         order = "created_at, id" if ascending else "created_at DESC, id DESC"
