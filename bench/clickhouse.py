@@ -3,6 +3,7 @@
     .venv/bin/python bench/clickhouse.py ingest [--events 500000] [--batch 2000]
     .venv/bin/python bench/clickhouse.py usage [--total 100000000] [--period 10000000]
                                                [--requests 100]
+    .venv/bin/python bench/clickhouse.py page [--total 10000000] [--requests 30]
 
 The engine is chdb (ClickHouse in process, the `clickhouse` extra), on disk in a
 temporary folder; the relational records are in SQLite. Nothing is sent over HTTP.
@@ -19,6 +20,12 @@ earlier months, the rest belong to 100 other subscriptions). Then --requests cal
 the current usage service for that subscription (a plan with a sum charge and a count
 charge), each checked against the exact figures computed here, and a batch half made of
 duplicates is ingested: the usage must grow by the new half only.
+
+page: the same events (a tenth in the current period), then the dashboard's events page
+as it runs (events.listing, then events.billability for the 50 rows) for one
+subscription, a customer of two, the organization, a second page by cursor; and one
+hour's events.errors checks (events.validation's store reads). Events are received at
+their timestamps here, so the newest received are the period's last.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import argparse
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -241,19 +249,80 @@ def usage(total: int, period: int, requests: int) -> None:
         db.dispose()
 
 
+def page(total: int, requests: int) -> None:
+    from meterbill.event_store import store_for
+    from meterbill.events.billability import billability
+    from meterbill.events.listing import EventLogFilters, latest_events
+    from meterbill.events.validation import CodeIn, PropertyMissing
+
+    with TemporaryDirectory() as tmp:
+        db, organization_id = relational(tmp)
+        store = open_store(f"chdb://{tmp}/clickhouse")
+        event_store.use(db.engine, store)  # type: ignore[arg-type]
+        catalog(db, organization_id)
+        began = time.perf_counter()
+        load(store, organization_id, total, total // 10)
+        print(f"{total:,} events made in {time.perf_counter() - began:.0f} s")
+
+        def timed(label: str, action: Callable[[], None]) -> None:
+            action()  # warm
+            samples = []
+            for _ in range(requests):
+                began = time.perf_counter()
+                action()
+                samples.append(time.perf_counter() - began)
+            p50, p95 = percentile(samples, 0.5) * 1000, percentile(samples, 0.95) * 1000
+            print(f"  {label:50} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+
+        def shown(filters: EventLogFilters, second: bool = False) -> Callable[[], None]:
+            def run() -> None:
+                with db.transaction(write=False) as session:
+                    found = latest_events(session, organization_id, filters)
+                    if second:
+                        found = latest_events(session, organization_id, filters,
+                                              before=found.older)  # fmt: skip
+                    assert len(found.events) == 50
+                    billability(session, organization_id, found.events)
+
+            return run
+
+        share = f"{2 / 10:.0%}"
+        timed(f"one subscription ({share} of the events)", shown(EventLogFilters(("sub",))))
+        timed("  its second page (both pages)", shown(EventLogFilters(("sub",)), True))
+        timed("one of 100 small subscriptions", shown(EventLogFilters(("sub_5",))))
+        timed("a customer of two subscriptions", shown(EventLogFilters(("sub", "sub_5"))))
+        timed("the organization", shown(EventLogFilters()))
+        timed("  one code, second page", shown(EventLogFilters(code="storage"), True))
+        hour = (NOW - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+        end = hour + timedelta(hours=1)
+
+        def report() -> None:
+            with db.transaction(write=False) as session:
+                found = store_for(session)
+                assert found.received_any(session, organization_id, hour, end)
+                assert found.received_codes(session, organization_id, hour, end)
+                checks = [CodeIn(("nope",)), PropertyMissing("storage", "gb", True)]
+                found.received_transaction_ids(session, organization_id, hour, end, checks)
+
+        timed("events.errors: one hour's reads", report)
+        db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["ingest", "usage"])
+    parser.add_argument("what", choices=["ingest", "usage", "page"])
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--batch", type=int, default=2_000)
-    parser.add_argument("--total", type=int, default=100_000_000)
+    parser.add_argument("--total", type=int, help="usage: 100,000,000; page: 10,000,000")
     parser.add_argument("--period", type=int, default=10_000_000)
-    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--requests", type=int, help="usage: 100; page: 30")
     args = parser.parse_args()
     if args.what == "ingest":
         ingest(args.events, args.batch)
+    elif args.what == "page":
+        page(args.total or 10_000_000, args.requests or 30)
     else:
-        usage(args.total, args.period, args.requests)
+        usage(args.total or 100_000_000, args.period, args.requests or 100)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from lago_python_client.client import Client
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session
 
 from meterbill import event_store
 from meterbill.app import create_app
@@ -255,6 +256,7 @@ def migrated_database(database: Database, folder: Path, name: str) -> Iterator[D
         )
     upgrade(url)
     db = Database(url, pool_size=5)
+    share_event_store(database, db)
     try:
         yield db
     finally:
@@ -262,6 +264,13 @@ def migrated_database(database: Database, folder: Path, name: str) -> Iterator[D
         if schema is not None:
             with database.engine.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+def share_event_store(source: Database, target: Database) -> None:
+    """Keep `target`'s events where `source` keeps its own (ClickHouse for the
+    clickhouse backend; organizations tell the databases' events apart there)."""
+    with Session(source.engine) as session:
+        event_store.use(target.engine, event_store.store_for(session))
 
 
 @pytest.fixture

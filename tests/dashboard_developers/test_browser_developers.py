@@ -20,6 +20,9 @@ from tests.dashboard.browser import OUTPUT, chromium, open_page  # noqa: F401  (
 from tests.dashboard.conftest import PASSWORD, make_user
 from tests.webhook_receiver import Receiver, running_receiver
 
+# Also on the ClickHouse store: the events page reads events through the store.
+EVERY_EVENT_STORE = True
+
 
 @pytest.fixture(params=[True, False], ids=["js", "nojs"])
 def page(request: pytest.FixtureRequest, chromium: Any, server: str) -> Iterator[Any]:  # noqa: F811

@@ -17,8 +17,11 @@ from meterbill.events.service import create_batch
 from meterbill.subscriptions.models import Subscription
 from meterbill.webhooks.models import Webhook
 from meterbill.webhooks.service import create_endpoint
-from tests.conftest import Org, make_org
+from tests.conftest import Org, make_org, share_event_store
 from tests.db.test_current_usage import Setup, utc
+
+# Also on the ClickHouse store: the events.errors report reads events through the store.
+EVERY_EVENT_STORE = True
 
 
 def _listen(database: Database, org: Org, *types: str) -> None:
@@ -142,6 +145,8 @@ def test_several_clocks_at_once_send_each_alert_and_report_once(fresh: Database)
     reports: list[TickReport] = []
     errors: list[BaseException] = []
     databases = [fresh] + [Database(fresh.url, pool_size=2) for _ in range(clocks - 1)]
+    for db in databases[1:]:
+        share_event_store(fresh, db)
 
     def clock(db: Database, minute: int) -> None:
         try:

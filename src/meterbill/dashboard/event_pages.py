@@ -139,7 +139,8 @@ def event_page(request: Request, page: Page, event_id: str) -> HTMLResponse:
     with page.db.transaction(write=False) as session:
         event = find_event_by_id(session, page.organization_id, key)
         verdict = billability(session, page.organization_id, [event])[event.id]
-        session.expunge(event)
+        # A store other than the relational one makes events the session never held.
+        session.expunge_all()
     return render(
         request,
         "developers/event.html",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from meterbill.core.db import Database
     from meterbill.core.pagination import Page, PageRequest
+    from meterbill.events.listing import EventLogFilters
     from meterbill.events.models import Event
     from meterbill.events.schemas import EventInput
     from meterbill.events.service import EventFilters, NewEvent, StoredEvent
+    from meterbill.events.validation import ReceivedCheck
     from meterbill.invoices.scope import Scope
     from meterbill.plans.models import Charge
     from meterbill.settings import Settings
@@ -123,6 +125,58 @@ class EventStore(Protocol):
     ) -> Event:
         """The event as if received `now`, seen by this session's aggregations until its
         transaction ends, never written anywhere durable (an estimate's rehearsal)."""
+
+    # By the time events were received: the dashboard's events page (events.listing,
+    # newest received first, by (created_at, id)) and the hourly events.errors report
+    # (events.validation, over [since, until) of created_at).
+
+    def event_by_id(self, session: Session, organization_id: uuid.UUID, event_id: int) -> Event:
+        """The organization's event with this id; NotFound otherwise."""
+        ...
+
+    def event_log_cursor(
+        self, session: Session, organization_id: uuid.UUID, event_id: int
+    ) -> tuple[datetime, int] | None:
+        """(created_at, id) of the organization's event with this id, if any."""
+        ...
+
+    def event_log_page(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        filters: EventLogFilters,
+        cursor: tuple[datetime, int] | None,
+        *,
+        ascending: bool,
+        limit: int,
+    ) -> tuple[list[Event], bool]:
+        """The first `limit` matching events after (ascending) or before the cursor, in
+        (created_at, id) order, ascending or descending; and whether more match."""
+        ...
+
+    def property_reader(self, session: Session) -> Callable[[Any], Decimal | None]:
+        """Reads the number this store's aggregation reads from a property's value, or
+        None (asked once for a page of events)."""
+        ...
+
+    def received_any(
+        self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime
+    ) -> bool: ...
+
+    def received_codes(
+        self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime
+    ) -> set[str]: ...
+
+    def received_transaction_ids(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        since: datetime,
+        until: datetime,
+        checks: Sequence[ReceivedCheck],
+    ) -> list[str]:
+        """The transaction ids of the events received then that match any check, each
+        once, in the order first received."""
         ...
 
 

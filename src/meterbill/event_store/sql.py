@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from meterbill.event_store import sql_received
 from meterbill.events import service as events_service
+from meterbill.events.rollups import numeric_value
 from meterbill.usage import aggregation
 
 
@@ -81,3 +83,49 @@ class SqlEventStore:
         from meterbill.usage import estimate
 
         return estimate.sql_rehearsed_event(session, organization_id, event, now)
+
+    def event_by_id(self, session: Session, organization_id: uuid.UUID, event_id: int) -> Any:
+        return sql_received.event_by_id(session, organization_id, event_id)
+
+    def event_log_cursor(
+        self, session: Session, organization_id: uuid.UUID, event_id: int
+    ) -> tuple[datetime, int] | None:
+        return sql_received.cursor_of(session, organization_id, event_id)
+
+    def event_log_page(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        filters: Any,
+        cursor: tuple[datetime, int] | None,
+        *,
+        ascending: bool,
+        limit: int,
+    ) -> tuple[list[Any], bool]:
+        return sql_received.page(
+            session, organization_id, filters, cursor, ascending=ascending, limit=limit
+        )
+
+    def property_reader(self, session: Session) -> Callable[[Any], Decimal | None]:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        return lambda value: numeric_value(value, postgres)
+
+    def received_any(
+        self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime
+    ) -> bool:
+        return sql_received.received_any(session, organization_id, since, until)
+
+    def received_codes(
+        self, session: Session, organization_id: uuid.UUID, since: datetime, until: datetime
+    ) -> set[str]:
+        return sql_received.received_codes(session, organization_id, since, until)
+
+    def received_transaction_ids(
+        self,
+        session: Session,
+        organization_id: uuid.UUID,
+        since: datetime,
+        until: datetime,
+        checks: Any,
+    ) -> list[str]:
+        return sql_received.received_transaction_ids(session, organization_id, since, until, checks)

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterbill.customers.models import Customer
+from meterbill.event_store import store_for
 from meterbill.events.errors import NUMERIC
 from meterbill.events.models import Event
-from meterbill.events.rollups import numeric_value
 from meterbill.metrics.models import BillableMetric
 from meterbill.plans.models import Charge
 from meterbill.subscriptions.models import Subscription
@@ -81,11 +82,11 @@ def billability(
     """Each event's billability, by event id (three queries for the whole list)."""
     if not events:
         return {}
-    postgres = session.get_bind().dialect.name == "postgresql"
+    number = store_for(session).property_reader(session)
     metrics = _metrics(session, organization_id, {event.code for event in events})
     runs = _runs(session, organization_id, {event.external_subscription_id for event in events})
     charged = _charged(session, {run.plan_id for items in runs.values() for run in items})
-    return {event.id: _judge(event, metrics, runs, charged, postgres=postgres) for event in events}
+    return {event.id: _judge(number, event, metrics, runs, charged) for event in events}
 
 
 def _metrics(session: Session, organization_id: uuid.UUID, codes: set[str]) -> dict[str, _Metric]:
@@ -149,12 +150,11 @@ def _charged(session: Session, plan_ids: set[uuid.UUID]) -> set[tuple[uuid.UUID,
 
 
 def _judge(
+    number: Callable[[Any], Decimal | None],
     event: Event,
     metrics: dict[str, _Metric],
     runs: dict[str, list[_Run]],
     charged: set[tuple[uuid.UUID, uuid.UUID]],
-    *,
-    postgres: bool,
 ) -> Billability:
     known = runs.get(event.external_subscription_id, [])
     customer = known[0].external_customer_id if known else None
@@ -177,19 +177,23 @@ def _judge(
         return Billability(
             NO_CHARGE, f"The subscription's plan has no charge for “{event.code}”.", customer
         )
-    problem = _value_problem(metric, event.properties or {}, postgres=postgres)
+    problem = _value_problem(number, metric, event.properties or {})
     if problem is not None:
         return Billability(INVALID_VALUE, problem, customer)
     return Billability(None, "Billed by the subscription's charge.", customer)
 
 
-def _value_problem(metric: _Metric, properties: dict[str, Any], *, postgres: bool) -> str | None:
-    """What is wrong with the value the metric aggregates, read as usage reads it."""
+def _value_problem(
+    number: Callable[[Any], Decimal | None], metric: _Metric, properties: dict[str, Any]
+) -> str | None:
+    """What is wrong with the value the metric aggregates, read as the store's usage
+    reads it."""
     if metric.aggregation_type == "count_agg" or not metric.field_name or metric.expression:
         return None  # counted whatever it holds (an expression computes its value)
     field = metric.field_name
     if field not in properties or properties[field] is None:
         return f"The property “{field}” is missing."
-    if metric.aggregation_type in NUMERIC and numeric_value(properties[field], postgres) is None:
+    value = properties[field]
+    if metric.aggregation_type in NUMERIC and number(value) is None:
         return f"The property “{field}” is not a number."
     return None

@@ -29,19 +29,19 @@ one sends it, and a failure rolls the claim back with it (the next tick tries ag
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from meterbill.core.isolation import Failure, isolated
+from meterbill.event_store import store_for
 from meterbill.events.errors import NUMERIC
-from meterbill.events.models import Event, EventValidationRun
+from meterbill.events.models import EventValidationRun
 from meterbill.metrics.models import BillableMetric, BillableMetricFilter
-from meterbill.usage.sql import Dialect
 from meterbill.webhooks.outbox import enqueue, subscribed_organizations
 
 WEBHOOK_TYPE = "events.errors"
@@ -49,6 +49,40 @@ WEBHOOK_TYPE = "events.errors"
 REPORT_DELAY = timedelta(minutes=5)
 # Claims older than this can no longer be contended (only the last hour is reported).
 KEEP_RUNS = timedelta(days=2)
+HOUR = timedelta(hours=1)
+
+
+# What the event store looks for among the hour's events (an event matching any of a
+# list's checks is listed).
+
+
+@dataclass(frozen=True)
+class CodeIn:
+    """An event of one of these codes."""
+
+    codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PropertyMissing:
+    """An event of `code` without the property `key` (null counts as absent) or, when
+    `numeric`, with a value that does not read as a number."""
+
+    code: str
+    key: str
+    numeric: bool
+
+
+@dataclass(frozen=True)
+class PropertyNotIn:
+    """An event of `code` whose property `key` is present with none of `values`."""
+
+    code: str
+    key: str
+    values: tuple[str, ...]
+
+
+ReceivedCheck = CodeIn | PropertyMissing | PropertyNotIn
 
 
 def reported_hour(now: datetime) -> datetime:
@@ -73,24 +107,16 @@ def report_invalid_events(session: Session, now: datetime, failures: list[Failur
 
 
 def _report(session: Session, organization_id: uuid.UUID, hour: datetime, now: datetime) -> bool:
-    received = _received(organization_id, hour)
-    if session.scalar(select(Event.id).where(received).limit(1)) is None:
+    store = store_for(session)
+    if not store.received_any(session, organization_id, hour, hour + HOUR):
         return False  # nothing received: nothing to claim either
     if not _claim(session, organization_id, hour, now):
         return False
-    errors = _errors(session, organization_id, received)
+    errors = _errors(session, organization_id, hour)
     if not any(errors.values()):
         return False
     enqueue(session, organization_id, WEBHOOK_TYPE, "events_errors", errors, now)
     return True
-
-
-def _received(organization_id: uuid.UUID, hour: datetime) -> ColumnElement[bool]:
-    return (
-        (Event.organization_id == organization_id)
-        & (Event.created_at >= hour)
-        & (Event.created_at < hour + timedelta(hours=1))
-    )
 
 
 def _claim(session: Session, organization_id: uuid.UUID, hour: datetime, now: datetime) -> bool:
@@ -111,11 +137,9 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _errors(
-    session: Session, organization_id: uuid.UUID, received: ColumnElement[bool]
-) -> dict[str, list[str]]:
-    sql = Dialect(postgres=_postgres(session))
-    codes = set(session.scalars(select(Event.code).where(received).distinct()))
+def _errors(session: Session, organization_id: uuid.UUID, hour: datetime) -> dict[str, list[str]]:
+    store = store_for(session)
+    codes = store.received_codes(session, organization_id, hour, hour + HOUR)
     metrics = list(
         session.execute(
             select(
@@ -132,33 +156,31 @@ def _errors(
     )
     live = [metric for metric in metrics if metric.deleted_at is None]
     unknown = codes - {metric.code for metric in metrics}
+
+    def listed(checks: list[ReceivedCheck]) -> list[str]:
+        if not checks:
+            return []
+        return store.received_transaction_ids(session, organization_id, hour, hour + HOUR, checks)
+
     return {
-        "invalid_code": _transaction_ids(session, received, [Event.code.in_(unknown)]),
-        "missing_aggregation_property": _transaction_ids(
-            session, received, [_missing_property(sql, metric) for metric in live]
+        "invalid_code": listed([CodeIn(tuple(sorted(unknown)))] if unknown else []),
+        "missing_aggregation_property": listed(
+            [check for metric in live if (check := _missing_property(metric)) is not None]
         ),
         "missing_group_key": [],
-        "invalid_filter_values": _transaction_ids(
-            session, received, _invalid_filter_values(session, sql, live)
-        ),
+        "invalid_filter_values": listed(_invalid_filter_values(session, live)),
     }
 
 
-def _missing_property(sql: Dialect, metric: Any) -> ColumnElement[bool]:
+def _missing_property(metric: Any) -> PropertyMissing | None:
     if metric.aggregation_type == "count_agg" or not metric.field_name:
-        return Event.code != Event.code  # nothing to look for (always false)
-    value = sql.prop(metric.field_name)
-    wrong = value.is_(None)
-    if metric.aggregation_type in NUMERIC:
-        wrong = wrong | ~sql.is_number(value)
-    return (Event.code == metric.code) & wrong
+        return None  # nothing to look for
+    return PropertyMissing(metric.code, metric.field_name, metric.aggregation_type in NUMERIC)
 
 
-def _invalid_filter_values(
-    session: Session, sql: Dialect, live: list[Any]
-) -> list[ColumnElement[bool]]:
+def _invalid_filter_values(session: Session, live: list[Any]) -> list[ReceivedCheck]:
     codes = {metric.id: metric.code for metric in live}
-    conditions = []
+    checks: list[ReceivedCheck] = []
     for metric_id, key, values in session.execute(
         select(
             BillableMetricFilter.billable_metric_id,
@@ -169,26 +191,5 @@ def _invalid_filter_values(
             BillableMetricFilter.deleted_at.is_(None),
         )
     ):
-        value = sql.prop(key)
-        conditions.append(
-            (Event.code == codes[metric_id])
-            & value.is_not(None)
-            & value.not_in([str(item) for item in values])
-        )
-    return conditions
-
-
-def _transaction_ids(
-    session: Session, received: ColumnElement[bool], conditions: Iterable[ColumnElement[bool]]
-) -> list[str]:
-    """Each transaction id once, in the order first received."""
-    conditions = list(conditions)
-    if not conditions:
-        return []
-    query = (
-        select(Event.transaction_id)
-        .where(received, or_(*conditions))
-        .group_by(Event.transaction_id)
-        .order_by(func.min(Event.id))
-    )
-    return list(session.scalars(query))
+        checks.append(PropertyNotIn(codes[metric_id], key, tuple(str(item) for item in values)))
+    return checks

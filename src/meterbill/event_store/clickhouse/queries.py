@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,8 @@ from meterbill.usage.aggregation import ALL_VALUES, FilterSpec, MetricSpec, Wind
 # Decimal(76, 30) holds.
 INSTANT = "DateTime64(6, 'UTC')"
 NUMBER = r"'^-?\\d{1,40}(\\.\\d{1,30})?$'"
+# The same test in Python, on the text ingestion stores (ingestion.prop_text).
+NUMBER_TEXT = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,30})?")
 
 
 def instant(moment: datetime) -> str:
