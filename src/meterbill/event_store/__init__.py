@@ -104,6 +104,19 @@ class EventStore(Protocol):
         self, session: Session, window: Window, metrics: Sequence[MetricSpec], timezone: str
     ) -> dict[str, dict[date, Decimal]]: ...
 
+    def aggregate_many(
+        self,
+        session: Session,
+        windows: Sequence[Window],
+        metric: MetricSpec,
+        filters: Sequence[FilterSpec],
+        group_keys: Sequence[str],
+    ) -> dict[Window, dict[BucketKey, BucketUsage]]:
+        """`aggregate` of each window (a billing batch's subscriptions), every window
+        answered, each answer the one `aggregate` gives; in few queries where the store
+        can."""
+        ...
+
 
 _stores: weakref.WeakKeyDictionary[Engine, EventStore] = weakref.WeakKeyDictionary()
 _default: list[EventStore] = []

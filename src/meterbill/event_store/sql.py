@@ -69,3 +69,8 @@ class SqlEventStore:
 
     def daily_units(self, session: Session, window: Any, metrics: Any, timezone: str) -> Any:
         return aggregation.sql_daily_units(session, window, metrics, timezone)
+
+    def aggregate_many(
+        self, session: Session, windows: Any, metric: Any, filters: Any, group_keys: Any
+    ) -> Any:
+        return aggregation.sql_aggregate_many(session, windows, metric, filters, group_keys)

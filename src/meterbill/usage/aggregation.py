@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from meterbill.event_store import store_for
 from meterbill.events.models import Event, EventRollup
 from meterbill.events.rollups import COUNT_PROPERTY, hour_of, range_totals
+from meterbill.usage import batch
 from meterbill.usage.sql import Dialect
 
 ALL_VALUES = "__ALL_FILTER_VALUES__"
@@ -185,6 +186,19 @@ def sql_aggregate(
             units=apply_rounding(units, metric), events_count=int(count or 0)
         )
     return result
+
+
+def sql_aggregate_many(
+    session: Session,
+    windows: Sequence[Window],
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec] = (),
+    group_keys: Sequence[str] = (),
+) -> dict[Window, dict[BucketKey, BucketUsage]]:
+    """`sql_aggregate` of each window."""
+    return {
+        window: sql_aggregate(session, window, metric, filters, group_keys) for window in windows
+    }
 
 
 def _latest(session: Session, events: Any, keys: list[Any], valid: Any) -> list[Any]:
@@ -637,7 +651,11 @@ def aggregate(
     filters: Sequence[FilterSpec] = (),
     group_keys: Sequence[str] = (),
 ) -> dict[BucketKey, BucketUsage]:
-    """Units and event counts per bucket for the window."""
+    """Units and event counts per bucket for the window (read ahead for a billing batch,
+    usage/batch.py, or now)."""
+    found = batch.remembered(session, window, metric, filters, group_keys)
+    if found is not None:
+        return found
     return store_for(session).aggregate(session, window, metric, filters, group_keys)
 
 
