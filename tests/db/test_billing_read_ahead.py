@@ -16,6 +16,8 @@ from meterbill import event_store
 from meterbill.clock import tick
 from meterbill.core.db import Database
 from meterbill.customers.models import Customer
+from meterbill.events.schemas import EventInput
+from meterbill.events.service import insert_events
 from meterbill.invoices.models import Fee, Invoice
 from meterbill.subscriptions.models import Subscription
 from meterbill.usage.aggregation import ALL_VALUES, FilterSpec, MetricSpec, Window
@@ -121,6 +123,13 @@ def _setup(database: Database, org: Org) -> Setup:
     )  # fmt: skip
     setup.events("sub3", "users", (utc(2024, 1, 21), {"u": "a"}), (utc(2024, 1, 23), {"u": "b"}),
                  (utc(2024, 1, 24), {"u": "a"}))  # fmt: skip
+    # No plan: only read. A total beyond what a rollup keeps (events/rollups.py) is
+    # scanned whole.
+    six = "6" + "0" * 22  # 6 × 10^22: one fits, two do not
+    big = [EventInput(f"big{index}", "big", "gb", utc(2024, 1, 12, 5, index), {"gb": six}, None)
+           for index in range(2)]  # fmt: skip
+    with database.transaction() as session:
+        insert_events(session, org.id, big, utc(2024, 1, 12))
     return setup
 
 
@@ -195,6 +204,7 @@ def _windows(org: Org) -> list[Window]:
         window("sub2", utc(2024, 2, 10, 10, 40), utc(2024, 2, 10, 10, 50, 59), 29),
         window("sub3", utc(2024, 1, 20), utc(2024, 2, 19, 23, 59, 59), 31),
         window("nobody", utc(2024, 1, 1), utc(2024, 1, 31, 23, 59, 59), 31),
+        window("big", utc(2024, 1, 1), utc(2024, 1, 31, 23, 59, 59), 31),
     ]
 
 
@@ -222,6 +232,9 @@ def test_each_window_read_together_is_the_window_read_alone(
         ([], []), ([eu], []), ([], ["country"]), ([eu, anywhere], ["country"]),
     ]  # fmt: skip
     windows = _windows(org)
+    if kind == "weighted_sum_agg":
+        # Its area of 10^23-sized levels overflows the relational reading alone as well.
+        windows = [window for window in windows if window.external_subscription_id != "big"]
     with database.transaction(write=False) as session:
         store = event_store.store_for(session)
         for filters, keys in shapes:
