@@ -137,6 +137,8 @@ def batch_events(
         prop(params, metric.field_name) if metric.field_name else "CAST(NULL, 'Nullable(String)')"
     )
     listed = params.bind(list(subscriptions), "Array(String)")
+    # transform looks the position up in a hash table (indexOf walks the array per row).
+    positions = params.bind(list(range(1, len(subscriptions) + 1)), "Array(UInt64)")
     columns = [
         "id",
         "timestamp AS ts",
@@ -144,7 +146,7 @@ def batch_events(
         f"{number('value')} AS number",
         f"{bucket(params, filters)} AS bucket",
         *(f"{prop(params, key)} AS g{index}" for index, key in enumerate(group_keys)),
-        f"indexOf({listed}, external_subscription_id) AS w",
+        f"transform(external_subscription_id, {listed}, {positions}, toUInt64(0)) AS w",
     ]
     conditions = [
         f"organization_id = {params.bind(organization_id, 'UUID')}",

@@ -565,6 +565,8 @@ class ClickHouseEventStore:
         params = Params()
         listed = params.bind([window.external_subscription_id for window in windows],
                              "Array(String)")  # fmt: skip
+        positions = params.bind(list(range(1, len(windows) + 1)), "Array(UInt64)")
+        position = f"transform(external_subscription_id, {listed}, {positions}, toUInt64(0))"
         scope = (
             f"organization_id = {params.bind(str(windows[0].organization_id), 'UUID')}"
             f" AND external_subscription_id IN {listed}"
@@ -593,7 +595,7 @@ class ClickHouseEventStore:
                 "SELECT w, toUInt64(sumIf(events_count, property = '')) AS c,"
                 f" toDecimal256(sumIf(total, property = {bound_field} AND {bound_field} != ''),"
                 " 30) AS t FROM (SELECT events_count, total, property, hour,"
-                f" indexOf({listed}, external_subscription_id) AS w FROM event_hours"
+                f" {position} AS w FROM event_hours"
                 f" WHERE {scope} AND property IN ('', {bound_field}){low}"
                 f" AND hour < toDateTime({params.bind(instant(high), INSTANT)}, 'UTC'))"
                 f" WHERE toInt64(toUnixTimestamp(hour)) >= {starts}[w]"
@@ -619,7 +621,7 @@ class ClickHouseEventStore:
                 "SELECT w, toUInt64(count()) AS c,"
                 f" toDecimal256(ifNull(sum(value), 0), 30) AS t FROM (SELECT"
                 f" toUnixTimestamp64Micro(timestamp) AS m, {field_value} AS value,"
-                f" indexOf({listed}, external_subscription_id) AS w FROM events WHERE {scope}"
+                f" {position} AS w FROM events WHERE {scope}"
                 f" AND timestamp >= {params.bind(instant(min(low for low, _ in edges)), INSTANT)}"
                 f" AND timestamp < {params.bind(instant(max(high for _, high in edges)), INSTANT)})"
                 f" WHERE {' OR '.join(conditions)} GROUP BY w"
