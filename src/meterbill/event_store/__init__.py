@@ -177,6 +177,18 @@ class EventStore(Protocol):
     ) -> list[str]:
         """The transaction ids of the events received then that match any check, each
         once, in the order first received."""
+
+    def aggregate_many(
+        self,
+        session: Session,
+        windows: Sequence[Window],
+        metric: MetricSpec,
+        filters: Sequence[FilterSpec],
+        group_keys: Sequence[str],
+    ) -> dict[Window, dict[BucketKey, BucketUsage]]:
+        """`aggregate` of each window (a billing batch's subscriptions), every window
+        answered, each answer the one `aggregate` gives; in few queries where the store
+        can."""
         ...
 
 

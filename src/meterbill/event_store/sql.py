@@ -129,3 +129,8 @@ class SqlEventStore:
         checks: Any,
     ) -> list[str]:
         return sql_received.received_transaction_ids(session, organization_id, since, until, checks)
+
+    def aggregate_many(
+        self, session: Session, windows: Any, metric: Any, filters: Any, group_keys: Any
+    ) -> Any:
+        return aggregation.sql_aggregate_many(session, windows, metric, filters, group_keys)

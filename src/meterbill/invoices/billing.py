@@ -27,7 +27,12 @@ from meterbill.customers.models import Customer
 from meterbill.customers.schemas import applicable_timezone
 from meterbill.invoices import entries
 from meterbill.invoices.advance_charges import regroup_paid_fees
-from meterbill.invoices.building import first_started_at, trial_end_of
+from meterbill.invoices.building import (
+    bills_in_arrears,
+    entry_charges_period,
+    first_started_at,
+    trial_end_of,
+)
 from meterbill.invoices.failures import (
     clear_errors,
     keep_error,
@@ -45,6 +50,8 @@ from meterbill.invoices.scope import Scope, within, within_subscriptions
 from meterbill.organizations.models import Organization
 from meterbill.plans.models import Plan
 from meterbill.subscriptions.models import Subscription
+from meterbill.usage.batch import reading_ahead
+from meterbill.usage.service import read_ahead_charges
 from meterbill.webhooks.outbox import emit
 
 BATCH = 200
@@ -343,12 +350,31 @@ def _bill_together(db: Transactions, batch: list[uuid.UUID], now: datetime) -> l
         rows = _claim_with_owners(
             session, Subscription.id.in_(batch), Subscription.status == "active"
         )
-        with billing_run(session, (row[1] for row in rows)):
-            for customer, organization, billed in _due_units(session, rows, now):
+        with billing_run(session, (row[1] for row in rows)), reading_ahead(session):
+            units = _due_units(session, rows, now)
+            _read_ahead_usage(session, units)
+            for customer, organization, billed in units:
                 invoice = billed_invoice(session, customer, organization, billed, now)
                 if invoice is not None:
                     billed_ids.append(invoice.id)
     return billed_ids
+
+
+def _read_ahead_usage(session: Session, units: list[Unit]) -> None:
+    """The usage the batch's charge fees will price, read ahead in a few queries per
+    metric (usage/batch.py) rather than one per charge and subscription."""
+    periods = []
+    for customer, organization, billed in units:
+        timezone = applicable_timezone(customer, organization)
+        for item in billed:
+            if item.spec.charges is None:
+                continue
+            plan = session.get(Plan, item.subscription.plan_id)
+            assert plan is not None
+            start, end = item.spec.charges
+            period = entry_charges_period(item.subscription, plan, timezone, start, end)
+            periods.append((item.subscription, plan, period))
+    read_ahead_charges(session, periods, bills_in_arrears)
 
 
 def _bill_apart(

@@ -208,16 +208,29 @@ def _upgrade_eve(
     return local_date(entry.charges_to_datetime, ctx.timezone) - timedelta(days=1)
 
 
+def entry_charges_period(
+    subscription: Subscription, plan: Plan, tz: str, start: datetime, end: datetime
+) -> ChargesPeriod:
+    """The charges period an entry's charges range bills, in its full period."""
+    full = _full_period(plan, subscription, charges_interval(plan), tz, start)
+    return ChargesPeriod(period=full, start=start, end=end)
+
+
+def bills_in_arrears(charge: Charge) -> bool:
+    """Whether an entry's charge fees price the charge (pay-in-advance ones bill apart)."""
+    return not charge.pay_in_advance
+
+
 def charge_fees(
     ctx: BillingContext, entry: InvoiceSubscription, subscription: Subscription, plan: Plan
 ) -> list[BuiltFee]:
     if entry.charges_from_datetime is None or entry.charges_to_datetime is None:
         return []
     tz = ctx.timezone
-    full = _full_period(plan, subscription, charges_interval(plan), tz, entry.charges_from_datetime)
-    period = ChargesPeriod(
-        period=full, start=entry.charges_from_datetime, end=entry.charges_to_datetime
+    period = entry_charges_period(
+        subscription, plan, tz, entry.charges_from_datetime, entry.charges_to_datetime
     )
+    full = period.period
     usage = usage_in_period(
         ctx.session,
         ctx.customer,
@@ -226,7 +239,7 @@ def charge_fees(
         period,
         tz,
         apply_taxes=False,
-        charge_filter=lambda charge: not charge.pay_in_advance,
+        charge_filter=bills_in_arrears,
         active_until=_upgrade_eve(ctx, entry, subscription),
     )
     billed_days = (

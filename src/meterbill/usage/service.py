@@ -25,6 +25,7 @@ from meterbill.organizations.models import Organization
 from meterbill.plans.models import Charge, ChargeTax, Plan, PlanTax
 from meterbill.subscriptions.models import Subscription
 from meterbill.taxes.models import CustomerTax, Tax
+from meterbill.usage import batch
 from meterbill.usage.aggregation import (
     BucketKey,
     BucketUsage,
@@ -299,6 +300,37 @@ def plan_charges(
     return memo(session, ("plan_charges", plan_id), load)
 
 
+def period_window(subscription: Subscription, period: ChargesPeriod) -> Window:
+    """The events a charges period of the subscription prices."""
+    return Window(
+        organization_id=subscription.organization_id,
+        external_subscription_id=subscription.external_id,
+        start=period.start,
+        end=period.end,
+        duration_days=period.period.days,
+    )
+
+
+def read_ahead_charges(
+    session: Session,
+    periods: Sequence[tuple[Subscription, Plan, ChargesPeriod]],
+    charge_filter: Callable[[Charge], bool] | None = None,
+) -> None:
+    """Read ahead (usage/batch.py) the aggregations `usage_in_period` will ask for these
+    subscriptions' periods: one store call per metric, filters and grouping keys."""
+    requests: list[batch.Request] = []
+    for subscription, plan, period in periods:
+        window = period_window(subscription, period)
+        all_charges, metrics = plan_charges(session, plan.id)
+        for charge in all_charges:
+            if charge_filter is not None and not charge_filter(charge):
+                continue
+            metric = metrics[charge.billable_metric_id]
+            for spec, filters, group_keys in charge_aggregations(charge, metric):
+                requests.append((window, spec, filters, group_keys))
+    batch.read_ahead(session, requests)
+
+
 def usage_in_period(
     session: Session,
     customer: Customer,
@@ -319,14 +351,7 @@ def usage_in_period(
     is active in it: to the period's end, or to the day `period` ends (a termination),
     or to `active_until` (an upgrade's eve: the new plan bills the upgrade day).
     """
-    organization_id = customer.organization_id
-    window = Window(
-        organization_id=organization_id,
-        external_subscription_id=subscription.external_id,
-        start=period.start,
-        end=period.end,
-        duration_days=period.period.days,
-    )
+    window = period_window(subscription, period)
     all_charges, metrics = plan_charges(session, plan.id)
     charges = [charge for charge in all_charges if charge_filter is None or charge_filter(charge)]
     last_active = min(period.period.end, local_date(period.end, timezone))
@@ -373,18 +398,8 @@ def price_charge(
     prorate: bool = True,
 ) -> ChargeUsage:
     """One charge's buckets over `window`, each aggregated and priced."""
-    spec = MetricSpec(
-        code=metric.code,
-        aggregation_type=metric.aggregation_type,
-        field_name=metric.field_name,
-        recurring=metric.recurring,
-        rounding_function=metric.rounding_function,
-        rounding_precision=metric.rounding_precision,
-    )
-    filters = [
-        FilterSpec(str(item.id), item.values, position)
-        for position, item in enumerate(charge.filters)
-    ]
+    spec = metric_spec(metric)
+    filters = filter_specs(charge)
     properties_of: dict[str | None, dict[str, Any]] = {None: charge.properties}
     properties_of.update({str(item.id): item.properties for item in charge.filters})
     usage = ChargeUsage(charge=charge, metric=metric, group_keys=group_keys_of(charge))
@@ -402,6 +417,35 @@ def price_charge(
         )  # fmt: skip
     usage.buckets.sort(key=lambda bucket: (bucket.filter_id or "", [g or "" for g in bucket.group]))
     return usage
+
+
+def metric_spec(metric: BillableMetric) -> MetricSpec:
+    return MetricSpec(
+        code=metric.code,
+        aggregation_type=metric.aggregation_type,
+        field_name=metric.field_name,
+        recurring=metric.recurring,
+        rounding_function=metric.rounding_function,
+        rounding_precision=metric.rounding_precision,
+    )
+
+
+def filter_specs(charge: Charge) -> list[FilterSpec]:
+    return [
+        FilterSpec(str(item.id), item.values, position)
+        for position, item in enumerate(charge.filters)
+    ]
+
+
+def charge_aggregations(
+    charge: Charge, metric: BillableMetric
+) -> list[tuple[MetricSpec, list[FilterSpec], list[str]]]:
+    """The aggregations `price_charge` asks for: one per set of grouping keys."""
+    spec = metric_spec(metric)
+    filters = filter_specs(charge)
+    return [
+        (spec, filters, list(keys)) for keys in dict.fromkeys(bucket_group_keys(charge).values())
+    ]
 
 
 def _priced_buckets(

@@ -145,3 +145,51 @@ REHEARSED_COLUMNS = (
 
 def keys_of(group_keys: Sequence[str]) -> list[str]:
     return ["bucket", *(f"g{index}" for index in range(len(group_keys)))]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (toUnixTimestamp64Micro of the instant)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def batch_events(
+    params: Params,
+    organization_id: str,
+    subscriptions: Sequence[str],
+    metric: MetricSpec,
+    filters: Sequence[FilterSpec],
+    group_keys: Sequence[str],
+    *,
+    low: datetime | None,
+    high: datetime,
+) -> str:
+    """`window_events` for several subscriptions of one organization at once, between
+    `low` and `high` (the union of their windows), plus `w`: the subscription's position
+    in `subscriptions` (from 1), by which the caller keeps each one's own window."""
+    value = (
+        prop(params, metric.field_name) if metric.field_name else "CAST(NULL, 'Nullable(String)')"
+    )
+    listed = params.bind(list(subscriptions), "Array(String)")
+    # transform looks the position up in a hash table (indexOf walks the array per row).
+    positions = params.bind(list(range(1, len(subscriptions) + 1)), "Array(UInt64)")
+    columns = [
+        "id",
+        "timestamp AS ts",
+        f"{value} AS value",
+        f"{number('value')} AS number",
+        f"{bucket(params, filters)} AS bucket",
+        *(f"{prop(params, key)} AS g{index}" for index, key in enumerate(group_keys)),
+        f"transform(external_subscription_id, {listed}, {positions}, toUInt64(0)) AS w",
+    ]
+    conditions = [
+        f"organization_id = {params.bind(organization_id, 'UUID')}",
+        f"external_subscription_id IN {listed}",
+        f"code = {params.bind(metric.code, 'String')}",
+        f"timestamp < {params.bind(instant(high), INSTANT)}",
+    ]
+    if low is not None:
+        conditions.append(f"timestamp >= {params.bind(instant(low), INSTANT)}")
+    return f"(SELECT {', '.join(columns)} FROM events WHERE {' AND '.join(conditions)})"

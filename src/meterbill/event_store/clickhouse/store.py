@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -24,8 +25,10 @@ from meterbill.event_store.clickhouse.queries import (
     NUMBER,
     NUMBER_TEXT,
     Params,
+    batch_events,
     instant,
     keys_of,
+    micros,
     number,
     prop,
     window_events,
@@ -834,3 +837,214 @@ def _property_number(value: Any) -> Decimal | None:
     """As the number() expression reads the text ingestion stores (prop_text)."""
     text = prop_text(value)
     return Decimal(text) if text is not None and NUMBER_TEXT.fullmatch(text) else None
+    # A billing batch's usage: one query per metric for many subscriptions.
+
+    def aggregate_many(
+        self, session: Session, windows: Sequence[Window], metric: MetricSpec,
+        filters: Sequence[FilterSpec], group_keys: Sequence[str],
+    ) -> dict[Window, dict[BucketKey, BucketUsage]]:  # fmt: skip
+        """Count, sum, max and latest read for many windows in one query each (hourly
+        sums and edges for an unfiltered count or sum, as `aggregate`); unique counts,
+        weighted sums and windows that stop at an event are read one by one."""
+        kind = metric.aggregation_type
+        result: dict[Window, dict[BucketKey, BucketUsage]] = {}
+        together: list[Window] = []
+        for window in dict.fromkeys(windows):
+            if kind not in BATCHED or window.through is not None:
+                result[window] = self.aggregate(session, window, metric, filters, group_keys)
+            else:
+                together.append(window)
+        hourly = kind in ("count_agg", "sum_agg") and not filters and not group_keys
+        for layer in _layers(together):
+            if hourly:
+                result.update(self._hours_many(layer, metric))
+            else:
+                result.update(self._scan_many(layer, metric, filters, group_keys))
+        return result
+
+    def _scan_many(
+        self, windows: list[Window], metric: MetricSpec,
+        filters: Sequence[FilterSpec], group_keys: Sequence[str],
+    ) -> dict[Window, dict[BucketKey, BucketUsage]]:  # fmt: skip
+        """`aggregate`'s scan of the events, for windows of distinct subscriptions."""
+        kind = metric.aggregation_type
+        history = metric.recurring and kind == "sum_agg"
+        params = Params()
+        events = batch_events(
+            params, str(windows[0].organization_id),
+            [window.external_subscription_id for window in windows], metric, filters,
+            group_keys, low=None if history else min(window.start for window in windows),
+            high=max(window.end for window in windows) + timedelta(seconds=1),
+        )  # fmt: skip
+        ends = params.bind([micros(w.end + timedelta(seconds=1)) for w in windows], "Array(Int64)")
+        within = [f"toUnixTimestamp64Micro(ts) < {ends}[w]"]
+        if not history:
+            starts = params.bind([micros(window.start) for window in windows], "Array(Int64)")
+            within.append(f"toUnixTimestamp64Micro(ts) >= {starts}[w]")
+        keys = ", ".join(keys_of(group_keys))
+        # Every row of a window is in it (a recurring sum counts its whole history), so
+        # `aggregate`'s counted is count() for each kind read here.
+        figure = {
+            "count_agg": "toString(count())",
+            "sum_agg": "toString(sum(number))",
+            "max_agg": "toString(max(number))",
+            "latest_agg": "argMaxIf(value, (ts, id), number IS NOT NULL)",
+        }[kind]
+        rows = self._query(
+            f"SELECT w, {keys}, {figure}, count() FROM {events}"
+            f" WHERE {' AND '.join(within)} GROUP BY w, {keys}",
+            params,
+        )
+        result: dict[Window, dict[BucketKey, BucketUsage]] = {window: {} for window in windows}
+        for row in rows:
+            position, *key_values, units, count = row
+            units = Decimal(str(units)) if units not in (None, "") else Decimal(0)
+            if kind == "latest_agg" and units < 0:
+                units = Decimal(0)
+            result[windows[int(position) - 1]][_bucket_key(key_values)] = BucketUsage(
+                units=apply_rounding(units, metric), events_count=int(count or 0)
+            )
+        return result
+
+    def _hours_many(
+        self, windows: list[Window], metric: MetricSpec
+    ) -> dict[Window, dict[BucketKey, BucketUsage]]:
+        """`_from_hours` for windows of distinct subscriptions: whole hours from the hourly
+        sums, the partial hours at both ends scanned, in one query."""
+        kind = metric.aggregation_type
+        history = metric.recurring and kind == "sum_agg"
+        field = metric.field_name if kind == "sum_agg" else None
+        spans = [_hour_spans(window, None if history else window.start) for window in windows]
+        params = Params()
+        listed = params.bind([window.external_subscription_id for window in windows],
+                             "Array(String)")  # fmt: skip
+        positions = params.bind(list(range(1, len(windows) + 1)), "Array(UInt64)")
+        position = f"transform(external_subscription_id, {listed}, {positions}, toUInt64(0))"
+        scope = (
+            f"organization_id = {params.bind(str(windows[0].organization_id), 'UUID')}"
+            f" AND external_subscription_id IN {listed}"
+            f" AND code = {params.bind(metric.code, 'String')}"
+        )
+        bound_field = params.bind(field or "", "String")
+        parts = []
+        hours = [span.hours for span in spans if span.hours is not None]
+        if hours:
+            lows = [low for low, _high in hours]
+            low = (
+                ""
+                if any(item is None for item in lows)
+                else f" AND hour >= toDateTime({params.bind(instant(min(lows)), INSTANT)}, 'UTC')"  # type: ignore[type-var]
+            )
+            high = max(high for _low, high in hours)
+            starts = params.bind(
+                [-1 if span.hours is None or span.hours[0] is None
+                 else int(span.hours[0].timestamp()) for span in spans], "Array(Int64)",
+            )  # fmt: skip
+            stops = params.bind(
+                [0 if span.hours is None else int(span.hours[1].timestamp()) for span in spans],
+                "Array(Int64)",
+            )
+            parts.append(
+                "SELECT w, toUInt64(sumIf(events_count, property = '')) AS c,"
+                f" toDecimal256(sumIf(total, property = {bound_field} AND {bound_field} != ''),"
+                " 30) AS t FROM (SELECT events_count, total, property, hour,"
+                f" {position} AS w FROM event_hours"
+                f" WHERE {scope} AND property IN ('', {bound_field}){low}"
+                f" AND hour < toDateTime({params.bind(instant(high), INSTANT)}, 'UTC'))"
+                f" WHERE toInt64(toUnixTimestamp(hour)) >= {starts}[w]"
+                f" AND toInt64(toUnixTimestamp(hour)) < {stops}[w] GROUP BY w"
+            )
+        edges = [edge for span in spans for edge in span.edges]
+        if edges:
+            field_value = (
+                number(prop(params, field)) if field else "CAST(NULL, 'Nullable(Decimal(76, 30))')"
+            )
+            conditions = []
+            for index in range(2):
+                lows = params.bind(
+                    [micros(span.edges[index][0]) if len(span.edges) > index else 0
+                     for span in spans], "Array(Int64)",
+                )  # fmt: skip
+                highs = params.bind(
+                    [micros(span.edges[index][1]) if len(span.edges) > index else 0
+                     for span in spans], "Array(Int64)",
+                )  # fmt: skip
+                conditions.append(f"(m >= {lows}[w] AND m < {highs}[w])")
+            parts.append(
+                "SELECT w, toUInt64(count()) AS c,"
+                f" toDecimal256(ifNull(sum(value), 0), 30) AS t FROM (SELECT"
+                f" toUnixTimestamp64Micro(timestamp) AS m, {field_value} AS value,"
+                f" {position} AS w FROM events WHERE {scope}"
+                f" AND timestamp >= {params.bind(instant(min(low for low, _ in edges)), INSTANT)}"
+                f" AND timestamp < {params.bind(instant(max(high for _, high in edges)), INSTANT)})"
+                f" WHERE {' OR '.join(conditions)} GROUP BY w"
+            )
+        totals: dict[int, tuple[int, Decimal]] = {}
+        if parts:
+            sql = " UNION ALL ".join(f"({part})" for part in parts)
+            for position, count, total in self._query(
+                f"SELECT w, sum(c), toString(sum(t)) FROM ({sql}) GROUP BY w", params
+            ):
+                totals[int(position)] = (int(count or 0), Decimal(str(total or 0)))
+        result: dict[Window, dict[BucketKey, BucketUsage]] = {}
+        for position, window in enumerate(windows, start=1):
+            count, total = totals.get(position, (0, Decimal(0)))
+            if count == 0 and not history:
+                result[window] = {}
+                continue
+            units = Decimal(count) if kind == "count_agg" else total
+            result[window] = {
+                (None, ()): BucketUsage(units=apply_rounding(units, metric), events_count=count)
+            }
+        return result
+
+
+# What `aggregate_many` reads for many windows in one query.
+BATCHED = ("count_agg", "sum_agg", "max_agg", "latest_agg")
+# Subscriptions a query lists at most.
+LAYER = 1_000
+
+
+@dataclass(frozen=True)
+class _Spans:
+    """A window as `_range_totals` reads it: whole hours [low, high) from the hourly sums
+    (low None: from the first; None: no hours) and the instants scanned at the edges."""
+
+    hours: tuple[datetime | None, datetime] | None
+    edges: list[tuple[datetime, datetime]]
+
+
+def _hour_spans(window: Window, start: datetime | None) -> _Spans:
+    stop = window.end + timedelta(seconds=1)
+    first_full = None if start is None else hour_of(start + HOUR - timedelta(microseconds=1))
+    last_full = hour_of(stop)
+    if start is not None and first_full is not None and first_full > last_full:
+        return _Spans(None, [(start, stop)])
+    edges = []
+    if start is not None and first_full is not None and start < first_full:
+        edges.append((start, first_full))
+    if last_full < stop:
+        edges.append((last_full, stop))
+    return _Spans((first_full, last_full), edges)
+
+
+def _layers(windows: list[Window]) -> list[list[Window]]:
+    """The windows in groups of one organization in which no subscription comes twice
+    (a batch may bill a subscription for two periods), at most LAYER each."""
+    layers: list[list[Window]] = []
+    taken: list[set[tuple[uuid.UUID, str]]] = []
+    for window in windows:
+        key = (window.organization_id, window.external_subscription_id)
+        for index, layer in enumerate(layers):
+            if (
+                layer[0].organization_id == window.organization_id
+                and key not in taken[index]
+                and len(layer) < LAYER
+            ):
+                layer.append(window)
+                taken[index].add(key)
+                break
+        else:
+            layers.append([window])
+            taken.append({key})
+    return layers
