@@ -105,45 +105,57 @@ class ClickHouseEventStore:
     ) -> tuple[list[StoredEvent], set[int]]:
         if not items:
             return [], set()
-        ingestion.lock_organizations(session, [item.organization_id for item in items])
-        wanted = [
-            (str(item.organization_id), item.event.external_subscription_id,
-             item.event.transaction_id)
-            for item in items
-        ]  # fmt: skip
+        organization_text: dict[uuid.UUID, str] = {}
+        wanted = []
+        for item in items:
+            organization = organization_text.get(item.organization_id)
+            if organization is None:
+                organization = organization_text[item.organization_id] = str(item.organization_id)
+            wanted.append((organization, item.event.external_subscription_id,
+                           item.event.transaction_id))  # fmt: skip
+        ingestion.lock_organizations(session, list(organization_text))
         taken = self._stored_keys(wanted) | ingestion.pending_keys(session)
         duplicates = {index for index, key in enumerate(wanted) if key in taken}
         ids = random_uuids(len(items))
-        fresh = [index for index in range(len(items)) if index not in duplicates]
-        if fresh:
-            numbers = self._ids.take(len(fresh))
-            events, keys = ingestion.rows(
-                [items[i] for i in fresh], [ids[i] for i in fresh], list(numbers)
-            )
-            ingestion.hold(session, self.connection, events, keys, {wanted[i] for i in fresh})
+        if duplicates:
+            fresh = [index for index in range(len(items)) if index not in duplicates]
+            fresh_items = [items[i] for i in fresh]
+            fresh_ids = [ids[i] for i in fresh]
+            fresh_keys = {wanted[i] for i in fresh}
+        else:
+            fresh_items, fresh_ids, fresh_keys = list(items), ids, set(wanted)
+        if fresh_items:
+            numbers = self._ids.take(len(fresh_items))
+            events, keys = ingestion.rows(fresh_items, fresh_ids, numbers)
+            ingestion.hold(session, self.connection, events, keys, fresh_keys)
         stored = [
             StoredEvent(lago_id, item.event, item.received_at)
             for lago_id, item in zip(ids, items, strict=True)
         ]
         by_organization: dict[uuid.UUID, list[Any]] = {}
-        for index in fresh:
-            item = items[index]
+        for lago_id, item in zip(fresh_ids, fresh_items, strict=True):
             by_organization.setdefault(item.organization_id, []).append(
-                (ids[index], item.event, item.received_at)
+                (lago_id, item.event, item.received_at)
             )
         for organization_id, fresh_events in by_organization.items():
             report_unbillable(session, organization_id, fresh_events)
         return stored, duplicates
 
     def _stored_keys(self, wanted: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """The keys among `wanted` already stored: one read of event_keys' primary key
+        (organization, transaction id) per group."""
+        organizations = {key[0] for key in wanted}
+        params: dict[str, Any] = {"transactions": sorted({key[2] for key in wanted})}
+        if len(organizations) == 1:
+            [params["organization"]] = organizations
+            scope = "organization_id = {organization:UUID}"
+        else:
+            params["organizations"] = sorted(organizations)
+            scope = "organization_id IN {organizations:Array(UUID)}"
         rows = self._query(
             "SELECT DISTINCT toString(organization_id), external_subscription_id, transaction_id"
-            " FROM event_keys WHERE organization_id IN {organizations:Array(UUID)}"
-            " AND transaction_id IN {transactions:Array(String)}",
-            {
-                "organizations": sorted({key[0] for key in wanted}),
-                "transactions": sorted({key[2] for key in wanted}),
-            },
+            f" FROM event_keys WHERE {scope} AND transaction_id IN {{transactions:Array(String)}}",
+            params,
         )
         return {(row[0], row[1], row[2]) for row in rows}
 
