@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/clickhouse.py ingest [--events 500000] [--batch 2000]
     .venv/bin/python bench/clickhouse.py usage [--total 100000000] [--period 10000000]
-                                               [--requests 100]
+                                               [--requests 100] [--no-settle]
     .venv/bin/python bench/clickhouse.py page [--total 10000000] [--requests 30]
 
 The engine is chdb (ClickHouse in process, the `clickhouse` extra), on disk in a
-temporary folder; the relational records are in SQLite. Nothing is sent over HTTP.
+temporary folder; the relational records are in SQLite. Nothing is sent over HTTP. The
+garbage collector runs with the server's thresholds (meterbill.app.create_app).
 
 ingest: events go through the store's `insert_many` (the duplicate check against
 event_keys, the rows as JSON, one synchronous insert per table at the relational
@@ -16,7 +17,8 @@ same batches into a bare MergeTree of the same columns (no check, no keys, no vi
 
 usage: --total events are made inside the engine (INSERT ... SELECT FROM numbers), of
 which --period belong to one subscription's current period (more of its events lie in
-earlier months, the rest belong to 100 other subscriptions). Then --requests calls of
+earlier months, the rest belong to 100 other subscriptions); then, unless --no-settle,
+the merges the load started are left to finish (a store at rest). Then --requests calls of
 the current usage service for that subscription (a plan with a sum charge and a count
 charge), each checked against the exact figures computed here, and a batch half made of
 duplicates is ingested: the usage must grow by the new half only.
@@ -31,6 +33,8 @@ their timestamps here, so the newest received are the period's last.
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import sys
 import time
 import uuid
@@ -39,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import orjson
 
@@ -87,17 +92,21 @@ def ingest(events: int, batch: int) -> None:
                 None, orjson.dumps({"gb": index % 7 + 1, "region": "eu"}).decode()), NOW)
             for index in range(events)
         ]  # fmt: skip
-        started = time.perf_counter()
+        load = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
         for first in range(0, events, batch):
             with db.transaction() as session:
                 _stored, duplicates = insert_many(session, made[first : first + batch])
                 assert not duplicates
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         [[stored]] = store.connection.query("SELECT count() FROM events")
         assert int(stored) == events
+        # The machine may be shared: the CPU this process used (Python and the engine's
+        # threads, background merges included) is the figure other processes disturb least.
         print(f"ingest through the store: {events} events in {elapsed:.2f} s"
               f" = {events / elapsed:,.0f} events/s"
-              f" (batches of {batch}, duplicate check on)")  # fmt: skip
+              f" (batches of {batch}, duplicate check on); {cpu:.2f} CPU s ="
+              f" {events / cpu:,.0f} events per CPU second; load average {load:.1f}")  # fmt: skip
 
         store.connection.command("CREATE TABLE floor AS events")
         bodies = []
@@ -113,6 +122,7 @@ def ingest(events: int, batch: int) -> None:
               f" {events / floor:,.0f}"
               f" rows/s ({floor:.2f} s)")  # fmt: skip
         db.dispose()
+        store.connection.close()  # stops its merges before the folder is removed
 
 
 def catalog(db: Database, organization_id: uuid.UUID) -> None:
@@ -193,6 +203,20 @@ def load(store: object, organization_id: uuid.UUID, total: int, period: int) -> 
     )
 
 
+def settle(connection: Any, timeout: float = 3600) -> float:
+    """Wait until no merge has run for three seconds: a store at rest, as some time
+    after a bulk import (the merges of 100M fresh rows take both cores for minutes)."""
+    started = time.perf_counter()
+    quiet = 0
+    while quiet < 3 and time.perf_counter() - started < timeout:
+        [[running]] = connection.query(
+            "SELECT count() FROM system.merges WHERE database = currentDatabase()"
+        )
+        quiet = quiet + 1 if int(running) == 0 else 0
+        time.sleep(1)
+    return time.perf_counter() - started
+
+
 def expected(period: int) -> tuple[Decimal, int, int]:
     """(Σ gb of storage events, storage events, calls events) among n < period."""
     storage = list(range(1, period, 2))
@@ -203,7 +227,7 @@ def expected(period: int) -> tuple[Decimal, int, int]:
     return Decimal(total), len(storage), period - len(storage)
 
 
-def usage(total: int, period: int, requests: int) -> None:
+def usage(total: int, period: int, requests: int, settled: bool) -> None:
     with TemporaryDirectory() as tmp:
         db, organization_id = relational(tmp)
         catalog(db, organization_id)
@@ -213,6 +237,9 @@ def usage(total: int, period: int, requests: int) -> None:
         load(store, organization_id, total, period)
         print(f"load: {total:,} events ({period:,} in the period) made in the engine"
               f" in {time.perf_counter() - started:.0f} s")  # fmt: skip
+        if settled:
+            waited = settle(store.connection)  # type: ignore[attr-defined]
+            print(f"the merges the load started finished {waited:.0f} s later")
         gb, storage_events, calls_events = expected(period)
 
         def current() -> tuple[Decimal, int, int]:
@@ -231,7 +258,8 @@ def usage(total: int, period: int, requests: int) -> None:
             assert figures == (gb, storage_events, calls_events)
         p50, p99 = percentile(timings, 0.5), percentile(timings, 0.99)
         print(f"current usage, {requests} calls, exact each time: p50 {p50:.1f} ms,"
-              f" p99 {p99:.1f} ms, max {max(timings):.1f} ms")  # fmt: skip
+              f" p99 {p99:.1f} ms, max {max(timings):.1f} ms;"
+              f" load average {os.getloadavg()[0]:.1f}")  # fmt: skip
 
         # Half duplicates (stored transaction ids), half new: only the new half counts.
         batch = [
@@ -247,6 +275,7 @@ def usage(total: int, period: int, requests: int) -> None:
         assert after == (gb + 150, storage_events + 50, calls_events), after
         print("a batch of 50 duplicates and 50 new events: 50 refused, usage +50 events, +150 gb")
         db.dispose()
+        store.connection.close()  # stops its merges before the folder is removed
 
 
 def page(total: int, requests: int) -> None:
@@ -316,13 +345,20 @@ def main() -> None:
     parser.add_argument("--total", type=int, help="usage: 100,000,000; page: 10,000,000")
     parser.add_argument("--period", type=int, default=10_000_000)
     parser.add_argument("--requests", type=int, help="usage: 100; page: 30")
+    parser.add_argument(
+        "--no-settle", action="store_true", help="measure while the load's merges still run"
+    )
     args = parser.parse_args()
+    # The collector's thresholds of the server process (meterbill.app.create_app): with
+    # Python's defaults a full collection of this process's heap (100+ ms) falls among
+    # the measured calls.
+    gc.set_threshold(50_000, 50, 100)
     if args.what == "ingest":
         ingest(args.events, args.batch)
     elif args.what == "page":
         page(args.total or 10_000_000, args.requests or 30)
     else:
-        usage(args.total or 100_000_000, args.period, args.requests or 100)
+        usage(args.total or 100_000_000, args.period, args.requests or 100, not args.no_settle)
 
 
 if __name__ == "__main__":

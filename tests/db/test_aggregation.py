@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
 from meterbill.events.schemas import EventInput
@@ -192,3 +193,49 @@ def test_rounding(
         "m", "sum_agg", "v", rounding_function=function, rounding_precision=precision
     )
     assert run(database, org, metric)[(None, ())][0] == Decimal(expected)
+
+
+def test_counts_and_sums_of_several_codes_from_a_window_starting_mid_hour(
+    database: Database, org: Org
+) -> None:
+    # The window starts at 10:30: 10:00-11:00 is a partial hour (read event by event),
+    # the rest whole hours (the hourly sums on ClickHouse and in the rollups).
+    add_events(
+        database, org,
+        (at(10.25), {"v": 1}), (at(10.75), {"v": 2}), (at(13), {"v": "4.5"}),
+        (at(13 + 1 / 3), {"v": "x"}), (WINDOW_END + timedelta(microseconds=500_000), {"v": 8}),
+    )  # fmt: skip
+    add_events(database, org, (at(11), {"w": 3}), (at(10 + 2 / 3), {"w": 7}), code="n")
+    window = Window(org.id, "sub", at(10.5), WINDOW_END, 31)
+    metrics = [
+        MetricSpec("m", "count_agg", None), MetricSpec("m", "sum_agg", "v"),
+        MetricSpec("n", "sum_agg", "w"), MetricSpec("n", "count_agg", None),
+        MetricSpec("n", "sum_agg", "v"), MetricSpec("absent", "count_agg", None),
+    ]  # fmt: skip
+    # One transaction, as the current usage of a plan reads its charges.
+    with database.transaction(write=False) as session:
+        found = [aggregate(session, window, metric) for metric in metrics]
+    figures = [{key: (usage.units, usage.events_count) for key, usage in f.items()} for f in found]
+    assert figures == [
+        {(None, ()): (Decimal(4), 4)},  # 10:45, 13:00, 13:20, 23:59:59.5 on the 31st
+        {(None, ()): (Decimal("14.5"), 4)},  # 2 + 4.5 + 8; "x" counted, not summed
+        {(None, ()): (Decimal(10), 2)},  # 7 at 10:40, 3 at 11:00
+        {(None, ()): (Decimal(2), 2)},
+        {(None, ()): (Decimal(0), 2)},  # no "v" on code n
+        {},
+    ]
+
+
+def test_a_session_sees_events_committed_after_its_previous_transaction(
+    database: Database, org: Org
+) -> None:
+    window = Window(org.id, "sub", AUGUST, WINDOW_END, 31)
+    metric = MetricSpec("m", "sum_agg", "v")
+    add_events(database, org, (at(1), {"v": 2}))
+    with Session(database.engine, expire_on_commit=False) as session:
+        with session.begin():
+            assert aggregate(session, window, metric)[(None, ())].units == Decimal(2)
+        add_events(database, org, (at(2), {"v": 3}))
+        with session.begin():
+            usage = aggregate(session, window, metric)[(None, ())]
+    assert (usage.units, usage.events_count) == (Decimal(5), 2)

@@ -114,6 +114,12 @@ def _as_text(params: dict[str, Any] | None) -> dict[str, str] | None:
 
 def _text(value: Any) -> str:
     if isinstance(value, list | tuple):
+        if value and all(type(item) is str for item in value):
+            # A group's transaction ids: quoted in one join, escaped one by one only
+            # when one of them needs it.
+            probe = "".join(value)
+            if "\\" not in probe and "'" not in probe:
+                return "['" + "','".join(value) + "']"
         return "[" + ",".join(_quoted(item) for item in value) + "]"
     return str(value)
 
