@@ -228,14 +228,23 @@ def configure(settings: Settings, db: Database) -> None:
         return
     from meterbill.event_store.clickhouse import open_store
 
-    # Said at every start: pay-in-advance fees, fee estimates, the events page and the
-    # events.errors report still read the relational table and would see no event.
-    logging.getLogger("meterbill.event_store").warning(
-        "events are in ClickHouse (experimental): pay-in-advance charges, "
-        "POST /events/estimate_fees, the dashboard's events page and the events.errors "
-        "report do not read them yet"
+    # Said at every start, so that an operator reading the logs knows where usage comes
+    # from (the URL without its password).
+    logging.getLogger("meterbill.event_store").info(
+        "events are in ClickHouse (%s)", _without_password(settings.events_url)
     )
     use(db.engine, open_store(settings.events_url))
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 __all__ = ["EventStore", "configure", "store_for", "use"]
