@@ -64,6 +64,23 @@ def bucket(params: Params, filters: Sequence[FilterSpec]) -> str:
     return f"CAST(multiIf({', '.join(branches)}, NULL), 'Nullable(String)')"
 
 
+def _event_columns(
+    params: Params, metric: MetricSpec, filters: Sequence[FilterSpec], group_keys: Sequence[str]
+) -> list[str]:
+    """What aggregation reads of each event: id, ts, value, number, bucket, g0..gN."""
+    value = (
+        prop(params, metric.field_name) if metric.field_name else "CAST(NULL, 'Nullable(String)')"
+    )
+    return [
+        "id",
+        "timestamp AS ts",
+        f"{value} AS value",
+        f"{number('value')} AS number",
+        f"{bucket(params, filters)} AS bucket",
+        *(f"{prop(params, key)} AS g{index}" for index, key in enumerate(group_keys)),
+    ]
+
+
 def window_events(
     params: Params,
     window: Window,
@@ -78,18 +95,7 @@ def window_events(
 ) -> str:
     """A subquery: id, ts, value, number, bucket, g0..gN (and operation for unique counts);
     `rehearsed` rows (an estimate's event, never inserted) are read as if stored."""
-    value = (
-        prop(params, metric.field_name) if metric.field_name else "CAST(NULL, 'Nullable(String)')"
-    )
-    columns = [
-        "id",
-        "timestamp AS ts",
-        f"{value} AS value",
-        f"{number('value')} AS number",
-        f"{bucket(params, filters)} AS bucket",
-        *(f"{prop(params, key)} AS g{index}" for index, key in enumerate(group_keys)),
-        *extra,
-    ]
+    columns = [*_event_columns(params, metric, filters, group_keys), *extra]
     if metric.aggregation_type == "unique_count_agg":
         columns.append(f"{prop(params, 'operation_type')} AS operation")
     conditions = [
@@ -169,19 +175,11 @@ def batch_events(
     """`window_events` for several subscriptions of one organization at once, between
     `low` and `high` (the union of their windows), plus `w`: the subscription's position
     in `subscriptions` (from 1), by which the caller keeps each one's own window."""
-    value = (
-        prop(params, metric.field_name) if metric.field_name else "CAST(NULL, 'Nullable(String)')"
-    )
     listed = params.bind(list(subscriptions), "Array(String)")
     # transform looks the position up in a hash table (indexOf walks the array per row).
     positions = params.bind(list(range(1, len(subscriptions) + 1)), "Array(UInt64)")
     columns = [
-        "id",
-        "timestamp AS ts",
-        f"{value} AS value",
-        f"{number('value')} AS number",
-        f"{bucket(params, filters)} AS bucket",
-        *(f"{prop(params, key)} AS g{index}" for index, key in enumerate(group_keys)),
+        *_event_columns(params, metric, filters, group_keys),
         f"transform(external_subscription_id, {listed}, {positions}, toUInt64(0)) AS w",
     ]
     conditions = [

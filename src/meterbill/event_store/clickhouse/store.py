@@ -742,9 +742,6 @@ class ClickHouseEventStore:
             created_at=now,
         )
 
-
-def _target_key(target: Target) -> tuple[str, str, str]:
-    return str(target.organization_id), target.external_id, target.code
     # By the time events were received: the events page and the events.errors report.
     # Ids grow with arrival, as created_at does: the minmax indexes on both (migration
     # 0002) skip the granules of other times.
@@ -867,26 +864,6 @@ def _target_key(target: Target) -> tuple[str, str, str]:
         )
         return [row[0] for row in rows]
 
-
-def _received_check(params: Params, check: ReceivedCheck) -> str:
-    """A check of events.validation as a condition (props hold no null value)."""
-    if isinstance(check, CodeIn):
-        return f"code IN {params.bind(list(check.codes), 'Array(String)')}"
-    code = f"code = {params.bind(check.code, 'String')}"
-    key = params.bind(check.key, "String")
-    if isinstance(check, PropertyMissing):
-        wrong = f"NOT mapContains(props, {key})"
-        if check.numeric:
-            wrong += f" OR NOT match(props[{key}], {NUMBER})"
-        return f"({code} AND ({wrong}))"
-    accepted = params.bind(list(check.values), "Array(String)")
-    return f"({code} AND mapContains(props, {key}) AND NOT has({accepted}, props[{key}]))"
-
-
-def _property_number(value: Any) -> Decimal | None:
-    """As the number() expression reads the text ingestion stores (prop_text)."""
-    text = prop_text(value)
-    return Decimal(text) if text is not None and NUMBER_TEXT.fullmatch(text) else None
     # A billing batch's usage: one query per metric for many subscriptions.
 
     def aggregate_many(
@@ -1047,6 +1024,31 @@ def _property_number(value: Any) -> Decimal | None:
                 (None, ()): BucketUsage(units=apply_rounding(units, metric), events_count=count)
             }
         return result
+
+
+def _target_key(target: Target) -> tuple[str, str, str]:
+    return str(target.organization_id), target.external_id, target.code
+
+
+def _received_check(params: Params, check: ReceivedCheck) -> str:
+    """A check of events.validation as a condition (props hold no null value)."""
+    if isinstance(check, CodeIn):
+        return f"code IN {params.bind(list(check.codes), 'Array(String)')}"
+    code = f"code = {params.bind(check.code, 'String')}"
+    key = params.bind(check.key, "String")
+    if isinstance(check, PropertyMissing):
+        wrong = f"NOT mapContains(props, {key})"
+        if check.numeric:
+            wrong += f" OR NOT match(props[{key}], {NUMBER})"
+        return f"({code} AND ({wrong}))"
+    accepted = params.bind(list(check.values), "Array(String)")
+    return f"({code} AND mapContains(props, {key}) AND NOT has({accepted}, props[{key}]))"
+
+
+def _property_number(value: Any) -> Decimal | None:
+    """As the number() expression reads the text ingestion stores (prop_text)."""
+    text = prop_text(value)
+    return Decimal(text) if text is not None and NUMBER_TEXT.fullmatch(text) else None
 
 
 # What `aggregate_many` reads for many windows in one query.
