@@ -167,49 +167,26 @@ def range_totals(
     second `end`.
 
     Whole hours come from the rollups; the partial hours at both ends from
-    `edge_totals(lo, hi)`, which scans events with lo ≤ timestamp < hi.
+    `edge_totals(lo, hi)`, which scans events with lo ≤ timestamp < hi. One
+    subscription's `range_totals_many`.
     """
-    stop = end + timedelta(seconds=1)
-    first_full = None if start is None else hour_of(start + HOUR - timedelta(microseconds=1))
-    last_full = hour_of(stop)
-    count, total = 0, Decimal(0)
-    if first_full is not None and first_full > last_full:
-        # The whole range lies inside one hour.
-        return edge_totals(start, stop)
-    conditions = [
-        EventRollup.organization_id == organization_id,
-        EventRollup.external_subscription_id == external_subscription_id,
-        EventRollup.code == code,
-        EventRollup.hour < last_full,
-        EventRollup.property.in_([COUNT_PROPERTY, field_name or COUNT_PROPERTY]),
-    ]
-    if first_full is not None:
-        conditions.append(EventRollup.hour >= first_full)
-    dialect_sum = func.sum if session.get_bind().dialect.name == "postgresql" else func.mb_sum
-    for name, events_count, value, lowest in session.execute(
-        select(
-            EventRollup.property,
-            func.sum(EventRollup.events_count),
-            dialect_sum(EventRollup.total),
-            func.min(EventRollup.events_count),
-        )
-        .where(*conditions)
-        .group_by(EventRollup.property)
-    ).all():
-        if field_name and name == field_name and lowest is not None and lowest < 0:
-            # An hour whose total no column holds (see TOTAL_LIMIT): scan the whole range.
-            return edge_totals(start or BEGINNING, stop)  # type: ignore[no-any-return]
-        if name == COUNT_PROPERTY:
-            count += int(events_count or 0)
-        if field_name and name == field_name:
-            total = EXACT.add(total, Decimal(str(value or 0)))
-    if start is not None and first_full is not None and start < first_full:
-        edge_count, edge_total = edge_totals(start, first_full)
-        count, total = count + edge_count, EXACT.add(total, edge_total)
-    if last_full < stop:
-        edge_count, edge_total = edge_totals(last_full, stop)
-        count, total = count + edge_count, EXACT.add(total, edge_total)
-    return count, total
+
+    def edge_totals_many(
+        low: datetime, high: datetime, subscriptions: Sequence[str]
+    ) -> dict[str, tuple[int, Decimal]]:
+        return {subscription: edge_totals(low, high) for subscription in subscriptions}
+
+    found = range_totals_many(
+        session,
+        organization_id,
+        [external_subscription_id],
+        code,
+        field_name,
+        start,
+        end,
+        edge_totals_many,
+    )
+    return found[external_subscription_id]
 
 
 # What `range_totals_many` is given to scan the edges: (lo, hi, subscriptions) →
@@ -227,9 +204,8 @@ def range_totals_many(
     end: datetime,
     edge_totals_many: EdgesMany,
 ) -> dict[str, tuple[int, Decimal]]:
-    """`range_totals` of several subscriptions over the same range, in one rollup query
-    and one scan per partial hour; every subscription answered, each as `range_totals`
-    would (its sums added in the same order)."""
+    """(events, Σ field) of several subscriptions over the same range, in one rollup
+    query and one scan per partial hour; every subscription answered."""
     stop = end + timedelta(seconds=1)
     first_full = None if start is None else hour_of(start + HOUR - timedelta(microseconds=1))
     last_full = hour_of(stop)
@@ -259,7 +235,7 @@ def range_totals_many(
         )
         .where(*conditions)
         .group_by(EventRollup.external_subscription_id, EventRollup.property)
-        # The count row before the field's, as range_totals adds them.
+        # The count row before the field's: sums added in one order, whatever the plan.
         .order_by(EventRollup.external_subscription_id, EventRollup.property)
     ).all():
         if field_name and name == field_name and lowest is not None and lowest < 0:
