@@ -51,6 +51,12 @@ from meterbill.webhooks.outbox import emit
 
 ZERO = Decimal(0)
 BATCH = 500
+# A subscription's pay-in-advance charges, as a join condition.
+ADVANCE_CHARGES = and_(
+    Charge.plan_id == Subscription.plan_id,
+    Charge.pay_in_advance.is_(True),
+    Charge.deleted_at.is_(None),
+)
 
 
 @dataclass
@@ -89,14 +95,7 @@ def sql_pending(
                 Subscription.status == "active",
             ),
         )
-        .join(
-            Charge,
-            and_(
-                Charge.plan_id == Subscription.plan_id,
-                Charge.pay_in_advance.is_(True),
-                Charge.deleted_at.is_(None),
-            ),
-        )
+        .join(Charge, ADVANCE_CHARGES)
         .join(
             BillableMetric,
             and_(BillableMetric.id == Charge.billable_metric_id, BillableMetric.code == Event.code),
@@ -140,14 +139,7 @@ def targets(session: Session, scope: Scope | None) -> list[Target]:
             Charge.position,
             BillableMetric.code,
         )
-        .join(
-            Charge,
-            and_(
-                Charge.plan_id == Subscription.plan_id,
-                Charge.pay_in_advance.is_(True),
-                Charge.deleted_at.is_(None),
-            ),
-        )
+        .join(Charge, ADVANCE_CHARGES)
         .join(BillableMetric, BillableMetric.id == Charge.billable_metric_id)
         .where(Subscription.status == "active", within_subscriptions(scope, Subscription))
         .order_by(Subscription.id, Charge.position)
