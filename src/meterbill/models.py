@@ -105,9 +105,12 @@ __all__ = [
 
 def on_database(dialect: str) -> Callable[..., bool]:
     """Alembic's include_object: a schema item declared for one database only
-    (`Index(...).ddl_if(dialect="postgresql")`) is compared on that database only."""
+    (`Index(...).ddl_if(dialect="postgresql")`, or a table whose `info` names its
+    dialect) is compared on that database only."""
 
     def include(item: Any, _name: Any, _type: Any, _reflected: Any, _compare_to: Any) -> bool:
+        if getattr(item, "info", {}).get("dialect") not in (None, dialect):
+            return False
         condition = getattr(item, "_ddl_if", None)
         return condition is None or condition.dialect in (None, dialect)
 

@@ -7,7 +7,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -113,3 +123,13 @@ class EventValidationRun(Base):
     )
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+# The ClickHouse store's last event id, on SQLite only (event_store/clickhouse/ids.py);
+# on PostgreSQL the sequence clickhouse_event_ids hands them out. One row.
+clickhouse_event_ids = Table(
+    "clickhouse_event_ids",
+    Base.metadata,
+    Column("last", BigInteger, nullable=False),
+    info={"dialect": "sqlite"},
+)

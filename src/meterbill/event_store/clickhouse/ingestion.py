@@ -10,8 +10,6 @@ has one writer), so two requests can never both store one transaction id.
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,21 +47,6 @@ def prop_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     return orjson.dumps(value).decode()
-
-
-class Ids:
-    """Event ids increasing with arrival (ties in time are broken by them): microseconds
-    since the epoch times 1024, plus a counter."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last = 0
-
-    def take(self, count: int) -> range:
-        with self._lock:
-            first = max(self._last + 1, time.time_ns() // 1000 * 1024)
-            self._last = first + count - 1
-        return range(first, first + count)
 
 
 @dataclass

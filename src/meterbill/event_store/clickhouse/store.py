@@ -19,6 +19,7 @@ from meterbill.core.errors import NotFound
 from meterbill.core.pagination import Page, PageRequest, build_meta
 from meterbill.event_store.clickhouse import ingestion
 from meterbill.event_store.clickhouse.connection import Connection
+from meterbill.event_store.clickhouse.ids import REHEARSAL_ID, EventIds
 from meterbill.event_store.clickhouse.ingestion import prop_text
 from meterbill.event_store.clickhouse.queries import (
     INSTANT,
@@ -151,7 +152,7 @@ TARGET_KEYS = "Array(Tuple(UUID, String, String))"
 class ClickHouseEventStore:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self._ids = ingestion.Ids()
+        self._ids = EventIds()
 
     def _query(self, sql: str, params: Params | dict[str, Any] | None = None) -> list[list[Any]]:
         values = params.values if isinstance(params, Params) else params
@@ -188,7 +189,7 @@ class ClickHouseEventStore:
         else:
             fresh_items, fresh_ids, fresh_keys = list(items), ids, set(wanted)
         if fresh_items:
-            numbers = self._ids.take(len(fresh_items))
+            numbers = self._ids.take(session, len(fresh_items))
             events, keys = ingestion.rows(fresh_items, fresh_ids, numbers)
             ingestion.hold(session, self.connection, events, keys, fresh_keys)
         stored = [
@@ -720,9 +721,9 @@ class ClickHouseEventStore:
         self, session: Session, organization_id: uuid.UUID, event: EventInput, now: datetime
     ) -> Event:
         """Not inserted (a row written to ClickHouse cannot be rolled back): the session
-        keeps it and its aggregations read it beside the stored events. An id taken like
-        an ingested event's puts it after every event received before it."""
-        [number] = self._ids.take(1)
+        keeps it and its aggregations read it beside the stored events, after every
+        stored event of its instant."""
+        number = REHEARSAL_ID
         [lago_id] = random_uuids(1)
         columns, _keys = ingestion.rows(
             [NewEvent(organization_id, event, now)], [lago_id], [number]
