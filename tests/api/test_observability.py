@@ -152,6 +152,26 @@ def test_clock_jobs_are_timed_and_ticks_counted(server: str, database: Database)
     assert value(after, "meterbill_db_pool_connections_open") >= 1
 
 
+def test_pool_gauges_count_what_the_pool_held_before_it_was_watched(fresh: Database) -> None:
+    from prometheus_client import REGISTRY
+
+    from meterbill.operations.database import watch_pool
+
+    def gauge(name: str) -> float:
+        return REGISTRY.get_sample_value(f"meterbill_db_pool_connections_{name}") or 0.0
+
+    with fresh.transaction() as session:
+        session.execute(text("SELECT 1"))  # the pool now holds one connection, idle
+    before = gauge("open"), gauge("in_use")
+    watch_pool(fresh.engine)
+    assert (gauge("open"), gauge("in_use")) == (before[0] + 1, before[1])
+    with fresh.transaction() as session:
+        session.execute(text("SELECT 1"))
+        assert gauge("in_use") == before[1] + 1
+    fresh.dispose()
+    assert (gauge("open"), gauge("in_use")) == before
+
+
 def test_webhook_deliveries_are_counted_by_outcome(
     database: Database, server: str, org: Org, receiver: object
 ) -> None:

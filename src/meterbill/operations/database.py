@@ -49,6 +49,12 @@ def watch_pool(engine: Engine) -> None:
     event.listen(engine, "close_detached", closed)
     event.listen(engine, "checkout", out)
     event.listen(engine, "checkin", back)
+    # What the pool held before it was watched (the engine may have served already):
+    # their closing is counted down too.
+    pool: Any = engine.pool
+    if hasattr(pool, "checkedin") and hasattr(pool, "checkedout"):
+        POOL_OPEN.inc(pool.checkedin() + pool.checkedout())
+        POOL_IN_USE.inc(pool.checkedout())
 
 
 def backlog(db: Database, now: datetime) -> dict[str, int]:
