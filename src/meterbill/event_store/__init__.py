@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 class EventStore(Protocol):
     """Ingestion, lookups and every aggregation the usage and invoicing paths read."""
 
+    # The most events the group commit inserts in one transaction.
+    group_events: int
+
     def insert_many(
         self, session: Session, items: Sequence[NewEvent]
     ) -> tuple[list[StoredEvent], set[int]]: ...
@@ -211,8 +214,13 @@ def _engine(session: Session) -> Any:
 
 def store_for(session: Session) -> EventStore:
     """The store of the session's engine; the relational one unless configured."""
+    return store_of(_engine(session))
+
+
+def store_of(engine: Engine) -> EventStore:
+    """The store of `engine`'s sessions; the relational one unless configured."""
     if _stores:
-        store = _stores.get(_engine(session))
+        store = _stores.get(engine)
         if store is not None:
             return store
     if not _default:

@@ -27,6 +27,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from meterbill.core.db import Database
+from meterbill.event_store import store_of
 from meterbill.events.schemas import EventInput
 from meterbill.events.service import (
     EventKey,
@@ -39,7 +40,6 @@ from meterbill.events.service import (
 from meterbill.operations.telemetry import observe_group
 
 logger = logging.getLogger("meterbill")
-MAX_GROUP_EVENTS = 2000
 # Properties are up to 64 KiB an event: a group also stops at this many bytes of them,
 # so that one statement never carries hundreds of MiB.
 MAX_GROUP_BYTES = 8 * 1024 * 1024
@@ -70,6 +70,8 @@ class GroupCommitter:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # The store's own size: ClickHouse wants larger groups than a relational database.
+        self.max_events = store_of(db.engine).group_events
         self._queue: queue.Queue[Pending | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -113,7 +115,7 @@ class GroupCommitter:
             if first is None:
                 return
             group, events, size = [first], len(first.events), first.size
-            while events < MAX_GROUP_EVENTS and size < MAX_GROUP_BYTES:
+            while events < self.max_events and size < MAX_GROUP_BYTES:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:

@@ -61,7 +61,7 @@ GROUP_REQUESTS = Histogram(
 GROUP_EVENTS = Histogram(
     "meterbill_group_commit_events",
     "Events inserted by one group commit.",
-    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000),
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000),
 )
 CLOCK_JOB_SECONDS = Histogram(
     "meterbill_clock_job_duration_seconds",
