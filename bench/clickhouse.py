@@ -1,6 +1,7 @@
 """The ClickHouse event store: batch ingestion, and current usage over 100M events.
 
     .venv/bin/python bench/clickhouse.py ingest [--events 500000] [--batch 2000]
+    .venv/bin/python bench/clickhouse.py ingest --per-request 100 [--events 500000]
     .venv/bin/python bench/clickhouse.py usage [--total 100000000] [--period 10000000]
                                                [--requests 100] [--no-settle]
     .venv/bin/python bench/clickhouse.py page [--total 10000000] [--requests 30]
@@ -14,6 +15,8 @@ event_keys, the rows as JSON, one synchronous insert per table at the relational
 commit, the hourly view fed by the insert) in transactions of --batch events, as the
 group commit sends them. The raw floor, same run: the same prebuilt rows inserted in the
 same batches into a bare MergeTree of the same columns (no check, no keys, no view).
+With --per-request N: requests of N events all queued at once go through the group
+commit (events.group_commit), which makes its groups as large as the store takes.
 
 usage: --total events are made inside the engine (INSERT ... SELECT FROM numbers), of
 which --period belong to one subscription's current period (more of its events lie in
@@ -39,6 +42,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -46,12 +50,14 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import orjson
+from prometheus_client import REGISTRY
 
 from meterbill import event_store
 from meterbill.core.db import Database
 from meterbill.customers.models import Customer
 from meterbill.event_store.clickhouse import open_store
 from meterbill.event_store.clickhouse.ingestion import EVENT_COLUMNS, rows
+from meterbill.events.group_commit import GroupCommitter, Pending
 from meterbill.events.schemas import EventInput
 from meterbill.events.service import NewEvent, insert_many
 from meterbill.metrics.schemas import parse_metric
@@ -80,18 +86,59 @@ def relational(folder: str) -> tuple[Database, uuid.UUID]:
     return db, organization_id
 
 
+def _made(organization_id: uuid.UUID, events: int) -> list[NewEvent]:
+    return [
+        NewEvent(organization_id, EventInput(
+            f"t{index}", f"sub_{index % 1000}", "storage" if index % 2 else "calls",
+            PERIOD + timedelta(seconds=index * 0.5), {"gb": index % 7 + 1, "region": "eu"},
+            None, orjson.dumps({"gb": index % 7 + 1, "region": "eu"}).decode()), NOW)
+        for index in range(events)
+    ]  # fmt: skip
+
+
+def ingest_grouped(events: int, per_request: int) -> None:
+    """Requests of `per_request` events (Lago's batch holds up to 100) all waiting at
+    once, as under a load the group commit cannot keep up with: its groups are then as
+    large as the store takes (10,000 events on ClickHouse)."""
+    with TemporaryDirectory() as tmp:
+        db, organization_id = relational(tmp)
+        store = open_store(f"chdb://{tmp}/clickhouse")
+        event_store.use(db.engine, store)  # type: ignore[arg-type]
+        made = _made(organization_id, events)
+        requests = [
+            Pending(organization_id, [item.event for item in made[first : first + per_request]],
+                    NOW, True, Future())
+            for first in range(0, events, per_request)
+        ]  # fmt: skip
+        committer = GroupCommitter(db)
+        groups = REGISTRY.get_sample_value("meterbill_group_commit_events_count") or 0.0
+        load = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
+        for request in requests:
+            committer._queue.put(request)
+        committer._ensure_started()
+        for request in requests:
+            request.result.result()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        committer.stop()
+        groups = (REGISTRY.get_sample_value("meterbill_group_commit_events_count") or 0) - groups
+        [[stored]] = store.connection.query("SELECT count() FROM events")
+        assert int(stored) == events
+        print(f"ingest through the group commit: {len(requests)} requests of {per_request}"
+              f" events, {events} events in {elapsed:.2f} s = {events / elapsed:,.0f} events/s"
+              f" in {groups:.0f} groups (the store takes up to {committer.max_events});"
+              f" {cpu:.2f} CPU s = {events / cpu:,.0f} events per CPU second;"
+              f" load average {load:.1f}")  # fmt: skip
+        db.dispose()
+        store.connection.close()
+
+
 def ingest(events: int, batch: int) -> None:
     with TemporaryDirectory() as tmp:
         db, organization_id = relational(tmp)
         store = open_store(f"chdb://{tmp}/clickhouse")
         event_store.use(db.engine, store)  # type: ignore[arg-type]
-        made = [
-            NewEvent(organization_id, EventInput(
-                f"t{index}", f"sub_{index % 1000}", "storage" if index % 2 else "calls",
-                PERIOD + timedelta(seconds=index * 0.5), {"gb": index % 7 + 1, "region": "eu"},
-                None, orjson.dumps({"gb": index % 7 + 1, "region": "eu"}).decode()), NOW)
-            for index in range(events)
-        ]  # fmt: skip
+        made = _made(organization_id, events)
         load = os.getloadavg()[0]
         started, cpu = time.perf_counter(), time.process_time()
         for first in range(0, events, batch):
@@ -342,6 +389,9 @@ def main() -> None:
     parser.add_argument("what", choices=["ingest", "usage", "page"])
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument(
+        "--per-request", type=int, help="ingest: through the group commit, requests this large"
+    )
     parser.add_argument("--total", type=int, help="usage: 100,000,000; page: 10,000,000")
     parser.add_argument("--period", type=int, default=10_000_000)
     parser.add_argument("--requests", type=int, help="usage: 100; page: 30")
@@ -353,7 +403,9 @@ def main() -> None:
     # Python's defaults a full collection of this process's heap (100+ ms) falls among
     # the measured calls.
     gc.set_threshold(50_000, 50, 100)
-    if args.what == "ingest":
+    if args.what == "ingest" and args.per_request:
+        ingest_grouped(args.events, args.per_request)
+    elif args.what == "ingest":
         ingest(args.events, args.batch)
     elif args.what == "page":
         page(args.total or 10_000_000, args.requests or 30)
