@@ -2,9 +2,8 @@
 
 ClickHouse has no transaction to join: rows accepted in a session wait in it, a
 savepoint rolled back drops its own, and the rows are written (one synchronous insert
-into events; the views on it write event_keys and event_hours in the same statement)
-just before the relational commit, so a request is answered only once its events are
-durable. The duplicate check reads event_keys under a lock the relational
+per table) just before the relational commit, so a request is answered only once its
+events are durable. The duplicate check reads event_keys under a lock the relational
 database holds until that commit (a PostgreSQL advisory lock per organization; SQLite
 has one writer), so two requests can never both store one transaction id.
 """
@@ -72,6 +71,7 @@ class Pending:
     transaction: SessionTransaction
     connection: Connection
     events: dict[str, list[Any]]
+    keys: dict[str, list[Any]]
     index: set[tuple[str, str, str]]
 
 
@@ -167,19 +167,18 @@ def rows(
 
 
 def hold(session: Session, connection: Connection, events: dict[str, list[Any]],
-         _keys: dict[str, list[Any]], index: set[tuple[str, str, str]]) -> None:  # fmt: skip
-    """Keep rows in the session until its commit (the keys are not written: the view
-    event_keys_mv derives them from the events' insert, migrations/0003)."""
+         keys: dict[str, list[Any]], index: set[tuple[str, str, str]]) -> None:  # fmt: skip
+    """Keep rows in the session until its commit."""
     transaction = session.get_nested_transaction() or session.get_transaction()
     assert transaction is not None
-    pending_of(session).append(Pending(transaction, connection, events, index))
+    pending_of(session).append(Pending(transaction, connection, events, keys, index))
 
 
-def write(connection: Connection, events: dict[str, list[Any]]) -> None:
-    # One statement: the engine writes the events' part, then the views' (event_keys,
-    # event_hours). A failure after the events leaves rows no duplicate check can see,
-    # and the client's retry is accepted (the request failed, so it was not acknowledged).
+def write(connection: Connection, events: dict[str, list[Any]], keys: dict[str, list[Any]]) -> None:
+    # Keys last: a failure between the two leaves rows no duplicate check can see, and
+    # the client's retry is accepted (the request failed, so it was not acknowledged).
     connection.insert_json("events", EVENT_COLUMNS, orjson.dumps(events))
+    connection.insert_json("event_keys", KEY_COLUMNS, orjson.dumps(keys))
 
 
 @event.listens_for(Session, "before_commit")
@@ -189,15 +188,18 @@ def _flush(session: Session) -> None:
     held = session.info.pop(PENDING, None)
     if not held:
         return
-    by_connection: dict[int, tuple[Connection, dict[str, list[Any]]]] = {}
+    by_connection: dict[int, tuple[Connection, dict[str, list[Any]], dict[str, list[Any]]]] = {}
     for item in held:
         entry = by_connection.setdefault(
-            id(item.connection), (item.connection, {n: [] for n in EVENT_COLUMNS})
+            id(item.connection),
+            (item.connection, {n: [] for n in EVENT_COLUMNS}, {n: [] for n in KEY_COLUMNS}),
         )
         for name, values in item.events.items():
             entry[1][name].extend(values)
-    for connection, events in by_connection.values():
-        write(connection, events)
+        for name, values in item.keys.items():
+            entry[2][name].extend(values)
+    for connection, events, keys in by_connection.values():
+        write(connection, events, keys)
 
 
 @event.listens_for(Session, "after_soft_rollback")
