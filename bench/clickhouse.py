@@ -10,11 +10,11 @@ temporary folder; the relational records are in SQLite. Nothing is sent over HTT
 garbage collector runs with the server's thresholds (meterbill.app.create_app).
 
 ingest: events go through the store's `insert_many` (the duplicate check against
-event_keys, the rows as JSON, one synchronous insert into events at the relational
-commit, which feeds the views writing event_keys and the hourly sums) in transactions
-of --batch events, as the group commit sends them. The raw floor, same run: the same
-prebuilt rows inserted in the same batches into a MergeTree of the events' definition
-(its projection and indexes) without the check or the views.
+event_keys, the rows as JSON, one synchronous insert per table at the relational
+commit, the hourly view fed by the events' insert) in transactions of --batch events,
+as the group commit sends them. The raw floor, same run: the same prebuilt rows inserted
+in the same batches into a MergeTree of the events' definition (its projection and
+indexes) without the check, the keys or the view.
 
 usage: --total events are made inside the engine (INSERT ... SELECT FROM numbers), of
 which --period belong to one subscription's current period (more of its events lie in

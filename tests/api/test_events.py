@@ -239,8 +239,8 @@ def test_duplicate_is_refused_and_changes_nothing(
 def test_clickhouse_keeps_one_key_per_stored_event(
     http: httpx.Client, database: Database, org: Org
 ) -> None:
-    # event_keys is written by a view on events (ClickHouse migration 0003): exactly one
-    # key per stored event, none for a refused duplicate.
+    # The duplicate check reads event_keys: exactly one key per stored event, none for a
+    # refused duplicate.
     with database.transaction(write=False) as session:
         store = store_for(session)
     if not isinstance(store, ClickHouseEventStore):
