@@ -12,11 +12,12 @@ garbage collector runs with the server's thresholds (meterbill.app.create_app).
 
 ingest: events go through the store's `insert_many` (the duplicate check against
 event_keys, the rows as JSON, one synchronous insert per table at the relational
-commit, the hourly view fed by the insert) in transactions of --batch events, as the
-group commit sends them. The raw floor, same run: the same prebuilt rows inserted in the
-same batches into a bare MergeTree of the same columns (no check, no keys, no view).
-With --per-request N: requests of N events all queued at once go through the group
-commit (events.group_commit), which makes its groups as large as the store takes.
+commit, the hourly view fed by the events' insert) in transactions of --batch events.
+The raw floor, same run: the same prebuilt rows inserted in the same batches into a
+MergeTree of the events' definition (its projection and indexes) without the check, the
+keys or the view. With --per-request N: requests of N events all queued at once go
+through the group commit (events.group_commit), which makes its groups as large as the
+store takes (10,000 events on ClickHouse).
 
 usage: --total events are made inside the engine (INSERT ... SELECT FROM numbers), of
 which --period belong to one subscription's current period (more of its events lie in

@@ -12,6 +12,8 @@ from lago_python_client.models.event import BatchEvent, Event
 
 from meterbill.core.db import Database
 from meterbill.core.pagination import PageRequest
+from meterbill.event_store import store_for
+from meterbill.event_store.clickhouse.store import ClickHouseEventStore
 from meterbill.events.service import EventFilters, list_events
 from tests.conftest import Org
 from tests.factories import make_metric
@@ -232,6 +234,28 @@ def test_duplicate_is_refused_and_changes_nothing(
     other = http.post("/events", json={"event": event(external_subscription_id="sub_2")})
     assert other.status_code == 200
     assert stored_count(database, org) == 2
+
+
+def test_clickhouse_keeps_one_key_per_stored_event(
+    http: httpx.Client, database: Database, org: Org
+) -> None:
+    # The duplicate check reads event_keys: exactly one key per stored event, none for a
+    # refused duplicate.
+    with database.transaction(write=False) as session:
+        store = store_for(session)
+    if not isinstance(store, ClickHouseEventStore):
+        pytest.skip("event_keys is the ClickHouse store's")
+    batch = [event("k1"), event("k2"), event("k3", external_subscription_id="sub_2")]
+    assert http.post("/events/batch", json={"events": batch}).status_code == 200
+    assert http.post("/events", json={"event": event("k2")}).status_code == 422
+    keys = store.connection.query(
+        "SELECT transaction_id, external_subscription_id, code FROM event_keys"
+        " WHERE organization_id = {org:UUID} ORDER BY transaction_id",
+        {"org": str(org.id)},
+    )
+    assert keys == [["k1", "sub_1", "storage"], ["k2", "sub_1", "storage"],
+                    ["k3", "sub_2", "storage"]]  # fmt: skip
+    assert stored_count(database, org) == 3
 
 
 def test_concurrent_duplicates_store_one_event(server: str, database: Database, org: Org) -> None:

@@ -212,7 +212,8 @@ class ClickHouseEventStore:
 
     def _stored_keys(self, wanted: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """The keys among `wanted` already stored: one read of event_keys' primary key
-        (organization, transaction id) per group."""
+        (organization, transaction id) per group. No DISTINCT: the rows become a set,
+        and there are rows only for duplicates."""
         organizations = {key[0] for key in wanted}
         params: dict[str, Any] = {"transactions": sorted({key[2] for key in wanted})}
         if len(organizations) == 1:
@@ -222,7 +223,7 @@ class ClickHouseEventStore:
             params["organizations"] = sorted(organizations)
             scope = "organization_id IN {organizations:Array(UUID)}"
         rows = self._query(
-            "SELECT DISTINCT toString(organization_id), external_subscription_id, transaction_id"
+            "SELECT toString(organization_id), external_subscription_id, transaction_id"
             f" FROM event_keys WHERE {scope} AND transaction_id IN {{transactions:Array(String)}}",
             params,
         )
