@@ -3,6 +3,7 @@ serves everything else, on a machine without WeasyPrint or its Pango libraries."
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
 import threading
@@ -54,6 +55,35 @@ def _styles_apart(weasyprint: Any, html: str) -> tuple[str, list[Any]]:
     return html[: match.start()] + html[match.end() :], [cache[text]]
 
 
+# Pseudo-elements the user agent stylesheet gives every element: list markers and footnote
+# or note calls and markers. No document here has a list item or a footnote, yet each of
+# their elements got six pseudo-element styles (more than 80 % of a document's styles, an
+# eighth of a PDF's time). Without these rules the PDF is the same, byte for byte.
+_UNUSED_PSEUDO_ELEMENTS = re.compile(
+    r"^::(?:marker|footnote-call|footnote-marker|note-call|note-marker|note-callback)"
+    r" \{[^}]*\}\n",
+    re.MULTILINE,
+)
+
+
+@functools.cache
+def _html_class(weasyprint: Any) -> Any:
+    """`weasyprint.HTML` with the user agent stylesheet less the unused pseudo-elements."""
+    from weasyprint import html as html_module
+
+    trimmed = weasyprint.CSS(
+        string=_UNUSED_PSEUDO_ELEMENTS.sub("", html_module.UA),
+        counter_style=html_module.UA_COUNTER_STYLE,
+    )
+
+    class Html(weasyprint.HTML):  # type: ignore[misc,name-defined]
+        def _ua_stylesheets(self, *args: Any, **kwargs: Any) -> list[Any]:
+            sheets: list[Any] = super()._ua_stylesheets(*args, **kwargs)
+            return [trimmed if sheet is html_module.UA_STYLESHEET else sheet for sheet in sheets]
+
+    return Html
+
+
 def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
     """The PDF of a standalone HTML document (no external assets are fetched).
 
@@ -73,7 +103,7 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
     paused = gc.isenabled()
     gc.disable()
     try:
-        document = weasyprint.HTML(string=body, url_fetcher=fetcher)
+        document = _html_class(weasyprint)(string=body, url_fetcher=fetcher)
         result = document.write_pdf(stylesheets=stylesheets, **options)
     finally:
         if paused:
