@@ -38,6 +38,12 @@ def _font_config() -> Any:
     return config
 
 
+# The templates' line breaks between tags: each is a text node to parse, box and drop
+# (a twentieth of a PDF). No template puts inline elements on lines of their own, and
+# user text is escaped (no `<`), so these are never shown. Not before a closing tag: a
+# `white-space: pre-line` element's content may be a line break.
+_BETWEEN_TAGS = re.compile(r">[ \t]*\n\s*<(?!/)")
+
 _STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 
@@ -98,6 +104,7 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
 
     fetcher = URLFetcher(allowed_protocols=("data",))
     body, stylesheets = _styles_apart(weasyprint, html)
+    body = _BETWEEN_TAGS.sub("><", body)
     # A render builds some hundred thousand short-lived objects: with the cycle collector
     # paused it runs once afterwards instead of many times during (a tenth of the time).
     paused = gc.isenabled()
