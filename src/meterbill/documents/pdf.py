@@ -79,9 +79,16 @@ _USES_PSEUDO_ELEMENTS = re.compile(
 
 @functools.cache
 def _html_class(weasyprint: Any) -> Any:
-    """`weasyprint.HTML` with the user agent stylesheet less the unused pseudo-elements."""
+    """`weasyprint.HTML` with the user agent stylesheet less the unused pseudo-elements;
+    `weasyprint.HTML` itself where this WeasyPrint keeps its stylesheet otherwise (these
+    are its internals, not its API: a release that changes them costs speed, not PDFs)."""
     from weasyprint import html as html_module
 
+    internals = ("UA", "UA_COUNTER_STYLE", "UA_STYLESHEET")
+    if not all(hasattr(html_module, name) for name in internals) or not hasattr(
+        weasyprint.HTML, "_ua_stylesheets"
+    ):
+        return weasyprint.HTML
     trimmed = weasyprint.CSS(
         string=_UNUSED_PSEUDO_ELEMENTS.sub("", html_module.UA),
         counter_style=html_module.UA_COUNTER_STYLE,
