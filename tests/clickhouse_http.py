@@ -136,12 +136,16 @@ class ChdbHttpAdapter:
             return bytes(self._session.query(sql, "TabSeparated").bytes()).decode()
 
     def execute(
-        self, sql: str, database: str, fmt: str, params: dict[str, str], settings: dict[str, str]
+        self,
+        sql: bytes,
+        database: str,
+        fmt: str,
+        params: dict[str, str],
+        settings: dict[str, str],
     ) -> tuple[bytes, dict[str, int | float]]:
-        if _SESSION_STATEMENT.match(sql):
-            raise HttpError(
-                48, "Code: 48. DB::Exception: this test adapter keeps no HTTP sessions"
-            )
+        """`sql` as bytes: an insert's data (Native, say) need not be text."""
+        if _SESSION_STATEMENT.match(sql.decode(errors="replace")):
+            raise HttpError(48, "Code: 48. DB::Exception: this test adapter keeps no HTTP sessions")
         for name in [database, *settings]:
             if not _NAME.match(name):
                 raise HttpError(115, f"Code: 115. DB::Exception: Unknown setting {name!r}")
@@ -177,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -215,9 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
             args = dict(parse_qsl(url.query, keep_blank_values=True))
             query_id = args.get("query_id") or str(uuid.uuid4())
             data = _decompress(body, self.headers.get("Content-Encoding"))
-            sql = args.get("query", "")
+            sql = args.get("query", "").encode()
             if data:
-                sql = f"{sql}\n{data.decode()}" if sql else data.decode()
+                sql = sql + b"\n" + data if sql else data
+            text = sql.decode(errors="replace")
             params = {k[6:]: v for k, v in args.items() if k.startswith("param_")}
             settings = {
                 k: v
@@ -225,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if not k.startswith("param_") and k not in _REQUEST and k not in _TRANSPORT
             }
             fmt = args.get("default_format") or "TabSeparated"
-            stated = None if _INSERT_FORMAT.match(sql) else _FORMAT.search(sql)
+            stated = None if _INSERT_FORMAT.match(text) else _FORMAT.search(text)
             if stated:
                 fmt = stated.group(1)
             result, summary = self.server.adapter.execute(
