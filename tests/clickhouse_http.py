@@ -127,9 +127,12 @@ class ChdbHttpAdapter:
         self._session = connection._session
         self._lock: threading.Lock = connection._lock
         self.timezone = self._run_plain("SELECT timezone()").strip()
-        self.compression = self._run_plain(
-            "SELECT value FROM system.settings WHERE name = 'enable_http_compression'"
-        ).strip()
+        # The engine's settings as they stand (its defaults: nothing SETs them for long).
+        self._settings = dict(
+            line.split("\t", 1)
+            for line in self._run_plain("SELECT name, value FROM system.settings").splitlines()
+        )
+        self.compression = self._settings["enable_http_compression"]
 
     def _run_plain(self, sql: str) -> str:
         with self._lock:
@@ -155,6 +158,8 @@ class ChdbHttpAdapter:
             try:
                 session.query(f"USE {database}", "TabSeparated")
                 for name, value in settings.items():
+                    if self._settings.get(name) == value:
+                        continue  # already so; an unknown name is SET, and refused
                     quoted = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
                     session.query(f"SET {name} = {quoted}", "TabSeparated")
                     applied.append(name)

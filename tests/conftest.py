@@ -49,6 +49,8 @@ STORE_BACKENDS = [*BACKENDS, "clickhouse"]
 # part of the corpus, to keep the suite's time: each HTTP request costs a round trip.
 CLICKHOUSE_HTTP = CLICKHOUSE and importlib.util.find_spec("clickhouse_connect") is not None
 HTTP_STORE_BACKENDS = [*STORE_BACKENDS, "clickhouse-http"]
+# METERBILL_TEST_CLICKHOUSE_HTTP=all: the whole corpus through HTTP (about 8 minutes).
+CLICKHOUSE_HTTP_ALL = os.environ.get("METERBILL_TEST_CLICKHOUSE_HTTP") == "all"
 # The HTTP store's tables: a ClickHouse database of its own beside the chdb store's.
 HTTP_STORE_DATABASE = "meterbill_http"
 _chdb_store: list[Any] = []
@@ -186,7 +188,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     backends = BACKENDS
     if getattr(metafunc.module, "EVERY_EVENT_STORE", False):
         backends = STORE_BACKENDS
-        if getattr(metafunc.module, "CLICKHOUSE_HTTP", False):
+        if getattr(metafunc.module, "CLICKHOUSE_HTTP", False) or CLICKHOUSE_HTTP_ALL:
             backends = HTTP_STORE_BACKENDS
     metafunc.parametrize("database", backends, indirect=True, scope="session")
 
