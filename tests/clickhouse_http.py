@@ -6,7 +6,8 @@ production path (HttpConnection, through clickhouse-connect) is tested against t
 engine behind this adapter. What it does, as ClickHouse's HTTP interface does:
 
 - the query from the `query` URL parameter, the body, or both (the body then follows the
-  query, which is how INSERT ... FORMAT X sends its data); GET and POST;
+  query, which is how INSERT ... FORMAT X sends its data), or multipart form fields
+  (clickhouse-connect's choice for long parameters); GET and POST;
 - server-side parameters `param_<name>`, `database`, `default_format`, `query_id`;
 - request bodies compressed per Content-Encoding (lz4 frame, zstd, br, gzip, deflate),
   and responses compressed per Accept-Encoding when enable_http_compression is on
@@ -19,7 +20,7 @@ engine behind this adapter. What it does, as ClickHouse's HTTP interface does:
 
 What it does not: HTTP sessions (session_id is accepted but no state is kept between
 requests, and SET / USE statements are refused since they would change the shared
-engine session), multipart form queries and external data, progress headers,
+engine session), external data (multipart files), progress headers,
 client_protocol_version (ignored, as by a proxy that strips it; clickhouse-connect
 probes for it and falls back), authentication beyond user `default` with no password,
 TLS.
@@ -35,6 +36,8 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
@@ -94,6 +97,21 @@ def _decompress(body: bytes, encoding: str | None) -> bytes:
 
         return bytes(brotli.decompress(body))
     raise HttpError(0, f"Code: 0. DB::Exception: Unknown Content-Encoding {encoding!r}")
+
+
+def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The text fields of a multipart/form-data body; a file (external data) is refused."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename() is not None:
+            raise HttpError(1, "Code: 1. DB::Exception: external data is not supported here")
+        payload = part.get_payload(decode=True)
+        fields[name] = bytes(payload).decode() if isinstance(payload, bytes) else ""
+    return fields
 
 
 def _compress(body: bytes, accepted: str) -> tuple[bytes, str | None]:
@@ -217,13 +235,15 @@ class _Handler(BaseHTTPRequestHandler):
         query_id = ""
         try:
             self._authenticate()
-            if self.headers.get("Content-Type", "").startswith("multipart/"):
-                raise HttpError(
-                    1, "Code: 1. DB::Exception: multipart requests are not supported here"
-                )
             args = dict(parse_qsl(url.query, keep_blank_values=True))
             query_id = args.get("query_id") or str(uuid.uuid4())
             data = _decompress(body, self.headers.get("Content-Encoding"))
+            content_type = self.headers.get("Content-Type", "")
+            if content_type.startswith("multipart/form-data"):
+                # clickhouse-connect sends the query and its parameters as form fields
+                # when they are too long for the URL.
+                args.update(_form_fields(content_type, data))
+                data = b""
             sql = args.get("query", "").encode()
             if data:
                 sql = sql + b"\n" + data if sql else data

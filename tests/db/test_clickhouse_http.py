@@ -151,3 +151,12 @@ def test_wrong_password_is_refused(http_store: Any) -> None:
     with pytest.raises(DatabaseError) as error:
         clickhouse_connect.get_client(host=host, port=int(port), username="default", password="x")
     assert "code: 516" in str(error.value)
+
+
+def test_long_parameters_go_as_a_form(http_store: Any) -> None:
+    """clickhouse-connect sends a query whose parameters are too long for a URL as
+    multipart form fields (the store's pay-in-advance scan does, with many targets)."""
+    connection = http_store.connection
+    values = [f"v{i}\tx\n'y" for i in range(5_000)]
+    sql = "SELECT length({values:Array(String)}),\n arrayElement({values:Array(String)}, 4321)"
+    assert connection.query(sql, {"values": values}) == [[5_000, "v4320\tx\n'y"]]
