@@ -20,7 +20,8 @@ engine behind this adapter. What it does, as ClickHouse's HTTP interface does:
 
 What it does not: HTTP sessions (session_id is accepted but no state is kept between
 requests, and SET / USE statements are refused since they would change the shared
-engine session), external data (multipart files), progress headers,
+engine session), external data (multipart files), ClickHouse's own block compression
+of bodies (compress=1 / decompress=1: refused), progress headers,
 client_protocol_version (ignored, as by a proxy that strips it; clickhouse-connect
 probes for it and falls back), authentication beyond user `default` with no password,
 TLS.
@@ -51,8 +52,6 @@ _TRANSPORT = {
     "session_id",
     "session_timeout",
     "session_check",
-    "compress",
-    "decompress",
     "enable_http_compression",
     "http_zlib_compression_level",
     "send_progress_in_http_headers",
@@ -236,6 +235,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._authenticate()
             args = dict(parse_qsl(url.query, keep_blank_values=True))
+            if args.get("compress", "0") != "0" or args.get("decompress", "0") != "0":
+                # ClickHouse's own block compression of bodies: not done here.
+                raise HttpError(1, "Code: 1. DB::Exception: compress/decompress are not supported")
+            args.pop("compress", None)
+            args.pop("decompress", None)
             query_id = args.get("query_id") or str(uuid.uuid4())
             data = _decompress(body, self.headers.get("Content-Encoding"))
             content_type = self.headers.get("Content-Type", "")
@@ -261,11 +265,19 @@ class _Handler(BaseHTTPRequestHandler):
             result, summary = self.server.adapter.execute(
                 sql, args.get("database") or "default", fmt, params, settings
             )
-        except HttpError as error:
+        except Exception as error:  # a fault of the adapter too: answered, not dropped
+            failure = (
+                error
+                if isinstance(error, HttpError)
+                else HttpError(1001, f"Code: 1001. DB::Exception: {error!r}")
+            )
             self._answer(
-                _STATUS.get(error.code, 500),
-                (str(error).rstrip("\n") + "\n").encode(),
-                {"X-ClickHouse-Exception-Code": str(error.code), "X-ClickHouse-Query-Id": query_id},
+                _STATUS.get(failure.code, 500),
+                (str(failure).rstrip("\n") + "\n").encode(),
+                {
+                    "X-ClickHouse-Exception-Code": str(failure.code),
+                    "X-ClickHouse-Query-Id": query_id,
+                },
             )
             return
         headers = {
