@@ -36,7 +36,7 @@ import threading
 import uuid
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -319,8 +319,36 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # Every request's thread is joined when the adapter stops (a thread left running
+    # at exit beside chdb's own shutdown crashes the process); kept-alive connections
+    # are shut down first so that their threads end.
+    daemon_threads = False
+    block_on_close = True
     adapter: ChdbHttpAdapter
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.connections: set[Any] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        import socket
+
+        with self.connections_lock:
+            open_ones = list(self.connections)
+        for connection in open_ones:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 @contextmanager
@@ -346,5 +374,6 @@ def serve(connection: Any) -> Iterator[str]:
         yield f"{host}:{port}"
     finally:
         server.shutdown()
-        server.server_close()
         thread.join(timeout=10)
+        server.close_connections()
+        server.server_close()  # joins the requests' threads
