@@ -43,6 +43,16 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 # in process, holds the events of a SQLite database of its own.
 CLICKHOUSE = importlib.util.find_spec("chdb") is not None
 STORE_BACKENDS = [*BACKENDS, "clickhouse"]
+# A module that also sets CLICKHOUSE_HTTP runs on the store as production reaches it:
+# HttpConnection through clickhouse-connect, to chdb's engine behind an HTTP adapter
+# written for these tests (tests/clickhouse_http.py; not a ClickHouse server). A chosen
+# part of the corpus, to keep the suite's time: each HTTP request costs a round trip.
+CLICKHOUSE_HTTP = CLICKHOUSE and importlib.util.find_spec("clickhouse_connect") is not None
+HTTP_STORE_BACKENDS = [*STORE_BACKENDS, "clickhouse-http"]
+# METERBILL_TEST_CLICKHOUSE_HTTP=all: the whole corpus through HTTP (about 8 minutes).
+CLICKHOUSE_HTTP_ALL = os.environ.get("METERBILL_TEST_CLICKHOUSE_HTTP") == "all"
+# The HTTP store's tables: a ClickHouse database of its own beside the chdb store's.
+HTTP_STORE_DATABASE = "meterbill_http"
 _chdb_store: list[Any] = []
 
 
@@ -53,6 +63,19 @@ def clickhouse_store() -> Any:
 
         _chdb_store.append(open_store("chdb:"))
     return _chdb_store[0]
+
+
+@contextmanager
+def clickhouse_http_store() -> Iterator[Any]:
+    """A ClickHouse store through HttpConnection, to the HTTP adapter in front of this
+    process's chdb session; its schema migrated through HTTP (the store's normal path)."""
+    from meterbill.event_store.clickhouse import open_store
+    from tests.clickhouse_http import serve
+
+    engine = clickhouse_store().connection
+    engine.command(f"CREATE DATABASE IF NOT EXISTS {HTTP_STORE_DATABASE}")
+    with serve(engine) as address:
+        yield open_store(f"clickhouse://default:@{address}/{HTTP_STORE_DATABASE}")
 
 
 def _reset_postgres(url: str) -> None:
@@ -125,7 +148,7 @@ class _Backends:
 
     @contextmanager
     def _open_database(self, backend: str) -> Iterator[Database]:
-        if backend in ("sqlite", "clickhouse"):
+        if backend in ("sqlite", "clickhouse", "clickhouse-http"):
             url = f"sqlite:///{Path(self._tmp.mktemp(backend)) / 'meterbill.db'}"
         else:
             assert POSTGRES_URL is not None
@@ -135,6 +158,8 @@ class _Backends:
         db = Database(url, pool_size=20)
         if backend == "clickhouse":
             event_store.use(db.engine, clickhouse_store())
+        if backend == "clickhouse-http":
+            event_store.use(db.engine, self._stack.enter_context(clickhouse_http_store()))
         try:
             yield db
         finally:
@@ -155,20 +180,25 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Backends]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test on each relational backend; a module that sets EVERY_EVENT_STORE (the
-    event store corpus) also on the ClickHouse store, skipped without chdb. One fixture,
-    so that a session-wide server always belongs to the database of its test."""
+    event store corpus) also on the ClickHouse store, skipped without chdb, and one that
+    also sets CLICKHOUSE_HTTP on that store through HTTP. One fixture, so that a
+    session-wide server always belongs to the database of its test."""
     if "database" not in metafunc.fixturenames:
         return
-    every = getattr(metafunc.module, "EVERY_EVENT_STORE", False)
-    metafunc.parametrize(
-        "database", STORE_BACKENDS if every else BACKENDS, indirect=True, scope="session"
-    )
+    backends = BACKENDS
+    if getattr(metafunc.module, "EVERY_EVENT_STORE", False):
+        backends = STORE_BACKENDS
+        if getattr(metafunc.module, "CLICKHOUSE_HTTP", False) or CLICKHOUSE_HTTP_ALL:
+            backends = HTTP_STORE_BACKENDS
+    metafunc.parametrize("database", backends, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
 def database(request: pytest.FixtureRequest, backends: _Backends) -> Database:
     if request.param == "clickhouse" and not CLICKHOUSE:
         pytest.skip("chdb is not installed (pip install 'meterbill[clickhouse]')")
+    if request.param == "clickhouse-http" and not CLICKHOUSE_HTTP:
+        pytest.skip("chdb or clickhouse-connect is not installed")
     return backends.database(request.param)
 
 

@@ -16,6 +16,7 @@ from tests.conftest import Org
 
 # The event store corpus: also run on ClickHouse (tests/conftest.py).
 EVERY_EVENT_STORE = True
+CLICKHOUSE_HTTP = True
 
 NO_ACTIVE = {"status": 405, "error": "Method Not Allowed", "code": "no_active_subscription"}
 

@@ -12,6 +12,7 @@ import pytest
 # Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
 # events through the event store.
 EVERY_EVENT_STORE = True
+CLICKHOUSE_HTTP = True
 
 UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors"}
 

@@ -20,6 +20,7 @@ from tests.factories import make_metric
 
 # The event store corpus: also run on ClickHouse (tests/conftest.py).
 EVERY_EVENT_STORE = True
+CLICKHOUSE_HTTP = True
 
 UNPROCESSABLE = {"status": 422, "error": "Unprocessable Entity", "code": "validation_errors"}
 

@@ -18,6 +18,7 @@ from tests.conftest import Org
 
 # The event store corpus: also run on ClickHouse (tests/conftest.py).
 EVERY_EVENT_STORE = True
+CLICKHOUSE_HTTP = True
 
 AUGUST = datetime(2023, 8, 1, tzinfo=UTC)
 WINDOW_END = datetime(2023, 8, 31, 23, 59, 59, tzinfo=UTC)

@@ -27,6 +27,7 @@ from tests.conftest import Org, make_org
 
 # The event store corpus: also run on ClickHouse (tests/conftest.py).
 EVERY_EVENT_STORE = True
+CLICKHOUSE_HTTP = True
 
 
 def utc(*parts: int) -> datetime:

@@ -22,6 +22,7 @@ from tests.scenarios.billing import Billing, utc
 # Also run on ClickHouse (tests/conftest.py): pay-in-advance fees and estimates read
 # events through the event store.
 EVERY_EVENT_STORE = True
+CLICKHOUSE_HTTP = True
 
 
 class Advance(Billing):

@@ -121,7 +121,15 @@ def _text(value: Any) -> str:
             if "\\" not in probe and "'" not in probe:
                 return "['" + "','".join(value) + "']"
         return "[" + ",".join(_quoted(item) for item in value) + "]"
+    if isinstance(value, str):
+        # A value is read in the escaped text format: a backslash, tab or newline in
+        # it must be escaped (unescaped, a tab ends the value and a backslash starts an
+        # escape), as clickhouse-connect does over HTTP.
+        return value.translate(_ESCAPED)
     return str(value)
+
+
+_ESCAPED = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
 
 
 def _quoted(item: Any) -> str:
