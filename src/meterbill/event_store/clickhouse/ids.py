@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
+
+from meterbill.events.models import clickhouse_event_ids
 
 BLOCK = 1024  # the sequence's increment (migration 0024)
 REHEARSAL_ID = 2**63 - 1
@@ -31,36 +33,35 @@ REHEARSAL_ID = 2**63 - 1
 class EventIds:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # PostgreSQL: per database, what is left of the blocks this process took.
-        self._blocks: dict[str, list[range]] = {}
+        # PostgreSQL: per database, what is left of the last block this process took.
+        self._left: dict[str, range] = {}
 
     def take(self, session: Session, count: int) -> list[int]:
         bind = session.get_bind()
         if bind.dialect.name == "postgresql":
             return self._from_sequence(session, bind.url.render_as_string(), count)
         last = session.execute(
-            text("UPDATE clickhouse_event_ids SET last = last + :n RETURNING last"),
-            {"n": count},
+            update(clickhouse_event_ids)
+            .values(last=clickhouse_event_ids.c.last + count)
+            .returning(clickhouse_event_ids.c.last)
         ).scalar_one()
         return list(range(last - count + 1, last + 1))
 
     def _from_sequence(self, session: Session, database: str, count: int) -> list[int]:
         with self._lock:
-            free = self._blocks.setdefault(database, [])
-            missing = count - sum(len(block) for block in free)
-            if missing > 0:
+            left = self._left.get(database, range(0))
+            taken = list(left[:count])
+            left = left[count:]
+            missing = count - len(taken)
+            if missing:
                 starts = session.execute(
                     text("SELECT nextval('clickhouse_event_ids') FROM generate_series(1, :n)"),
                     {"n": -(-missing // BLOCK)},
                 ).scalars()
-                free.extend(range(start, start + BLOCK) for start in sorted(starts))
-            taken: list[int] = []
-            while len(taken) < count:
-                block = free[0]
-                used = block[: count - len(taken)]
-                taken.extend(used)
-                if len(used) == len(block):
-                    free.pop(0)
-                else:
-                    free[0] = block[len(used) :]
+                for start in sorted(starts):
+                    needed = count - len(taken)
+                    block = range(start, start + BLOCK)
+                    taken.extend(block[:needed])
+                    left = block[needed:]
+            self._left[database] = left
             return taken
