@@ -42,8 +42,9 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -97,15 +98,29 @@ def _made(organization_id: uuid.UUID, events: int) -> list[NewEvent]:
     ]  # fmt: skip
 
 
-def ingest_grouped(events: int, per_request: int) -> None:
-    """Requests of `per_request` events (Lago's batch holds up to 100) all waiting at
-    once, as under a load the group commit cannot keep up with: its groups are then as
-    large as the store takes (10,000 events on ClickHouse)."""
+@contextmanager
+def ingestion_run(events: int) -> Iterator[tuple[Database, Any, list[NewEvent]]]:
+    """A SQLite database and a chdb store on disk, both new, and `events` events to
+    ingest into them; stopped before the folder is removed."""
     with TemporaryDirectory() as tmp:
         db, organization_id = relational(tmp)
         store = open_store(f"chdb://{tmp}/clickhouse")
         event_store.use(db.engine, store)  # type: ignore[arg-type]
-        made = _made(organization_id, events)
+        try:
+            yield db, store, _made(organization_id, events)
+            [[stored]] = store.connection.query("SELECT count() FROM events")
+            assert int(stored) == events
+        finally:
+            db.dispose()
+            store.connection.close()  # stops its merges before the folder is removed
+
+
+def ingest_grouped(events: int, per_request: int) -> None:
+    """Requests of `per_request` events (Lago's batch holds up to 100) all waiting at
+    once, as under a load the group commit cannot keep up with: its groups are then as
+    large as the store takes (10,000 events on ClickHouse)."""
+    with ingestion_run(events) as (db, _store, made):
+        organization_id = made[0].organization_id
         requests = [
             Pending(organization_id, [item.event for item in made[first : first + per_request]],
                     NOW, True, Future())
@@ -123,23 +138,15 @@ def ingest_grouped(events: int, per_request: int) -> None:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         committer.stop()
         groups = (REGISTRY.get_sample_value("meterbill_group_commit_events_count") or 0) - groups
-        [[stored]] = store.connection.query("SELECT count() FROM events")
-        assert int(stored) == events
         print(f"ingest through the group commit: {len(requests)} requests of {per_request}"
               f" events, {events} events in {elapsed:.2f} s = {events / elapsed:,.0f} events/s"
               f" in {groups:.0f} groups (the store takes up to {committer.max_events});"
               f" {cpu:.2f} CPU s = {events / cpu:,.0f} events per CPU second;"
               f" load average {load:.1f}")  # fmt: skip
-        db.dispose()
-        store.connection.close()
 
 
 def ingest(events: int, batch: int) -> None:
-    with TemporaryDirectory() as tmp:
-        db, organization_id = relational(tmp)
-        store = open_store(f"chdb://{tmp}/clickhouse")
-        event_store.use(db.engine, store)  # type: ignore[arg-type]
-        made = _made(organization_id, events)
+    with ingestion_run(events) as (db, store, made):
         load = os.getloadavg()[0]
         started, cpu = time.perf_counter(), time.process_time()
         for first in range(0, events, batch):
@@ -147,8 +154,6 @@ def ingest(events: int, batch: int) -> None:
                 _stored, duplicates = insert_many(session, made[first : first + batch])
                 assert not duplicates
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-        [[stored]] = store.connection.query("SELECT count() FROM events")
-        assert int(stored) == events
         # The machine may be shared: the CPU this process used (Python and the engine's
         # threads, background merges included) is the figure other processes disturb least.
         print(f"ingest through the store: {events} events in {elapsed:.2f} s"
@@ -166,11 +171,9 @@ def ingest(events: int, batch: int) -> None:
         for body in bodies:
             store.connection.insert_json("floor", EVENT_COLUMNS, body)
         floor = time.perf_counter() - started
-        print("raw insert floor (same rows, same batches, same JSON, bare MergeTree):"
+        print("raw insert floor (same rows, same batches, same JSON, the events' table alone):"
               f" {events / floor:,.0f}"
               f" rows/s ({floor:.2f} s)")  # fmt: skip
-        db.dispose()
-        store.connection.close()  # stops its merges before the folder is removed
 
 
 def catalog(db: Database, organization_id: uuid.UUID) -> None:
