@@ -15,6 +15,7 @@ from meterbill.credit_notes.models import CreditNote
 from meterbill.customers.models import Customer
 from meterbill.documents.i18n import format_date, format_money
 from meterbill.documents.pdf import html_to_pdf
+from meterbill.documents.pdf_styles import forget_shared_styles, shared_style_count
 from meterbill.documents.rendering import credit_note_html
 from meterbill.invoices.models import Fee
 from tests.conftest import make_org
@@ -139,3 +140,22 @@ def test_hostile_name_is_escaped(rendered: Rendered) -> None:
     html = rendered.html["hostile"]
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_documents_share_their_styles_and_come_out_the_same(rendered: Rendered) -> None:
+    """A document's computed styles serve the next documents: the English note made
+    right after the French and the hostile one is the same file as made on its own, and
+    it finds every style it needs already computed."""
+    forget_shared_styles()
+    alone = html_to_pdf(rendered.html["en"])
+    after_one = shared_style_count()
+    assert after_one > 20
+    french = html_to_pdf(rendered.html["fr"])
+    html_to_pdf(rendered.html["hostile"])
+    # The French note's root has another language, so its styles are its own.
+    grown = shared_style_count()
+    assert grown > after_one
+    assert html_to_pdf(rendered.html["en"]) == alone
+    assert shared_style_count() == grown
+    forget_shared_styles()
+    assert html_to_pdf(rendered.html["fr"]) == french

@@ -9,6 +9,8 @@ import re
 import threading
 from typing import Any
 
+from meterbill.documents.pdf_styles import shared_styles
+
 
 class PdfEngineUnavailable(Exception):
     """WeasyPrint (or the Pango/HarfBuzz libraries it loads) cannot be used here."""
@@ -124,8 +126,9 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
     try:
         trimmed = _USES_PSEUDO_ELEMENTS.search(html) is None
         html_class = _html_class(weasyprint) if trimmed else weasyprint.HTML
-        document = html_class(string=body, url_fetcher=fetcher)
-        result = document.write_pdf(stylesheets=stylesheets, **options)
+        with shared_styles():
+            document = html_class(string=body, url_fetcher=fetcher)
+            result = document.write_pdf(stylesheets=stylesheets, **options)
     finally:
         if paused:
             gc.enable()
