@@ -280,6 +280,29 @@ def pdf_text(pdf: bytes) -> str:
     return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
+def assert_read_as_xml(html: str) -> None:
+    """The document's markup is read by the XML parser, into the tree WeasyPrint's own
+    HTML parser builds from it (the PDF is the same either way, only faster)."""
+    import tinyhtml5
+    import weasyprint
+
+    from meterbill.documents.pdf import prepared
+    from meterbill.documents.pdf_tree import xml_tree
+
+    body, _sheets = prepared(weasyprint, html)
+    tree = xml_tree(body)
+    assert tree is not None, "the template's output is not XML an HTML parser agrees with"
+    expected = tinyhtml5.parse(body, namespace_html_elements=False)
+    assert _outline(tree) == _outline(expected)
+
+
+def _outline(element: Any) -> tuple[Any, ...]:
+    return (
+        element.tag, dict(element.attrib), element.text or "", element.tail or "",
+        [_outline(child) for child in element],
+    )  # fmt: skip
+
+
 def plain(text: str) -> str:
     return text.replace("\u202f", " ").replace("\xa0", " ")
 

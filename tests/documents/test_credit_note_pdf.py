@@ -19,7 +19,14 @@ from meterbill.documents.pdf_styles import forget_shared_styles, shared_style_co
 from meterbill.documents.rendering import credit_note_html
 from meterbill.invoices.models import Fee
 from tests.conftest import make_org
-from tests.documents.builders import BILLED_AT, describe_issuer, pdf_text, plain, save_png
+from tests.documents.builders import (
+    BILLED_AT,
+    assert_read_as_xml,
+    describe_issuer,
+    pdf_text,
+    plain,
+    save_png,
+)
 from tests.scenarios.billing import Billing, utc
 from tests.scenarios.credit_notes import issue, record_payment
 
@@ -159,3 +166,8 @@ def test_documents_share_their_styles_and_come_out_the_same(rendered: Rendered) 
     assert shared_style_count() == grown
     forget_shared_styles()
     assert html_to_pdf(rendered.html["fr"]) == french
+
+
+def test_every_note_s_markup_reads_as_xml(rendered: Rendered) -> None:
+    for html in rendered.html.values():
+        assert_read_as_xml(html)

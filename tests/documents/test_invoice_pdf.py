@@ -20,6 +20,7 @@ from tests.conftest import Org, make_org
 from tests.documents.builders import (
     BILLED_AT,
     api_invoice,
+    assert_read_as_xml,
     find_invoice,
     full_invoice,
     pdf_text,
@@ -231,6 +232,11 @@ def test_hostile_customer_data_is_escaped(rendered: Rendered) -> None:
     assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in html
 
 
+def test_every_locale_s_markup_reads_as_xml(rendered: Rendered) -> None:
+    for html in [*rendered.html.values(), rendered.hostile_html]:
+        assert_read_as_xml(html)
+
+
 # ---------------------------------------------------------------------------------------
 # One-off and credit (wallet top-up) invoices, through the API
 
@@ -253,6 +259,7 @@ def client(server: str, api_org: Org) -> Iterator[httpx.Client]:
 def document_of(database: Database, invoice_id: str) -> tuple[str, str]:
     with database.transaction(write=False) as session:
         html = invoice_html(session, find_invoice(session, invoice_id), BILLED_AT)
+    assert_read_as_xml(html)
     return html, pdf_text(html_to_pdf(html))
 
 
@@ -330,6 +337,25 @@ def test_pdf_a3_variant(rendered: Rendered) -> None:
     assert reader.xmp_metadata is not None
     xmp = reader.xmp_metadata.stream.get_data()
     assert b'pdfaid:part="3"' in xmp and b'pdfaid:conformance="B"' in xmp
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>Only a fragment</p>",
+        "<!DOCTYPE html><html><head><title>t</title></head>"
+        "<body><p>Line<br>break</p></body></html>",
+        '<html><head><title>t</title></head><body><p title="a\nb">Break in an attribute</p>'
+        "</body></html>",
+        "<html><head><base href='https://example.com/'></head><body><p>Base</p></body></html>",
+    ],
+)
+def test_markup_that_is_not_plain_xml_is_read_as_html(markup: str) -> None:
+    from meterbill.documents.pdf_tree import xml_tree
+
+    assert xml_tree(markup) is None
+    text = " ".join(pdf_text(html_to_pdf(markup)).split())
+    assert text in {"Only a fragment", "Linebreak", "Line break", "Break in an attribute", "Base"}
 
 
 def test_engine_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,7 @@ from meterbill.documents.rendering import invoice_html
 from tests.documents.builders import (
     BILLED_AT,
     api_invoice,
+    assert_read_as_xml,
     find_invoice,
     pdf_text,
     plain,
@@ -50,6 +51,8 @@ def rendered(database: Database) -> Rendered:
         set_locale(session, invoice, "fr")
         html_fr = invoice_html(session, invoice, BILLED_AT)
         session.rollback()
+    assert_read_as_xml(html)
+    assert_read_as_xml(html_fr)
     pdf = html_to_pdf(html)
     save_png(pdf, f"invoice-two-subscriptions-{database.engine.dialect.name}")
     return Rendered(api, flat(pdf_text(pdf)), flat(pdf_text(html_to_pdf(html_fr))))

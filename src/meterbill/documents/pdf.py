@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from meterbill.documents.pdf_styles import shared_styles
+from meterbill.documents.pdf_tree import parsed_document, without_outer_space
 
 
 class PdfEngineUnavailable(Exception):
@@ -104,6 +105,12 @@ def _html_class(weasyprint: Any) -> Any:
     return Html
 
 
+def prepared(weasyprint: Any, html: str) -> tuple[str, list[Any]]:
+    """The markup WeasyPrint reads for `html`, and its stylesheets parsed."""
+    body, stylesheets = _styles_apart(weasyprint, html)
+    return without_outer_space(_BETWEEN_TAGS.sub("><", body)), stylesheets
+
+
 def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
     """The PDF of a standalone HTML document (no external assets are fetched).
 
@@ -117,8 +124,7 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
     from weasyprint.urls import URLFetcher
 
     fetcher = URLFetcher(allowed_protocols=("data",))
-    body, stylesheets = _styles_apart(weasyprint, html)
-    body = _BETWEEN_TAGS.sub("><", body)
+    body, stylesheets = prepared(weasyprint, html)
     # A render builds some hundred thousand short-lived objects: with the cycle collector
     # paused it runs once afterwards instead of many times during (a tenth of the time).
     paused = gc.isenabled()
@@ -127,7 +133,7 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
         trimmed = _USES_PSEUDO_ELEMENTS.search(html) is None
         html_class = _html_class(weasyprint) if trimmed else weasyprint.HTML
         with shared_styles():
-            document = html_class(string=body, url_fetcher=fetcher)
+            document = parsed_document(html_class, body, fetcher)
             result = document.write_pdf(stylesheets=stylesheets, **options)
     finally:
         if paused:
