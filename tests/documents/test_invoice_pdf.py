@@ -5,8 +5,10 @@ module and page 1 of each is kept as a PNG in test-output/documents/."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from tests.documents.builders import (
     full_invoice,
     pdf_text,
     plain,
+    png_logo,
     save_png,
     set_locale,
 )
@@ -356,6 +359,29 @@ def test_markup_that_is_not_plain_xml_is_read_as_html(markup: str) -> None:
     assert xml_tree(markup) is None
     text = " ".join(pdf_text(html_to_pdf(markup)).split())
     assert text in {"Only a fragment", "Linebreak", "Line break", "Break in an attribute", "Base"}
+
+
+def test_a_document_reads_data_urls_and_nothing_else(tmp_path: Path) -> None:
+    """The logo comes as a data: URL; a file on disk named by a document is not read,
+    also by a second document made with the same (kept) URL fetcher."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    logo = png_logo()
+    on_disk = tmp_path / "logo.png"
+    on_disk.write_bytes(base64.b64decode(logo.split(",", 1)[1]))
+
+    def images(source: str) -> int:
+        markup = (
+            "<!DOCTYPE html><html><head><title>t</title></head>"
+            f'<body><p>Logo</p><img src="{source}" alt="" /></body></html>'
+        )
+        return len(PdfReader(BytesIO(html_to_pdf(markup))).pages[0].images)
+
+    assert images(logo) == 1
+    assert images(on_disk.as_uri()) == 0
+    assert images(logo) == 1
 
 
 def test_engine_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,6 +41,17 @@ def _font_config() -> Any:
     return config
 
 
+def _url_fetcher() -> Any:
+    """Only data: URLs (the logo) are read: a document never reaches the network or disk.
+    One per thread, kept: it builds a dozen URL handlers."""
+    fetcher = getattr(_local, "url_fetcher", None)
+    if fetcher is None:
+        from weasyprint.urls import URLFetcher
+
+        fetcher = _local.url_fetcher = URLFetcher(allowed_protocols=("data",))
+    return fetcher
+
+
 # The templates' line breaks between tags: each is a text node to parse, box and drop
 # (a twentieth of a PDF). No template puts inline elements on lines of their own, and
 # user text is escaped (no `<`), so these are never shown. Not before a closing tag: a
@@ -120,10 +131,6 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
     options: dict[str, Any] = {"pdf_variant": "pdf/a-3b"} if pdf_a3 else {}
     # One font configuration per thread, kept: making it is a sixth of a small PDF's time.
     options["font_config"] = _font_config()
-    # Only data: URLs (the logo) are read: a document never reaches the network or disk.
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols=("data",))
     body, stylesheets = prepared(weasyprint, html)
     # A render builds some hundred thousand short-lived objects: with the cycle collector
     # paused it runs once afterwards instead of many times during (a tenth of the time).
@@ -133,7 +140,7 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
         trimmed = _USES_PSEUDO_ELEMENTS.search(html) is None
         html_class = _html_class(weasyprint) if trimmed else weasyprint.HTML
         with shared_styles():
-            document = parsed_document(html_class, body, fetcher)
+            document = parsed_document(html_class, body, _url_fetcher())
             result = document.write_pdf(stylesheets=stylesheets, **options)
     finally:
         if paused:
