@@ -171,3 +171,14 @@ def test_documents_share_their_styles_and_come_out_the_same(rendered: Rendered) 
 def test_every_note_s_markup_reads_as_xml(rendered: Rendered) -> None:
     for html in rendered.html.values():
         assert_read_as_xml(html)
+
+
+def test_documents_made_on_several_threads_at_once_are_the_same(rendered: Rendered) -> None:
+    """Each thread keeps its own styles (the dashboard's downloads render on a pool)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    locales = ["en", "fr", "hostile"] * 3
+    alone = {locale: html_to_pdf(rendered.html[locale]) for locale in ("en", "fr", "hostile")}
+    with ThreadPoolExecutor(3) as pool:
+        made = list(pool.map(lambda locale: html_to_pdf(rendered.html[locale]), locales))
+    assert made == [alone[locale] for locale in locales]

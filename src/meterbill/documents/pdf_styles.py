@@ -88,14 +88,24 @@ def _shared_style_for_class(style_for: type) -> type:
     return SharedStyleFor
 
 
+_install_lock = threading.Lock()
+
+
 @functools.cache
 def _installed() -> bool:
     """Put the sharing class in WeasyPrint's place, once; whether it could be."""
+    with _install_lock:
+        return _install()
+
+
+def _install() -> bool:
     try:
         from weasyprint import css
     except (ImportError, OSError):
         return False
     style_for = getattr(css, "StyleFor", None)
+    if getattr(style_for, "shares_styles", False):
+        return True  # installed by a thread that got here first
     init = getattr(style_for, "__init__", None)
     names = getattr(getattr(init, "__code__", None), "co_names", ())
     if not (
@@ -104,7 +114,9 @@ def _installed() -> bool:
         and "_cascaded_styles" in names
     ):
         return False
-    css.StyleFor = _shared_style_for_class(style_for)
+    shared_style_for = _shared_style_for_class(style_for)
+    shared_style_for.shares_styles = True
+    css.StyleFor = shared_style_for
     return True
 
 
