@@ -129,9 +129,11 @@ def test_events_ingested_and_refused_by_reason_and_group_commits(
     assert delta("meterbill_group_commit_events_sum") == 3 + 1 + 4 + 2
 
 
-def test_clock_jobs_are_timed_and_ticks_counted(server: str, database: Database) -> None:
+def test_clock_jobs_are_timed_and_ticks_counted(server: str, fresh: Database) -> None:
+    # The server runs in this process, so its metrics count this tick; the tick runs on a
+    # database of its own, not over every other test's subscriptions in the shared one.
     before = scrape(server)
-    tick_once(database, Settings(database_url=database.url))
+    tick_once(fresh, Settings(database_url=fresh.url))
     after = scrape(server)
     job = "meterbill_clock_job_duration_seconds_count"
     # Counters are per process: a tick that another test's code started in this process
