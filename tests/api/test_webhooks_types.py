@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -9,6 +10,7 @@ import httpx
 from meterbill.clock import tick
 from meterbill.core.db import Database
 from meterbill.core.times import utc_now
+from meterbill.invoices.scope import Scope
 from tests.conftest import Org
 from tests.webhook_receiver import Receiver
 from tests.webhook_receiver import delivery_log as _log
@@ -116,7 +118,10 @@ def test_pay_in_advance_fee_and_terminated_subscription(
     event = {"transaction_id": "t1", "external_subscription_id": "sub", "code": "calls",
              "properties": {"units": 3}}  # fmt: skip
     _ok(http.post("/events", json={"event": event}))
-    tick(database, utc_now() + timedelta(seconds=1))
+    # The customer's clock only: the shared database holds every other test's billing.
+    customer = _ok(http.get("/customers/cus"))["customer"]
+    scope = Scope(customer_id=uuid.UUID(customer["lago_id"]), organization_id=org.id)
+    tick(database, utc_now() + timedelta(seconds=1), scope)
     [fee] = _log(http, webhook_type="fee.created")
     assert fee["payload"]["fee"] == _ok(http.get(f"/fees/{fee['object_id']}"))["fee"]
     assert (fee["payload"]["fee"]["amount_cents"], fee["payload"]["fee"]["units"]) == (600, "3.0")
