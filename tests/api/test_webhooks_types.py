@@ -144,7 +144,9 @@ def test_trial_ended(database: Database, org: Org, http: httpx.Client, receiver:
     subscription = {"external_customer_id": "cus", "plan_code": "t", "external_id": "sub"}
     _ok(http.post("/subscriptions", json={"subscription": subscription}))
     assert _log(http) == []
-    tick(database, utc_now() + timedelta(days=1, hours=1))
+    customer = _ok(http.get("/customers/cus"))["customer"]
+    scope = Scope(customer_id=uuid.UUID(customer["lago_id"]), organization_id=org.id)
+    tick(database, utc_now() + timedelta(days=1, hours=1), scope)
     [ended] = _log(http)
     current = _ok(http.get("/subscriptions/sub"))["subscription"]
     assert ended["webhook_type"] == "subscription.trial_ended"
