@@ -7,6 +7,7 @@ import functools
 import gc
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from meterbill.documents.pdf_styles import shared_styles
@@ -32,24 +33,28 @@ def _weasyprint() -> Any:
 _local = threading.local()
 
 
-def _font_config() -> Any:
-    config = getattr(_local, "font_config", None)
-    if config is None:
-        from weasyprint.text.fonts import FontConfiguration
+def _per_thread(name: str, make: Callable[[], Any]) -> Any:
+    """This thread's `name`, made on first use and kept for its next documents."""
+    kept = getattr(_local, name, None)
+    if kept is None:
+        kept = make()
+        setattr(_local, name, kept)
+    return kept
 
-        config = _local.font_config = FontConfiguration()
-    return config
+
+def _font_config() -> Any:
+    """Making one is a sixth of a small PDF's time."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    return _per_thread("font_config", FontConfiguration)
 
 
 def _url_fetcher() -> Any:
     """Only data: URLs (the logo) are read: a document never reaches the network or disk.
-    One per thread, kept: it builds a dozen URL handlers."""
-    fetcher = getattr(_local, "url_fetcher", None)
-    if fetcher is None:
-        from weasyprint.urls import URLFetcher
+    Kept, as it builds a dozen URL handlers."""
+    from weasyprint.urls import URLFetcher
 
-        fetcher = _local.url_fetcher = URLFetcher(allowed_protocols=("data",))
-    return fetcher
+    return _per_thread("url_fetcher", lambda: URLFetcher(allowed_protocols=("data",)))
 
 
 # The templates' line breaks between tags: each is a text node to parse, box and drop
@@ -68,7 +73,7 @@ def _styles_apart(weasyprint: Any, html: str) -> tuple[str, list[Any]]:
     match = _STYLE.search(html)
     if match is None:
         return html, []
-    cache: dict[str, Any] = _local.__dict__.setdefault("stylesheets", {})
+    cache: dict[str, Any] = _per_thread("stylesheets", dict)
     text = match.group(1)
     if text not in cache:
         cache[text] = weasyprint.CSS(string=text, font_config=_font_config())
@@ -129,7 +134,6 @@ def html_to_pdf(html: str, *, pdf_a3: bool = False) -> bytes:
     embed their XML into."""
     weasyprint = _weasyprint()
     options: dict[str, Any] = {"pdf_variant": "pdf/a-3b"} if pdf_a3 else {}
-    # One font configuration per thread, kept: making it is a sixth of a small PDF's time.
     options["font_config"] = _font_config()
     body, stylesheets = prepared(weasyprint, html)
     # A render builds some hundred thousand short-lived objects: with the cycle collector
