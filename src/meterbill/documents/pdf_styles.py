@@ -79,9 +79,9 @@ def _shared_style_for_class(style_for: type) -> type:
             )  # fmt: skip
             if shared is not None and key is not None:
                 style = self._computed_styles[element, pseudo_type]
-                # The key holds the parent's key, not the parent: a style and its
-                # ancestors stay alive together, and so do the ids in keys.
-                style.shared_key = (len(shared), id(style))
+                # Its children's keys hold its id, not itself: the cache keeps every
+                # style in it alive, so no other object has that id while the key exists.
+                style.shared_key = id(style)
                 style.kept = kept
                 shared[key] = style
 
